@@ -8,16 +8,17 @@ import (
 // Error codes. Each maps to one HTTP status in package httpapi and to one
 // exit status in the CLI. Codes are part of the API contract: never rename.
 const (
-	EConflict     = "Conflict"     // the resource exists, or its state forbids the operation
-	EInternal     = "Internal"     // a bug or an unexpected failure; details go to the log only
-	EInvalid      = "Invalid"      // the request is malformed or a value breaks a rule
-	ENotFound     = "NotFound"     // the resource does not exist
-	ENotPrimary   = "NotPrimary"   // the workspace is a read-only secondary; Target names the primary
-	EUnauthorized = "Unauthorized" // no token, or a token that is unknown or revoked
-	EForbidden    = "Forbidden"    // the token is valid but may not do this
-	ECorrupt      = "Corrupt"      // bytes failed sha256 or size verification
-	EUnavailable  = "Unavailable"  // a dependency (database, storage) cannot be reached
-	ETooLarge     = "TooLarge"     // the request body exceeds a limit
+	EConflict     = "Conflict"         // the resource exists, or its state forbids the operation
+	EInternal     = "Internal"         // a bug or an unexpected failure; details go to the log only
+	EInvalid      = "Invalid"          // the request is malformed or a value breaks a rule
+	ENotFound     = "NotFound"         // the resource does not exist
+	ENotPrimary   = "NotPrimary"       // the workspace is a read-only secondary; Target names the primary
+	EUnauthorized = "Unauthorized"     // no token, or a token that is unknown or revoked
+	EForbidden    = "Forbidden"        // the token is valid but may not do this
+	ECorrupt      = "Corrupt"          // bytes failed sha256 or size verification
+	EUnavailable  = "Unavailable"      // a dependency (database, storage) cannot be reached
+	ETooLarge     = "TooLarge"         // the request body exceeds a limit
+	EMethod       = "MethodNotAllowed" // the route exists but not for this HTTP method
 )
 
 // Error is the application error. Message is safe to show to users; Target

@@ -1,25 +1,34 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"hash"
 	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
 
 	"github.com/tandemml/tandem"
 )
 
-var errTODO = errors.New("not implemented yet")
-
 // Client talks to a Tandem server over HTTP. It implements
-// tandem.WorkspaceService, tandem.TokenService and tandem.NotebookService.
+// tandem.WorkspaceService, tandem.TokenService and tandem.NotebookService,
+// so the CLI works against an interface.
+//
+// Requests go to the first endpoint that answers: when a connection fails,
+// the next endpoint is tried (requests whose body cannot be replayed, such
+// as uploads, are not retried).
 type Client struct {
-	Endpoints []string
-	Token     string
-}
-
-// NewClient returns a client for the given endpoints (in preference order).
-func NewClient(endpoints []string, token string) *Client {
-	return &Client{Endpoints: endpoints, Token: token}
+	Endpoints  []string // base URLs in preference order, e.g. http://127.0.0.1:7070
+	Token      string   // bearer secret
+	HTTPClient *http.Client
 }
 
 var (
@@ -28,39 +37,283 @@ var (
 	_ tandem.NotebookService  = (*Client)(nil)
 )
 
-// Info returns the region the server belongs to. It needs no token.
-func (c *Client) Info(ctx context.Context) (*tandem.RegionInfo, error) { return nil, errTODO }
+// NewClient returns a client for the given endpoints (in preference order).
+func NewClient(endpoints []string, token string) *Client {
+	return &Client{Endpoints: endpoints, Token: token, HTTPClient: http.DefaultClient}
+}
+
+// request describes one API call.
+type request struct {
+	method string
+	path   string // already escaped
+	query  url.Values
+	body   io.Reader // JSON or raw bytes; replayable when a *bytes.Reader
+	ctype  string
+}
+
+// do sends req and returns the response of the first endpoint that
+// answered. Non-2xx answers become *tandem.Error.
+func (c *Client) do(ctx context.Context, req request) (*http.Response, error) {
+	if len(c.Endpoints) == 0 {
+		return nil, tandem.Errorf(tandem.EInvalid, "no endpoint configured: pass --endpoint, set TANDEM_ENDPOINT or list endpoints in config.json")
+	}
+	replay, _ := req.body.(*bytes.Reader)
+	var lastErr error
+	for i, base := range c.Endpoints {
+		if i > 0 && req.body != nil && replay == nil {
+			break
+		}
+		if replay != nil {
+			if _, err := replay.Seek(0, io.SeekStart); err != nil {
+				return nil, err
+			}
+		}
+		u := strings.TrimRight(base, "/") + req.path
+		if len(req.query) > 0 {
+			u += "?" + req.query.Encode()
+		}
+		hr, err := http.NewRequestWithContext(ctx, req.method, u, req.body)
+		if err != nil {
+			return nil, tandem.Errorf(tandem.EInvalid, "bad endpoint %q: %v", base, err)
+		}
+		if c.Token != "" {
+			hr.Header.Set("Authorization", "Bearer "+c.Token)
+		}
+		if req.ctype != "" {
+			hr.Header.Set("Content-Type", req.ctype)
+		}
+		if replay != nil {
+			hr.ContentLength = replay.Size()
+		}
+		resp, err := c.httpClient().Do(hr)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			lastErr = tandem.Errorf(tandem.EUnavailable, "cannot reach %s: %v", base, unwrapURLError(err))
+			continue
+		}
+		if resp.StatusCode >= 300 {
+			defer resp.Body.Close()
+			return nil, decodeError(resp)
+		}
+		return resp, nil
+	}
+	return nil, lastErr
+}
+
+func (c *Client) httpClient() *http.Client {
+	if c.HTTPClient != nil {
+		return c.HTTPClient
+	}
+	return http.DefaultClient
+}
+
+func unwrapURLError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
+}
+
+// decodeError turns an error response into *tandem.Error, falling back on
+// the status when the body is not Tandem's JSON.
+func decodeError(resp *http.Response) error {
+	var e tandem.Error
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
+	if json.Unmarshal(b, &e) == nil && e.Code != "" {
+		return &e
+	}
+	msg := strings.TrimSpace(string(b))
+	if msg == "" {
+		msg = resp.Status
+	}
+	return &tandem.Error{Code: codeOf(resp.StatusCode), Message: fmt.Sprintf("server answered %s: %s", resp.Status, msg)}
+}
+
+// call sends a JSON request and decodes a JSON answer into out (if not nil).
+func (c *Client) call(ctx context.Context, method, path string, query url.Values, in, out any) error {
+	req := request{method: method, path: path, query: query}
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		req.body, req.ctype = bytes.NewReader(b), "application/json"
+	}
+	resp, err := c.do(ctx, req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if out == nil {
+		_, _ = io.Copy(io.Discard, resp.Body)
+		return nil
+	}
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		return tandem.Errorf(tandem.EInternal, "decode %s %s answer: %v", method, path, err)
+	}
+	return nil
+}
+
+func wsPath(name string, rest ...string) string {
+	p := "/v1/workspaces/" + url.PathEscape(name)
+	for _, r := range rest {
+		p += "/" + r
+	}
+	return p
+}
+
+// escapePath escapes each segment of a slash-separated path.
+func escapePath(p string) string {
+	segs := strings.Split(p, "/")
+	for i, s := range segs {
+		segs[i] = url.PathEscape(s)
+	}
+	return strings.Join(segs, "/")
+}
+
+type list[T any] struct {
+	Value []T `json:"value"`
+}
+
+// Info returns the region the server belongs to.
+func (c *Client) Info(ctx context.Context) (*tandem.RegionInfo, error) {
+	var info tandem.RegionInfo
+	return &info, c.call(ctx, http.MethodGet, "/v1/info", nil, nil, &info)
+}
 
 func (c *Client) FindWorkspace(ctx context.Context, name string) (*tandem.Workspace, error) {
-	return nil, errTODO
+	var ws tandem.Workspace
+	return &ws, c.call(ctx, http.MethodGet, wsPath(name), nil, nil, &ws)
 }
+
 func (c *Client) ListWorkspaces(ctx context.Context, f tandem.WorkspaceFilter) ([]*tandem.Workspace, error) {
-	return nil, errTODO
+	q := url.Values{}
+	if f.Deleted {
+		q.Set("deleted", "true")
+	}
+	var out list[*tandem.Workspace]
+	return out.Value, c.call(ctx, http.MethodGet, "/v1/workspaces", q, nil, &out)
 }
-func (c *Client) CreateWorkspace(ctx context.Context, w *tandem.Workspace) error { return errTODO }
+
+func (c *Client) CreateWorkspace(ctx context.Context, w *tandem.Workspace) error {
+	in := createWorkspaceRequest{Name: w.Name, DisplayName: w.DisplayName, Description: w.Description, Tags: w.Tags}
+	return c.call(ctx, http.MethodPost, "/v1/workspaces", nil, in, w)
+}
+
 func (c *Client) UpdateWorkspace(ctx context.Context, name string, u tandem.WorkspaceUpdate) (*tandem.Workspace, error) {
-	return nil, errTODO
+	var ws tandem.Workspace
+	return &ws, c.call(ctx, http.MethodPatch, wsPath(name), nil, u, &ws)
 }
+
 func (c *Client) DeleteWorkspace(ctx context.Context, name string, o tandem.DeleteOptions) (*tandem.Workspace, error) {
-	return nil, errTODO
+	q := url.Values{}
+	if o.Permanent {
+		q.Set("permanently_delete", "true")
+	}
+	if o.PurgeStorage {
+		q.Set("purge_storage", "true")
+	}
+	var ws tandem.Workspace
+	return &ws, c.call(ctx, http.MethodDelete, wsPath(name), q, nil, &ws)
 }
+
 func (c *Client) RecoverWorkspace(ctx context.Context, name string) (*tandem.Workspace, error) {
-	return nil, errTODO
+	var ws tandem.Workspace
+	return &ws, c.call(ctx, http.MethodPost, wsPath(name, "recover"), nil, nil, &ws)
 }
+
 func (c *Client) PurgeWorkspace(ctx context.Context, name string, o tandem.PurgeOptions) error {
-	return errTODO
+	q := url.Values{}
+	if o.Storage {
+		q.Set("purge_storage", "true")
+	}
+	return c.call(ctx, http.MethodPost, wsPath(name, "purge"), q, nil, nil)
 }
+
 func (c *Client) CreateToken(ctx context.Context, name, workspace string) (*tandem.Token, string, error) {
-	return nil, "", errTODO
+	var out createTokenResponse
+	out.Token = &tandem.Token{}
+	if err := c.call(ctx, http.MethodPost, "/v1/tokens", nil, createTokenRequest{Name: name, Workspace: workspace}, &out); err != nil {
+		return nil, "", err
+	}
+	return out.Token, out.Secret, nil
 }
-func (c *Client) ListTokens(ctx context.Context) ([]*tandem.Token, error) { return nil, errTODO }
-func (c *Client) RevokeToken(ctx context.Context, name string) error      { return errTODO }
+
+func (c *Client) ListTokens(ctx context.Context) ([]*tandem.Token, error) {
+	var out list[*tandem.Token]
+	return out.Value, c.call(ctx, http.MethodGet, "/v1/tokens", nil, nil, &out)
+}
+
+func (c *Client) RevokeToken(ctx context.Context, name string) error {
+	return c.call(ctx, http.MethodDelete, "/v1/tokens/"+url.PathEscape(name), nil, nil, nil)
+}
+
+// UploadNotebook streams r to the server and checks that the sha256 the
+// server recorded is the one of the bytes sent.
 func (c *Client) UploadNotebook(ctx context.Context, ws, path string, r io.Reader) (*tandem.Notebook, error) {
-	return nil, errTODO
+	h := sha256.New()
+	resp, err := c.do(ctx, request{
+		method: http.MethodPut,
+		path:   wsPath(ws, "notebooks", escapePath(path)),
+		body:   io.TeeReader(r, h),
+		ctype:  "application/octet-stream",
+	})
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var nb tandem.Notebook
+	if err := json.NewDecoder(resp.Body).Decode(&nb); err != nil {
+		return nil, tandem.Errorf(tandem.EInternal, "decode upload answer: %v", err)
+	}
+	if sent := hex.EncodeToString(h.Sum(nil)); nb.SHA256 != sent {
+		return nil, tandem.Errorf(tandem.ECorrupt, "upload of %q: server recorded sha256 %s, sent %s", path, nb.SHA256, sent)
+	}
+	return &nb, nil
 }
+
 func (c *Client) ListNotebooks(ctx context.Context, ws string) ([]*tandem.Notebook, error) {
-	return nil, errTODO
+	var out list[*tandem.Notebook]
+	return out.Value, c.call(ctx, http.MethodGet, wsPath(ws, "notebooks"), nil, nil, &out)
 }
+
+// OpenNotebook returns a reader that verifies the bytes against the sha256
+// and size the server recorded: its final Read returns an ECorrupt error
+// instead of io.EOF on a mismatch.
 func (c *Client) OpenNotebook(ctx context.Context, ws, path string) (*tandem.Notebook, io.ReadCloser, error) {
-	return nil, nil, errTODO
+	resp, err := c.do(ctx, request{method: http.MethodGet, path: wsPath(ws, "notebooks", escapePath(path))})
+	if err != nil {
+		return nil, nil, err
+	}
+	size, _ := strconv.ParseInt(resp.Header.Get(headerSize), 10, 64)
+	nb := &tandem.Notebook{Path: path, SHA256: resp.Header.Get(headerSHA256), Size: size}
+	return nb, &verifyingBody{rc: resp.Body, want: nb.SHA256, size: size, h: sha256.New(), what: path}, nil
 }
+
+type verifyingBody struct {
+	rc   io.ReadCloser
+	h    hash.Hash
+	n    int64
+	want string
+	size int64
+	what string
+}
+
+func (v *verifyingBody) Read(p []byte) (int, error) {
+	n, err := v.rc.Read(p)
+	v.h.Write(p[:n])
+	v.n += int64(n)
+	if err == io.EOF {
+		if got := hex.EncodeToString(v.h.Sum(nil)); got != v.want || v.n != v.size {
+			return n, tandem.Errorf(tandem.ECorrupt, "download of %q: got %d bytes with sha256 %s, want %d bytes with sha256 %s", v.what, v.n, got, v.size, v.want)
+		}
+	} else if err != nil {
+		return n, tandem.Errorf(tandem.EUnavailable, "download of %q interrupted after %d bytes: %v", v.what, v.n, err)
+	}
+	return n, err
+}
+
+func (v *verifyingBody) Close() error { return v.rc.Close() }

@@ -1,0 +1,37 @@
+package region
+
+import (
+	"context"
+
+	"github.com/tandemml/tandem"
+)
+
+// Access rules, in one place:
+//   - no principal in the context: the region itself (background work) may do anything;
+//   - a region admin token may do anything;
+//   - a workspace token may read and update its own workspace and use what is
+//     in it; creating, deleting, recovering and purging workspaces and
+//     managing tokens need an admin token.
+
+func requireAdmin(ctx context.Context, action string) error {
+	p := tandem.PrincipalFromContext(ctx)
+	if p == nil || p.Admin() {
+		return nil
+	}
+	return tandem.Errorf(tandem.EForbidden, "%s needs a region admin token; token %q is scoped to one workspace", action, p.Name)
+}
+
+func canUseWorkspace(ctx context.Context, ws *tandem.Workspace) error {
+	p := tandem.PrincipalFromContext(ctx)
+	if p == nil || p.Admin() || p.WorkspaceID == ws.ID {
+		return nil
+	}
+	return tandem.Errorf(tandem.EForbidden, "token %q is not scoped to workspace %q", p.Name, ws.Name)
+}
+
+// visible reports whether the caller may see ws at all. Workspaces a
+// workspace token may not use are reported as not found rather than
+// forbidden, so tokens cannot probe for names.
+func visible(ctx context.Context, ws *tandem.Workspace) bool {
+	return canUseWorkspace(ctx, ws) == nil
+}

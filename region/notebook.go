@@ -1,0 +1,149 @@
+package region
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"path"
+	"strings"
+
+	"github.com/tandemml/tandem"
+)
+
+const maxNotebookPath = 512
+
+// notebookKey returns the storage key of a file of a workspace's share.
+func notebookKey(wsID, rel string) string {
+	return tandem.StoragePrefix(wsID) + "notebooks/" + rel
+}
+
+// cleanNotebookPath checks a share-relative path and returns its clean form.
+func cleanNotebookPath(p string) (string, error) {
+	bad := func(why string) error {
+		return tandem.Errorf(tandem.EInvalid, "invalid notebook path %q: %s", p, why).WithTarget("path")
+	}
+	switch {
+	case p == "":
+		return "", bad("it is empty")
+	case len(p) > maxNotebookPath:
+		return "", bad("it is too long")
+	case strings.HasPrefix(p, "/"):
+		return "", bad("it must be relative to the notebook share")
+	case strings.ContainsAny(p, "\\\x00"):
+		return "", bad("it contains a backslash or NUL")
+	}
+	for _, seg := range strings.Split(p, "/") {
+		if seg == ".." {
+			return "", bad("it must not contain '..'")
+		}
+	}
+	clean := path.Clean(p)
+	if clean == "." {
+		return "", bad("it names no file")
+	}
+	return clean, nil
+}
+
+func notebookFromResource(res *tandem.Resource) *tandem.Notebook {
+	nb := &tandem.Notebook{Path: res.Name, UpdatedAt: res.UpdatedAt}
+	if len(res.Blobs) > 0 {
+		nb.SHA256, nb.Size = res.Blobs[0].SHA256, res.Blobs[0].Size
+	}
+	return nb
+}
+
+// UploadNotebook stores a file of the workspace's notebook share. The bytes
+// land in storage first (atomically); the record follows in one transaction
+// with its change-log entry.
+func (r *Region) UploadNotebook(ctx context.Context, workspace, p string, body io.Reader) (*tandem.Notebook, error) {
+	rel, err := cleanNotebookPath(p)
+	if err != nil {
+		return nil, err
+	}
+	ws, err := r.FindWorkspace(ctx, workspace)
+	if err != nil {
+		return nil, err
+	}
+	ref, err := r.Blobs.Put(ctx, notebookKey(ws.ID, rel), body, nil)
+	if err != nil {
+		return nil, err
+	}
+	now := r.now()
+	res := &tandem.Resource{
+		WorkspaceID: ws.ID,
+		Kind:        tandem.KindNotebook,
+		Name:        rel,
+		Blobs:       []tandem.BlobRef{ref},
+		CreatedAt:   now,
+		UpdatedAt:   now,
+	}
+	res.Spec, _ = json.Marshal(map[string]any{"path": rel})
+	err = r.Store.Update(ctx, func(tx tandem.Tx) error {
+		if _, err := r.liveWorkspace(ctx, tx, workspace); err != nil {
+			return err
+		}
+		op := tandem.OpCreate
+		if old, err := tx.FindResource(ctx, res.Key()); err == nil {
+			op, res.CreatedAt = tandem.OpUpdate, old.CreatedAt
+		} else if !tandem.IsCode(err, tandem.ENotFound) {
+			return err
+		}
+		if err := tx.PutResource(ctx, res); err != nil {
+			return err
+		}
+		return r.logChange(ctx, tx, ws.ID, tandem.KindNotebook, rel, "", op, res)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return notebookFromResource(res), nil
+}
+
+// ListNotebooks returns the files of the workspace's share, ordered by path.
+func (r *Region) ListNotebooks(ctx context.Context, workspace string) ([]*tandem.Notebook, error) {
+	var out []*tandem.Notebook
+	err := r.Store.View(ctx, func(tx tandem.Tx) error {
+		ws, err := r.liveWorkspace(ctx, tx, workspace)
+		if err != nil {
+			return err
+		}
+		list, err := tx.ListResources(ctx, tandem.ResourceFilter{WorkspaceID: ws.ID, Kind: tandem.KindNotebook})
+		for _, res := range list {
+			out = append(out, notebookFromResource(res))
+		}
+		return err
+	})
+	return out, err
+}
+
+// OpenNotebook returns a file's metadata and a reader that verifies its
+// sha256 and size as it reaches the end.
+func (r *Region) OpenNotebook(ctx context.Context, workspace, p string) (*tandem.Notebook, io.ReadCloser, error) {
+	rel, err := cleanNotebookPath(p)
+	if err != nil {
+		return nil, nil, err
+	}
+	var res *tandem.Resource
+	err = r.Store.View(ctx, func(tx tandem.Tx) error {
+		ws, err := r.liveWorkspace(ctx, tx, workspace)
+		if err != nil {
+			return err
+		}
+		res, err = tx.FindResource(ctx, tandem.ResourceKey{WorkspaceID: ws.ID, Kind: tandem.KindNotebook, Name: rel})
+		if tandem.IsCode(err, tandem.ENotFound) {
+			return tandem.Errorf(tandem.ENotFound, "notebook file %q not found in workspace %q", rel, workspace).WithTarget(rel)
+		}
+		return err
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(res.Blobs) == 0 {
+		return nil, nil, tandem.Errorf(tandem.EInternal, "notebook file %q has no blob", rel)
+	}
+	rc, err := r.Blobs.OpenVerified(ctx, res.Blobs[0])
+	if err != nil {
+		return nil, nil, err
+	}
+	return notebookFromResource(res), rc, nil
+}

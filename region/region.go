@@ -1,0 +1,73 @@
+package region
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/tandemml/tandem"
+)
+
+// DefaultRetention is how long a soft-deleted workspace stays recoverable.
+const DefaultRetention = 14 * 24 * time.Hour
+
+// Region implements tandem.WorkspaceService, tandem.TokenService,
+// tandem.NotebookService and tandem.Authenticator for one region.
+type Region struct {
+	Name      string           // the region's name, recorded as the origin of its writes
+	Store     tandem.Store     // metadata
+	Blobs     tandem.BlobStore // default storage of every workspace
+	Retention time.Duration    // soft-delete retention
+	Now       func() time.Time // clock; replaceable in tests
+	Logger    *slog.Logger
+}
+
+var (
+	_ tandem.WorkspaceService = (*Region)(nil)
+	_ tandem.TokenService     = (*Region)(nil)
+	_ tandem.NotebookService  = (*Region)(nil)
+	_ tandem.Authenticator    = (*Region)(nil)
+)
+
+// New returns a region with default retention, the system clock and the
+// default logger.
+func New(name string, store tandem.Store, blobs tandem.BlobStore) *Region {
+	return &Region{
+		Name:      name,
+		Store:     store,
+		Blobs:     blobs,
+		Retention: DefaultRetention,
+		Now:       time.Now,
+		Logger:    slog.Default(),
+	}
+}
+
+// Info describes the region.
+func (r *Region) Info(ctx context.Context) (*tandem.RegionInfo, error) {
+	return &tandem.RegionInfo{Region: r.Name, Version: tandem.Version}, nil
+}
+
+func (r *Region) now() time.Time { return r.Now().UTC().Truncate(time.Microsecond) }
+
+// logChange appends the one change-log entry of a write (invariant 1).
+func (r *Region) logChange(ctx context.Context, tx tandem.Tx, wsID string, kind tandem.Kind, name, version string, op tandem.Op, body any) error {
+	c := &tandem.Change{
+		WorkspaceID: wsID,
+		Kind:        kind,
+		Name:        name,
+		Version:     version,
+		Op:          op,
+		Origin:      r.Name,
+		Time:        r.now(),
+	}
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return fmt.Errorf("encode change body: %w", err)
+		}
+		c.Body = b
+	}
+	return tx.AppendChange(ctx, c)
+}
