@@ -165,10 +165,16 @@ func wsPath(name string, rest ...string) string {
 	return p
 }
 
-// escapePath escapes each segment of a slash-separated path.
+// escapePath escapes each segment of a slash-separated path. Dot segments
+// are escaped too, so that they reach the server (which refuses them with a
+// clear error) instead of being resolved away on the way.
 func escapePath(p string) string {
 	segs := strings.Split(p, "/")
 	for i, s := range segs {
+		if s == "." || s == ".." {
+			segs[i] = strings.ReplaceAll(s, ".", "%2E")
+			continue
+		}
 		segs[i] = url.PathEscape(s)
 	}
 	return strings.Join(segs, "/")

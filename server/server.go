@@ -3,46 +3,257 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/tandemml/tandem"
+	"github.com/tandemml/tandem/blobstore"
+	"github.com/tandemml/tandem/httpapi"
+	"github.com/tandemml/tandem/region"
+	"github.com/tandemml/tandem/sqlstore"
 )
 
-// Config holds the settings of one region server.
+// Config holds the settings of one region server. Zero fields take the
+// defaults documented on each.
 type Config struct {
-	Region        string // region name; default "local"
-	DataDir       string // data directory; default "./tandem-data"
-	Listen        string // HOST:PORT; default "127.0.0.1:7070"; port 0 picks a free port
-	DB            string // metadata database URL; default SQLite file in DataDir
-	Storage       string // blob storage URL; default file://DataDir/storage
-	RetentionDays int    // soft-delete retention; default 14
-	Logger        *slog.Logger
-	LogOutput     io.Writer
+	Region        string        // region name; default "local"
+	DataDir       string        // data directory; default "./tandem-data"
+	Listen        string        // HOST:PORT; default "127.0.0.1:7070"; port 0 picks a free port
+	DB            string        // metadata database URL; default SQLite file DataDir/tandem.db
+	Storage       string        // blob storage URL; default file://DataDir/storage
+	RetentionDays int           // soft-delete retention in days; default 14
+	PurgeInterval time.Duration // how often expired workspaces are purged; default 1m
+	Logger        *slog.Logger  // default: text logs to LogOutput
+	LogOutput     io.Writer     // default: os.Stderr
 }
 
 // Server is one region server.
 type Server struct {
 	Config Config
+
+	Store  tandem.Store
+	Blobs  tandem.BlobStore
+	Region *region.Region
+
+	adminPath    string
+	adminCreated bool
+	ln           net.Listener
+	http         *http.Server
+	cancel       context.CancelFunc
+	wg           sync.WaitGroup
 }
 
 // New returns a server with cfg's zero fields set to defaults.
-func New(cfg Config) *Server { return &Server{Config: cfg} }
+func New(cfg Config) *Server {
+	if cfg.Region == "" {
+		cfg.Region = "local"
+	}
+	if cfg.DataDir == "" {
+		cfg.DataDir = "./tandem-data"
+	}
+	if cfg.Listen == "" {
+		cfg.Listen = "127.0.0.1:7070"
+	}
+	if cfg.RetentionDays == 0 {
+		cfg.RetentionDays = 14
+	}
+	if cfg.PurgeInterval == 0 {
+		cfg.PurgeInterval = time.Minute
+	}
+	if cfg.LogOutput == nil {
+		cfg.LogOutput = os.Stderr
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(cfg.LogOutput, nil))
+	}
+	return &Server{Config: cfg}
+}
 
 // Open creates the data directory, opens the metadata store and the blob
-// store, creates the admin token on first start, listens and starts serving.
-func (s *Server) Open(ctx context.Context) error { return errors.New("not implemented") }
+// store, creates the admin token on first start, listens and starts
+// serving. On error everything opened so far is closed again.
+func (s *Server) Open(ctx context.Context) (err error) {
+	defer func() {
+		if err != nil {
+			if s.ln != nil {
+				s.ln.Close()
+				s.ln = nil
+			}
+			s.closeStores()
+		}
+	}()
+	cfg := &s.Config
+	if cfg.RetentionDays < 0 {
+		return fmt.Errorf("--retention-days must not be negative, got %d", cfg.RetentionDays)
+	}
+	dir, err := filepath.Abs(cfg.DataDir)
+	if err != nil {
+		return fmt.Errorf("data directory %s: %w", cfg.DataDir, err)
+	}
+	if err := ensureWritableDir(dir); err != nil {
+		return err
+	}
+	if cfg.DB == "" {
+		cfg.DB = "sqlite://" + filepath.Join(dir, "tandem.db")
+	}
+	if cfg.Storage == "" {
+		cfg.Storage = "file://" + filepath.Join(dir, "storage")
+	}
+
+	if s.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	}
+
+	db, err := sqlstore.Open(ctx, cfg.DB)
+	if err != nil {
+		return err
+	}
+	s.Store = db
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	blobs, err := blobstore.Open(ctx, cfg.Storage)
+	if err != nil {
+		return err
+	}
+	s.Blobs = blobstore.Instrument(blobs, reg, scheme(cfg.Storage))
+
+	s.Region = region.New(cfg.Region, s.Store, s.Blobs)
+	s.Region.Retention = time.Duration(cfg.RetentionDays) * 24 * time.Hour
+	s.Region.Logger = cfg.Logger
+
+	s.adminPath = filepath.Join(dir, "admin.token")
+	if s.adminCreated, err = s.Region.EnsureAdminToken(ctx, s.adminPath); err != nil {
+		return fmt.Errorf("admin token: %w", err)
+	}
+
+	api := &httpapi.Server{
+		Workspaces: s.Region,
+		Tokens:     s.Region,
+		Notebooks:  s.Region,
+		Auth:       s.Region,
+		Info:       s.Region.Info,
+		Ready:      s.ready,
+		Logger:     cfg.Logger,
+		Gatherer:   reg,
+		Registerer: reg,
+	}
+	s.http = &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second}
+
+	bg, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+	s.wg.Add(2)
+	go func() {
+		defer s.wg.Done()
+		if err := s.http.Serve(s.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			cfg.Logger.Error("serve", "err", err)
+		}
+	}()
+	go func() {
+		defer s.wg.Done()
+		s.Region.RunPurger(bg, cfg.PurgeInterval)
+	}()
+	cfg.Logger.Info("region server started", "region", cfg.Region, "addr", s.Addr(),
+		"db", redact(cfg.DB), "storage", cfg.Storage, "retention_days", cfg.RetentionDays)
+	return nil
+}
+
+// ensureWritableDir creates dir and proves it can be written.
+func ensureWritableDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("data directory %s cannot be created: %w", dir, errors.Unwrap(err))
+	}
+	f, err := os.CreateTemp(dir, ".write-check-*")
+	if err != nil {
+		return fmt.Errorf("data directory %s is not writable: %w", dir, errors.Unwrap(err))
+	}
+	f.Close()
+	return os.Remove(f.Name())
+}
+
+func (s *Server) ready(ctx context.Context) error {
+	if err := s.Store.Ping(ctx); err != nil {
+		return tandem.Errorf(tandem.EUnavailable, "metadata database unreachable: %v", err)
+	}
+	if err := s.Blobs.Ping(ctx); err != nil {
+		return tandem.Errorf(tandem.EUnavailable, "storage unreachable: %v", err)
+	}
+	return nil
+}
 
 // Addr returns the address the server listens on (after Open).
-func (s *Server) Addr() string { return "" }
+func (s *Server) Addr() string {
+	if s.ln == nil {
+		return ""
+	}
+	return s.ln.Addr().String()
+}
 
 // Endpoint returns the server's base URL, http://Addr().
-func (s *Server) Endpoint() string { return "" }
+func (s *Server) Endpoint() string { return "http://" + s.Addr() }
 
 // AdminTokenPath returns the path of the admin token file.
-func (s *Server) AdminTokenPath() string { return "" }
+func (s *Server) AdminTokenPath() string { return s.adminPath }
 
 // AdminTokenCreated reports whether Open created the admin token (first start).
-func (s *Server) AdminTokenCreated() bool { return false }
+func (s *Server) AdminTokenCreated() bool { return s.adminCreated }
 
 // Close stops accepting requests, waits for in-flight ones until ctx ends,
-// and closes the stores.
-func (s *Server) Close(ctx context.Context) error { return nil }
+// stops background work and closes the stores.
+func (s *Server) Close(ctx context.Context) error {
+	var errs []error
+	if s.http != nil {
+		if err := s.http.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("shut down API: %w", err))
+		}
+	}
+	if s.cancel != nil {
+		s.cancel()
+	}
+	s.wg.Wait()
+	errs = append(errs, s.closeStores())
+	s.Config.Logger.Info("region server stopped", "region", s.Config.Region)
+	return errors.Join(errs...)
+}
+
+func (s *Server) closeStores() error {
+	var errs []error
+	if s.Blobs != nil {
+		errs = append(errs, s.Blobs.Close())
+		s.Blobs = nil
+	}
+	if s.Store != nil {
+		errs = append(errs, s.Store.Close())
+		s.Store = nil
+	}
+	return errors.Join(errs...)
+}
+
+func scheme(url string) string {
+	if i := strings.Index(url, "://"); i > 0 {
+		return url[:i]
+	}
+	return "file"
+}
+
+// redact hides the password of a database URL for logs.
+func redact(dsn string) string {
+	if i := strings.Index(dsn, "://"); i >= 0 {
+		rest := dsn[i+3:]
+		if at := strings.Index(rest, "@"); at >= 0 {
+			if colon := strings.Index(rest[:at], ":"); colon >= 0 {
+				return dsn[:i+3] + rest[:colon] + ":xxxxx" + rest[at:]
+			}
+		}
+	}
+	return dsn
+}
