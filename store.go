@@ -10,6 +10,11 @@ import "context"
 // Change for that workspace, or the transaction is rolled back with an
 // EInternal error. Purging a workspace removes its log with it and needs no
 // entry. Region admin tokens belong to no workspace and log nothing.
+//
+// Update transactions are serialized per database, so a read-modify-write
+// inside one Update never loses a concurrent update. A Tx method that
+// returns ENotFound or EConflict leaves the transaction usable (on
+// PostgreSQL too, where a failed statement would otherwise abort it).
 type Store interface {
 	// View runs fn in a read-only transaction.
 	View(ctx context.Context, fn func(tx Tx) error) error

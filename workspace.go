@@ -68,7 +68,7 @@ type WorkspaceFilter struct {
 type WorkspaceUpdate struct {
 	DisplayName *string           `json:"display_name,omitempty"`
 	Description *string           `json:"description,omitempty"`
-	Tags        map[string]string `json:"tags,omitempty"`
+	Tags        map[string]string `json:"tags"` // null: unchanged; {}: cleared
 }
 
 // DeleteOptions controls DeleteWorkspace.

@@ -1,0 +1,296 @@
+package cli
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tandemml/tandem"
+)
+
+func (a *app) notebookCommand() *cobra.Command {
+	cmd := groupCommand("notebook", "Upload, list and download the files of a workspace's notebook share")
+	a.addConnectionFlags(cmd)
+	cmd.AddCommand(
+		a.notebookUploadCommand(),
+		a.notebookListCommand(),
+		a.notebookDownloadCommand(),
+	)
+	return cmd
+}
+
+// notebookClient returns a client and the configured workspace, which the
+// notebook commands require.
+func (a *app) notebookClient() (tandem.NotebookService, string, error) {
+	client, conn, err := a.client()
+	if err != nil {
+		return nil, "", err
+	}
+	if err := conn.RequireWorkspace(); err != nil {
+		return nil, "", err
+	}
+	return client, conn.Workspace, nil
+}
+
+func (a *app) notebookUploadCommand() *cobra.Command {
+	var local, dest string
+	cmd := &cobra.Command{
+		Use:   "upload --path LOCAL [--dest REL]",
+		Short: "Upload a file, or a directory recursively, to the notebook share",
+		Example: "  tandem notebook upload --path train.ipynb\n" +
+			"  tandem notebook upload --path ./experiments --dest team/experiments",
+		Args: cobra.NoArgs,
+	}
+	out := addOutputFlag(cmd)
+	cmd.Flags().StringVarP(&local, "path", "p", "", "local file or directory")
+	cmd.Flags().StringVarP(&dest, "dest", "d", "", "path in the share (default: the base name of --path); a trailing / uploads into that folder")
+	cmd.MarkFlagRequired("path")
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		uploads, err := a.planUploads(a.path(local), dest)
+		if err != nil {
+			return err
+		}
+		svc, ws, err := a.notebookClient()
+		if err != nil {
+			return err
+		}
+		var done []*tandem.Notebook
+		for _, u := range uploads {
+			nb, err := a.uploadNotebook(cmd.Context(), svc, ws, u)
+			if err != nil {
+				return err
+			}
+			done = append(done, nb)
+		}
+		return writeOutput(a.env.Stdout, *out, done, notebookTable(done))
+	}
+	return cmd
+}
+
+// upload is one local file and where it goes in the share.
+type upload struct {
+	local string
+	rel   string
+	size  int64
+}
+
+// planUploads lists the files to upload from local, a file or a directory,
+// and their paths in the share under dest.
+func (a *app) planUploads(local, dest string) ([]upload, error) {
+	fi, err := os.Stat(local)
+	if err != nil {
+		return nil, err
+	}
+	dest = filepath.ToSlash(dest)
+	intoFolder := dest == "" || dest == "." || strings.HasSuffix(dest, "/")
+	if fi.Mode().IsRegular() {
+		rel := path.Clean(dest)
+		if intoFolder {
+			rel = path.Join(dest, filepath.Base(local))
+		}
+		return []upload{{local: local, rel: rel, size: fi.Size()}}, nil
+	}
+	if !fi.IsDir() {
+		return nil, tandem.Errorf(tandem.EInvalid, "%s is neither a file nor a directory", local)
+	}
+	base := path.Clean(dest)
+	if dest == "" {
+		base = filepath.Base(local)
+	}
+	var uploads []upload
+	err = filepath.WalkDir(local, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		fi, err := os.Stat(p) // follows symbolic links
+		if err != nil {
+			return err
+		}
+		if !fi.Mode().IsRegular() {
+			a.note("Skipping %s: not a regular file.", p)
+			return nil
+		}
+		r, err := filepath.Rel(local, p)
+		if err != nil {
+			return err
+		}
+		uploads = append(uploads, upload{local: p, rel: path.Join(base, filepath.ToSlash(r)), size: fi.Size()})
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(uploads) == 0 {
+		return nil, tandem.Errorf(tandem.EInvalid, "directory %s has no files to upload", local)
+	}
+	return uploads, nil
+}
+
+// uploadNotebook uploads one file. The client checks that the server
+// recorded the sha256 of the bytes it sent.
+func (a *app) uploadNotebook(ctx context.Context, svc tandem.NotebookService, ws string, u upload) (*tandem.Notebook, error) {
+	f, err := os.Open(u.local)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	bar := a.progress(u.size, "upload "+u.rel)
+	defer bar.finish()
+	return svc.UploadNotebook(ctx, ws, u.rel, io.TeeReader(f, bar))
+}
+
+func (a *app) notebookListCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List the files of the notebook share",
+		Args:  cobra.NoArgs,
+	}
+	out := addOutputFlag(cmd)
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		svc, ws, err := a.notebookClient()
+		if err != nil {
+			return err
+		}
+		list, err := svc.ListNotebooks(cmd.Context(), ws)
+		if err != nil {
+			return err
+		}
+		return writeOutput(a.env.Stdout, *out, nonNil(list), notebookTable(list))
+	}
+	return cmd
+}
+
+func (a *app) notebookDownloadCommand() *cobra.Command {
+	var rel, dest string
+	cmd := &cobra.Command{
+		Use:   "download --path REL [--dest LOCAL]",
+		Short: "Download a file, or a folder recursively, from the notebook share",
+		Example: "  tandem notebook download --path train.ipynb --dest ./train.ipynb\n" +
+			"  tandem notebook download --path team/experiments --dest ./experiments",
+		Args: cobra.NoArgs,
+	}
+	cmd.Flags().StringVarP(&rel, "path", "p", "", "file or folder in the share")
+	cmd.Flags().StringVarP(&dest, "dest", "d", "", "local file or directory (default: the base name of --path, here)")
+	cmd.MarkFlagRequired("path")
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		svc, ws, err := a.notebookClient()
+		if err != nil {
+			return err
+		}
+		list, err := svc.ListNotebooks(cmd.Context(), ws)
+		if err != nil {
+			return err
+		}
+		downloads, err := a.planDownloads(list, path.Clean(filepath.ToSlash(rel)), dest)
+		if err != nil {
+			return err
+		}
+		if len(downloads) == 0 {
+			return tandem.Errorf(tandem.ENotFound, "workspace %q has no notebook file or folder %q (see 'tandem notebook list')", ws, rel)
+		}
+		for _, d := range downloads {
+			if err := a.downloadNotebook(cmd.Context(), svc, ws, d); err != nil {
+				return err
+			}
+			fmt.Fprintf(a.env.Stdout, "Downloaded %s to %s (%s, sha256 verified).\n", d.nb.Path, d.local, formatSize(d.nb.Size))
+		}
+		return nil
+	}
+	return cmd
+}
+
+// download is one file of the share and where it goes locally.
+type download struct {
+	nb    *tandem.Notebook
+	local string
+}
+
+// planDownloads picks the files to download for rel, one file or every file
+// under a folder, and their local paths under dest. It returns none when rel
+// names neither.
+func (a *app) planDownloads(list []*tandem.Notebook, rel, dest string) ([]download, error) {
+	target := a.path(dest)
+	if dest == "" {
+		target = a.path(path.Base(rel))
+	}
+	for _, nb := range list {
+		if nb.Path == rel {
+			if fi, err := os.Stat(target); (err == nil && fi.IsDir()) || strings.HasSuffix(dest, string(filepath.Separator)) {
+				target = filepath.Join(target, path.Base(rel))
+			}
+			return []download{{nb: nb, local: target}}, nil
+		}
+	}
+	var out []download
+	for _, nb := range list {
+		sub, ok := strings.CutPrefix(nb.Path, rel+"/")
+		if !ok {
+			continue
+		}
+		if !filepath.IsLocal(filepath.FromSlash(sub)) {
+			return nil, tandem.Errorf(tandem.EInvalid, "the server listed an unsafe path %q", nb.Path)
+		}
+		out = append(out, download{nb: nb, local: filepath.Join(target, filepath.FromSlash(sub))})
+	}
+	return out, nil
+}
+
+// downloadNotebook writes one file through a temporary file that is renamed
+// into place only when its sha256 and size match the listing, so a failed
+// or corrupt download never leaves a partial file.
+func (a *app) downloadNotebook(ctx context.Context, svc tandem.NotebookService, ws string, d download) error {
+	dir := filepath.Dir(d.local)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	_, rc, err := svc.OpenNotebook(ctx, ws, d.nb.Path)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(d.local)+".tandem-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name()) // fails harmlessly after the rename
+	bar := a.progress(d.nb.Size, "download "+d.nb.Path)
+	h := sha256.New()
+	n, err := io.Copy(io.MultiWriter(tmp, h, bar), rc)
+	bar.finish()
+	if err != nil {
+		tmp.Close()
+		return err
+	}
+	if sum := hex.EncodeToString(h.Sum(nil)); sum != d.nb.SHA256 || n != d.nb.Size {
+		tmp.Close()
+		return tandem.Errorf(tandem.ECorrupt,
+			"download of %s does not match its listing (got %d bytes with sha256 %s, want %d bytes with sha256 %s); nothing was written",
+			d.nb.Path, n, sum, d.nb.Size, d.nb.SHA256)
+	}
+	if err := tmp.Chmod(0o644); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), d.local)
+}
+
+// notebookTable is the table form of notebook files.
+func notebookTable(list []*tandem.Notebook) *table {
+	t := &table{header: []string{"PATH", "SIZE", "UPDATED", "SHA256"}}
+	for _, nb := range list {
+		t.add(nb.Path, formatSize(nb.Size), formatTime(nb.UpdatedAt), nb.SHA256)
+	}
+	return t
+}

@@ -1,0 +1,93 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/tandemml/tandem"
+	"github.com/tandemml/tandem/server"
+)
+
+// shutdownTimeout bounds how long a stopping server waits for requests in
+// flight.
+const shutdownTimeout = 15 * time.Second
+
+func (a *app) serverCommand() *cobra.Command {
+	var cfg server.Config
+	cmd := &cobra.Command{
+		Use:   "server",
+		Short: "Run one region server until interrupted",
+		Long: "Run one region server until SIGINT or SIGTERM.\n\n" +
+			"On first start it creates a region admin token in DATA/admin.token (mode 0600) and prints its path.\n" +
+			"The first line of output is \"listening on http://HOST:PORT\"; with --listen HOST:0 the port is picked.",
+		Example: "  tandem server --region eastus --data /var/lib/tandem --listen 0.0.0.0:7070 --db postgres://tandem@db/tandem",
+		Args:    cobra.NoArgs,
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.Region, "region", "local", "region name")
+	addLocalServerFlags(f, &cfg)
+	f.StringVar(&cfg.DB, "db", "", "metadata database URL, e.g. postgres://user@host/db (default: SQLite file in DATA)")
+	f.StringVar(&cfg.Storage, "storage", "", "blob storage URL, e.g. azblob://container (default: file://DATA/storage)")
+	f.IntVar(&cfg.RetentionDays, "retention-days", 14, "days a deleted workspace stays recoverable before it is purged")
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		if cfg.RetentionDays < 1 {
+			return tandem.Errorf(tandem.EInvalid, "--retention-days must be at least 1, got %d", cfg.RetentionDays)
+		}
+		s, err := a.startServer(cmd.Context(), cfg)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(a.env.Stdout, "listening on %s\n", s.Endpoint())
+		fmt.Fprintf(a.env.Stdout, "region %s, data in %s\n", s.Config.Region, s.Config.DataDir)
+		fmt.Fprintf(a.env.Stdout, "admin token: %s%s\n", s.AdminTokenPath(), createdNote(s.AdminTokenCreated()))
+		return a.serveUntilDone(cmd.Context(), s)
+	}
+	return cmd
+}
+
+// addLocalServerFlags adds the flags that `server` and `up` share.
+func addLocalServerFlags(f *pflag.FlagSet, cfg *server.Config) {
+	f.StringVar(&cfg.DataDir, "data", "tandem-data", "data directory")
+	f.StringVar(&cfg.Listen, "listen", "127.0.0.1:7070", "HOST:PORT to listen on; port 0 picks a free port")
+}
+
+// startServer opens a region server on cfg, with the data directory made
+// absolute against the working directory and logs going to stderr.
+func (a *app) startServer(ctx context.Context, cfg server.Config) (*server.Server, error) {
+	cfg.DataDir = a.path(cfg.DataDir)
+	cfg.LogOutput = a.env.Stderr
+	s := server.New(cfg)
+	if err := s.Open(ctx); err != nil {
+		return nil, fmt.Errorf("start server: %w", err)
+	}
+	return s, nil
+}
+
+// serveUntilDone waits for ctx to end (SIGINT or SIGTERM in the binary)
+// and then closes s, giving requests in flight shutdownTimeout to finish.
+func (a *app) serveUntilDone(ctx context.Context, s *server.Server) error {
+	<-ctx.Done()
+	a.note("Shutting down...")
+	return closeServer(ctx, s)
+}
+
+// closeServer closes s within shutdownTimeout, even when ctx has ended.
+func closeServer(ctx context.Context, s *server.Server) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
+	defer cancel()
+	if err := s.Close(ctx); err != nil {
+		return fmt.Errorf("stop server: %w", err)
+	}
+	return nil
+}
+
+func createdNote(created bool) string {
+	if created {
+		return " (created)"
+	}
+	return ""
+}

@@ -1,0 +1,133 @@
+package cli
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tandemml/tandem"
+)
+
+func (a *app) tokenCommand() *cobra.Command {
+	cmd := groupCommand("token", "Create, list and revoke API tokens")
+	a.addConnectionFlags(cmd)
+	cmd.AddCommand(
+		a.tokenCreateCommand(),
+		a.tokenListCommand(),
+		a.tokenRevokeCommand(),
+	)
+	return cmd
+}
+
+// tokenSecret is what `token create -o json` prints: the token's name and
+// its secret, exactly these two fields.
+type tokenSecret struct {
+	Name  string `json:"name"`
+	Token string `json:"token"`
+}
+
+func (a *app) tokenCreateCommand() *cobra.Command {
+	var name string
+	cmd := &cobra.Command{
+		Use:   "create --name NAME [--workspace W]",
+		Short: "Create a token and print its secret once",
+		Long: "Create a token and print its secret once; only a hash is stored.\n\n" +
+			"With --workspace the token acts only on that workspace; without it, it is a region admin token.\n" +
+			"Only the --workspace flag scopes a token: " + EnvWorkspace + " and config.json do not.",
+		Example: "  tandem token create --name ci --workspace mlw-dev -o json",
+		Args:    cobra.NoArgs,
+	}
+	out := addOutputFlag(cmd)
+	cmd.Flags().StringVarP(&name, "name", "n", "", "token name")
+	cmd.MarkFlagRequired("name")
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		client, _, err := a.client()
+		if err != nil {
+			return err
+		}
+		// The scope is the flag as given, never a configured default: a
+		// config.json must not silently turn an admin token into a scoped one.
+		var scope string
+		if cmd.Flags().Changed("workspace") {
+			scope = a.conn.Workspace
+		}
+		t, secret, err := client.CreateToken(cmd.Context(), name, scope)
+		if err != nil {
+			return err
+		}
+		if err := writeOutput(a.env.Stdout, *out, tokenSecret{Name: t.Name, Token: secret}, details{
+			{"Name", t.Name},
+			{"Scope", tokenScope(t)},
+			{"Token", secret},
+		}); err != nil {
+			return err
+		}
+		a.note("Store the token now: it is not shown again.")
+		return nil
+	}
+	return cmd
+}
+
+func (a *app) tokenListCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List the tokens you may see (never their secrets)",
+		Args:  cobra.NoArgs,
+	}
+	out := addOutputFlag(cmd)
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		client, _, err := a.client()
+		if err != nil {
+			return err
+		}
+		list, err := client.ListTokens(cmd.Context())
+		if err != nil {
+			return err
+		}
+		return writeOutput(a.env.Stdout, *out, nonNil(list), tokenTable(list))
+	}
+	return cmd
+}
+
+func (a *app) tokenRevokeCommand() *cobra.Command {
+	var name string
+	cmd := &cobra.Command{
+		Use:   "revoke --name NAME",
+		Short: "Revoke a token; it stops working at once",
+		Args:  cobra.NoArgs,
+	}
+	cmd.Flags().StringVarP(&name, "name", "n", "", "token name")
+	cmd.MarkFlagRequired("name")
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		client, _, err := a.client()
+		if err != nil {
+			return err
+		}
+		if err := client.RevokeToken(cmd.Context(), name); err != nil {
+			return err
+		}
+		fmt.Fprintf(a.env.Stdout, "Revoked token %q.\n", name)
+		return nil
+	}
+	return cmd
+}
+
+// tokenScope describes what a token may act on.
+func tokenScope(t *tandem.Token) string {
+	if t.Admin() {
+		return "region admin"
+	}
+	if t.Workspace != "" {
+		return "workspace " + t.Workspace
+	}
+	return "workspace id " + t.WorkspaceID
+}
+
+// tokenTable is the table form of a token list.
+func tokenTable(list []*tandem.Token) *table {
+	t := &table{header: []string{"NAME", "SCOPE", "CREATED"}}
+	for _, tok := range list {
+		t.add(tok.Name, tokenScope(tok), formatTime(tok.CreatedAt))
+	}
+	return t
+}

@@ -1,0 +1,108 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tandemml/tandem"
+	"github.com/tandemml/tandem/httpapi"
+	"github.com/tandemml/tandem/server"
+)
+
+func (a *app) upCommand() *cobra.Command {
+	var (
+		cfg       server.Config
+		workspace string
+	)
+	cmd := &cobra.Command{
+		Use:   "up",
+		Short: "Start a local region with a workspace and a config.json, until interrupted",
+		Long: "Start a local region on the embedded defaults (SQLite and the filesystem, in ./tandem-data),\n" +
+			"create a workspace in it if it does not exist, and write ./config.json pointing at it,\n" +
+			"so that the other commands work from this directory. Runs until interrupted.\n\n" +
+			"An existing config.json that is not Tandem's is left unchanged.",
+		Args: cobra.NoArgs,
+	}
+	f := cmd.Flags()
+	addLocalServerFlags(f, &cfg)
+	f.StringVar(&workspace, "workspace", "default", "workspace to create if it does not exist")
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		ctx := cmd.Context()
+		if err := tandem.ValidateWorkspaceName(workspace); err != nil {
+			return err
+		}
+		s, err := a.startServer(ctx, cfg)
+		if err != nil {
+			return err
+		}
+		if err := a.setUpLocal(ctx, s, workspace); err != nil {
+			closeServer(ctx, s)
+			return err
+		}
+		return a.serveUntilDone(ctx, s)
+	}
+	return cmd
+}
+
+// setUpLocal creates the workspace in the freshly started server s unless
+// it exists, writes ./config.json and prints what to do next.
+func (a *app) setUpLocal(ctx context.Context, s *server.Server, workspace string) error {
+	token, err := os.ReadFile(s.AdminTokenPath())
+	if err != nil {
+		return fmt.Errorf("read admin token: %w", err)
+	}
+	client := httpapi.NewClient([]string{s.Endpoint()}, strings.TrimSpace(string(token)))
+	created := false
+	if _, err := client.FindWorkspace(ctx, workspace); tandem.IsCode(err, tandem.ENotFound) {
+		if err := client.CreateWorkspace(ctx, &tandem.Workspace{Name: workspace}); err != nil {
+			return fmt.Errorf("create workspace %q: %w", workspace, err)
+		}
+		created = true
+	} else if err != nil {
+		return fmt.Errorf("find workspace %q: %w", workspace, err)
+	}
+
+	configPath := a.path("config.json")
+	cfg := &ConfigFile{WorkspaceName: workspace, Endpoints: []string{s.Endpoint()}, TokenFile: s.AdminTokenPath()}
+	configNote := configPath + " (written)"
+	written := true
+	if StatConfig(configPath) == ConfigForeign {
+		configNote = configPath + " exists and is not Tandem's: left it unchanged"
+		written = false
+	} else if err := WriteConfig(configPath, cfg); err != nil {
+		return fmt.Errorf("write config: %w", err)
+	}
+
+	w := a.env.Stdout
+	fmt.Fprintf(w, "listening on %s\n", s.Endpoint())
+	fmt.Fprintf(w, "Tandem is up: region %s, data in %s.\n\n", s.Config.Region, s.Config.DataDir)
+	fmt.Fprintf(w, "  Endpoint:    %s\n", s.Endpoint())
+	fmt.Fprintf(w, "  Token file:  %s%s\n", s.AdminTokenPath(), createdNote(s.AdminTokenCreated()))
+	fmt.Fprintf(w, "  Workspace:   %s%s\n", workspace, createdNote(created))
+	fmt.Fprintf(w, "  Config:      %s\n\n", configNote)
+	if !written {
+		fmt.Fprintf(w, "Connect from this shell with:\n  export %s=%s %s=%s %s=\"$(cat %s)\"\n\n",
+			EnvEndpoint, s.Endpoint(), EnvWorkspace, workspace, EnvToken, s.AdminTokenPath())
+	}
+	printNextSteps(w, workspace)
+	return nil
+}
+
+func printNextSteps(w io.Writer, workspace string) {
+	fmt.Fprintln(w, "Try, from this directory in another terminal:")
+	for _, c := range []string{
+		"tandem workspace list",
+		"tandem workspace show --name " + workspace,
+		"tandem notebook upload --path x.ipynb",
+		"tandem notebook list",
+		"tandem token create --name ci --workspace " + workspace,
+	} {
+		fmt.Fprintln(w, "  "+c)
+	}
+	fmt.Fprintln(w, "\nPress Ctrl+C to stop.")
+}

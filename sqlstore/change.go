@@ -1,0 +1,93 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+
+	"github.com/tandemml/tandem"
+)
+
+// DefaultChangeLimit is how many entries ListChanges returns when its
+// limit is zero or negative.
+const DefaultChangeLimit = 1000
+
+// AppendChange appends c to its workspace's log. It sets c.Seq to the next
+// number, c.Time to the DB's clock when zero, and c.Time to its stored
+// value (UTC, microseconds). ENotFound if the workspace does not exist.
+func (t *tx) AppendChange(ctx context.Context, c *tandem.Change) error {
+	if err := t.mustWrite("AppendChange"); err != nil {
+		return err
+	}
+	if err := t.workspaceExists(ctx, c.WorkspaceID); err != nil {
+		return err
+	}
+	if c.Time.IsZero() {
+		c.Time = t.db.Now()
+	}
+	normalizeTime(&c.Time)
+	// The upsert row-locks the counter until commit: a concurrent append
+	// to the same workspace waits, and a rollback returns the number.
+	var seq int64
+	err := t.queryRow(ctx, `INSERT INTO change_seqs (workspace_id, last_seq) VALUES (?, 1)
+		ON CONFLICT (workspace_id) DO UPDATE SET last_seq = change_seqs.last_seq + 1
+		RETURNING last_seq`, c.WorkspaceID).Scan(&seq)
+	if err != nil {
+		return fmt.Errorf("next change seq of workspace %q: %w", c.WorkspaceID, err)
+	}
+	_, err = t.exec(ctx, `INSERT INTO changes (workspace_id, seq, kind, name, version, op, origin, epoch, time, body)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		c.WorkspaceID, seq, string(c.Kind), c.Name, c.Version, string(c.Op), c.Origin, c.Epoch, formatTime(c.Time), rawText(c.Body))
+	if err != nil {
+		return writeError(fmt.Sprintf("append change %d of workspace %q", seq, c.WorkspaceID), err)
+	}
+	c.Seq = seq
+	t.appended[c.WorkspaceID]++
+	return nil
+}
+
+// ListChanges returns up to limit entries with Seq > after, in order;
+// DefaultChangeLimit of them when limit <= 0.
+func (t *tx) ListChanges(ctx context.Context, workspaceID string, after int64, limit int) ([]*tandem.Change, error) {
+	if limit <= 0 {
+		limit = DefaultChangeLimit
+	}
+	rows, err := t.query(ctx, `SELECT workspace_id, seq, kind, name, version, op, origin, epoch, time, body
+		FROM changes WHERE workspace_id = ? AND seq > ? ORDER BY seq LIMIT ?`, workspaceID, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list changes of workspace %q: %w", workspaceID, err)
+	}
+	defer rows.Close()
+	var list []*tandem.Change
+	for rows.Next() {
+		var (
+			c    tandem.Change
+			at   string
+			body sql.NullString
+		)
+		err := rows.Scan(&c.WorkspaceID, &c.Seq, &c.Kind, &c.Name, &c.Version, &c.Op, &c.Origin, &c.Epoch, &at, &body)
+		if err != nil {
+			return nil, fmt.Errorf("read change: %w", err)
+		}
+		if c.Time, err = parseTime(at); err != nil {
+			return nil, err
+		}
+		c.Body = parseRaw(body)
+		list = append(list, &c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list changes of workspace %q: %w", workspaceID, err)
+	}
+	return list, nil
+}
+
+func (t *tx) LastChangeSeq(ctx context.Context, workspaceID string) (int64, error) {
+	var seq int64
+	err := t.queryRow(ctx, "SELECT last_seq FROM change_seqs WHERE workspace_id = ?", workspaceID).Scan(&seq)
+	if err == sql.ErrNoRows {
+		return 0, nil
+	} else if err != nil {
+		return 0, fmt.Errorf("last change seq of workspace %q: %w", workspaceID, err)
+	}
+	return seq, nil
+}
