@@ -151,6 +151,9 @@ func testWorkspaceLifecycle(t *testing.T, st stack) {
 	if got, err := c.UpdateWorkspace(ctx, "vision", tandem.WorkspaceUpdate{Description: &desc}); err != nil || got.Description != desc || got.Tags["team"] != "cv" {
 		t.Fatalf("UpdateWorkspace: got %+v, %v", got, err)
 	}
+	if got, err := c.UpdateWorkspace(ctx, "vision", tandem.WorkspaceUpdate{Tags: map[string]string{}}); err != nil || len(got.Tags) != 0 || got.Description != desc {
+		t.Fatalf("clearing tags: got %+v, %v; want no tags and the description kept", got, err)
+	}
 	del, err := c.DeleteWorkspace(ctx, "vision", tandem.DeleteOptions{})
 	if err != nil || del.DeletedAt == nil || del.PurgeAt == nil || del.PurgeAt.Sub(*del.DeletedAt) != 14*24*time.Hour {
 		t.Fatalf("DeleteWorkspace: got %+v, %v; want 14 days of retention", del, err)
