@@ -48,6 +48,7 @@ type request struct {
 	path   string // already escaped
 	query  url.Values
 	body   io.Reader // JSON or raw bytes; replayable when a *bytes.Reader
+	size   int64     // length of a streamed body, when known (> 0)
 	ctype  string
 }
 
@@ -84,6 +85,8 @@ func (c *Client) do(ctx context.Context, req request) (*http.Response, error) {
 		}
 		if replay != nil {
 			hr.ContentLength = replay.Size()
+		} else if req.size > 0 {
+			hr.ContentLength = req.size
 		}
 		resp, err := c.httpClient().Do(hr)
 		if err != nil {

@@ -1,9 +1,7 @@
 package httpapi
 
 import (
-	"io"
 	"net/http"
-	"strconv"
 
 	"github.com/tandemml/tandem"
 )
@@ -145,17 +143,7 @@ func (s *Server) handleDownloadNotebook(w http.ResponseWriter, r *http.Request) 
 		return err
 	}
 	defer rc.Close()
-	w.Header().Set("Content-Type", "application/octet-stream")
-	w.Header().Set("Content-Length", strconv.FormatInt(nb.Size, 10))
-	w.Header().Set(headerSHA256, nb.SHA256)
-	w.Header().Set(headerSize, strconv.FormatInt(nb.Size, 10))
-	w.WriteHeader(http.StatusOK)
-	if _, err := io.Copy(w, rc); err != nil {
-		// The status is sent; the only honest signal left is to cut the
-		// connection so the client never takes a short or corrupt body as whole.
-		s.Logger.Error("notebook download failed", "workspace", r.PathValue("ws"), "path", nb.Path, "err", err)
-		panic(http.ErrAbortHandler)
-	}
+	s.streamBlob(w, r, rc, nb.SHA256, nb.Size, nb.Path)
 	return nil
 }
 

@@ -1,0 +1,168 @@
+package cli
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tandemml/tandem"
+	"github.com/tandemml/tandem/spec"
+)
+
+func (a *app) datastoreCommand() *cobra.Command {
+	cmd := groupCommand("datastore", "Connections from a workspace to storage; credentials live in the workspace vault")
+	a.addConnectionFlags(cmd)
+	cmd.AddCommand(a.datastoreCreateCommand(), a.datastoreListCommand(), a.datastoreShowCommand(), a.datastoreDeleteCommand())
+	return cmd
+}
+
+func (a *app) datastoreClient() (tandem.DatastoreService, string, error) {
+	client, conn, err := a.client()
+	if err != nil {
+		return nil, "", err
+	}
+	if err := conn.RequireWorkspace(); err != nil {
+		return nil, "", err
+	}
+	return client, conn.Workspace, nil
+}
+
+func (a *app) datastoreCreateCommand() *cobra.Command {
+	var file string
+	var sets []string
+	cmd := &cobra.Command{
+		Use:   "create -f FILE [--set key=value ...]",
+		Short: "Register a datastore: azure_blob, azure_data_lake_gen2, azure_file, local or s3",
+		Long: "Register a datastore from Azure ML CLI v2 YAML (or Tandem's local and s3 types).\n" +
+			"Secret credentials (account_key, sas_token, client_secret, secret_access_key) are stored\n" +
+			"in the workspace vault; show and list never return them.",
+		Args: cobra.NoArgs,
+	}
+	out := addOutputFlag(cmd)
+	cmd.Flags().StringVarP(&file, "file", "f", "", "Azure ML CLI v2 datastore YAML")
+	cmd.Flags().StringArrayVar(&sets, "set", nil, "override a field, e.g. --set description=raw")
+	cmd.MarkFlagRequired("file")
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		doc, err := spec.Load(a.path(file), spec.Options{Kind: spec.KindDatastore, Set: sets})
+		if err != nil {
+			return err
+		}
+		if doc.Kind != spec.KindDatastore {
+			return tandem.Errorf(tandem.EInvalid, "%s describes a %s, not a datastore", file, doc.Kind)
+		}
+		svc, ws, err := a.datastoreClient()
+		if err != nil {
+			return err
+		}
+		ds, err := svc.CreateDatastore(cmd.Context(), ws, doc.Fields)
+		if err != nil {
+			return err
+		}
+		return writeOutput(a.env.Stdout, *out, ds, datastoreDetails(ds))
+	}
+	return cmd
+}
+
+func (a *app) datastoreListCommand() *cobra.Command {
+	cmd := &cobra.Command{Use: "list", Short: "List the workspace's datastores", Args: cobra.NoArgs}
+	out := addOutputFlag(cmd)
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		svc, ws, err := a.datastoreClient()
+		if err != nil {
+			return err
+		}
+		list, err := svc.ListDatastores(cmd.Context(), ws)
+		if err != nil {
+			return err
+		}
+		t := &table{header: []string{"NAME", "TYPE", "DEFAULT", "CREDENTIALS", "DESCRIPTION"}}
+		for _, ds := range list {
+			t.add(ds.Name, ds.Type, fmt.Sprint(ds.Default), credentialNames(ds), ds.Description)
+		}
+		return writeOutput(a.env.Stdout, *out, nonNil(list), t)
+	}
+	return cmd
+}
+
+func (a *app) datastoreShowCommand() *cobra.Command {
+	var name string
+	cmd := &cobra.Command{Use: "show --name N", Short: "Show a datastore (never its credentials)", Args: cobra.NoArgs}
+	out := addOutputFlag(cmd)
+	cmd.Flags().StringVarP(&name, "name", "n", "", "datastore name")
+	cmd.MarkFlagRequired("name")
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		svc, ws, err := a.datastoreClient()
+		if err != nil {
+			return err
+		}
+		ds, err := svc.FindDatastore(cmd.Context(), ws, name)
+		if err != nil {
+			return err
+		}
+		return writeOutput(a.env.Stdout, *out, ds, datastoreDetails(ds))
+	}
+	return cmd
+}
+
+func (a *app) datastoreDeleteCommand() *cobra.Command {
+	var name string
+	var yes bool
+	cmd := &cobra.Command{Use: "delete --name N [--yes]", Short: "Delete a datastore and its vault credentials (not the data it points at)", Args: cobra.NoArgs}
+	cmd.Flags().StringVarP(&name, "name", "n", "", "datastore name")
+	cmd.MarkFlagRequired("name")
+	addYesFlag(cmd, &yes)
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		svc, ws, err := a.datastoreClient()
+		if err != nil {
+			return err
+		}
+		if err := a.confirm(cmd.Context(), yes, fmt.Sprintf("delete datastore %q", name), fmt.Sprintf("Delete datastore %q of workspace %q?", name, ws)); err != nil {
+			return err
+		}
+		if err := svc.DeleteDatastore(cmd.Context(), ws, name); err != nil {
+			return err
+		}
+		fmt.Fprintf(a.env.Stdout, "Datastore %q deleted; the data it points at is untouched.\n", name)
+		return nil
+	}
+	return cmd
+}
+
+func credentialNames(ds *tandem.Datastore) string {
+	var names []string
+	for k := range ds.Credentials {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	return strings.Join(names, ",")
+}
+
+func datastoreDetails(ds *tandem.Datastore) details {
+	d := details{
+		{"Name", ds.Name},
+		{"Type", ds.Type},
+		{"Default", fmt.Sprint(ds.Default)},
+		{"Description", ds.Description},
+		{"Tags", formatTags(ds.Tags)},
+	}
+	var keys []string
+	for k := range ds.Spec {
+		switch k {
+		case "name", "type", "description", "tags", "credentials":
+		default:
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		d = append(d, [2]string{k, fmt.Sprint(ds.Spec[k])})
+	}
+	for _, k := range strings.Split(credentialNames(ds), ",") {
+		if k != "" {
+			d = append(d, [2]string{"Credential " + k, "in vault secret " + ds.Credentials[k]})
+		}
+	}
+	return append(d, [2]string{"Created", formatTime(ds.CreatedAt)})
+}
