@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/goccy/go-yaml"
 	"github.com/spf13/cobra"
 
 	"github.com/tandemml/tandem"
@@ -156,6 +157,9 @@ func (a *app) loadAssetDoc(info assetKindInfo, file string, sets []string, name,
 // uploadAssetFiles stages every file of the document's local paths (those
 // the server already holds are skipped) and returns the create request.
 func (a *app) uploadAssetFiles(ctx context.Context, svc tandem.AssetService, ws string, doc *spec.Document) (*tandem.AssetRequest, error) {
+	if err := inlineCondaFile(doc); err != nil {
+		return nil, err
+	}
 	req := &tandem.AssetRequest{Kind: tandem.Kind(doc.Kind), Spec: doc.Fields}
 	type local struct {
 		abs string
@@ -226,6 +230,55 @@ func (a *app) uploadAssetFiles(ctx context.Context, svc tandem.AssetService, ws 
 		req.Files = append(req.Files, l.f)
 	}
 	return req, nil
+}
+
+// inlineCondaFile replaces an environment's conda_file path by the file's
+// content, as Azure ML does: the conda specification is part of the
+// environment's definition, not a file beside it.
+func inlineCondaFile(doc *spec.Document) error {
+	if doc.Kind != spec.KindEnvironment {
+		return nil
+	}
+	for i, p := range doc.Paths {
+		if p.Field != "conda_file" {
+			continue
+		}
+		data, err := os.ReadFile(p.Abs)
+		if err != nil {
+			return err
+		}
+		var conda map[string]any
+		if err := yaml.Unmarshal(data, &conda); err != nil || conda == nil {
+			return tandem.Errorf(tandem.EInvalid, "%s: conda_file %s is not a YAML mapping: %v", doc.File, p.Raw, err)
+		}
+		doc.Fields["conda_file"] = normalizeYAML(conda)
+		doc.Paths = append(doc.Paths[:i], doc.Paths[i+1:]...)
+		return nil
+	}
+	return nil
+}
+
+// normalizeYAML turns decoded YAML into JSON-compatible values.
+func normalizeYAML(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			x[k] = normalizeYAML(e)
+		}
+		return x
+	case map[any]any:
+		m := map[string]any{}
+		for k, e := range x {
+			m[fmt.Sprint(k)] = normalizeYAML(e)
+		}
+		return m
+	case []any:
+		for i, e := range x {
+			x[i] = normalizeYAML(e)
+		}
+		return x
+	}
+	return v
 }
 
 type zeroReader struct{}
@@ -489,6 +542,9 @@ func (a *app) assetDownloadCommand(info assetKindInfo) *cobra.Command {
 // downloadAsset writes the files of asset under target and its YAML with
 // local paths, each file through a temp file renamed once verified.
 func (a *app) downloadAsset(ctx context.Context, svc tandem.AssetService, ws string, asset *tandem.Asset, target string) error {
+	if err := os.MkdirAll(target, 0o755); err != nil {
+		return err
+	}
 	var total int64
 	for _, f := range asset.Files {
 		total += f.Size

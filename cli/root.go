@@ -194,8 +194,13 @@ func (a *app) rootCommand() *cobra.Command {
 		a.workspaceCommand(),
 		a.notebookCommand(),
 		a.tokenCommand(),
+		a.secretCommand(),
+		a.vaultCommand(),
 		a.versionCommand(),
+		a.validateCommand(),
 	)
+	root.AddCommand(a.assetCommands()...)
+	root.AddCommand(a.datastoreCommand())
 	markRunning(root, &a.running)
 	return root
 }

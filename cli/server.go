@@ -32,6 +32,7 @@ func (a *app) serverCommand() *cobra.Command {
 	addLocalServerFlags(f, &cfg)
 	f.StringVar(&cfg.DB, "db", "", "metadata database URL, e.g. postgres://user@host/db (default: SQLite file in DATA)")
 	f.StringVar(&cfg.Storage, "storage", "", "blob storage URL, e.g. azblob://container (default: file://DATA/storage)")
+	f.StringVar(&cfg.KeyFile, "key-file", "", "vault key file with the keys that encrypt secrets, created with mode 0600 on first start (default: DATA/vault.key)")
 	f.IntVar(&cfg.RetentionDays, "retention-days", 14, "days a deleted workspace stays recoverable before it is purged")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		if cfg.RetentionDays < 1 {
@@ -59,6 +60,9 @@ func addLocalServerFlags(f *pflag.FlagSet, cfg *server.Config) {
 // absolute against the working directory and logs going to stderr.
 func (a *app) startServer(ctx context.Context, cfg server.Config) (*server.Server, error) {
 	cfg.DataDir = a.path(cfg.DataDir)
+	if cfg.KeyFile != "" {
+		cfg.KeyFile = a.path(cfg.KeyFile)
+	}
 	cfg.LogOutput = a.env.Stderr
 	s := server.New(cfg)
 	if err := s.Open(ctx); err != nil {

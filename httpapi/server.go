@@ -25,6 +25,9 @@ type Server struct {
 	Workspaces tandem.WorkspaceService
 	Tokens     tandem.TokenService
 	Notebooks  tandem.NotebookService
+	Secrets    tandem.SecretService
+	Assets     tandem.AssetService
+	Datastores tandem.DatastoreService
 	Auth       tandem.Authenticator
 	Info       func(ctx context.Context) (*tandem.RegionInfo, error)
 	// Ready reports whether the region's dependencies are reachable.
@@ -83,6 +86,9 @@ func (s *Server) Handler() http.Handler {
 	v1("GET /v1/tokens", s.handleListTokens)
 	v1("POST /v1/tokens", s.handleCreateToken)
 	v1("DELETE /v1/tokens/{name}", s.handleRevokeToken)
+	s.assetRoutes(v1)
+	s.datastoreRoutes(v1)
+	s.secretRoutes(v1)
 	s.mux = m
 	return http.HandlerFunc(s.serveHTTP)
 }

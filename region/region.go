@@ -22,6 +22,9 @@ type Region struct {
 	Retention time.Duration    // soft-delete retention
 	Now       func() time.Time // clock; replaceable in tests
 	Logger    *slog.Logger
+	Vault     tandem.Vault // seals workspace secrets; nil: the secret calls answer Unavailable
+
+	assetLocks assetLocks
 }
 
 var (

@@ -21,6 +21,7 @@ import (
 	"github.com/tandemml/tandem/httpapi"
 	"github.com/tandemml/tandem/region"
 	"github.com/tandemml/tandem/sqlstore"
+	"github.com/tandemml/tandem/vault"
 )
 
 // Config holds the settings of one region server. Zero fields take the
@@ -31,6 +32,7 @@ type Config struct {
 	Listen        string        // HOST:PORT; default "127.0.0.1:7070"; port 0 picks a free port
 	DB            string        // metadata database URL; default SQLite file DataDir/tandem.db
 	Storage       string        // blob storage URL; default file://DataDir/storage
+	KeyFile       string        // vault key file (the key-encryption keys); default DataDir/vault.key
 	RetentionDays int           // soft-delete retention in days; default 14
 	PurgeInterval time.Duration // how often expired workspaces are purged; default 1m
 	Logger        *slog.Logger  // default: text logs to LogOutput
@@ -109,6 +111,13 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	if cfg.Storage == "" {
 		cfg.Storage = "file://" + filepath.Join(dir, "storage")
 	}
+	if cfg.KeyFile == "" {
+		cfg.KeyFile = filepath.Join(dir, "vault.key")
+	}
+	keys, err := vault.OpenKeyFile(cfg.KeyFile) // its errors name the key file
+	if err != nil {
+		return err
+	}
 
 	if s.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
@@ -130,6 +139,7 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	s.Region = region.New(cfg.Region, s.Store, s.Blobs)
 	s.Region.Retention = time.Duration(cfg.RetentionDays) * 24 * time.Hour
 	s.Region.Logger = cfg.Logger
+	s.Region.Vault = keys
 
 	s.adminPath = filepath.Join(dir, "admin.token")
 	if s.adminCreated, err = s.Region.EnsureAdminToken(ctx, s.adminPath); err != nil {
@@ -140,6 +150,9 @@ func (s *Server) Open(ctx context.Context) (err error) {
 		Workspaces: s.Region,
 		Tokens:     s.Region,
 		Notebooks:  s.Region,
+		Secrets:    s.Region,
+		Assets:     s.Region,
+		Datastores: s.Region,
 		Auth:       s.Region,
 		Info:       s.Region.Info,
 		Ready:      s.ready,
