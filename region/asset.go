@@ -46,8 +46,11 @@ func (r *Region) StageBlob(ctx context.Context, workspace string, want tandem.Bl
 	if err != nil {
 		return tandem.BlobRef{}, err
 	}
+	if err := r.checkUploadSize("file "+want.SHA256, want.Size); err != nil {
+		return tandem.BlobRef{}, err
+	}
 	want.Key = stagingKey(ws.ID, want.SHA256)
-	return r.Blobs.Put(ctx, want.Key, body, &want)
+	return r.Blobs.Put(ctx, want.Key, r.limitUpload("file "+want.SHA256, body), &want)
 }
 
 // StagedBlob reports whether bytes with this sha256 are staged.

@@ -206,3 +206,27 @@ func TestOpenAssetFile_Corrupt(t *testing.T) {
 		wantCode(t, err, tandem.ECorrupt)
 	})
 }
+
+func TestUploadLimit(t *testing.T) {
+	each(t, func(t *testing.T, f *fixture) {
+		ctx := context.Background()
+		ws := mustCreate(t, f.Region, "mlw")
+		f.MaxUpload = 10
+		body := "eleven byte"
+		sum := sha256.Sum256([]byte(body))
+		want := tandem.BlobRef{SHA256: hex.EncodeToString(sum[:]), Size: int64(len(body))}
+		_, err := f.StageBlob(ctx, "mlw", want, strings.NewReader(body))
+		wantCode(t, err, tandem.ETooLarge)
+		want.Size = -1 // size not declared: the limit still holds while reading
+		_, err = f.StageBlob(ctx, "mlw", want, strings.NewReader(body))
+		wantCode(t, err, tandem.ETooLarge)
+		_, err = f.UploadNotebook(ctx, "mlw", "big.ipynb", strings.NewReader(body))
+		wantCode(t, err, tandem.ETooLarge)
+		if keys := blobKeys(t, f.Region, "workspaces/"+ws.ID+"/"); len(keys) != 1 {
+			t.Fatalf("got keys %v, want only the workspace marker", keys)
+		}
+		if _, err := f.UploadNotebook(ctx, "mlw", "small.ipynb", strings.NewReader("ten bytes!")); err != nil {
+			t.Fatalf("a file of exactly the limit: %v", err)
+		}
+	})
+}

@@ -20,6 +20,7 @@ type Region struct {
 	Store     tandem.Store     // metadata
 	Blobs     tandem.BlobStore // default storage of every workspace
 	Retention time.Duration    // soft-delete retention
+	MaxUpload int64            // largest single uploaded file in bytes; 0: no limit
 	Now       func() time.Time // clock; replaceable in tests
 	Logger    *slog.Logger
 	Vault     tandem.Vault // seals workspace secrets; nil: the secret calls answer Unavailable

@@ -34,6 +34,7 @@ type Config struct {
 	Storage       string        // blob storage URL; default file://DataDir/storage
 	KeyFile       string        // vault key file (the key-encryption keys); default DataDir/vault.key
 	RetentionDays int           // soft-delete retention in days; default 14
+	MaxUploadMB   int64         // largest single uploaded file in MiB; default 10240 (10 GiB)
 	PurgeInterval time.Duration // how often expired workspaces are purged; default 1m
 	Logger        *slog.Logger  // default: text logs to LogOutput
 	LogOutput     io.Writer     // default: os.Stderr
@@ -68,6 +69,9 @@ func New(cfg Config) *Server {
 	}
 	if cfg.RetentionDays == 0 {
 		cfg.RetentionDays = 14
+	}
+	if cfg.MaxUploadMB == 0 {
+		cfg.MaxUploadMB = 10 << 10
 	}
 	if cfg.PurgeInterval == 0 {
 		cfg.PurgeInterval = time.Minute
@@ -138,6 +142,7 @@ func (s *Server) Open(ctx context.Context) (err error) {
 
 	s.Region = region.New(cfg.Region, s.Store, s.Blobs)
 	s.Region.Retention = time.Duration(cfg.RetentionDays) * 24 * time.Hour
+	s.Region.MaxUpload = cfg.MaxUploadMB << 20
 	s.Region.Logger = cfg.Logger
 	s.Region.Vault = keys
 
