@@ -317,24 +317,30 @@ func hashFile(p string) (string, error) {
 // writeAsset prints one asset: details as a table, the record as JSON, or
 // the Azure ML document as YAML (which `create -f` accepts back).
 func (a *app) writeAsset(f outputFormat, asset *tandem.Asset) error {
-	if f == formatYAML {
-		data, err := assetYAML(asset)
-		if err != nil {
-			return err
-		}
-		_, err = a.env.Stdout.Write(data)
-		return err
-	}
-	return writeOutput(a.env.Stdout, f, asset, assetDetails(asset))
+	return a.writeDocument(f, asset, string(asset.Kind), asset.Type, asset.Spec, assetDetails(asset))
 }
 
-// assetYAML returns the asset's Azure ML document with its $schema.
-func assetYAML(asset *tandem.Asset) ([]byte, error) {
+// writeDocument prints a resource whose YAML form is its Azure ML document
+// (with $schema), so that `create -f` accepts the output of `show -o yaml`.
+func (a *app) writeDocument(f outputFormat, record any, kind, typ string, fields map[string]any, t tableView) error {
+	if f != formatYAML {
+		return writeOutput(a.env.Stdout, f, record, t)
+	}
+	data, err := documentYAML(kind, typ, fields)
+	if err != nil {
+		return err
+	}
+	_, err = a.env.Stdout.Write(data)
+	return err
+}
+
+// documentYAML returns an Azure ML document with its $schema.
+func documentYAML(kind, typ string, fields map[string]any) ([]byte, error) {
 	doc := map[string]any{}
-	for k, v := range asset.Spec {
+	for k, v := range fields {
 		doc[k] = v
 	}
-	if u := spec.SchemaURL(string(asset.Kind), asset.Type); u != "" {
+	if u := spec.SchemaURL(kind, typ); u != "" {
 		doc["$schema"] = u
 	}
 	return spec.Marshal(doc)
@@ -580,7 +586,7 @@ func (a *app) downloadAsset(ctx context.Context, svc tandem.AssetService, ws str
 	for _, p := range doc.Paths {
 		setDocField(doc.Spec, p.Field, p.Root)
 	}
-	data, err := assetYAML(&doc)
+	data, err := documentYAML(string(doc.Kind), doc.Type, doc.Spec)
 	if err != nil {
 		return err
 	}

@@ -101,7 +101,15 @@ func (a *app) datastoreShowCommand() *cobra.Command {
 		if err != nil {
 			return err
 		}
-		return writeOutput(a.env.Stdout, *out, ds, datastoreDetails(ds))
+		// The document leaves credentials out: their secret values stay in
+		// the vault, and a partial credentials section would not validate.
+		doc := map[string]any{}
+		for k, v := range ds.Spec {
+			if k != "credentials" {
+				doc[k] = v
+			}
+		}
+		return a.writeDocument(*out, ds, spec.KindDatastore, ds.Type, doc, datastoreDetails(ds))
 	}
 	return cmd
 }

@@ -78,6 +78,18 @@ func TestE2EDatastores(t *testing.T) {
 	}
 
 	wantExit(t, dir, env, 4, "already exists", "datastore", "create", "-f", filepath.Join(corpus, "resources/datastore/blob-credless.yml"))
+
+	// show -o yaml is a document create -f accepts (without its credentials).
+	shown := mustRun(t, dir, env, "datastore", "show", "--name", "adls_gen2_example", "-o", "yaml")
+	if leak := findLeak([]byte(shown.stdout), values); leak != "" || !strings.Contains(shown.stdout, "$schema:") {
+		t.Fatalf("show -o yaml: %q (leak: %s), want the Azure document without credentials", shown.stdout, leak)
+	}
+	yml := filepath.Join(dir, "shown.yml")
+	os.WriteFile(yml, []byte(shown.stdout), 0o644)
+	copied := decode[tandem.Datastore](t, mustRun(t, dir, env, "datastore", "create", "-f", yml, "--set", "name=adls_copy", "-o", "json"))
+	if copied.Type != "azure_data_lake_gen2" || copied.Spec["filesystem"] != "my-gen2-container" {
+		t.Fatalf("re-created from show: got %+v", copied)
+	}
 	wantExit(t, dir, env, 4, "default datastore", "datastore", "delete", "--name", "workspaceblobstore", "--yes")
 	mustRun(t, dir, env, "datastore", "delete", "--name", "blob_example", "--yes")
 	wantExit(t, dir, env, 3, "not found", "datastore", "show", "--name", "blob_example")
