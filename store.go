@@ -71,4 +71,25 @@ type Tx interface {
 	ListChanges(ctx context.Context, workspaceID string, after int64, limit int) ([]*Change, error)
 	// LastChangeSeq returns the Seq of the workspace's last entry, 0 if none.
 	LastChangeSeq(ctx context.Context, workspaceID string) (int64, error)
+
+	// ApplyChange appends an entry replicated from a peer region with its
+	// own Seq, which must be the workspace's last Seq plus one (EConflict
+	// otherwise: a gap or a repeat). A transaction may apply several
+	// entries to one workspace; the rows they describe are written by the
+	// caller in the same transaction, so a batch and its checkpoint (the
+	// last Seq) commit together.
+	ApplyChange(ctx context.Context, c *Change) error
+
+	// Region-level settings: records of the region itself (peer regions,
+	// pairs, replication state) that belong to no workspace's log.
+	GetSetting(ctx context.Context, key string) ([]byte, error) // ENotFound
+	PutSetting(ctx context.Context, key string, value []byte) error
+	DeleteSetting(ctx context.Context, key string) error
+	ListSettings(ctx context.Context, prefix string) ([]Setting, error)
+}
+
+// Setting is one region-level record.
+type Setting struct {
+	Key   string
+	Value []byte
 }

@@ -87,6 +87,10 @@ func storeCases() []storeCase {
 		{"AppendChange/Concurrent", testStoreAppendChangeConcurrent},
 		{"ListChanges/Paging", testStoreListChangesPaging},
 		{"LastChangeSeq/None", testStoreLastChangeSeqNone},
+		{"ApplyChange/Batch", testStoreApplyChangeBatch},
+		{"ApplyChange/ErrGapOrRepeat", testStoreApplyChangeGap},
+		{"ApplyChange/ErrMixedWithLocal", testStoreApplyMixedWithLocal},
+		{"Settings/OK", testStoreSettings},
 
 		{"Update/RollbackOnError", testStoreUpdateRollback},
 		{"Update/ErrTwoChanges", testStoreUpdateTwoChanges},

@@ -46,6 +46,39 @@ func (t *tx) AppendChange(ctx context.Context, c *tandem.Change) error {
 	return nil
 }
 
+// ApplyChange appends a replicated entry with its own Seq, which must
+// follow the workspace's last one exactly.
+func (t *tx) ApplyChange(ctx context.Context, c *tandem.Change) error {
+	if err := t.mustWrite("ApplyChange"); err != nil {
+		return err
+	}
+	if err := t.workspaceExists(ctx, c.WorkspaceID); err != nil {
+		return err
+	}
+	last, err := t.LastChangeSeq(ctx, c.WorkspaceID)
+	if err != nil {
+		return err
+	}
+	if c.Seq != last+1 {
+		return tandem.Errorf(tandem.EConflict, "replicated change %d of workspace %q does not follow the last applied change %d", c.Seq, c.WorkspaceID, last)
+	}
+	normalizeTime(&c.Time)
+	_, err = t.exec(ctx, `INSERT INTO change_seqs (workspace_id, last_seq) VALUES (?, ?)
+		ON CONFLICT (workspace_id) DO UPDATE SET last_seq = excluded.last_seq`, c.WorkspaceID, c.Seq)
+	if err != nil {
+		return fmt.Errorf("advance change seq of workspace %q: %w", c.WorkspaceID, err)
+	}
+	_, err = t.exec(ctx, `INSERT INTO changes (workspace_id, seq, kind, name, version, op, origin, epoch, time, body)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		c.WorkspaceID, c.Seq, string(c.Kind), c.Name, c.Version, string(c.Op), c.Origin, c.Epoch, formatTime(c.Time), rawText(c.Body))
+	if err != nil {
+		return writeError(fmt.Sprintf("apply change %d of workspace %q", c.Seq, c.WorkspaceID), err)
+	}
+	t.appended[c.WorkspaceID]++
+	t.applied[c.WorkspaceID]++
+	return nil
+}
+
 // ListChanges returns up to limit entries with Seq > after, in order;
 // DefaultChangeLimit of them when limit <= 0.
 func (t *tx) ListChanges(ctx context.Context, workspaceID string, after int64, limit int) ([]*tandem.Change, error) {

@@ -1,0 +1,7 @@
+-- Region-level records that belong to no workspace: peer regions, pairs
+-- (keyed by workspace id), replication state. Values are JSON text.
+CREATE TABLE settings (
+	key        TEXT COLLATE "C" NOT NULL PRIMARY KEY,
+	value      TEXT NOT NULL,
+	updated_at TEXT NOT NULL
+);
