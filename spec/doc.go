@@ -1,0 +1,25 @@
+// Package spec reads and writes Azure ML CLI v2 YAML, Tandem's asset format.
+//
+// Load and Parse turn one YAML (or JSON) file into a Document: its kind
+// (model, data, environment, component, datastore, job, compute, online and
+// batch endpoints and deployments) and sub-type, a normalized copy of its
+// fields, the local paths it refers to (to be uploaded) and the references
+// it makes to other assets and datastores. Everything wrong with a file is
+// reported at once as Problems, each one "FILE:LINE:COL: field: message",
+// with positions in the file that holds the problem, also for YAML loaded
+// through `file:` references.
+//
+// The rules follow Azure's CLI: $schema picks the kind and is otherwise
+// ignored, unknown keys are errors that list the allowed keys, read-only keys
+// (id, creation_context, ...) are dropped, enum values are case-insensitive,
+// version numbers become strings, relative paths resolve against the file's
+// own directory. Kinds and fields Tandem does not support are rejected with a
+// message that names them; docs/compatibility.md lists them.
+//
+// Marshal writes fields back as YAML that Parse reads to the same fields.
+//
+// The package only reads the local filesystem (and not even that with
+// Options.NoFS). It must not talk to a server, resolve references against a
+// workspace or upload anything: those are the callers' jobs, done with the
+// Paths and Refs a Document lists.
+package spec
