@@ -34,6 +34,7 @@ func (a *app) serverCommand() *cobra.Command {
 	f.StringVar(&cfg.Storage, "storage", "", "blob storage URL, e.g. azblob://container (default: file://DATA/storage)")
 	f.StringVar(&cfg.KeyFile, "key-file", "", "vault key file with the keys that encrypt secrets, created with mode 0600 on first start (default: DATA/vault.key)")
 	f.IntVar(&cfg.RetentionDays, "retention-days", 14, "days a deleted workspace stays recoverable before it is purged")
+	f.StringVar(&cfg.Advertise, "advertise", "", "URL peers and clients reach this server at (default: http://LISTEN-ADDRESS)")
 	f.Int64Var(&cfg.MaxUploadMB, "max-upload-mb", 10<<10, "largest single uploaded file (notebook or asset file), in MiB")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		if cfg.MaxUploadMB < 1 {

@@ -20,6 +20,7 @@ func (a *app) workspaceCommand() *cobra.Command {
 		a.workspaceDeleteCommand(),
 		a.workspaceRecoverCommand(),
 		a.workspacePurgeCommand(),
+		a.workspaceDigestCommand(),
 	)
 	return cmd
 }

@@ -28,6 +28,7 @@ import (
 type Client struct {
 	Endpoints  []string // base URLs in preference order, e.g. http://127.0.0.1:7070
 	Token      string   // bearer secret
+	Region     string   // when set, the calling region, sent to peers in X-Tandem-Region
 	HTTPClient *http.Client
 }
 
@@ -79,6 +80,9 @@ func (c *Client) do(ctx context.Context, req request) (*http.Response, error) {
 		}
 		if c.Token != "" {
 			hr.Header.Set("Authorization", "Bearer "+c.Token)
+		}
+		if c.Region != "" {
+			hr.Header.Set(headerRegion, c.Region)
 		}
 		if req.ctype != "" {
 			hr.Header.Set("Content-Type", req.ctype)

@@ -22,14 +22,17 @@ const maxJSONBody = 1 << 20
 
 // Server serves the REST API over the services it is given.
 type Server struct {
-	Workspaces tandem.WorkspaceService
-	Tokens     tandem.TokenService
-	Notebooks  tandem.NotebookService
-	Secrets    tandem.SecretService
-	Assets     tandem.AssetService
-	Datastores tandem.DatastoreService
-	Auth       tandem.Authenticator
-	Info       func(ctx context.Context) (*tandem.RegionInfo, error)
+	Workspaces  tandem.WorkspaceService
+	Tokens      tandem.TokenService
+	Notebooks   tandem.NotebookService
+	Secrets     tandem.SecretService
+	Assets      tandem.AssetService
+	Datastores  tandem.DatastoreService
+	Pairs       tandem.PairService
+	Replication tandem.ReplicationSource
+	Digests     tandem.DigestService
+	Auth        tandem.Authenticator
+	Info        func(ctx context.Context) (*tandem.RegionInfo, error)
 	// Ready reports whether the region's dependencies are reachable.
 	Ready  func(ctx context.Context) error
 	Logger *slog.Logger
@@ -88,7 +91,9 @@ func (s *Server) Handler() http.Handler {
 	v1("DELETE /v1/tokens/{name}", s.handleRevokeToken)
 	s.assetRoutes(v1)
 	s.datastoreRoutes(v1)
+	s.pairRoutes(v1)
 	s.secretRoutes(v1)
+	s.digestRoutes(v1)
 	s.mux = m
 	return http.HandlerFunc(s.serveHTTP)
 }

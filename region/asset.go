@@ -119,6 +119,8 @@ func (r *Region) CreateAsset(ctx context.Context, workspace string, req *tandem.
 			a.Kind, a.Name, a.Version).WithTarget(a.Name + ":" + a.Version)
 	}
 
+	a.CreatedAt = r.now()
+	a.UpdatedAt = a.CreatedAt
 	blobs, err := r.copyStaged(ctx, ws, a)
 	if err != nil {
 		return nil, false, err

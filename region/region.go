@@ -23,7 +23,13 @@ type Region struct {
 	MaxUpload int64            // largest single uploaded file in bytes; 0: no limit
 	Now       func() time.Time // clock; replaceable in tests
 	Logger    *slog.Logger
-	Vault     tandem.Vault // seals workspace secrets; nil: the secret calls answer Unavailable
+
+	// Replication wiring: this region's own endpoint (named in NotPrimary
+	// errors and pairs), how to call peers, and the replicator's figures.
+	Endpoint          string
+	Dial              tandem.PeerDialer
+	ReplicationStatus func(workspaceID string) tandem.ReplicationStatus
+	Vault             tandem.Vault // seals workspace secrets; nil: the secret calls answer Unavailable
 
 	assetLocks assetLocks
 }
@@ -57,7 +63,21 @@ func (r *Region) now() time.Time { return r.Now().UTC().Truncate(time.Microsecon
 
 // logChange appends the one change-log entry of a write (invariant 1).
 func (r *Region) logChange(ctx context.Context, tx tandem.Tx, wsID string, kind tandem.Kind, name, version string, op tandem.Op, body any) error {
+	// Invariant 3: only a writable member of a pair writes, and every
+	// write carries the pair's epoch.
+	p, err := pairOf(ctx, tx, wsID)
+	if err != nil {
+		return err
+	}
+	var epoch int64
+	if p != nil {
+		if !p.Writable() {
+			return notPrimary(p)
+		}
+		epoch = p.Epoch
+	}
 	c := &tandem.Change{
+		Epoch:       epoch,
 		WorkspaceID: wsID,
 		Kind:        kind,
 		Name:        name,

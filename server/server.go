@@ -20,6 +20,7 @@ import (
 	"github.com/tandemml/tandem/blobstore"
 	"github.com/tandemml/tandem/httpapi"
 	"github.com/tandemml/tandem/region"
+	"github.com/tandemml/tandem/replication"
 	"github.com/tandemml/tandem/sqlstore"
 	"github.com/tandemml/tandem/vault"
 )
@@ -35,6 +36,7 @@ type Config struct {
 	KeyFile       string        // vault key file (the key-encryption keys); default DataDir/vault.key
 	RetentionDays int           // soft-delete retention in days; default 14
 	MaxUploadMB   int64         // largest single uploaded file in MiB; default 10240 (10 GiB)
+	Advertise     string        // URL peers and clients reach this server at; default http://<listen address>
 	PurgeInterval time.Duration // how often expired workspaces are purged; default 1m
 	Logger        *slog.Logger  // default: text logs to LogOutput
 	LogOutput     io.Writer     // default: os.Stderr
@@ -44,9 +46,10 @@ type Config struct {
 type Server struct {
 	Config Config
 
-	Store  tandem.Store
-	Blobs  tandem.BlobStore
-	Region *region.Region
+	Store      tandem.Store
+	Blobs      tandem.BlobStore
+	Region     *region.Region
+	Replicator *replication.Manager
 
 	adminPath    string
 	adminCreated bool
@@ -145,6 +148,16 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	s.Region.MaxUpload = cfg.MaxUploadMB << 20
 	s.Region.Logger = cfg.Logger
 	s.Region.Vault = keys
+	s.Region.Endpoint = cfg.Advertise
+	if s.Region.Endpoint == "" {
+		s.Region.Endpoint = "http://" + s.Addr()
+	}
+	s.Region.Dial = httpapi.PeerClient
+	s.Replicator = replication.NewManager(cfg.Region, s.Store, s.Blobs, reg)
+	s.Replicator.Peer = s.Region.Peer
+	s.Replicator.Dial = httpapi.PeerClient
+	s.Replicator.Logger = cfg.Logger
+	s.Region.ReplicationStatus = s.Replicator.Status
 
 	s.adminPath = filepath.Join(dir, "admin.token")
 	if s.adminCreated, err = s.Region.EnsureAdminToken(ctx, s.adminPath); err != nil {
@@ -152,24 +165,27 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	}
 
 	api := &httpapi.Server{
-		Workspaces: s.Region,
-		Tokens:     s.Region,
-		Notebooks:  s.Region,
-		Secrets:    s.Region,
-		Assets:     s.Region,
-		Datastores: s.Region,
-		Auth:       s.Region,
-		Info:       s.Region.Info,
-		Ready:      s.ready,
-		Logger:     cfg.Logger,
-		Gatherer:   reg,
-		Registerer: reg,
+		Workspaces:  s.Region,
+		Tokens:      s.Region,
+		Notebooks:   s.Region,
+		Secrets:     s.Region,
+		Assets:      s.Region,
+		Datastores:  s.Region,
+		Digests:     s.Region,
+		Pairs:       s.Region,
+		Replication: s.Region,
+		Auth:        s.Region,
+		Info:        s.Region.Info,
+		Ready:       s.ready,
+		Logger:      cfg.Logger,
+		Gatherer:    reg,
+		Registerer:  reg,
 	}
 	s.http = &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second}
 
 	bg, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
-	s.wg.Add(2)
+	s.wg.Add(3)
 	go func() {
 		defer s.wg.Done()
 		if err := s.http.Serve(s.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -179,6 +195,10 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	go func() {
 		defer s.wg.Done()
 		s.Region.RunPurger(bg, cfg.PurgeInterval)
+	}()
+	go func() {
+		defer s.wg.Done()
+		s.Replicator.Run(bg)
 	}()
 	cfg.Logger.Info("region server started", "region", cfg.Region, "addr", s.Addr(),
 		"db", redact(cfg.DB), "storage", cfg.Storage, "retention_days", cfg.RetentionDays)

@@ -1,0 +1,231 @@
+package cli
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tandemml/tandem"
+)
+
+func (a *app) regionCommand() *cobra.Command {
+	cmd := groupCommand("region", "Peer regions this region replicates with")
+	a.addConnectionFlags(cmd)
+	cmd.AddCommand(a.regionAddCommand(), a.regionListCommand())
+	return cmd
+}
+
+func (a *app) pairClient() (tandem.PairService, *Connection, error) {
+	client, conn, err := a.client()
+	if err != nil {
+		return nil, nil, err
+	}
+	return client, conn, nil
+}
+
+func (a *app) regionAddCommand() *cobra.Command {
+	var name, endpoint, tokenFile string
+	cmd := &cobra.Command{
+		Use:   "add --name R --endpoint URL --token-file FILE",
+		Short: "Register a peer region: its name, endpoint and an admin token of it",
+		Long: "Register a peer region on this region's server. The token (an admin token of the peer, e.g. its\n" +
+			"DATA/admin.token) is kept sealed in this region's vault and used for replication calls.\n" +
+			"The peer must register this region too: a region refuses replication calls from regions it does not know.",
+		Args: cobra.NoArgs,
+	}
+	out := addOutputFlag(cmd)
+	cmd.Flags().StringVar(&name, "name", "", "the peer region's name")
+	cmd.Flags().StringVar(&endpoint, "endpoint", "", "the peer region's URL")
+	cmd.Flags().StringVar(&tokenFile, "token-file", "", "file holding an admin token of the peer region")
+	for _, f := range []string{"name", "endpoint", "token-file"} {
+		cmd.MarkFlagRequired(f)
+	}
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		b, err := os.ReadFile(a.path(tokenFile))
+		if err != nil {
+			return err
+		}
+		svc, _, err := a.pairClient()
+		if err != nil {
+			return err
+		}
+		p, err := svc.AddRegion(cmd.Context(), name, endpoint, strings.TrimSpace(string(b)))
+		if err != nil {
+			return err
+		}
+		return writeOutput(a.env.Stdout, *out, p, details{{"Region", p.Name}, {"Endpoint", p.Endpoint}, {"Added", formatTime(p.CreatedAt)}})
+	}
+	return cmd
+}
+
+func (a *app) regionListCommand() *cobra.Command {
+	cmd := &cobra.Command{Use: "list", Short: "List the peer regions", Args: cobra.NoArgs}
+	out := addOutputFlag(cmd)
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		svc, _, err := a.pairClient()
+		if err != nil {
+			return err
+		}
+		list, err := svc.ListRegions(cmd.Context())
+		if err != nil {
+			return err
+		}
+		t := &table{header: []string{"REGION", "ENDPOINT", "ADDED"}}
+		for _, p := range list {
+			t.add(p.Name, p.Endpoint, formatTime(p.CreatedAt))
+		}
+		return writeOutput(a.env.Stdout, *out, nonNil(list), t)
+	}
+	return cmd
+}
+
+func (a *app) pairCommand() *cobra.Command {
+	cmd := groupCommand("pair", "Pair workspaces across regions and watch their replication")
+	a.addConnectionFlags(cmd)
+	cmd.AddCommand(a.pairCreateCommand(), a.pairListCommand(), a.pairShowCommand("show"), a.pairShowCommand("status"), a.pairDeleteCommand())
+	return cmd
+}
+
+// pairWorkspace returns the workspace a pair command is about.
+func pairWorkspace(conn *Connection) (string, error) {
+	if err := conn.RequireWorkspace(); err != nil {
+		return "", err
+	}
+	return conn.Workspace, nil
+}
+
+func (a *app) pairCreateCommand() *cobra.Command {
+	var req tandem.PairRequest
+	var tier string
+	cmd := &cobra.Command{
+		Use:   "create --workspace W --secondary-region R [--secondary-workspace W2] --tier hot-warm|hot-hot|hot-cold",
+		Short: "Pair a workspace of this region (the primary) with a peer region (the secondary)",
+		Long: "Pair a workspace with a peer region: the peer records its side and starts pulling the workspace's\n" +
+			"change log and blobs into a workspace of the same name (or --secondary-workspace) with its own storage.",
+		Args: cobra.NoArgs,
+	}
+	out := addOutputFlag(cmd)
+	cmd.Flags().StringVar(&req.SecondaryRegion, "secondary-region", "", "the peer region that holds the secondary")
+	cmd.Flags().StringVar(&req.SecondaryWorkspace, "secondary-workspace", "", "the secondary's name (default: the same name)")
+	cmd.Flags().StringVar(&tier, "tier", "hot-warm", "hot-warm, hot-hot or hot-cold")
+	cmd.Flags().DurationVar(&req.SnapshotInterval, "snapshot-interval", 15*time.Minute, "hot-cold: how often metadata snapshots are shipped")
+	cmd.MarkFlagRequired("secondary-region")
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		svc, conn, err := a.pairClient()
+		if err != nil {
+			return err
+		}
+		if req.Workspace, err = pairWorkspace(conn); err != nil {
+			return err
+		}
+		req.Tier = tandem.Tier(tier)
+		p, err := svc.CreatePair(cmd.Context(), req)
+		if err != nil {
+			return err
+		}
+		return writeOutput(a.env.Stdout, *out, p, pairDetails(p))
+	}
+	return cmd
+}
+
+func (a *app) pairListCommand() *cobra.Command {
+	cmd := &cobra.Command{Use: "list", Short: "List this region's pairs", Args: cobra.NoArgs}
+	out := addOutputFlag(cmd)
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		svc, _, err := a.pairClient()
+		if err != nil {
+			return err
+		}
+		list, err := svc.ListPairs(cmd.Context())
+		if err != nil {
+			return err
+		}
+		t := &table{header: []string{"WORKSPACE", "ROLE", "TIER", "EPOCH", "PEER REGION", "PEER WORKSPACE", "PRIMARY"}}
+		for _, p := range list {
+			t.add(p.Workspace, string(p.Role), string(p.Tier), fmt.Sprint(p.Epoch), p.PeerRegion, p.PeerWorkspace, p.PrimaryRegion)
+		}
+		return writeOutput(a.env.Stdout, *out, nonNil(list), t)
+	}
+	return cmd
+}
+
+func (a *app) pairShowCommand(verb string) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   verb + " --workspace W",
+		Short: "Show a pair: roles, epoch, tier, replication state and lag (entries, bytes, seconds)",
+		Args:  cobra.NoArgs,
+	}
+	out := addOutputFlag(cmd)
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		svc, conn, err := a.pairClient()
+		if err != nil {
+			return err
+		}
+		ws, err := pairWorkspace(conn)
+		if err != nil {
+			return err
+		}
+		st, err := svc.PairStatus(cmd.Context(), ws)
+		if err != nil {
+			return err
+		}
+		d := pairDetails(&st.Pair)
+		r := st.Replication
+		state := r.State
+		if r.Reason != "" {
+			state += " (" + r.Reason + ")"
+		}
+		d = append(d,
+			[2]string{"State", state},
+			[2]string{"Applied seq", fmt.Sprintf("%d of %d", r.AppliedSeq, r.PrimarySeq)},
+			[2]string{"Entries behind", fmt.Sprint(r.EntriesBehind)},
+			[2]string{"Bytes behind", formatSize(r.BytesBehind)},
+			[2]string{"Lag (RPO)", fmt.Sprintf("%.1fs", r.LagSeconds)},
+			[2]string{"Last applied", formatTimePtr(r.LastAppliedAt)},
+			[2]string{"Blobs copied", fmt.Sprintf("%d (%s), %d superseded", r.BlobsCopied, formatSize(r.BytesCopied), r.SkippedBlobs)},
+		)
+		return writeOutput(a.env.Stdout, *out, st, d)
+	}
+	return cmd
+}
+
+func (a *app) pairDeleteCommand() *cobra.Command {
+	var yes bool
+	cmd := &cobra.Command{Use: "delete --workspace W [--yes]", Short: "Unpair a workspace; both workspaces stay, each writable", Args: cobra.NoArgs}
+	addYesFlag(cmd, &yes)
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		svc, conn, err := a.pairClient()
+		if err != nil {
+			return err
+		}
+		ws, err := pairWorkspace(conn)
+		if err != nil {
+			return err
+		}
+		if err := a.confirm(cmd.Context(), yes, fmt.Sprintf("unpair workspace %q", ws), fmt.Sprintf("Unpair workspace %q? Replication stops.", ws)); err != nil {
+			return err
+		}
+		if err := svc.DeletePair(cmd.Context(), ws); err != nil {
+			return err
+		}
+		fmt.Fprintf(a.env.Stdout, "Workspace %q unpaired; both workspaces stay.\n", ws)
+		return nil
+	}
+	return cmd
+}
+
+func pairDetails(p *tandem.Pair) details {
+	return details{
+		{"Workspace", p.Workspace},
+		{"Region", p.Region},
+		{"Role", string(p.Role)},
+		{"Tier", string(p.Tier)},
+		{"Epoch", fmt.Sprint(p.Epoch)},
+		{"Peer", p.PeerRegion + " / " + p.PeerWorkspace},
+		{"Primary", p.PrimaryRegion + " at " + p.PrimaryEndpoint},
+		{"Created", formatTime(p.CreatedAt)},
+	}
+}

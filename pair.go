@@ -1,0 +1,142 @@
+package tandem
+
+import (
+	"context"
+	"io"
+	"time"
+)
+
+// Tier is how hot a pair's secondary is.
+type Tier string
+
+// Tiers, as Azure's business-continuity guidance defines them.
+const (
+	TierHotHot  Tier = "hot-hot"  // both writable, each pulls from the other
+	TierHotWarm Tier = "hot-warm" // continuous one-way replication
+	TierHotCold Tier = "hot-cold" // metadata by periodic snapshots
+)
+
+// ValidTier reports whether t is a known tier.
+func ValidTier(t Tier) bool { return t == TierHotHot || t == TierHotWarm || t == TierHotCold }
+
+// Role is a workspace's role in its pair.
+type Role string
+
+// Roles.
+const (
+	RolePrimary   Role = "primary"
+	RoleSecondary Role = "secondary"
+)
+
+// Peer is another region this region knows. Its token (for calling it) is
+// kept sealed in the region's vault, never here.
+type Peer struct {
+	Name      string    `json:"name"`
+	Endpoint  string    `json:"endpoint"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// Pair binds a workspace of this region to one in a peer region. Both
+// regions store the pair, each from its own side.
+type Pair struct {
+	WorkspaceID      string        `json:"workspace_id"`
+	Workspace        string        `json:"workspace"`      // the workspace's name here
+	PeerWorkspace    string        `json:"peer_workspace"` // its name in the peer region
+	Region           string        `json:"region"`         // this region
+	PeerRegion       string        `json:"peer_region"`
+	Role             Role          `json:"role"` // this side's role
+	Tier             Tier          `json:"tier"`
+	Epoch            int64         `json:"epoch"`
+	PrimaryRegion    string        `json:"primary_region"`
+	PrimaryEndpoint  string        `json:"primary_endpoint"`
+	SnapshotInterval time.Duration `json:"snapshot_interval,omitempty"`
+	CreatedAt        time.Time     `json:"created_at"`
+}
+
+// Writable reports whether this side accepts writes.
+func (p *Pair) Writable() bool { return p.Role == RolePrimary || p.Tier == TierHotHot }
+
+// PairRequest asks to pair a workspace with a peer region.
+type PairRequest struct {
+	Workspace          string        `json:"workspace"`
+	SecondaryRegion    string        `json:"secondary_region"`
+	SecondaryWorkspace string        `json:"secondary_workspace,omitempty"`
+	Tier               Tier          `json:"tier"`
+	SnapshotInterval   time.Duration `json:"snapshot_interval,omitempty"`
+}
+
+// ReplicationStatus is what a pair's replicator knows of its lag.
+type ReplicationStatus struct {
+	State         string     `json:"state"` // replicating, catching-up, stopped, primary
+	Reason        string     `json:"reason,omitempty"`
+	AppliedSeq    int64      `json:"applied_seq"`
+	PrimarySeq    int64      `json:"primary_seq"`
+	EntriesBehind int64      `json:"entries_behind"`
+	BytesBehind   int64      `json:"bytes_behind"`
+	LagSeconds    float64    `json:"lag_seconds"` // age of the oldest unapplied change: the live RPO
+	LastAppliedAt *time.Time `json:"last_applied_at,omitempty"`
+	LastContactAt *time.Time `json:"last_contact_at,omitempty"`
+	BlobsCopied   int64      `json:"blobs_copied"`
+	BytesCopied   int64      `json:"bytes_copied"`
+	SkippedBlobs  int64      `json:"skipped_blobs"` // superseded at the primary before they were copied
+}
+
+// PairStatus is a pair with its replication figures.
+type PairStatus struct {
+	Pair
+	Replication ReplicationStatus `json:"replication"`
+}
+
+// PairService manages regions and pairs.
+//
+// Errors: ENotFound for unknown regions, workspaces and pairs; EConflict
+// for a workspace already paired or a peer name taken; EInvalid for bad
+// tiers, names or endpoints; EUnavailable when the peer cannot be reached.
+type PairService interface {
+	AddRegion(ctx context.Context, name, endpoint, token string) (*Peer, error)
+	ListRegions(ctx context.Context) ([]*Peer, error)
+	CreatePair(ctx context.Context, req PairRequest) (*Pair, error)
+	ListPairs(ctx context.Context) ([]*Pair, error)
+	PairStatus(ctx context.Context, workspace string) (*PairStatus, error)
+	DeletePair(ctx context.Context, workspace string) error
+}
+
+// ChangeBatch is what a primary returns to a replicator.
+type ChangeBatch struct {
+	Changes  []*Change `json:"changes"`
+	LastSeq  int64     `json:"last_seq"`  // the primary's last seq
+	LastTime time.Time `json:"last_time"` // when it was committed
+}
+
+// PeerClient is how a region calls a peer region for replication.
+type PeerClient interface {
+	// Info returns the peer's region name and version.
+	Info(ctx context.Context) (*RegionInfo, error)
+	// AcceptPair asks the peer to record its side of a pair.
+	AcceptPair(ctx context.Context, p *Pair) error
+	// DropPair asks the peer to forget its side of a pair.
+	DropPair(ctx context.Context, workspaceID string) error
+	// Changes long-polls the peer's log of a workspace for entries after
+	// seq, waiting up to wait when there are none.
+	Changes(ctx context.Context, workspaceID string, after int64, limit int, wait time.Duration) (*ChangeBatch, error)
+	// OpenBlob streams a blob of the peer's storage. When the blob there
+	// no longer has the given sha256 (it was replaced since), the error is
+	// EConflict: the entry that referenced it has been superseded.
+	OpenBlob(ctx context.Context, workspaceID, key, sha256 string) (io.ReadCloser, error)
+}
+
+// PeerDialer returns a client for a peer region; from names the calling
+// region, which the peer checks against the regions it knows.
+type PeerDialer func(from string, peer *Peer, token string) PeerClient
+
+// ReplicationSource is the peer-facing side of a region: what a peer's
+// replicator and pair commands call. The caller's region has been checked
+// against the known peers before any of these run.
+type ReplicationSource interface {
+	AcceptPair(ctx context.Context, from string, p *Pair) error
+	DropPair(ctx context.Context, from, workspaceID string) error
+	Changes(ctx context.Context, from, workspaceID string, after int64, limit int, wait time.Duration) (*ChangeBatch, error)
+	OpenReplicaBlob(ctx context.Context, from, workspaceID, key, sha256 string) (io.ReadCloser, error)
+	// KnownPeer returns EForbidden unless name is a region added here.
+	KnownPeer(ctx context.Context, name string) error
+}

@@ -1,0 +1,134 @@
+package replication
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/tandemml/tandem"
+)
+
+// Manager runs one replicator for each pair in which this region holds
+// the secondary, starting and stopping them as pairs come and go.
+type Manager struct {
+	Region string           // this region's name
+	Store  tandem.Store     // this region's metadata
+	Blobs  tandem.BlobStore // this region's storage
+	// Peer returns a peer region and its token; Dial makes its client.
+	Peer   func(ctx context.Context, name string) (*tandem.Peer, string, error)
+	Dial   tandem.PeerDialer
+	Now    func() time.Time
+	Logger *slog.Logger
+
+	metrics *metrics
+	mu      sync.Mutex
+	reps    map[string]*replicator
+	wg      sync.WaitGroup
+}
+
+// NewManager returns a manager; register its metrics with reg (may be nil).
+func NewManager(region string, store tandem.Store, blobs tandem.BlobStore, reg prometheus.Registerer) *Manager {
+	return &Manager{
+		Region: region, Store: store, Blobs: blobs,
+		Now: time.Now, Logger: slog.Default(),
+		metrics: newMetrics(reg),
+		reps:    map[string]*replicator{},
+	}
+}
+
+func (m *Manager) now() time.Time { return m.Now().UTC() }
+
+func (m *Manager) client(ctx context.Context, region string) (tandem.PeerClient, error) {
+	peer, token, err := m.Peer(ctx, region)
+	if err != nil {
+		return nil, err
+	}
+	return m.Dial(m.Region, peer, token), nil
+}
+
+// Run reconciles the running replicators with the stored pairs every
+// second until ctx ends, then stops them all.
+func (m *Manager) Run(ctx context.Context) {
+	t := time.NewTicker(rescanEvery)
+	defer t.Stop()
+	for {
+		if err := m.reconcile(ctx); err != nil && ctx.Err() == nil {
+			m.Logger.Error("list pairs", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			m.stopAll()
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (m *Manager) reconcile(ctx context.Context) error {
+	var pairs []tandem.Pair
+	err := m.Store.View(ctx, func(tx tandem.Tx) error {
+		list, err := tx.ListSettings(ctx, "pair/")
+		for _, s := range list {
+			var p tandem.Pair
+			if jsonErr := unmarshal(s.Value, &p); jsonErr != nil {
+				return jsonErr
+			}
+			pairs = append(pairs, p)
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	want := map[string]tandem.Pair{}
+	for _, p := range pairs {
+		if p.Role == tandem.RoleSecondary || p.Tier == tandem.TierHotHot {
+			want[p.WorkspaceID] = p
+		}
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for id, r := range m.reps {
+		if p, ok := want[id]; !ok || p.Epoch != r.pair.Epoch || p.Role != r.pair.Role {
+			r.cancel()
+			<-r.done
+			delete(m.reps, id)
+			m.metrics.forget(r.pair)
+		}
+	}
+	for id, p := range want {
+		if _, ok := m.reps[id]; ok || p.Role != tandem.RoleSecondary {
+			continue // hot/hot pulls both ways; the primary side joins with failover work
+		}
+		rctx, cancel := context.WithCancel(ctx)
+		r := &replicator{m: m, pair: p, cancel: cancel, done: make(chan struct{})}
+		m.reps[id] = r
+		m.wg.Add(1)
+		go func() { defer m.wg.Done(); r.run(rctx) }()
+		m.Logger.Info("replication started", "workspace", p.Workspace, "primary", p.PeerRegion, "tier", p.Tier)
+	}
+	return nil
+}
+
+func (m *Manager) stopAll() {
+	m.mu.Lock()
+	for _, r := range m.reps {
+		r.cancel()
+	}
+	m.mu.Unlock()
+	m.wg.Wait()
+}
+
+// Status returns the figures of a workspace's replicator, or a stopped
+// state when none runs.
+func (m *Manager) Status(workspaceID string) tandem.ReplicationStatus {
+	m.mu.Lock()
+	r, ok := m.reps[workspaceID]
+	m.mu.Unlock()
+	if !ok {
+		return tandem.ReplicationStatus{State: "stopped", Reason: "replicator not started yet"}
+	}
+	return r.Status()
+}
