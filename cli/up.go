@@ -31,10 +31,24 @@ func (a *app) upCommand() *cobra.Command {
 	f := cmd.Flags()
 	addLocalServerFlags(f, &cfg)
 	f.StringVar(&workspace, "workspace", "default", "workspace to create if it does not exist")
+	var regions int
+	var names []string
+	f.IntVar(&regions, "regions", 1, "1: one local region; 2: two paired regions (hot/warm) on two ports")
+	f.StringSliceVar(&names, "region-names", []string{"eastus", "westus"}, "names of the regions with --regions 2 (primary first)")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		ctx := cmd.Context()
 		if err := tandem.ValidateWorkspaceName(workspace); err != nil {
 			return err
+		}
+		switch regions {
+		case 1:
+		case 2:
+			if len(names) != 2 || names[0] == names[1] {
+				return tandem.Errorf(tandem.EInvalid, "--region-names needs two different names, got %v", names)
+			}
+			return a.upPair(ctx, cfg, workspace, names)
+		default:
+			return tandem.Errorf(tandem.EInvalid, "--regions must be 1 or 2, got %d", regions)
 		}
 		s, err := a.startServer(ctx, cfg)
 		if err != nil {

@@ -46,6 +46,9 @@ func (r *Region) StageBlob(ctx context.Context, workspace string, want tandem.Bl
 	if err != nil {
 		return tandem.BlobRef{}, err
 	}
+	if err := r.checkWritable(ctx, ws.ID); err != nil {
+		return tandem.BlobRef{}, err
+	}
 	if err := r.checkUploadSize("file "+want.SHA256, want.Size); err != nil {
 		return tandem.BlobRef{}, err
 	}
@@ -80,6 +83,9 @@ func (r *Region) CreateAsset(ctx context.Context, workspace string, req *tandem.
 	}
 	ws, err := r.FindWorkspace(ctx, workspace)
 	if err != nil {
+		return nil, false, err
+	}
+	if err := r.checkWritable(ctx, ws.ID); err != nil {
 		return nil, false, err
 	}
 	a, err := r.prepareAsset(ctx, ws, req)

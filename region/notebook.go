@@ -64,6 +64,9 @@ func (r *Region) UploadNotebook(ctx context.Context, workspace, p string, body i
 	if err != nil {
 		return nil, err
 	}
+	if err := r.checkWritable(ctx, ws.ID); err != nil {
+		return nil, err
+	}
 	ref, err := r.Blobs.Put(ctx, notebookKey(ws.ID, rel), r.limitUpload("notebook file "+rel, body), nil)
 	if err != nil {
 		return nil, err

@@ -177,6 +177,36 @@ func putPair(ctx context.Context, tx tandem.Tx, p *tandem.Pair) error {
 	return tx.PutSetting(ctx, pairKeyPrefix+p.WorkspaceID, b)
 }
 
+// Shutdown makes waiting long polls answer at once, so that a stopping
+// server does not wait for them.
+func (r *Region) Shutdown() {
+	r.closeOnce.Do(func() { close(r.closingCh()) })
+}
+
+func (r *Region) closing() <-chan struct{} { return r.closingCh() }
+
+func (r *Region) closingCh() chan struct{} {
+	r.closeMu.Lock()
+	defer r.closeMu.Unlock()
+	if r.closeCh == nil {
+		r.closeCh = make(chan struct{})
+	}
+	return r.closeCh
+}
+
+// checkWritable refuses, before any byte is stored, a write to a workspace
+// that is a read-only secondary. logChange checks again inside the write's
+// transaction; this early check keeps refused writes from touching storage.
+func (r *Region) checkWritable(ctx context.Context, wsID string) error {
+	return r.Store.View(ctx, func(tx tandem.Tx) error {
+		p, err := pairOf(ctx, tx, wsID)
+		if err == nil && p != nil && !p.Writable() {
+			return notPrimary(p)
+		}
+		return err
+	})
+}
+
 // notPrimary is the error of a write refused by a read-only secondary.
 func notPrimary(p *tandem.Pair) error {
 	return tandem.Errorf(tandem.ENotPrimary,
@@ -397,6 +427,8 @@ func (r *Region) Changes(ctx context.Context, from, workspaceID string, after in
 		select {
 		case <-ctx.Done():
 			return batch, nil
+		case <-r.closing():
+			return batch, nil // the server is stopping: answer now, not at the deadline
 		case <-time.After(100 * time.Millisecond):
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/tandemml/tandem"
@@ -32,6 +33,9 @@ type Region struct {
 	Vault             tandem.Vault // seals workspace secrets; nil: the secret calls answer Unavailable
 
 	assetLocks assetLocks
+	closeOnce  sync.Once
+	closeMu    sync.Mutex
+	closeCh    chan struct{}
 }
 
 var (

@@ -34,6 +34,7 @@ type Config struct {
 	DB            string        // metadata database URL; default SQLite file DataDir/tandem.db
 	Storage       string        // blob storage URL; default file://DataDir/storage
 	KeyFile       string        // vault key file (the key-encryption keys); default DataDir/vault.key
+	AdminToken    string        // admin token file; default DataDir/admin.token (regions may share one)
 	RetentionDays int           // soft-delete retention in days; default 14
 	MaxUploadMB   int64         // largest single uploaded file in MiB; default 10240 (10 GiB)
 	Advertise     string        // URL peers and clients reach this server at; default http://<listen address>
@@ -159,7 +160,10 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	s.Replicator.Logger = cfg.Logger
 	s.Region.ReplicationStatus = s.Replicator.Status
 
-	s.adminPath = filepath.Join(dir, "admin.token")
+	s.adminPath = cfg.AdminToken
+	if s.adminPath == "" {
+		s.adminPath = filepath.Join(dir, "admin.token")
+	}
 	if s.adminCreated, err = s.Region.EnsureAdminToken(ctx, s.adminPath); err != nil {
 		return fmt.Errorf("admin token: %w", err)
 	}
@@ -249,6 +253,9 @@ func (s *Server) AdminTokenCreated() bool { return s.adminCreated }
 // stops background work and closes the stores.
 func (s *Server) Close(ctx context.Context) error {
 	var errs []error
+	if s.Region != nil {
+		s.Region.Shutdown()
+	}
 	if s.http != nil {
 		if err := s.http.Shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("shut down API: %w", err))

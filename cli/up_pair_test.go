@@ -1,0 +1,61 @@
+package cli
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tandemml/tandem"
+)
+
+// TestE2EUpTwoRegions runs `tandem up --regions 2` and uses it the way the
+// README says: config.json lists both endpoints, a write to the primary
+// shows up in the secondary, the secondary refuses writes, and both
+// workspaces print the same digest.
+func TestE2EUpTwoRegions(t *testing.T) {
+	dir := t.TempDir()
+	up := start(t, dir, "up", "--regions", "2", "--listen", "127.0.0.1:0")
+	out := up.waitFor(t, "Press Ctrl+C to stop.")
+	m := listeningRE.FindAllStringSubmatch(out, -1)
+	if len(m) != 2 {
+		t.Fatalf("want two listening lines in:\n%s", out)
+	}
+	primary, secondary := m[0][1], m[1][1]
+	cfg, err := LoadConfig(filepath.Join(dir, "config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Endpoints) != 2 || cfg.Endpoints[0] != primary || cfg.Endpoints[1] != secondary {
+		t.Fatalf("config.json endpoints = %v, want [%s %s]", cfg.Endpoints, primary, secondary)
+	}
+	writeFiles(t, dir, map[string]string{"x.ipynb": `{"cells": []}`})
+	mustRun(t, dir, nil, "notebook", "upload", "--path", "x.ipynb")
+
+	onSecondary := map[string]string{EnvEndpoint: secondary}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		r := runCLI(t, dir, onSecondary, "", "notebook", "list", "-o", "json")
+		if r.code == 0 && strings.Contains(r.stdout, "x.ipynb") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the notebook did not reach the secondary in 20s: %s %s", r.stdout, r.stderr)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	wantExit(t, dir, onSecondary, 7, "read-only secondary", "notebook", "upload", "--path", "x.ipynb", "--dest", "y.ipynb")
+
+	status := decode[tandem.PairStatus](t, mustRun(t, dir, onSecondary, "pair", "status", "--workspace", "default", "-o", "json"))
+	if status.Role != tandem.RoleSecondary || status.Tier != tandem.TierHotWarm || status.PeerRegion != "eastus" {
+		t.Fatalf("pair status on the secondary: %+v", status.Pair)
+	}
+	type digest struct {
+		Digest string `json:"digest"`
+	}
+	a := decode[digest](t, mustRun(t, dir, nil, "workspace", "digest", "--name", "default", "-o", "json"))
+	b := decode[digest](t, mustRun(t, dir, onSecondary, "workspace", "digest", "--name", "default", "-o", "json"))
+	if a.Digest == "" || a.Digest != b.Digest {
+		t.Fatalf("digests: primary %q, secondary %q; want equal", a.Digest, b.Digest)
+	}
+}
