@@ -29,6 +29,9 @@ type Change struct {
 	Origin      string    `json:"origin"` // region that accepted the write
 	Epoch       int64     `json:"epoch"`
 	Time        time.Time `json:"time"`
+	// Base names the version this write replaced, "<origin>@<time>", in
+	// hot/hot pairs (for conflict detection); empty otherwise.
+	Base string `json:"base,omitempty"`
 	// Body is the resource's state after the write (JSON of the Workspace,
 	// Resource or Token); empty for removals.
 	Body json.RawMessage `json:"body,omitempty"`

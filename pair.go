@@ -2,6 +2,7 @@ package tandem
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"time"
 )
@@ -99,6 +100,8 @@ type PairService interface {
 	ListPairs(ctx context.Context) ([]*Pair, error)
 	PairStatus(ctx context.Context, workspace string) (*PairStatus, error)
 	DeletePair(ctx context.Context, workspace string) error
+	// ListConflicts returns the losing writes of a hot/hot pair kept here.
+	ListConflicts(ctx context.Context, workspace string) ([]*Conflict, error)
 }
 
 // ChangeBatch is what a primary returns to a replicator.
@@ -106,6 +109,27 @@ type ChangeBatch struct {
 	Changes  []*Change `json:"changes"`
 	LastSeq  int64     `json:"last_seq"`  // the primary's last seq
 	LastTime time.Time `json:"last_time"` // when it was committed
+	// ScannedTo is the last seq the feed looked at. In hot/hot the feed
+	// leaves out the caller's own entries, so a batch may end before it:
+	// the caller's checkpoint is ScannedTo.
+	ScannedTo int64 `json:"scanned_to"`
+}
+
+// Conflict is a losing write of a hot/hot pair, kept rather than dropped.
+// Both regions pick the same winner: the write with the later time, and
+// on a tie the region name that sorts last.
+type Conflict struct {
+	ID          string          `json:"id"`
+	Kind        Kind            `json:"kind"`
+	Name        string          `json:"name"`
+	Version     string          `json:"version,omitempty"`
+	Winner      string          `json:"winner"` // "<origin>@<time>"
+	Loser       string          `json:"loser"`
+	LosingOp    Op              `json:"losing_op"`
+	LosingBody  json.RawMessage `json:"losing_body,omitempty"`
+	LosingBlobs string          `json:"losing_blobs,omitempty"` // where the loser's bytes are kept
+	DetectedAt  time.Time       `json:"detected_at"`
+	DetectedIn  string          `json:"detected_in"` // region
 }
 
 // PeerClient is how a region calls a peer region for replication.

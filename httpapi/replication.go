@@ -25,6 +25,7 @@ func (s *Server) pairRoutes(v1 func(string, func(http.ResponseWriter, *http.Requ
 	v1("POST /v1/pairs", s.handleCreatePair)
 	v1("GET /v1/pairs/{ws}", s.handlePairStatus)
 	v1("DELETE /v1/pairs/{ws}", s.handleDeletePair)
+	v1("GET /v1/pairs/{ws}/conflicts", s.handleListConflicts)
 
 	// Peer-facing: only for regions this one knows (the caller's admin
 	// token of this region, and its name in X-Tandem-Region).
@@ -112,6 +113,15 @@ func (s *Server) handleDeletePair(w http.ResponseWriter, r *http.Request) error 
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (s *Server) handleListConflicts(w http.ResponseWriter, r *http.Request) error {
+	list, err := s.Pairs.ListConflicts(r.Context(), r.PathValue("ws"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"value": nonNil(list)})
 	return nil
 }
 
@@ -208,6 +218,11 @@ func (c *Client) PairStatus(ctx context.Context, ws string) (*tandem.PairStatus,
 
 func (c *Client) DeletePair(ctx context.Context, ws string) error {
 	return c.call(ctx, http.MethodDelete, "/v1/pairs/"+url.PathEscape(ws), nil, nil, nil)
+}
+
+func (c *Client) ListConflicts(ctx context.Context, ws string) ([]*tandem.Conflict, error) {
+	var out list[*tandem.Conflict]
+	return out.Value, c.call(ctx, http.MethodGet, "/v1/pairs/"+url.PathEscape(ws)+"/conflicts", nil, nil, &out)
 }
 
 // PeerClient returns a client for calling region peer as region from.

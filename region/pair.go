@@ -399,18 +399,32 @@ func (r *Region) replicaPair(ctx context.Context, from, workspaceID string) (*ta
 // Changes serves a workspace's log to its pair's replicator, waiting up
 // to wait for new entries.
 func (r *Region) Changes(ctx context.Context, from, workspaceID string, after int64, limit int, wait time.Duration) (*tandem.ChangeBatch, error) {
-	if _, err := r.replicaPair(ctx, from, workspaceID); err != nil {
+	p, err := r.replicaPair(ctx, from, workspaceID)
+	if err != nil {
 		return nil, err
+	}
+	// In hot/hot the caller's own writes come back to it in our log
+	// (applied here with their origin): never echo them.
+	skipOrigin := ""
+	if p.Tier == tandem.TierHotHot {
+		skipOrigin = from
 	}
 	if limit <= 0 || limit > 1000 {
 		limit = 500
 	}
 	deadline := time.Now().Add(wait)
 	for {
-		batch := &tandem.ChangeBatch{}
+		batch := &tandem.ChangeBatch{ScannedTo: after}
 		err := r.Store.View(ctx, func(tx tandem.Tx) (err error) {
-			if batch.Changes, err = tx.ListChanges(ctx, workspaceID, after, limit); err != nil {
+			scanned, err := tx.ListChanges(ctx, workspaceID, after, limit)
+			if err != nil {
 				return err
+			}
+			for _, c := range scanned {
+				batch.ScannedTo = c.Seq
+				if skipOrigin == "" || c.Origin != skipOrigin {
+					batch.Changes = append(batch.Changes, c)
+				}
 			}
 			if batch.LastSeq, err = tx.LastChangeSeq(ctx, workspaceID); err != nil || batch.LastSeq == 0 {
 				return err
@@ -421,7 +435,7 @@ func (r *Region) Changes(ctx context.Context, from, workspaceID string, after in
 			}
 			return err
 		})
-		if err != nil || len(batch.Changes) > 0 || !time.Now().Before(deadline) {
+		if err != nil || batch.ScannedTo > after || !time.Now().Before(deadline) {
 			return batch, err
 		}
 		select {

@@ -80,7 +80,15 @@ func (r *Region) logChange(ctx context.Context, tx tandem.Tx, wsID string, kind 
 		}
 		epoch = p.Epoch
 	}
+	now := r.now()
+	var base string
+	if p != nil && p.Tier == tandem.TierHotHot {
+		if base, err = recordWrite(ctx, tx, wsID, kind, name, version, tandem.WriteVersion{Origin: r.Name, Time: now}); err != nil {
+			return err
+		}
+	}
 	c := &tandem.Change{
+		Base:        base,
 		Epoch:       epoch,
 		WorkspaceID: wsID,
 		Kind:        kind,
@@ -88,7 +96,7 @@ func (r *Region) logChange(ctx context.Context, tx tandem.Tx, wsID string, kind 
 		Version:     version,
 		Op:          op,
 		Origin:      r.Name,
-		Time:        r.now(),
+		Time:        now,
 	}
 	if body != nil {
 		b, err := json.Marshal(body)

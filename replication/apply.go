@@ -17,6 +17,14 @@ type tokenRecord struct {
 // apply writes the rows one replicated entry describes, then appends the
 // entry itself with its seq. Re-applying is harmless: rows are upserted.
 func apply(ctx context.Context, tx tandem.Tx, p *tandem.Pair, region string, c *tandem.Change) error {
+	if err := applyRows(ctx, tx, p, region, c); err != nil {
+		return err
+	}
+	return tx.ApplyChange(ctx, c)
+}
+
+// applyRows writes the rows one entry describes, without logging it.
+func applyRows(ctx context.Context, tx tandem.Tx, p *tandem.Pair, region string, c *tandem.Change) error {
 	var err error
 	switch c.Kind {
 	case tandem.KindWorkspace:
@@ -29,7 +37,7 @@ func apply(ctx context.Context, tx tandem.Tx, p *tandem.Pair, region string, c *
 	if err != nil {
 		return fmt.Errorf("apply change %d (%s %s %s): %w", c.Seq, c.Op, c.Kind, c.Name, err)
 	}
-	return tx.ApplyChange(ctx, c)
+	return nil
 }
 
 func applyWorkspace(ctx context.Context, tx tandem.Tx, p *tandem.Pair, region string, c *tandem.Change) error {

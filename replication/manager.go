@@ -99,11 +99,15 @@ func (m *Manager) reconcile(ctx context.Context) error {
 		}
 	}
 	for id, p := range want {
-		if _, ok := m.reps[id]; ok || p.Role != tandem.RoleSecondary {
-			continue // hot/hot pulls both ways; the primary side joins with failover work
+		if _, ok := m.reps[id]; ok {
+			continue
 		}
 		rctx, cancel := context.WithCancel(ctx)
 		r := &replicator{m: m, pair: p, cancel: cancel, done: make(chan struct{})}
+		r.step = r.stepHotWarm
+		if p.Tier == tandem.TierHotHot {
+			r.step = r.stepHotHot // both sides pull from each other
+		}
 		m.reps[id] = r
 		m.wg.Add(1)
 		go func() { defer m.wg.Done(); r.run(rctx) }()

@@ -26,6 +26,7 @@ type replicator struct {
 	pair   tandem.Pair
 	cancel context.CancelFunc
 	done   chan struct{}
+	step   func(ctx context.Context) error // one pull-and-apply round
 
 	mu     sync.Mutex
 	status tandem.ReplicationStatus
@@ -74,9 +75,9 @@ func (r *replicator) run(ctx context.Context) {
 	}
 }
 
-// step fetches one batch after the local checkpoint, copies its blobs and
-// applies it.
-func (r *replicator) step(ctx context.Context) error {
+// stepHotWarm fetches one batch after the local checkpoint (the mirrored
+// log's last seq), copies its blobs and applies it.
+func (r *replicator) stepHotWarm(ctx context.Context) error {
 	client, err := r.m.client(ctx, r.pair.PeerRegion)
 	if err != nil {
 		return err

@@ -35,9 +35,9 @@ func (t *tx) AppendChange(ctx context.Context, c *tandem.Change) error {
 	if err != nil {
 		return fmt.Errorf("next change seq of workspace %q: %w", c.WorkspaceID, err)
 	}
-	_, err = t.exec(ctx, `INSERT INTO changes (workspace_id, seq, kind, name, version, op, origin, epoch, time, body)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		c.WorkspaceID, seq, string(c.Kind), c.Name, c.Version, string(c.Op), c.Origin, c.Epoch, formatTime(c.Time), rawText(c.Body))
+	_, err = t.exec(ctx, `INSERT INTO changes (workspace_id, seq, kind, name, version, op, origin, epoch, time, body, base)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		c.WorkspaceID, seq, string(c.Kind), c.Name, c.Version, string(c.Op), c.Origin, c.Epoch, formatTime(c.Time), rawText(c.Body), c.Base)
 	if err != nil {
 		return writeError(fmt.Sprintf("append change %d of workspace %q", seq, c.WorkspaceID), err)
 	}
@@ -68,9 +68,9 @@ func (t *tx) ApplyChange(ctx context.Context, c *tandem.Change) error {
 	if err != nil {
 		return fmt.Errorf("advance change seq of workspace %q: %w", c.WorkspaceID, err)
 	}
-	_, err = t.exec(ctx, `INSERT INTO changes (workspace_id, seq, kind, name, version, op, origin, epoch, time, body)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		c.WorkspaceID, c.Seq, string(c.Kind), c.Name, c.Version, string(c.Op), c.Origin, c.Epoch, formatTime(c.Time), rawText(c.Body))
+	_, err = t.exec(ctx, `INSERT INTO changes (workspace_id, seq, kind, name, version, op, origin, epoch, time, body, base)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		c.WorkspaceID, c.Seq, string(c.Kind), c.Name, c.Version, string(c.Op), c.Origin, c.Epoch, formatTime(c.Time), rawText(c.Body), c.Base)
 	if err != nil {
 		return writeError(fmt.Sprintf("apply change %d of workspace %q", c.Seq, c.WorkspaceID), err)
 	}
@@ -85,7 +85,7 @@ func (t *tx) ListChanges(ctx context.Context, workspaceID string, after int64, l
 	if limit <= 0 {
 		limit = DefaultChangeLimit
 	}
-	rows, err := t.query(ctx, `SELECT workspace_id, seq, kind, name, version, op, origin, epoch, time, body
+	rows, err := t.query(ctx, `SELECT workspace_id, seq, kind, name, version, op, origin, epoch, time, body, base
 		FROM changes WHERE workspace_id = ? AND seq > ? ORDER BY seq LIMIT ?`, workspaceID, after, limit)
 	if err != nil {
 		return nil, fmt.Errorf("list changes of workspace %q: %w", workspaceID, err)
@@ -98,7 +98,7 @@ func (t *tx) ListChanges(ctx context.Context, workspaceID string, after int64, l
 			at   string
 			body sql.NullString
 		)
-		err := rows.Scan(&c.WorkspaceID, &c.Seq, &c.Kind, &c.Name, &c.Version, &c.Op, &c.Origin, &c.Epoch, &at, &body)
+		err := rows.Scan(&c.WorkspaceID, &c.Seq, &c.Kind, &c.Name, &c.Version, &c.Op, &c.Origin, &c.Epoch, &at, &body, &c.Base)
 		if err != nil {
 			return nil, fmt.Errorf("read change: %w", err)
 		}

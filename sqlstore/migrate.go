@@ -24,7 +24,7 @@ var migrationFiles embed.FS
 
 // LatestSchemaVersion is the version of the newest migration, the schema
 // version of a database this program has opened.
-const LatestSchemaVersion = 2
+const LatestSchemaVersion = 3
 
 // SchemaVersion returns the version of the database's newest migration.
 func (db *DB) SchemaVersion(ctx context.Context) (int64, error) {
