@@ -85,7 +85,7 @@ func (a *app) regionListCommand() *cobra.Command {
 func (a *app) pairCommand() *cobra.Command {
 	cmd := groupCommand("pair", "Pair workspaces across regions and watch their replication")
 	a.addConnectionFlags(cmd)
-	cmd.AddCommand(a.pairCreateCommand(), a.pairListCommand(), a.pairShowCommand("show"), a.pairShowCommand("status"), a.pairDeleteCommand())
+	cmd.AddCommand(a.pairCreateCommand(), a.pairListCommand(), a.pairShowCommand("show"), a.pairShowCommand("status"), a.pairDeleteCommand(), a.pairConflictsCommand())
 	return cmd
 }
 
@@ -213,6 +213,35 @@ func (a *app) pairDeleteCommand() *cobra.Command {
 		}
 		fmt.Fprintf(a.env.Stdout, "Workspace %q unpaired; both workspaces stay.\n", ws)
 		return nil
+	}
+	return cmd
+}
+
+func (a *app) pairConflictsCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "conflicts --workspace W",
+		Short: "List the losing writes of a hot/hot pair, kept in this region with their bodies and bytes",
+		Args:  cobra.NoArgs,
+	}
+	out := addOutputFlag(cmd)
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		svc, conn, err := a.pairClient()
+		if err != nil {
+			return err
+		}
+		ws, err := pairWorkspace(conn)
+		if err != nil {
+			return err
+		}
+		list, err := svc.ListConflicts(cmd.Context(), ws)
+		if err != nil {
+			return err
+		}
+		t := &table{header: []string{"DETECTED", "KIND", "NAME", "VERSION", "WINNER", "LOSER", "LOSER'S BYTES KEPT AT"}}
+		for _, c := range list {
+			t.add(formatTime(c.DetectedAt), string(c.Kind), c.Name, c.Version, c.Winner, c.Loser, c.LosingBlobs)
+		}
+		return writeOutput(a.env.Stdout, *out, nonNil(list), t)
 	}
 	return cmd
 }
