@@ -2,6 +2,8 @@ package server_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"io"
 	"path/filepath"
 	"strings"
@@ -107,6 +109,9 @@ func TestReplicationHotHot(t *testing.T) {
 	if _, err := west.admin.UploadNotebook(ctx, "shared", "plan.ipynb", strings.NewReader("west's plan")); err != nil {
 		t.Fatal(err)
 	}
+	// An immutable version created with other bytes on each side.
+	createModel(t, east, "shared", "east weights")
+	createModel(t, west, "shared", "west weights, later")
 	toEast.Restore()
 	toWest.Restore()
 	waitSameDigest(t, east, west, "shared")
@@ -116,10 +121,23 @@ func TestReplicationHotHot(t *testing.T) {
 			t.Fatalf("%s holds %q, want the later write, west's plan", r.Config.Region, got)
 		}
 		conflicts, err := r.admin.ListConflicts(ctx, "shared")
-		if err != nil || len(conflicts) != 1 {
-			t.Fatalf("%s: got %d conflicts, %v; want the losing write listed", r.Config.Region, len(conflicts), err)
+		if err != nil || len(conflicts) != 2 {
+			t.Fatalf("%s: got %d conflicts, %v; want the losing notebook and model version listed", r.Config.Region, len(conflicts), err)
 		}
-		c := conflicts[0]
+		var c, m *tandem.Conflict
+		for _, x := range conflicts {
+			if x.Kind == tandem.KindModel {
+				m = x
+			} else {
+				c = x
+			}
+		}
+		if m == nil || m.Name != "clf" || m.Version != "1" || !strings.HasPrefix(m.Loser, "eastus@") || m.LosingBlobs == "" {
+			t.Fatalf("%s: model conflict %+v, want east's clf:1 kept as the loser", r.Config.Region, m)
+		}
+		if c == nil {
+			t.Fatalf("%s: no notebook conflict in %+v", r.Config.Region, conflicts)
+		}
 		if c.Name != "plan.ipynb" || !strings.HasPrefix(c.Loser, "eastus@") || !strings.HasPrefix(c.Winner, "westus@") || len(c.LosingBody) == 0 {
 			t.Fatalf("%s: conflict %+v, want east's write as the loser with its body", r.Config.Region, c)
 		}
@@ -131,5 +149,33 @@ func TestReplicationHotHot(t *testing.T) {
 		if len(kept) != 1 {
 			t.Fatalf("%s: kept %v under %s, want the losing notebook", r.Config.Region, kept, c.LosingBlobs)
 		}
+		_, rc, err := r.admin.OpenAssetFile(ctx, "shared", tandem.KindModel, "clf", "1", "model.pkl")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(rc)
+		rc.Close()
+		if err != nil || string(b) != "west weights, later" {
+			t.Fatalf("%s: clf:1 holds %q, %v; want the winner's bytes", r.Config.Region, b, err)
+		}
+	}
+}
+
+func createModel(t *testing.T, r *running, ws, body string) {
+	t.Helper()
+	ctx := context.Background()
+	sum := sha256.Sum256([]byte(body))
+	f := tandem.AssetFile{Field: "path", Path: "model.pkl", SHA256: hex.EncodeToString(sum[:]), Size: int64(len(body))}
+	if _, err := r.admin.StageBlob(ctx, ws, tandem.BlobRef{SHA256: f.SHA256, Size: f.Size}, strings.NewReader(body)); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := r.admin.CreateAsset(ctx, ws, &tandem.AssetRequest{
+		Kind:  tandem.KindModel,
+		Spec:  map[string]any{"name": "clf", "version": "1", "type": "custom_model", "path": "model.pkl"},
+		Paths: []tandem.AssetPath{{Field: "path", Root: "model.pkl"}},
+		Files: []tandem.AssetFile{f},
+	})
+	if err != nil {
+		t.Fatalf("%s: create model: %v", r.Config.Region, err)
 	}
 }
