@@ -6,6 +6,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"gocloud.dev/blob"
+	"gocloud.dev/gcerrors"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -108,4 +110,42 @@ func (s *Store) walkDir(ctx context.Context, dirKey, prefix string, fn func(key 
 		}
 	}
 	return nil
+}
+
+// repairSidecar removes the .attrs sidecar of a file-backend blob when it
+// cannot be parsed (a write torn by a crash) and reports whether it did.
+// The sidecar holds only metadata; without it the blob is stated from its
+// bytes, and the next write records it again.
+func (s *Store) repairSidecar(key string) bool {
+	if s.dir == "" || checkKey(key) != nil {
+		return false
+	}
+	name := filepath.Join(s.dir, filepath.FromSlash(key)) + ".attrs"
+	data, err := os.ReadFile(name)
+	if err != nil {
+		return false
+	}
+	var attrs map[string]json.RawMessage
+	if json.Unmarshal(data, &attrs) == nil {
+		return false
+	}
+	return os.Remove(name) == nil
+}
+
+// attributes and newReader are the bucket's, retried once after repairing
+// a torn sidecar.
+func (s *Store) attributes(ctx context.Context, key string) (*blob.Attributes, error) {
+	a, err := s.bucket.Attributes(ctx, key)
+	if err != nil && gcerrors.Code(err) != gcerrors.NotFound && s.repairSidecar(key) {
+		a, err = s.bucket.Attributes(ctx, key)
+	}
+	return a, err
+}
+
+func (s *Store) newReader(ctx context.Context, key string) (*blob.Reader, error) {
+	r, err := s.bucket.NewReader(ctx, key, nil)
+	if err != nil && gcerrors.Code(err) != gcerrors.NotFound && s.repairSidecar(key) {
+		r, err = s.bucket.NewReader(ctx, key, nil)
+	}
+	return r, err
 }

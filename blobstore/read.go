@@ -2,6 +2,7 @@ package blobstore
 
 import (
 	"context"
+	"gocloud.dev/gcerrors"
 	"io"
 	"strconv"
 
@@ -15,7 +16,7 @@ func (s *Store) Open(ctx context.Context, key string) (io.ReadCloser, error) {
 	if err := checkKey(key); err != nil {
 		return nil, err
 	}
-	r, err := s.bucket.NewReader(ctx, key, nil)
+	r, err := s.newReader(ctx, key)
 	if err != nil {
 		return nil, s.fail("open", key, err)
 	}
@@ -33,7 +34,7 @@ func (s *Store) OpenVerified(ctx context.Context, ref tandem.BlobRef) (io.ReadCl
 		return nil, tandem.Errorf(tandem.EInvalid,
 			"blob %q: cannot verify against sha256 %q and size %d", ref.Key, ref.SHA256, ref.Size)
 	}
-	r, err := s.bucket.NewReader(ctx, ref.Key, nil)
+	r, err := s.newReader(ctx, ref.Key)
 	if err != nil {
 		return nil, s.fail("open", ref.Key, err)
 	}
@@ -46,14 +47,18 @@ func (s *Store) Stat(ctx context.Context, key string) (tandem.BlobRef, error) {
 	if err := checkKey(key); err != nil {
 		return tandem.BlobRef{}, err
 	}
-	a, err := s.bucket.Attributes(ctx, key)
-	if err != nil {
+	a, err := s.attributes(ctx, key)
+	if err != nil && gcerrors.Code(err) == gcerrors.NotFound {
 		return tandem.BlobRef{}, s.fail("stat", key, err)
 	}
-	if ref, ok := recordedRef(key, a.Metadata, a.Size); ok {
-		return ref, nil
+	// A blob whose attributes cannot be read (a sidecar torn by a crash,
+	// say) is stated from its bytes, like one written by another tool.
+	if err == nil {
+		if ref, ok := recordedRef(key, a.Metadata, a.Size); ok {
+			return ref, nil
+		}
 	}
-	r, err := s.bucket.NewReader(ctx, key, nil)
+	r, err := s.newReader(ctx, key)
 	if err != nil {
 		return tandem.BlobRef{}, s.fail("stat", key, err)
 	}

@@ -7,6 +7,7 @@ import (
 	"path"
 	"strings"
 
+	"github.com/google/uuid"
 	"github.com/tandemml/tandem"
 )
 
@@ -52,9 +53,14 @@ func notebookFromResource(res *tandem.Resource) *tandem.Notebook {
 	return nb
 }
 
-// UploadNotebook stores a file of the workspace's notebook share. The bytes
-// land in storage first (atomically); the record follows in one transaction
-// with its change-log entry.
+// UploadNotebook stores a file of the workspace's notebook share, in three
+// steps so that a crash at any point loses nothing and corrupts nothing:
+// the bytes land in the staging area (atomically), the record, its
+// change-log entry and a note of the pending copy commit in one
+// transaction, then the bytes are copied to their readable path
+// workspaces/<id>/notebooks/<path>. A copy cut short is finished by the
+// next reader of the file, by the replication feed, or at the next start
+// (FinishPendingWrites).
 func (r *Region) UploadNotebook(ctx context.Context, workspace, p string, body io.Reader) (*tandem.Notebook, error) {
 	rel, err := cleanNotebookPath(p)
 	if err != nil {
@@ -67,16 +73,17 @@ func (r *Region) UploadNotebook(ctx context.Context, workspace, p string, body i
 	if err := r.checkWritable(ctx, ws.ID); err != nil {
 		return nil, err
 	}
-	ref, err := r.Blobs.Put(ctx, notebookKey(ws.ID, rel), r.limitUpload("notebook file "+rel, body), nil)
+	staged, err := r.Blobs.Put(ctx, tandem.StoragePrefix(ws.ID)+"staging/upload-"+uuid.NewString(), r.limitUpload("notebook file "+rel, body), nil)
 	if err != nil {
 		return nil, err
 	}
+	final := tandem.BlobRef{Key: notebookKey(ws.ID, rel), SHA256: staged.SHA256, Size: staged.Size}
 	now := r.now()
 	res := &tandem.Resource{
 		WorkspaceID: ws.ID,
 		Kind:        tandem.KindNotebook,
 		Name:        rel,
-		Blobs:       []tandem.BlobRef{ref},
+		Blobs:       []tandem.BlobRef{final},
 		CreatedAt:   now,
 		UpdatedAt:   now,
 	}
@@ -94,10 +101,17 @@ func (r *Region) UploadNotebook(ctx context.Context, workspace, p string, body i
 		if err := tx.PutResource(ctx, res); err != nil {
 			return err
 		}
+		if err := putPending(ctx, tx, final, staged.Key); err != nil {
+			return err
+		}
 		return r.logChange(ctx, tx, ws.ID, tandem.KindNotebook, rel, "", op, res)
 	})
 	if err != nil {
+		r.removeBlobs(ctx, []tandem.BlobRef{staged})
 		return nil, err
+	}
+	if err := r.finishPending(ctx, final.Key); err != nil {
+		r.Logger.Warn("notebook copy left pending; the next read finishes it", "key", final.Key, "err", err)
 	}
 	return notebookFromResource(res), nil
 }
@@ -143,6 +157,9 @@ func (r *Region) OpenNotebook(ctx context.Context, workspace, p string) (*tandem
 	}
 	if len(res.Blobs) == 0 {
 		return nil, nil, tandem.Errorf(tandem.EInternal, "notebook file %q has no blob", rel)
+	}
+	if err := r.finishPending(ctx, res.Blobs[0].Key); err != nil {
+		return nil, nil, err
 	}
 	rc, err := r.Blobs.OpenVerified(ctx, res.Blobs[0])
 	if err != nil {

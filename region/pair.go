@@ -457,6 +457,9 @@ func (r *Region) OpenReplicaBlob(ctx context.Context, from, workspaceID, key, sh
 	if !strings.HasPrefix(key, tandem.StoragePrefix(workspaceID)) {
 		return nil, tandem.Errorf(tandem.EForbidden, "blob %q is not in workspace %s", key, workspaceID)
 	}
+	if err := r.finishPending(ctx, key); err != nil {
+		return nil, err
+	}
 	cur, err := r.Blobs.Stat(ctx, key)
 	if err != nil {
 		return nil, err
