@@ -4,7 +4,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/tandemml/tandem"
 )
@@ -33,16 +32,12 @@ func TestE2EUpTwoRegions(t *testing.T) {
 	mustRun(t, dir, nil, "notebook", "upload", "--path", "x.ipynb")
 
 	onSecondary := map[string]string{EnvEndpoint: secondary}
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		r := runCLI(t, dir, onSecondary, "", "notebook", "list", "-o", "json")
-		if r.code == 0 && strings.Contains(r.stdout, "x.ipynb") {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the notebook did not reach the secondary in 20s: %s %s", r.stdout, r.stderr)
-		}
-		time.Sleep(50 * time.Millisecond)
+	caughtUp := decode[tandem.PairStatus](t, mustRun(t, dir, onSecondary, "pair", "status", "--workspace", "default", "--wait", "20s", "-o", "json"))
+	if r := caughtUp.Replication; r.AppliedSeq != r.PrimarySeq || r.AppliedSeq < 2 {
+		t.Fatalf("pair status --wait returned before catching up: %+v", r)
+	}
+	if r := mustRun(t, dir, onSecondary, "notebook", "list", "-o", "json"); !strings.Contains(r.stdout, "x.ipynb") {
+		t.Fatalf("caught up, but the notebook is not on the secondary: %s", r.stdout)
 	}
 	wantExit(t, dir, onSecondary, 7, "read-only secondary", "notebook", "upload", "--path", "x.ipynb", "--dest", "y.ipynb")
 
