@@ -80,6 +80,9 @@ type ReplicationStatus struct {
 	BlobsCopied   int64      `json:"blobs_copied"`
 	BytesCopied   int64      `json:"bytes_copied"`
 	SkippedBlobs  int64      `json:"skipped_blobs"` // superseded at the primary before they were copied
+
+	// LastSnapshotAt is, in hot/cold, when the last applied snapshot was taken.
+	LastSnapshotAt *time.Time `json:"last_snapshot_at,omitempty"`
 }
 
 // PairStatus is a pair with its replication figures.

@@ -1,7 +1,9 @@
 package cli
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"time"
@@ -159,6 +161,8 @@ func (a *app) pairShowCommand(verb string) *cobra.Command {
 		Args:  cobra.NoArgs,
 	}
 	out := addOutputFlag(cmd)
+	var wait time.Duration
+	cmd.Flags().DurationVar(&wait, "wait", 0, "wait up to this long for the secondary to catch up, showing progress (e.g. --wait 10m)")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		svc, conn, err := a.pairClient()
 		if err != nil {
@@ -171,6 +175,11 @@ func (a *app) pairShowCommand(verb string) *cobra.Command {
 		st, err := svc.PairStatus(cmd.Context(), ws)
 		if err != nil {
 			return err
+		}
+		if wait > 0 {
+			if st, err = a.waitCaughtUp(cmd.Context(), svc, ws, st, wait); err != nil {
+				return err
+			}
 		}
 		d := pairDetails(&st.Pair)
 		r := st.Replication
@@ -187,9 +196,48 @@ func (a *app) pairShowCommand(verb string) *cobra.Command {
 			[2]string{"Last applied", formatTimePtr(r.LastAppliedAt)},
 			[2]string{"Blobs copied", fmt.Sprintf("%d (%s), %d superseded", r.BlobsCopied, formatSize(r.BytesCopied), r.SkippedBlobs)},
 		)
+		if st.Tier == tandem.TierHotCold {
+			d = append(d, [2]string{"Last snapshot", formatTimePtr(r.LastSnapshotAt)})
+		}
 		return writeOutput(a.env.Stdout, *out, st, d)
 	}
 	return cmd
+}
+
+// waitCaughtUp polls a secondary's pair status until it has applied the
+// primary's last entry, with a progress bar of entries applied.
+func (a *app) waitCaughtUp(ctx context.Context, svc tandem.PairService, ws string, st *tandem.PairStatus, wait time.Duration) (*tandem.PairStatus, error) {
+	if st.Role == tandem.RolePrimary && st.Tier != tandem.TierHotHot {
+		return st, nil // a primary is never behind itself
+	}
+	deadline := time.Now().Add(wait)
+	start := st.Replication.AppliedSeq
+	bar := a.progress(max(st.Replication.PrimarySeq-start, 1), "catching up "+ws)
+	defer bar.finish()
+	shown := int64(0)
+	for {
+		r := st.Replication
+		if done := r.AppliedSeq - start; done > shown {
+			_, _ = io.CopyN(bar, zeroReader{}, done-shown)
+			shown = done
+		}
+		if r.EntriesBehind == 0 && r.AppliedSeq == r.PrimarySeq && r.State == "replicating" {
+			return st, nil
+		}
+		if time.Now().After(deadline) {
+			return st, tandem.Errorf(tandem.EUnavailable, "workspace %q is still %d entries (%s) behind after %s: %s %s",
+				ws, r.EntriesBehind, formatSize(r.BytesBehind), wait, r.State, r.Reason)
+		}
+		select {
+		case <-ctx.Done():
+			return st, ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+		var err error
+		if st, err = svc.PairStatus(ctx, ws); err != nil {
+			return nil, err
+		}
+	}
 }
 
 func (a *app) pairDeleteCommand() *cobra.Command {
