@@ -56,18 +56,6 @@ func (a *app) assetCommands() []*cobra.Command {
 	return out
 }
 
-// assetClient returns the asset service and the configured workspace.
-func (a *app) assetClient() (tandem.AssetService, string, error) {
-	client, conn, err := a.client()
-	if err != nil {
-		return nil, "", err
-	}
-	if err := conn.RequireWorkspace(); err != nil {
-		return nil, "", err
-	}
-	return client, conn.Workspace, nil
-}
-
 func (a *app) assetCreateCommand(info assetKindInfo) *cobra.Command {
 	var (
 		file                      string
@@ -102,7 +90,7 @@ func (a *app) assetCreateCommand(info assetKindInfo) *cobra.Command {
 		if err != nil {
 			return err
 		}
-		svc, ws, err := a.assetClient()
+		svc, ws, err := a.workspaceClient()
 		if err != nil {
 			return err
 		}
@@ -358,7 +346,7 @@ func (a *app) assetListCommand(info assetKindInfo) *cobra.Command {
 	cmd.Flags().StringVarP(&name, "name", "n", "", "list every version of this name")
 	cmd.Flags().BoolVar(&archived, "include-archived", false, "include archived versions")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		svc, ws, err := a.assetClient()
+		svc, ws, err := a.workspaceClient()
 		if err != nil {
 			return err
 		}
@@ -404,7 +392,7 @@ func (a *app) assetShowCommand(info assetKindInfo) *cobra.Command {
 		if err := checkVersionOrLabel(version, label); err != nil {
 			return err
 		}
-		svc, ws, err := a.assetClient()
+		svc, ws, err := a.workspaceClient()
 		if err != nil {
 			return err
 		}
@@ -434,7 +422,7 @@ func (a *app) assetUpdateCommand(info assetKindInfo) *cobra.Command {
 		if len(sets) == 0 {
 			return tandem.Errorf(tandem.EInvalid, "nothing to update: give --set description=... or --set tags.KEY=VALUE")
 		}
-		svc, ws, err := a.assetClient()
+		svc, ws, err := a.workspaceClient()
 		if err != nil {
 			return err
 		}
@@ -493,7 +481,7 @@ func (a *app) assetArchiveCommand(info assetKindInfo, archive bool) *cobra.Comma
 	cmd := &cobra.Command{Use: verb + " --name N [--version V]", Short: short, Args: cobra.NoArgs}
 	addVersionFlags(cmd, &name, &version, nil, false)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		svc, ws, err := a.assetClient()
+		svc, ws, err := a.workspaceClient()
 		if err != nil {
 			return err
 		}
@@ -526,7 +514,7 @@ func (a *app) assetDownloadCommand(info assetKindInfo) *cobra.Command {
 		if version == "" && label == "" {
 			label = tandem.LabelLatest
 		}
-		svc, ws, err := a.assetClient()
+		svc, ws, err := a.workspaceClient()
 		if err != nil {
 			return err
 		}

@@ -18,17 +18,6 @@ func (a *app) datastoreCommand() *cobra.Command {
 	return cmd
 }
 
-func (a *app) datastoreClient() (tandem.DatastoreService, string, error) {
-	client, conn, err := a.client()
-	if err != nil {
-		return nil, "", err
-	}
-	if err := conn.RequireWorkspace(); err != nil {
-		return nil, "", err
-	}
-	return client, conn.Workspace, nil
-}
-
 func (a *app) datastoreCreateCommand() *cobra.Command {
 	var file string
 	var sets []string
@@ -52,7 +41,7 @@ func (a *app) datastoreCreateCommand() *cobra.Command {
 		if doc.Kind != spec.KindDatastore {
 			return tandem.Errorf(tandem.EInvalid, "%s describes a %s, not a datastore", file, doc.Kind)
 		}
-		svc, ws, err := a.datastoreClient()
+		svc, ws, err := a.workspaceClient()
 		if err != nil {
 			return err
 		}
@@ -69,7 +58,7 @@ func (a *app) datastoreListCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "list", Short: "List the workspace's datastores", Args: cobra.NoArgs}
 	out := addOutputFlag(cmd)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		svc, ws, err := a.datastoreClient()
+		svc, ws, err := a.workspaceClient()
 		if err != nil {
 			return err
 		}
@@ -93,7 +82,7 @@ func (a *app) datastoreShowCommand() *cobra.Command {
 	cmd.Flags().StringVarP(&name, "name", "n", "", "datastore name")
 	cmd.MarkFlagRequired("name")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		svc, ws, err := a.datastoreClient()
+		svc, ws, err := a.workspaceClient()
 		if err != nil {
 			return err
 		}
@@ -122,7 +111,7 @@ func (a *app) datastoreDeleteCommand() *cobra.Command {
 	cmd.MarkFlagRequired("name")
 	addYesFlag(cmd, &yes)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		svc, ws, err := a.datastoreClient()
+		svc, ws, err := a.workspaceClient()
 		if err != nil {
 			return err
 		}

@@ -2,8 +2,6 @@ package cli
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"io/fs"
@@ -28,19 +26,6 @@ func (a *app) notebookCommand() *cobra.Command {
 	return cmd
 }
 
-// notebookClient returns a client and the configured workspace, which the
-// notebook commands require.
-func (a *app) notebookClient() (tandem.NotebookService, string, error) {
-	client, conn, err := a.client()
-	if err != nil {
-		return nil, "", err
-	}
-	if err := conn.RequireWorkspace(); err != nil {
-		return nil, "", err
-	}
-	return client, conn.Workspace, nil
-}
-
 func (a *app) notebookUploadCommand() *cobra.Command {
 	var local, dest string
 	cmd := &cobra.Command{
@@ -59,7 +44,7 @@ func (a *app) notebookUploadCommand() *cobra.Command {
 		if err != nil {
 			return err
 		}
-		svc, ws, err := a.notebookClient()
+		svc, ws, err := a.workspaceClient()
 		if err != nil {
 			return err
 		}
@@ -156,7 +141,7 @@ func (a *app) notebookListCommand() *cobra.Command {
 	}
 	out := addOutputFlag(cmd)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		svc, ws, err := a.notebookClient()
+		svc, ws, err := a.workspaceClient()
 		if err != nil {
 			return err
 		}
@@ -182,7 +167,7 @@ func (a *app) notebookDownloadCommand() *cobra.Command {
 	cmd.Flags().StringVarP(&dest, "dest", "d", "", "local file or directory (default: the base name of --path, here)")
 	cmd.MarkFlagRequired("path")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		svc, ws, err := a.notebookClient()
+		svc, ws, err := a.workspaceClient()
 		if err != nil {
 			return err
 		}
@@ -248,42 +233,17 @@ func (a *app) planDownloads(list []*tandem.Notebook, rel, dest string) ([]downlo
 // into place only when its sha256 and size match the listing, so a failed
 // or corrupt download never leaves a partial file.
 func (a *app) downloadNotebook(ctx context.Context, svc tandem.NotebookService, ws string, d download) error {
-	dir := filepath.Dir(d.local)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
 	_, rc, err := svc.OpenNotebook(ctx, ws, d.nb.Path)
 	if err != nil {
 		return err
 	}
 	defer rc.Close()
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(d.local)+".tandem-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name()) // fails harmlessly after the rename
 	bar := a.progress(d.nb.Size, "download "+d.nb.Path)
-	h := sha256.New()
-	n, err := io.Copy(io.MultiWriter(tmp, h, bar), rc)
-	bar.finish()
-	if err != nil {
-		tmp.Close()
-		return err
+	defer bar.finish()
+	if err := writeVerified(d.local, rc, d.nb.SHA256, d.nb.Size, bar); err != nil {
+		return fmt.Errorf("download of %s does not match its listing: %w", d.nb.Path, err)
 	}
-	if sum := hex.EncodeToString(h.Sum(nil)); sum != d.nb.SHA256 || n != d.nb.Size {
-		tmp.Close()
-		return tandem.Errorf(tandem.ECorrupt,
-			"download of %s does not match its listing (got %d bytes with sha256 %s, want %d bytes with sha256 %s); nothing was written",
-			d.nb.Path, n, sum, d.nb.Size, d.nb.SHA256)
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), d.local)
+	return nil
 }
 
 // notebookTable is the table form of notebook files.

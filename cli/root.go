@@ -263,6 +263,19 @@ func (a *app) client() (*httpapi.Client, *Connection, error) {
 }
 
 // path returns p made absolute against the working directory.
+// workspaceClient returns a client and the configured workspace, for the
+// commands that act inside one workspace.
+func (a *app) workspaceClient() (*httpapi.Client, string, error) {
+	client, conn, err := a.client()
+	if err != nil {
+		return nil, "", err
+	}
+	if err := conn.RequireWorkspace(); err != nil {
+		return nil, "", err
+	}
+	return client, conn.Workspace, nil
+}
+
 func (a *app) path(p string) string { return absPath(a.env.Dir, p) }
 
 // note writes a line meant for people to stderr, keeping stdout for data.

@@ -26,19 +26,6 @@ func (a *app) secretCommand() *cobra.Command {
 	return cmd
 }
 
-// secretClient returns a client and the configured workspace, which the
-// secret commands require.
-func (a *app) secretClient() (tandem.SecretService, string, error) {
-	client, conn, err := a.client()
-	if err != nil {
-		return nil, "", err
-	}
-	if err := conn.RequireWorkspace(); err != nil {
-		return nil, "", err
-	}
-	return client, conn.Workspace, nil
-}
-
 func addSecretNameFlag(cmd *cobra.Command, name *string) {
 	cmd.Flags().StringVarP(name, "name", "n", "", "secret name (1-127 letters, digits and '-')")
 	cmd.MarkFlagRequired("name")
@@ -81,7 +68,7 @@ func (a *app) secretSetCommand() *cobra.Command {
 		case len(data) > tandem.MaxSecretValue:
 			return tandem.Errorf(tandem.ETooLarge, "secret value is larger than %d bytes (64 KiB)", tandem.MaxSecretValue)
 		}
-		svc, ws, err := a.secretClient()
+		svc, ws, err := a.workspaceClient()
 		if err != nil {
 			return err
 		}
@@ -125,7 +112,7 @@ func (a *app) secretListCommand() *cobra.Command {
 	}
 	out := addOutputFlag(cmd)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		svc, ws, err := a.secretClient()
+		svc, ws, err := a.workspaceClient()
 		if err != nil {
 			return err
 		}
@@ -148,7 +135,7 @@ func (a *app) secretShowCommand() *cobra.Command {
 	out := addOutputFlag(cmd)
 	addSecretNameFlag(cmd, &name)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		svc, ws, err := a.secretClient()
+		svc, ws, err := a.workspaceClient()
 		if err != nil {
 			return err
 		}
@@ -173,7 +160,7 @@ func (a *app) secretGetCommand() *cobra.Command {
 	}
 	addSecretNameFlag(cmd, &name)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		svc, ws, err := a.secretClient()
+		svc, ws, err := a.workspaceClient()
 		if err != nil {
 			return err
 		}
@@ -201,7 +188,7 @@ func (a *app) secretDeleteCommand() *cobra.Command {
 	addSecretNameFlag(cmd, &name)
 	addYesFlag(cmd, &yes)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		svc, ws, err := a.secretClient()
+		svc, ws, err := a.workspaceClient()
 		if err != nil {
 			return err
 		}
