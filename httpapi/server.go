@@ -92,6 +92,7 @@ func (s *Server) Handler() http.Handler {
 	s.assetRoutes(v1)
 	s.datastoreRoutes(v1)
 	s.pairRoutes(v1)
+	s.snapshotRoutes(v1)
 	s.secretRoutes(v1)
 	s.digestRoutes(v1)
 	s.mux = m

@@ -21,6 +21,9 @@ type Manager struct {
 	Dial   tandem.PeerDialer
 	Now    func() time.Time
 	Logger *slog.Logger
+	// ColdPoll is how often a hot/cold secondary asks its primary for a
+	// newer snapshot; 0: the pair's snapshot interval, at most a minute.
+	ColdPoll time.Duration
 
 	metrics *metrics
 	mu      sync.Mutex
@@ -107,6 +110,9 @@ func (m *Manager) reconcile(ctx context.Context) error {
 		r.step = r.stepHotWarm
 		if p.Tier == tandem.TierHotHot {
 			r.step = r.stepHotHot // both sides pull from each other
+		}
+		if p.Tier == tandem.TierHotCold {
+			r.step = r.stepCold // snapshots, not the log (cold.go)
 		}
 		m.reps[id] = r
 		m.wg.Add(1)

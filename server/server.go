@@ -41,6 +41,14 @@ type Config struct {
 	PurgeInterval time.Duration // how often expired workspaces are purged; default 1m
 	Logger        *slog.Logger  // default: text logs to LogOutput
 	LogOutput     io.Writer     // default: os.Stderr
+
+	// SnapshotInterval is how often every workspace's metadata is
+	// snapshotted to its storage; default 1h, negative: never (hot/cold
+	// primaries still snapshot at their pair's interval).
+	SnapshotInterval time.Duration
+	// ColdPoll is how often hot/cold secondaries ask for a newer
+	// snapshot; default the pair's snapshot interval, at most 1m.
+	ColdPoll time.Duration
 }
 
 // Server is one region server.
@@ -79,6 +87,9 @@ func New(cfg Config) *Server {
 	}
 	if cfg.PurgeInterval == 0 {
 		cfg.PurgeInterval = time.Minute
+	}
+	if cfg.SnapshotInterval == 0 {
+		cfg.SnapshotInterval = time.Hour
 	}
 	if cfg.LogOutput == nil {
 		cfg.LogOutput = os.Stderr
@@ -158,6 +169,7 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	s.Replicator.Peer = s.Region.Peer
 	s.Replicator.Dial = httpapi.PeerClient
 	s.Replicator.Logger = cfg.Logger
+	s.Replicator.ColdPoll = cfg.ColdPoll
 	s.Region.ReplicationStatus = s.Replicator.Status
 
 	s.adminPath = cfg.AdminToken
@@ -189,7 +201,7 @@ func (s *Server) Open(ctx context.Context) (err error) {
 
 	bg, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
-	s.wg.Add(3)
+	s.wg.Add(4)
 	go func() {
 		defer s.wg.Done()
 		if err := s.http.Serve(s.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -202,7 +214,14 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	}()
 	go func() {
 		defer s.wg.Done()
+		if err := s.Region.FinishPendingWrites(bg); err != nil && bg.Err() == nil {
+			cfg.Logger.Error("finish pending writes", "err", err)
+		}
 		s.Replicator.Run(bg)
+	}()
+	go func() {
+		defer s.wg.Done()
+		s.Region.RunSnapshots(bg, cfg.SnapshotInterval)
 	}()
 	cfg.Logger.Info("region server started", "region", cfg.Region, "addr", s.Addr(),
 		"db", redact(cfg.DB), "storage", cfg.Storage, "retention_days", cfg.RetentionDays)

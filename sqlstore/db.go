@@ -150,9 +150,16 @@ func (db *DB) unavailable(err error) error {
 	return &tandem.Error{Code: tandem.EUnavailable, Message: fmt.Sprintf("metadata database %s: %s", db.name, cause(err))}
 }
 
-// View runs fn in a read-only transaction.
+// View runs fn in a read-only transaction that sees one consistent state
+// of the database throughout: SQLite's read transactions in WAL mode do,
+// and on PostgreSQL it runs at REPEATABLE READ (READ COMMITTED would give
+// each statement its own snapshot, and a snapshot or digest no single cut).
 func (db *DB) View(ctx context.Context, fn func(tandem.Tx) error) error {
-	sqlTx, err := db.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	opts := &sql.TxOptions{ReadOnly: true}
+	if db.dialect == dialectPostgres {
+		opts.Isolation = sql.LevelRepeatableRead
+	}
+	sqlTx, err := db.db.BeginTx(ctx, opts)
 	if err != nil {
 		return db.unavailable(err)
 	}
