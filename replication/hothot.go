@@ -176,10 +176,16 @@ func (r *replicator) applyHotHot(ctx context.Context, client tandem.PeerClient, 
 			}
 		} else {
 			rec.Winner, rec.Loser, rec.LosingOp, rec.LosingBody = local.String(), incoming.String(), c.Op, c.Body
-			if n, err := r.keepPeerBlobs(ctx, client, c, folder); err != nil {
+			kept, missed, err := r.keepPeerBlobs(ctx, client, c, folder)
+			switch {
+			case err != nil:
 				return err
-			} else if n > 0 {
+			case kept > 0:
 				rec.LosingBlobs = folder
+			case missed > 0:
+				// The origin has already taken the winner and moved its own
+				// bytes aside: they are kept there, not here.
+				rec.LosingBlobs = "region " + c.Origin + ": " + tandem.StoragePrefix(c.WorkspaceID) + "conflicts/"
 			}
 		}
 		r.logger().Warn("hot/hot conflict", "kind", c.Kind, "name", c.Name, "version", c.Version, "winner", rec.Winner, "loser", rec.Loser)
@@ -243,28 +249,28 @@ func (r *replicator) keepLocalBlobs(ctx context.Context, res *tandem.Resource, f
 }
 
 // keepPeerBlobs copies the blobs of a losing peer version aside, from the
-// peer, and returns how many it kept.
-func (r *replicator) keepPeerBlobs(ctx context.Context, client tandem.PeerClient, c *tandem.Change, folder string) (int, error) {
+// peer, and returns how many it kept and how many the peer had replaced.
+func (r *replicator) keepPeerBlobs(ctx context.Context, client tandem.PeerClient, c *tandem.Change, folder string) (kept, missed int, err error) {
 	res, err := decodeResource(c)
 	if err != nil || res == nil {
-		return 0, err
+		return 0, 0, err
 	}
 	prefix := tandem.StoragePrefix(c.WorkspaceID)
-	n := 0
 	for _, b := range res.Blobs {
 		rc, err := client.OpenBlob(ctx, c.WorkspaceID, b.Key, b.SHA256)
 		if tandem.IsCode(err, tandem.EConflict) {
-			continue // replaced at the peer since
+			missed++ // replaced at the peer since
+			continue
 		} else if err != nil {
-			return n, err
+			return kept, missed, err
 		}
 		want := b
 		_, err = r.m.Blobs.Put(ctx, folder+strings.TrimPrefix(b.Key, prefix), rc, &want)
 		rc.Close()
 		if err != nil {
-			return n, fmt.Errorf("keep losing blob %s: %w", b.Key, err)
+			return kept, missed, fmt.Errorf("keep losing blob %s: %w", b.Key, err)
 		}
-		n++
+		kept++
 	}
-	return n, nil
+	return kept, missed, nil
 }
