@@ -19,11 +19,13 @@ import (
 // pairedRegions starts eastus and westus as real processes sharing a
 // vault key file, registers each with the other (westus reaches eastus
 // through via, when given) and pairs workspace "soak" hot/warm.
-func pairedRegions(t *testing.T, via func(east *Region) string) (east, west *Region) {
+func pairedRegions(t *testing.T, stack string, via func(east *Region) string) (east, west *Region) {
 	bin := Build(t)
 	key := filepath.Join(t.TempDir(), "vault.key")
-	east = StartRegion(t, bin, RegionOptions{Name: "eastus", ExtraArgs: []string{"--key-file", key}})
-	west = StartRegion(t, bin, RegionOptions{Name: "westus", ExtraArgs: []string{"--key-file", key}})
+	eastDB, eastStorage := StackURLs(t, stack)
+	westDB, westStorage := StackURLs(t, stack)
+	east = StartRegion(t, bin, RegionOptions{Name: "eastus", DB: eastDB, Storage: eastStorage, ExtraArgs: []string{"--key-file", key}})
+	west = StartRegion(t, bin, RegionOptions{Name: "westus", DB: westDB, Storage: westStorage, ExtraArgs: []string{"--key-file", key}})
 	eastURL := east.Endpoint
 	if via != nil {
 		eastURL = via(east)
@@ -146,7 +148,13 @@ func waitConverged(t *testing.T, east, west *Region) digestOut {
 // secondary's mirrored log exactly at the primary's last entry: nothing
 // lost, nothing applied twice, no gap.
 func TestKillSecondaryAndPrimary(t *testing.T) {
-	east, west := pairedRegions(t, nil)
+	for _, stack := range Stacks() {
+		t.Run(stack, func(t *testing.T) { testKillSecondaryAndPrimary(t, stack) })
+	}
+}
+
+func testKillSecondaryAndPrimary(t *testing.T, stack string) {
+	east, west := pairedRegions(t, stack, nil)
 	w := startWriter(t, east)
 	rng := rand.New(rand.NewPCG(1, uint64(time.Now().UnixNano())))
 	pause := func() { time.Sleep(time.Duration(50+rng.IntN(400)) * time.Millisecond) }
@@ -187,7 +195,7 @@ func TestKillSecondaryAndPrimary(t *testing.T) {
 // pauses and resumes with nothing lost.
 func TestFaultyLink(t *testing.T) {
 	var proxy *faultproxy.Proxy
-	east, west := pairedRegions(t, func(east *Region) string {
+	east, west := pairedRegions(t, StackSQLiteFile, func(east *Region) string {
 		proxy = faultproxy.New(east.Addr)
 		if err := proxy.Open(); err != nil {
 			t.Fatal(err)
