@@ -52,10 +52,63 @@ type Pair struct {
 	PrimaryEndpoint  string        `json:"primary_endpoint"`
 	SnapshotInterval time.Duration `json:"snapshot_interval,omitempty"`
 	CreatedAt        time.Time     `json:"created_at"`
+	// OriginalPrimary is the region that was primary when the pair was
+	// created: failback returns the primary role to it.
+	OriginalPrimary string `json:"original_primary,omitempty"`
+	// Fenced is set on a primary while a planned failover hands over: it
+	// takes no writes until it is demoted (or the failover is abandoned).
+	Fenced bool `json:"fenced,omitempty"`
+	// PromotedAtSeq is, on a region promoted by a failover, its last seq at
+	// that moment: a returning old primary sets aside what it has beyond.
+	PromotedAtSeq int64 `json:"promoted_at_seq,omitempty"`
 }
 
 // Writable reports whether this side accepts writes.
-func (p *Pair) Writable() bool { return p.Role == RolePrimary || p.Tier == TierHotHot }
+func (p *Pair) Writable() bool {
+	return !p.Fenced && (p.Role == RolePrimary || p.Tier == TierHotHot)
+}
+
+// Failover kinds, as pair history records them.
+const (
+	FailoverPlanned   = "planned"
+	FailoverForced    = "forced"
+	FailoverAutomatic = "automatic"
+	FailoverFailback  = "failback"
+)
+
+// FailoverOptions controls a failover.
+type FailoverOptions struct {
+	Force    bool          `json:"force"`    // promote the secondary now, without the primary
+	Failback bool          `json:"failback"` // return the primary role to the original primary
+	Timeout  time.Duration `json:"timeout"`  // how long a planned failover waits for the catch-up
+}
+
+// FailoverRecord is one failover or failback of a pair, as its history
+// keeps it, with the recovery point and time it achieved.
+type FailoverRecord struct {
+	Kind        string    `json:"kind"`
+	Workspace   string    `json:"workspace"`
+	FromRegion  string    `json:"from_region"`
+	ToRegion    string    `json:"to_region"`
+	OldEpoch    int64     `json:"old_epoch"`
+	NewEpoch    int64     `json:"new_epoch"`
+	StartedAt   time.Time `json:"started_at"`
+	CompletedAt time.Time `json:"completed_at"`
+	// RTOSeconds is from the start of the command to the first moment the
+	// new primary accepted writes.
+	RTOSeconds float64 `json:"rto_seconds"`
+	// AppliedSeq is the last entry the new primary had applied; PrimarySeq
+	// the old primary's last entry as far as the new one knew.
+	AppliedSeq int64 `json:"applied_seq"`
+	PrimarySeq int64 `json:"primary_seq"`
+	// EntriesAtRisk is PrimarySeq - AppliedSeq for a forced failover (0 for
+	// planned ones): writes the old primary may hold that the new one
+	// lacks; a returning old primary sets them aside as a divergence.
+	EntriesAtRisk int64      `json:"entries_at_risk"`
+	LastAppliedAt *time.Time `json:"last_applied_at,omitempty"`
+	// SecondsAtRisk is the age, at promotion, of the last applied entry.
+	SecondsAtRisk float64 `json:"seconds_at_risk"`
+}
 
 // PairRequest asks to pair a workspace with a peer region.
 type PairRequest struct {
@@ -105,6 +158,12 @@ type PairService interface {
 	DeletePair(ctx context.Context, workspace string) error
 	// ListConflicts returns the losing writes of a hot/hot pair kept here.
 	ListConflicts(ctx context.Context, workspace string) ([]*Conflict, error)
+	// Failover moves the primary role of a pair to the other region: a
+	// planned failover (no acknowledged write lost; EUnavailable when the
+	// primary cannot be reached: use Force), a forced one, or a failback.
+	Failover(ctx context.Context, workspace string, opts FailoverOptions) (*FailoverRecord, error)
+	// History lists a pair's failovers and failbacks, oldest first.
+	History(ctx context.Context, workspace string) ([]*FailoverRecord, error)
 }
 
 // ChangeBatch is what a primary returns to a replicator.
@@ -146,10 +205,33 @@ type PeerClient interface {
 	// Changes long-polls the peer's log of a workspace for entries after
 	// seq, waiting up to wait when there are none.
 	Changes(ctx context.Context, workspaceID string, after int64, limit int, wait time.Duration) (*ChangeBatch, error)
+	// Fence asks the peer, the primary, to stop taking writes for a
+	// planned failover and to return its last seq; Unfence undoes it.
+	Fence(ctx context.Context, workspaceID string, fenced bool) (*FenceResult, error)
+	// NoticeEpoch tells the peer the pair's new epoch and primary; a peer
+	// at a lower epoch demotes itself.
+	NoticeEpoch(ctx context.Context, workspaceID string, n EpochNotice) error
+	// ForwardFailover asks the peer, the secondary, to run a failover.
+	ForwardFailover(ctx context.Context, workspaceID string, opts FailoverOptions) (*FailoverRecord, error)
 	// OpenBlob streams a blob of the peer's storage. When the blob there
 	// no longer has the given sha256 (it was replaced since), the error is
 	// EConflict: the entry that referenced it has been superseded.
 	OpenBlob(ctx context.Context, workspaceID, key, sha256 string) (io.ReadCloser, error)
+}
+
+// FenceResult is a primary's answer to a fence request.
+type FenceResult struct {
+	LastSeq int64 `json:"last_seq"`
+	Epoch   int64 `json:"epoch"`
+}
+
+// EpochNotice tells a region that its peer now holds the primary role at a
+// higher epoch.
+type EpochNotice struct {
+	Epoch           int64  `json:"epoch"`
+	PrimaryRegion   string `json:"primary_region"`
+	PrimaryEndpoint string `json:"primary_endpoint"`
+	PromotedAtSeq   int64  `json:"promoted_at_seq"`
 }
 
 // PeerDialer returns a client for a peer region; from names the calling
@@ -164,6 +246,9 @@ type ReplicationSource interface {
 	DropPair(ctx context.Context, from, workspaceID string) error
 	Changes(ctx context.Context, from, workspaceID string, after int64, limit int, wait time.Duration) (*ChangeBatch, error)
 	OpenReplicaBlob(ctx context.Context, from, workspaceID, key, sha256 string) (io.ReadCloser, error)
+	Fence(ctx context.Context, from, workspaceID string, fenced bool) (*FenceResult, error)
+	NoticeEpoch(ctx context.Context, from, workspaceID string, n EpochNotice) error
+	ForwardedFailover(ctx context.Context, from, workspaceID string, opts FailoverOptions) (*FailoverRecord, error)
 	// KnownPeer returns EForbidden unless name is a region added here.
 	KnownPeer(ctx context.Context, name string) error
 }

@@ -79,6 +79,11 @@ type Tx interface {
 	// caller in the same transaction, so a batch and its checkpoint (the
 	// last Seq) commit together.
 	ApplyChange(ctx context.Context, c *Change) error
+	// TruncateChanges removes the entries after seq (a demoted primary's
+	// unreplicated ones, which the caller sets aside) and makes seq the
+	// last again. The rows those entries wrote are reverted by the caller
+	// in the same transaction.
+	TruncateChanges(ctx context.Context, workspaceID string, after int64) error
 
 	// Region-level settings: records of the region itself (peer regions,
 	// pairs, replication state) that belong to no workspace's log.
@@ -89,6 +94,8 @@ type Tx interface {
 }
 
 // Setting is one region-level record.
+//
+// (Settings are not workspace rows: writing them needs no change entry.)
 type Setting struct {
 	Key   string
 	Value []byte

@@ -87,7 +87,8 @@ func (a *app) regionListCommand() *cobra.Command {
 func (a *app) pairCommand() *cobra.Command {
 	cmd := groupCommand("pair", "Pair workspaces across regions and watch their replication")
 	a.addConnectionFlags(cmd)
-	cmd.AddCommand(a.pairCreateCommand(), a.pairListCommand(), a.pairShowCommand("show"), a.pairShowCommand("status"), a.pairDeleteCommand(), a.pairConflictsCommand())
+	cmd.AddCommand(a.pairCreateCommand(), a.pairListCommand(), a.pairShowCommand("show"), a.pairShowCommand("status"), a.pairDeleteCommand(), a.pairConflictsCommand(),
+		a.pairFailoverCommand(false), a.pairFailoverCommand(true), a.pairHistoryCommand(), a.pairDivergenceCommand())
 	return cmd
 }
 

@@ -259,7 +259,14 @@ func (a *app) client() (*httpapi.Client, *Connection, error) {
 	if err := conn.RequireToken(); err != nil {
 		return nil, nil, err
 	}
-	return httpapi.NewClient(conn.Endpoints, conn.Token), conn, nil
+	c := httpapi.NewClient(conn.Endpoints, conn.Token)
+	c.OnFallback = func(first, used string) {
+		a.note("note: %s cannot be reached; answered by %s (possibly a read-only secondary)", first, used)
+	}
+	c.OnFollow = func(from, primary string) {
+		a.note("note: %s is not the primary; following the primary at %s", from, primary)
+	}
+	return c, conn, nil
 }
 
 // path returns p made absolute against the working directory.

@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/tandemml/tandem"
 )
@@ -26,9 +27,16 @@ import (
 // the next endpoint is tried (requests whose body cannot be replayed, such
 // as uploads, are not retried).
 type Client struct {
-	Endpoints  []string // base URLs in preference order, e.g. http://127.0.0.1:7070
-	Token      string   // bearer secret
-	Region     string   // when set, the calling region, sent to peers in X-Tandem-Region
+	Endpoints []string // base URLs in preference order, e.g. http://127.0.0.1:7070
+	Token     string   // bearer secret
+	Region    string   // when set, the calling region, sent to peers in X-Tandem-Region
+	// OnFallback is called when a request was answered by another endpoint
+	// than the first (the first could not be reached); OnFollow when a
+	// NotPrimary answer sent it to the primary it named.
+	OnFallback func(first, used string)
+	OnFollow   func(from, primary string)
+
+	mu         sync.Mutex // guards Endpoints, which a NotPrimary answer reorders
 	HTTPClient *http.Client
 }
 
@@ -51,17 +59,20 @@ type request struct {
 	body   io.Reader // JSON or raw bytes; replayable when a *bytes.Reader
 	size   int64     // length of a streamed body, when known (> 0)
 	ctype  string
+
+	followed bool // already retried at a primary named by NotPrimary
 }
 
 // do sends req and returns the response of the first endpoint that
 // answered. Non-2xx answers become *tandem.Error.
 func (c *Client) do(ctx context.Context, req request) (*http.Response, error) {
-	if len(c.Endpoints) == 0 {
+	endpoints := c.endpoints()
+	if len(endpoints) == 0 {
 		return nil, tandem.Errorf(tandem.EInvalid, "no endpoint configured: pass --endpoint, set TANDEM_ENDPOINT or list endpoints in config.json")
 	}
 	replay, _ := req.body.(*bytes.Reader)
 	var lastErr error
-	for i, base := range c.Endpoints {
+	for i, base := range endpoints {
 		if i > 0 && req.body != nil && replay == nil {
 			break
 		}
@@ -101,12 +112,58 @@ func (c *Client) do(ctx context.Context, req request) (*http.Response, error) {
 			continue
 		}
 		if resp.StatusCode >= 300 {
-			defer resp.Body.Close()
-			return nil, decodeError(resp)
+			err := decodeError(resp)
+			resp.Body.Close()
+			if _, ok := c.follow(err, base, req, replay); ok {
+				return c.do(ctx, followed(req))
+			}
+			return nil, err
+		}
+		if i > 0 && c.OnFallback != nil {
+			c.OnFallback(endpoints[0], base)
 		}
 		return resp, nil
 	}
 	return nil, lastErr
+}
+
+// follow decides whether a NotPrimary answer from base should be retried
+// at the primary it names: once, for requests that can be sent again, and
+// only to an endpoint other than base.
+func (c *Client) follow(err error, base string, req request, replay *bytes.Reader) (string, bool) {
+	var e *tandem.Error
+	if !errors.As(err, &e) || e.Code != tandem.ENotPrimary || e.Target == "" || req.followed {
+		return "", false
+	}
+	if strings.TrimRight(e.Target, "/") == strings.TrimRight(base, "/") || (req.body != nil && replay == nil) {
+		return "", false
+	}
+	// Remember the primary for the next calls.
+	c.mu.Lock()
+	eps := []string{e.Target}
+	for _, ep := range c.Endpoints {
+		if strings.TrimRight(ep, "/") != strings.TrimRight(e.Target, "/") {
+			eps = append(eps, ep)
+		}
+	}
+	c.Endpoints = eps
+	c.mu.Unlock()
+	if c.OnFollow != nil {
+		c.OnFollow(base, e.Target)
+	}
+	return e.Target, true
+}
+
+func followed(req request) request {
+	req.followed = true
+	return req
+}
+
+// endpoints returns the current endpoint order.
+func (c *Client) endpoints() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]string(nil), c.Endpoints...)
 }
 
 func (c *Client) httpClient() *http.Client {

@@ -29,6 +29,7 @@ type Server struct {
 	Assets      tandem.AssetService
 	Datastores  tandem.DatastoreService
 	Pairs       tandem.PairService
+	Divergences tandem.DivergenceService
 	Replication tandem.ReplicationSource
 	Digests     tandem.DigestService
 	Auth        tandem.Authenticator
@@ -92,6 +93,7 @@ func (s *Server) Handler() http.Handler {
 	s.assetRoutes(v1)
 	s.datastoreRoutes(v1)
 	s.pairRoutes(v1)
+	s.failoverRoutes(v1)
 	s.snapshotRoutes(v1)
 	s.secretRoutes(v1)
 	s.digestRoutes(v1)

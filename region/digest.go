@@ -31,6 +31,7 @@ var _ tandem.DigestService = (*Region)(nil)
 var digestExcludedBlobs = []struct{ rel, why string }{
 	{"staging/", "uploads staged for an asset create; region-local and removed once the create succeeds"},
 	{"snapshots/", "metadata snapshots and exports, written by each region for itself"},
+	{"divergence/", "copies of the bytes of writes a demoted primary set aside (listed by tandem pair divergence)"},
 	{"conflicts/", "copies of the bytes of losing hot/hot writes, kept by each region under its own conflict ids (listed by tandem pair conflicts)"},
 	{workspaceMeta, "the storage marker, which names the region and the workspace's name there"},
 }

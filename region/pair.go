@@ -258,6 +258,7 @@ func (r *Region) CreatePair(ctx context.Context, req tandem.PairRequest) (*tande
 		WorkspaceID: ws.ID, Workspace: ws.Name, PeerWorkspace: req.SecondaryWorkspace,
 		Region: r.Name, PeerRegion: peer.Name, Role: tandem.RolePrimary, Tier: req.Tier, Epoch: 1,
 		PrimaryRegion: r.Name, PrimaryEndpoint: r.Endpoint, SnapshotInterval: req.SnapshotInterval, CreatedAt: now,
+		OriginalPrimary: r.Name,
 	}
 	remote := *local
 	remote.Workspace, remote.PeerWorkspace = local.PeerWorkspace, local.Workspace

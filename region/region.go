@@ -30,7 +30,10 @@ type Region struct {
 	Endpoint          string
 	Dial              tandem.PeerDialer
 	ReplicationStatus func(workspaceID string) tandem.ReplicationStatus
-	Vault             tandem.Vault // seals workspace secrets; nil: the secret calls answer Unavailable
+	// StopReplication stops a workspace's replicator and waits for it; a
+	// promotion calls it first.
+	StopReplication func(workspaceID string)
+	Vault           tandem.Vault // seals workspace secrets; nil: the secret calls answer Unavailable
 
 	assetLocks assetLocks
 	closeOnce  sync.Once

@@ -65,7 +65,7 @@ func changes(t *testing.T, r *region.Region, wsID string) []*tandem.Change {
 	t.Helper()
 	var out []*tandem.Change
 	err := r.Store.View(context.Background(), func(tx tandem.Tx) (err error) {
-		out, err = tx.ListChanges(context.Background(), wsID, 0, 100)
+		out, err = tx.ListChanges(context.Background(), wsID, 0, 1000000)
 		return err
 	})
 	if err != nil {

@@ -23,6 +23,15 @@ func apply(ctx context.Context, tx tandem.Tx, p *tandem.Pair, region string, c *
 	return tx.ApplyChange(ctx, c)
 }
 
+// ApplyRows writes the rows one entry describes, without logging it. A
+// demoted primary uses it to put back rows its divergent writes changed.
+func ApplyRows(ctx context.Context, tx tandem.Tx, p *tandem.Pair, region string, c *tandem.Change) error {
+	return applyRows(ctx, tx, p, region, c)
+}
+
+// DecodeResource returns the resource an entry's body holds, or nil.
+func DecodeResource(c *tandem.Change) (*tandem.Resource, error) { return decodeResource(c) }
+
 // applyRows writes the rows one entry describes, without logging it.
 func applyRows(ctx context.Context, tx tandem.Tx, p *tandem.Pair, region string, c *tandem.Change) error {
 	var err error

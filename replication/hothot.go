@@ -196,6 +196,9 @@ func (r *replicator) applyHotHot(ctx context.Context, client tandem.PeerClient, 
 		}
 	}
 	return r.m.Store.Update(ctx, func(tx tandem.Tx) error {
+		if err := r.stillSecondary(ctx, tx); err != nil {
+			return err
+		}
 		now, err := getVersion(ctx, tx, key)
 		if err != nil {
 			return err

@@ -131,6 +131,24 @@ func (m *Manager) stopAll() {
 	m.wg.Wait()
 }
 
+// Stop stops the replicator of a workspace, if one runs, and waits until
+// it has: a region being promoted calls it before it takes writes, so that
+// no batch from the old primary can land after the promotion. The next
+// reconcile starts a replicator again if the pair still wants one.
+func (m *Manager) Stop(workspaceID string) {
+	m.mu.Lock()
+	r, ok := m.reps[workspaceID]
+	if ok {
+		delete(m.reps, workspaceID)
+	}
+	m.mu.Unlock()
+	if ok {
+		r.cancel()
+		<-r.done
+		m.metrics.forget(r.pair)
+	}
+}
+
 // Status returns the figures of a workspace's replicator, or a stopped
 // state when none runs.
 func (m *Manager) Status(workspaceID string) tandem.ReplicationStatus {

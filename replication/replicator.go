@@ -117,10 +117,16 @@ func (r *replicator) stepHotWarm(ctx context.Context) error {
 			return fmt.Errorf("gap in the change log of %s at entry %d", r.pair.Workspace, c.Seq)
 		}
 	}
+	if err := r.m.Store.View(ctx, func(tx tandem.Tx) error { return r.stillSecondary(ctx, tx) }); err != nil {
+		return err
+	}
 	if err := r.copyBlobs(ctx, client, batch.Changes); err != nil {
 		return err
 	}
 	err = r.m.Store.Update(ctx, func(tx tandem.Tx) error {
+		if err := r.stillSecondary(ctx, tx); err != nil {
+			return err
+		}
 		for _, c := range batch.Changes {
 			if err := apply(ctx, tx, &r.pair, r.m.Region, c); err != nil {
 				return err
@@ -145,11 +151,18 @@ func (r *replicator) stepHotWarm(ctx context.Context) error {
 }
 
 // copyBlobs copies every blob the batch references that this region lacks
-// or holds with other bytes. A blob the primary has replaced since is
-// skipped: a later entry names its new bytes.
+// or holds with other bytes, up to copyWorkers at once: each copy is a
+// round trip to the primary, and one after the other a batch of small
+// blobs took one round trip per blob. A blob the primary has replaced
+// since is skipped: a later entry names its new bytes. After the first
+// error no new copy starts; the copies in flight finish (what they copied
+// is kept, so a retried batch re-copies only what is still missing) and
+// the error is returned: the batch is not applied.
 func (r *replicator) copyBlobs(ctx context.Context, client tandem.PeerClient, changes []*tandem.Change) error {
+	const copyWorkers = 16
 	var need []tandem.BlobRef
 	var bytes int64
+	queued := map[tandem.BlobRef]bool{} // the same bytes named twice are copied once
 	for _, c := range changes {
 		res, err := decodeResource(c)
 		if err != nil {
@@ -165,23 +178,71 @@ func (r *replicator) copyBlobs(ctx context.Context, client tandem.PeerClient, ch
 			} else if err != nil && !tandem.IsCode(err, tandem.ENotFound) {
 				return err
 			}
+			if queued[b] {
+				continue
+			}
+			queued[b] = true
 			need = append(need, b)
 			bytes += b.Size
 		}
 	}
 	r.setStatus(func(s *tandem.ReplicationStatus) { s.BytesBehind = bytes })
-	for _, b := range need {
-		err := r.copyBlob(ctx, client, b)
-		if tandem.IsCode(err, tandem.EConflict) {
-			r.setStatus(func(s *tandem.ReplicationStatus) { s.SkippedBlobs++ })
-			continue
-		} else if err != nil {
-			return err
-		}
-		bytes -= b.Size
-		r.setStatus(func(s *tandem.ReplicationStatus) { s.BlobsCopied++; s.BytesCopied += b.Size; s.BytesBehind = bytes })
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		firstErr error
+		failed   = make(chan struct{}) // closed with firstErr
+		next     = make(chan tandem.BlobRef)
+	)
+	for range min(copyWorkers, len(need)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for b := range next {
+				select {
+				case <-failed:
+					continue // a copy failed: start no other
+				default:
+				}
+				err := r.copyBlob(ctx, client, b)
+				if tandem.IsCode(err, tandem.EConflict) {
+					r.setStatus(func(s *tandem.ReplicationStatus) { s.SkippedBlobs++ })
+					continue
+				} else if err != nil {
+					mu.Lock()
+					if firstErr == nil {
+						firstErr = err
+						close(failed)
+					}
+					mu.Unlock()
+					continue
+				}
+				r.setStatus(func(s *tandem.ReplicationStatus) {
+					s.BlobsCopied++
+					s.BytesCopied += b.Size
+					s.BytesBehind -= b.Size
+				})
+			}
+		}()
 	}
-	return nil
+	var stopped error
+feed:
+	for _, b := range need {
+		select {
+		case <-failed:
+			break feed
+		case <-ctx.Done():
+			stopped = ctx.Err()
+			break feed
+		case next <- b:
+		}
+	}
+	close(next)
+	wg.Wait()
+	if firstErr != nil {
+		return firstErr
+	}
+	return stopped // not nil when some blobs were never copied
 }
 
 func (r *replicator) copyBlob(ctx context.Context, client tandem.PeerClient, b tandem.BlobRef) error {
@@ -201,3 +262,24 @@ func (r *replicator) copyBlob(ctx context.Context, client tandem.PeerClient, b t
 }
 
 var errStopped = errors.New("replicator stopped")
+
+// stillSecondary refuses to apply a batch once the pair this replicator
+// was started for has changed (a failover promoted this region, or the
+// epoch moved on): a promoted region must never take entries from its old
+// primary. Checked inside the apply transaction, so the two cannot race.
+func (r *replicator) stillSecondary(ctx context.Context, tx tandem.Tx) error {
+	b, err := tx.GetSetting(ctx, "pair/"+r.pair.WorkspaceID)
+	if tandem.IsCode(err, tandem.ENotFound) {
+		return fmt.Errorf("%w: workspace %s is no longer paired", errStopped, r.pair.Workspace)
+	} else if err != nil {
+		return err
+	}
+	var cur tandem.Pair
+	if err := unmarshal(b, &cur); err != nil {
+		return err
+	}
+	if cur.Role != r.pair.Role || cur.Epoch != r.pair.Epoch || cur.PeerRegion != r.pair.PeerRegion || cur.Tier != r.pair.Tier {
+		return fmt.Errorf("%w: the pair of %s changed (now %s at epoch %d)", errStopped, r.pair.Workspace, cur.Role, cur.Epoch)
+	}
+	return nil
+}

@@ -43,7 +43,16 @@ func waitSameDigest(t *testing.T, a, b *running, ws string) string {
 			return da
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("digests differ after 30s: %s %s, %s %s", a.Config.Region, da, b.Config.Region, db)
+			ca, _ := a.admin.DigestWorkspace(context.Background(), ws, tandem.DigestOptions{})
+			cb, _ := b.admin.DigestWorkspace(context.Background(), ws, tandem.DigestOptions{})
+			var ka, kb any
+			if ca != nil {
+				ka = ca.Counts
+			}
+			if cb != nil {
+				kb = cb.Counts
+			}
+			t.Fatalf("digests differ after 30s: %s %s %v, %s %s %v", a.Config.Region, da, ka, b.Config.Region, db, kb)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

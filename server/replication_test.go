@@ -20,7 +20,11 @@ import (
 // startRegion starts a named region server sharing keyFile with its peers.
 func startRegion(t *testing.T, name, keyFile string) *running {
 	t.Helper()
-	cfg := server.Config{Region: name, DataDir: t.TempDir(), Listen: "127.0.0.1:0", KeyFile: keyFile, LogOutput: io.Discard}
+	var logs io.Writer = io.Discard
+	if os.Getenv("TANDEM_TEST_LOGS") != "" {
+		logs = os.Stderr
+	}
+	cfg := server.Config{Region: name, DataDir: t.TempDir(), Listen: "127.0.0.1:0", KeyFile: keyFile, LogOutput: logs}
 	s := server.New(cfg)
 	if err := s.Open(context.Background()); err != nil {
 		t.Fatalf("open %s: %v", name, err)

@@ -171,6 +171,7 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	s.Replicator.Logger = cfg.Logger
 	s.Replicator.ColdPoll = cfg.ColdPoll
 	s.Region.ReplicationStatus = s.Replicator.Status
+	s.Region.StopReplication = s.Replicator.Stop
 
 	s.adminPath = cfg.AdminToken
 	if s.adminPath == "" {
@@ -189,6 +190,7 @@ func (s *Server) Open(ctx context.Context) (err error) {
 		Datastores:  s.Region,
 		Digests:     s.Region,
 		Pairs:       s.Region,
+		Divergences: s.Region,
 		Replication: s.Region,
 		Auth:        s.Region,
 		Info:        s.Region.Info,
@@ -201,7 +203,7 @@ func (s *Server) Open(ctx context.Context) (err error) {
 
 	bg, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
-	s.wg.Add(4)
+	s.wg.Add(5)
 	go func() {
 		defer s.wg.Done()
 		if err := s.http.Serve(s.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -211,6 +213,10 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	go func() {
 		defer s.wg.Done()
 		s.Region.RunPurger(bg, cfg.PurgeInterval)
+	}()
+	go func() {
+		defer s.wg.Done()
+		s.Region.RunEpochAnnouncer(bg, time.Second)
 	}()
 	go func() {
 		defer s.wg.Done()

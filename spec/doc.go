@@ -14,7 +14,10 @@
 // (id, creation_context, ...) are dropped, enum values are case-insensitive,
 // version numbers become strings, relative paths resolve against the file's
 // own directory. Kinds and fields Tandem does not support are rejected with a
-// message that names them; docs/compatibility.md lists them.
+// message that names them; docs/compatibility.md lists them. Sweep, automl,
+// spark and parallel steps of pipelines are checked like the rest (steps.go)
+// although Tandem cannot run them yet: Document.Fields keeps each step's
+// type, so that submitting such a pipeline can be refused naming the step.
 //
 // Marshal writes fields back as YAML that Parse reads to the same fields.
 //

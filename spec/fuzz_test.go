@@ -18,6 +18,12 @@ func FuzzParse(f *testing.F) {
 	for _, c := range okCases {
 		f.Add([]byte(c.yaml))
 	}
+	for _, c := range stepBadCases {
+		f.Add([]byte(c.yaml))
+	}
+	for _, c := range stepOkCases {
+		f.Add([]byte(c.yaml))
+	}
 	filepath.WalkDir(filepath.Join(corpusDir, "cli"), func(p string, d os.DirEntry, err error) error {
 		if err == nil && !d.IsDir() && (filepath.Ext(p) == ".yml" || filepath.Ext(p) == ".yaml") {
 			if data, err := os.ReadFile(p); err == nil {

@@ -248,13 +248,23 @@ func componentDocument() *typedRule {
 	}, unsupportedComponents)
 }
 
+// inlineUnsupportedComponents are the component types rejected inside
+// pipeline steps: spark and parallel components are checked there (a spark
+// or parallel step runs them), though not registered on their own.
+var inlineUnsupportedComponents = map[string]string{
+	"data_transfer": unsupportedComponents["data_transfer"],
+	"import":        unsupportedComponents["import"],
+	"flow_parallel": unsupportedComponents["flow_parallel"],
+}
+
 // inlineComponent is a component written in (or included into) a pipeline
 // step, where its name is optional.
 func inlineComponent(def string) func() rule {
 	return func() rule {
 		return typed("a component", def, map[string]*objRule{
 			"command": optionalName(commandComponent()), "pipeline": optionalName(pipelineComponent()),
-		}, unsupportedComponents)
+			"spark": optionalName(sparkComponent()), "parallel": optionalName(parallelComponent()),
+		}, inlineUnsupportedComponents)
 	}
 }
 
@@ -263,14 +273,17 @@ func steps() rule {
 	return &mapOfRule{keyPat: stepName, keyWhat: ioNameMsg, elem: typed("a pipeline step", "command", map[string]*objRule{
 		"command":  commandStep(),
 		"pipeline": pipelineStep(),
+		"sweep":    sweepStep(),
+		"automl":   automlStep(),
+		"spark":    sparkStep(),
+		"parallel": parallelStep(),
 	}, unsupportedSteps)}
 }
 
+// unsupportedSteps are the step types Tandem rejects. Sweep, automl, spark
+// and parallel steps are checked (steps.go) though Tandem cannot run them
+// yet; submitting a pipeline with one is refused when the job is created.
 var unsupportedSteps = map[string]string{
-	"sweep":         "sweep steps (hyperparameter tuning) are not supported yet",
-	"automl":        "automl steps are not supported yet",
-	"spark":         "spark steps are not supported yet",
-	"parallel":      "parallel steps are not supported yet",
 	"data_transfer": "data_transfer steps are not supported yet",
 	"import":        "import steps are not supported yet",
 }
@@ -442,7 +455,12 @@ func pipelineCheck(c *checker, n *node, out map[string]any, field string) {
 // component is registered elsewhere and so not known here.
 func stepOutputs(step map[string]any) map[string]bool {
 	outs := names(step["outputs"])
-	switch comp := step["component"].(type) {
+	if t, _ := step["type"].(string); t == "automl" {
+		for _, o := range automlOutputs {
+			outs[o] = true
+		}
+	}
+	switch comp := stepComponent(step).(type) {
 	case map[string]any:
 		for k := range names(comp["outputs"]) {
 			outs[k] = true
@@ -453,8 +471,17 @@ func stepOutputs(step map[string]any) map[string]bool {
 	return outs
 }
 
-// checkStepBindings checks the expressions in a step's inputs, outputs and
-// compute, and returns the steps it takes outputs from.
+// stepComponent is the component a step runs: its component, or the trial
+// of a sweep step.
+func stepComponent(step map[string]any) any {
+	if t, ok := step["trial"]; ok {
+		return t
+	}
+	return step["component"]
+}
+
+// checkStepBindings checks the expressions in a step's inputs, outputs,
+// compute and automl data, and returns the steps it takes outputs from.
 func (c *checker) checkStepBindings(n *node, field string, sc pipelineScope, from string) []string {
 	if n.kind != mapNode {
 		return nil
@@ -485,19 +512,41 @@ func (c *checker) checkStepBindings(n *node, field string, sc pipelineScope, fro
 	if e := n.get("compute"); e != nil {
 		check(e.value, join(field, "compute"))
 	}
+	for _, key := range automlData {
+		e := n.get(key)
+		if e == nil {
+			continue
+		}
+		check(e.value, join(field, key))
+		if e.value.kind == mapNode {
+			if p := e.value.get("path"); p != nil {
+				check(p.value, join(field, key+".path"))
+			}
+		}
+	}
 	return deps
 }
 
 // checkStepInterface compares a step's inputs and outputs with those its
 // component declares, when the component is known here.
 func (c *checker) checkStepInterface(n *node, field string, step map[string]any) {
-	comp, ok := step["component"].(map[string]any)
+	comp, ok := stepComponent(step).(map[string]any)
 	if !ok || n.kind != mapNode {
 		return
 	}
 	declIn, _ := comp["inputs"].(map[string]any)
 	declOut := names(comp["outputs"])
 	bound := names(step["inputs"])
+	// A sweep step binds the trial's inputs it searches over too.
+	if e := n.get("search_space"); e != nil && e.value.kind == mapNode {
+		for _, p := range e.value.entries {
+			bound[p.key] = true
+			if _, in := declIn[p.key]; !in {
+				c.problemAt(p.value.file, p.keyPos, join(field, "search_space."+p.key),
+					"the trial component has no input %q to search over (it has: %s)", p.key, sortedNames(names(declIn)))
+			}
+		}
+	}
 	for _, key := range []string{"inputs", "outputs"} {
 		e := n.get(key)
 		if e == nil || e.value.kind != mapNode {

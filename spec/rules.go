@@ -235,6 +235,10 @@ func plain(n *node) any {
 type objRule struct {
 	fields []field
 	after  func(c *checker, n *node, out map[string]any, field string)
+	// variant, when set, may pick a narrower rule for a mapping by its
+	// content (an automl step by its task); nil keeps this rule, whose
+	// fields are then the union of the variants'.
+	variant func(n *node) *objRule
 }
 
 func obj(fields ...field) *objRule { return &objRule{fields: fields} }
@@ -270,6 +274,11 @@ func (r *objRule) checkDropping(c *checker, n *node, path string, drop map[strin
 	if n.kind != mapNode {
 		c.typeProblem(n, path, r)
 		return nil
+	}
+	if r.variant != nil {
+		if v := r.variant(n); v != nil && v != r {
+			return v.checkDropping(c, n, path, drop)
+		}
 	}
 	out := make(map[string]any, len(n.entries))
 	for _, e := range n.entries {

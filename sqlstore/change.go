@@ -124,3 +124,23 @@ func (t *tx) LastChangeSeq(ctx context.Context, workspaceID string) (int64, erro
 	}
 	return seq, nil
 }
+
+// TruncateChanges removes a workspace's entries after seq and makes seq the
+// last one again: a demoted primary sets its unreplicated entries aside
+// (the caller keeps them) and reverts the rows they wrote in the same
+// transaction, which the invariant guard accepts as it accepts applied
+// entries.
+func (t *tx) TruncateChanges(ctx context.Context, workspaceID string, after int64) error {
+	if err := t.mustWrite("TruncateChanges"); err != nil {
+		return err
+	}
+	if _, err := t.exec(ctx, "DELETE FROM changes WHERE workspace_id = ? AND seq > ?", workspaceID, after); err != nil {
+		return fmt.Errorf("truncate changes of workspace %q: %w", workspaceID, err)
+	}
+	if _, err := t.exec(ctx, "UPDATE change_seqs SET last_seq = ? WHERE workspace_id = ? AND last_seq > ?", after, workspaceID, after); err != nil {
+		return fmt.Errorf("truncate changes of workspace %q: %w", workspaceID, err)
+	}
+	t.appended[workspaceID]++
+	t.applied[workspaceID]++
+	return nil
+}
