@@ -276,13 +276,13 @@ func (zeroReader) Read(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func stageFile(ctx context.Context, svc tandem.AssetService, ws, abs string, f tandem.AssetFile, bar io.Writer) error {
+func stageFile(ctx context.Context, svc tandem.AssetService, ws, abs string, f tandem.AssetFile, bar *progress) error {
 	fh, err := os.Open(abs)
 	if err != nil {
 		return err
 	}
 	defer fh.Close()
-	_, err = svc.StageBlob(ctx, ws, tandem.BlobRef{SHA256: f.SHA256, Size: f.Size}, io.TeeReader(fh, bar))
+	_, err = svc.StageBlob(ctx, ws, tandem.BlobRef{SHA256: f.SHA256, Size: f.Size}, &progressReader{rs: fh, bar: bar})
 	if err != nil {
 		return fmt.Errorf("upload %s: %w", abs, err)
 	}

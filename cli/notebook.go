@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -130,7 +129,7 @@ func (a *app) uploadNotebook(ctx context.Context, svc tandem.NotebookService, ws
 	defer f.Close()
 	bar := a.progress(u.size, "upload "+u.rel)
 	defer bar.finish()
-	return svc.UploadNotebook(ctx, ws, u.rel, io.TeeReader(f, bar))
+	return svc.UploadNotebook(ctx, ws, u.rel, &progressReader{rs: f, bar: bar})
 }
 
 func (a *app) notebookListCommand() *cobra.Command {

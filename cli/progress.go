@@ -45,3 +45,19 @@ func (p *progress) finish() {
 }
 
 var _ io.Writer = (*progress)(nil)
+
+// progressReader counts what is read from a seekable source on a bar, and
+// stays seekable, so that the client can send it again (to the primary a
+// NotPrimary answer names, after a failover).
+type progressReader struct {
+	rs  io.ReadSeeker
+	bar *progress
+}
+
+func (p *progressReader) Read(b []byte) (int, error) {
+	n, err := p.rs.Read(b)
+	p.bar.Write(b[:n])
+	return n, err
+}
+
+func (p *progressReader) Seek(off int64, whence int) (int64, error) { return p.rs.Seek(off, whence) }

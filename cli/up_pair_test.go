@@ -39,12 +39,40 @@ func TestE2EUpTwoRegions(t *testing.T) {
 	if r := mustRun(t, dir, onSecondary, "notebook", "list", "-o", "json"); !strings.Contains(r.stdout, "x.ipynb") {
 		t.Fatalf("caught up, but the notebook is not on the secondary: %s", r.stdout)
 	}
-	wantExit(t, dir, onSecondary, 7, "read-only secondary", "notebook", "upload", "--path", "x.ipynb", "--dest", "y.ipynb")
+	// A write sent to the secondary is refused there and followed to the
+	// primary it names.
+	if r := mustRun(t, dir, onSecondary, "notebook", "upload", "--path", "x.ipynb", "--dest", "y.ipynb"); !strings.Contains(r.stderr, "following the primary at "+primary) {
+		t.Fatalf("write sent to the secondary: stderr %q, want it followed to %s", r.stderr, primary)
+	}
 
 	status := decode[tandem.PairStatus](t, mustRun(t, dir, onSecondary, "pair", "status", "--workspace", "default", "-o", "json"))
 	if status.Role != tandem.RoleSecondary || status.Tier != tandem.TierHotWarm || status.PeerRegion != "eastus" {
 		t.Fatalf("pair status on the secondary: %+v", status.Pair)
 	}
+	// A planned failover; then the same commands, with only config.json,
+	// keep working: the CLI follows the primary.
+	failover := decode[tandem.FailoverRecord](t, mustRun(t, dir, nil, "pair", "failover", "--workspace", "default", "-o", "json"))
+	if failover.ToRegion != "westus" || failover.NewEpoch != 2 {
+		t.Fatalf("failover: %+v", failover)
+	}
+	writeFiles(t, dir, map[string]string{"after.ipynb": `{"cells": [1]}`})
+	r := mustRun(t, dir, nil, "notebook", "upload", "--path", "after.ipynb")
+	if !strings.Contains(r.stderr, "following the primary at "+secondary) {
+		t.Fatalf("upload after failover: stderr %q, want a note that it followed the primary", r.stderr)
+	}
+	if r := mustRun(t, dir, onSecondary, "notebook", "list", "-o", "json"); !strings.Contains(r.stdout, "after.ipynb") {
+		t.Fatalf("the write after failover is not in the new primary: %s", r.stdout)
+	}
+	hist := decode[[]tandem.FailoverRecord](t, mustRun(t, dir, onSecondary, "pair", "history", "--workspace", "default", "-o", "json"))
+	if len(hist) != 1 || hist[0].Kind != "planned" {
+		t.Fatalf("history: %+v", hist)
+	}
+	// And back.
+	mustRun(t, dir, nil, "pair", "status", "--workspace", "default", "--wait", "20s") // eastus, now the secondary
+	mustRun(t, dir, nil, "pair", "failback", "--workspace", "default")
+	mustRun(t, dir, nil, "notebook", "upload", "--path", "after.ipynb", "--dest", "after-failback.ipynb")
+	mustRun(t, dir, onSecondary, "pair", "status", "--workspace", "default", "--wait", "20s") // westus, the secondary again
+
 	type digest struct {
 		Digest string `json:"digest"`
 	}

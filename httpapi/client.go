@@ -56,7 +56,7 @@ type request struct {
 	method string
 	path   string // already escaped
 	query  url.Values
-	body   io.Reader // JSON or raw bytes; replayable when a *bytes.Reader
+	body   io.Reader // JSON or raw bytes; replayable when it is also an io.Seeker
 	size   int64     // length of a streamed body, when known (> 0)
 	ctype  string
 
@@ -70,7 +70,7 @@ func (c *Client) do(ctx context.Context, req request) (*http.Response, error) {
 	if len(endpoints) == 0 {
 		return nil, tandem.Errorf(tandem.EInvalid, "no endpoint configured: pass --endpoint, set TANDEM_ENDPOINT or list endpoints in config.json")
 	}
-	replay, _ := req.body.(*bytes.Reader)
+	replay, _ := req.body.(io.ReadSeeker)
 	var lastErr error
 	for i, base := range endpoints {
 		if i > 0 && req.body != nil && replay == nil {
@@ -98,8 +98,8 @@ func (c *Client) do(ctx context.Context, req request) (*http.Response, error) {
 		if req.ctype != "" {
 			hr.Header.Set("Content-Type", req.ctype)
 		}
-		if replay != nil {
-			hr.ContentLength = replay.Size()
+		if b, ok := req.body.(*bytes.Reader); ok {
+			hr.ContentLength = b.Size()
 		} else if req.size > 0 {
 			hr.ContentLength = req.size
 		}
@@ -130,7 +130,7 @@ func (c *Client) do(ctx context.Context, req request) (*http.Response, error) {
 // follow decides whether a NotPrimary answer from base should be retried
 // at the primary it names: once, for requests that can be sent again, and
 // only to an endpoint other than base.
-func (c *Client) follow(err error, base string, req request, replay *bytes.Reader) (string, bool) {
+func (c *Client) follow(err error, base string, req request, replay io.ReadSeeker) (string, bool) {
 	var e *tandem.Error
 	if !errors.As(err, &e) || e.Code != tandem.ENotPrimary || e.Target == "" || req.followed {
 		return "", false
@@ -325,10 +325,14 @@ func (c *Client) RevokeToken(ctx context.Context, name string) error {
 // server recorded is the one of the bytes sent.
 func (c *Client) UploadNotebook(ctx context.Context, ws, path string, r io.Reader) (*tandem.Notebook, error) {
 	h := sha256.New()
+	var body io.Reader = io.TeeReader(r, h)
+	if rs, ok := r.(io.ReadSeeker); ok {
+		body = &hashingSeeker{rs: rs, h: h} // can be sent again, to a primary a NotPrimary names
+	}
 	resp, err := c.do(ctx, request{
 		method: http.MethodPut,
 		path:   wsPath(ws, "notebooks", escapePath(path)),
-		body:   io.TeeReader(r, h),
+		body:   body,
 		ctype:  "application/octet-stream",
 	})
 	if err != nil {
@@ -387,3 +391,21 @@ func (v *verifyingBody) Read(p []byte) (int, error) {
 }
 
 func (v *verifyingBody) Close() error { return v.rc.Close() }
+
+// hashingSeeker hashes what is read from rs, starting over when it is
+// rewound for a retry.
+type hashingSeeker struct {
+	rs io.ReadSeeker
+	h  hash.Hash
+}
+
+func (s *hashingSeeker) Read(p []byte) (int, error) {
+	n, err := s.rs.Read(p)
+	s.h.Write(p[:n])
+	return n, err
+}
+
+func (s *hashingSeeker) Seek(off int64, whence int) (int64, error) {
+	s.h.Reset()
+	return s.rs.Seek(off, whence)
+}
