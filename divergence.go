@@ -19,7 +19,8 @@ type Divergence struct {
 	FromSeq     int64     `json:"from_seq"` // first set-aside entry
 	ToSeq       int64     `json:"to_seq"`   // last set-aside entry
 	Changes     []*Change `json:"changes"`
-	BlobsFolder string    `json:"blobs_folder"` // copies of the bytes they referenced
+	BlobsFolder string    `json:"blobs_folder"`      // copies of the bytes they referenced
+	Applied     []int64   `json:"applied,omitempty"` // seqs written again in the primary
 	DetectedAt  time.Time `json:"detected_at"`
 }
 
@@ -29,4 +30,15 @@ type DivergenceService interface {
 	FindDivergence(ctx context.Context, workspace, id string) (*Divergence, error)
 	// DiscardDivergence deletes a divergence and its kept bytes.
 	DiscardDivergence(ctx context.Context, workspace, id string) error
+	// ApplyDivergence writes the chosen entries (all when seqs is empty)
+	// again in the current primary, as new writes, and marks them applied.
+	ApplyDivergence(ctx context.Context, workspace, id string, seqs []int64) (*Divergence, error)
+}
+
+// ReapplyRequest asks a primary to write again, as a new write, an entry a
+// demoted peer set aside. Sources maps each blob key of the entry to the
+// key under which the peer kept its bytes (in its divergence folder).
+type ReapplyRequest struct {
+	Change  *Change           `json:"change"`
+	Sources map[string]string `json:"sources,omitempty"`
 }

@@ -211,6 +211,8 @@ type PeerClient interface {
 	// NoticeEpoch tells the peer the pair's new epoch and primary; a peer
 	// at a lower epoch demotes itself.
 	NoticeEpoch(ctx context.Context, workspaceID string, n EpochNotice) error
+	// Reapply asks the peer, the primary, to write a set-aside entry again.
+	Reapply(ctx context.Context, workspaceID string, req ReapplyRequest) error
 	// ForwardFailover asks the peer, the secondary, to run a failover.
 	ForwardFailover(ctx context.Context, workspaceID string, opts FailoverOptions) (*FailoverRecord, error)
 	// OpenBlob streams a blob of the peer's storage. When the blob there
@@ -249,6 +251,7 @@ type ReplicationSource interface {
 	Fence(ctx context.Context, from, workspaceID string, fenced bool) (*FenceResult, error)
 	NoticeEpoch(ctx context.Context, from, workspaceID string, n EpochNotice) error
 	ForwardedFailover(ctx context.Context, from, workspaceID string, opts FailoverOptions) (*FailoverRecord, error)
+	Reapply(ctx context.Context, from, workspaceID string, req ReapplyRequest) error
 	// KnownPeer returns EForbidden unless name is a region added here.
 	KnownPeer(ctx context.Context, name string) error
 }

@@ -204,6 +204,31 @@ func (a *app) pairDivergenceCommand() *cobra.Command {
 		fmt.Fprintf(a.env.Stdout, "Divergence %s discarded.\n", id)
 		return nil
 	}
-	cmd.AddCommand(list, show, discard)
+	var seqs []int64
+	apply := &cobra.Command{
+		Use:   "apply --workspace W --id D [--seq N ...]",
+		Short: "Write the set-aside entries (all, or the --seq ones) again in the current primary, as new writes",
+		Args:  cobra.NoArgs,
+	}
+	applyOut := addOutputFlag(apply)
+	apply.Flags().StringVar(&id, "id", "", "divergence id")
+	apply.Flags().Int64SliceVar(&seqs, "seq", nil, "entries to apply (default: all not yet applied)")
+	apply.MarkFlagRequired("id")
+	apply.RunE = func(cmd *cobra.Command, _ []string) error {
+		client, conn, err := a.client()
+		if err != nil {
+			return err
+		}
+		ws, err := pairWorkspace(conn)
+		if err != nil {
+			return err
+		}
+		d, err := client.ApplyDivergence(cmd.Context(), ws, id, seqs)
+		if err != nil {
+			return err
+		}
+		return writeOutput(a.env.Stdout, *applyOut, d, details{{"Divergence", d.ID}, {"Applied", fmt.Sprintf("%d of %d entries", len(d.Applied), len(d.Changes))}})
+	}
+	cmd.AddCommand(list, show, apply, discard)
 	return cmd
 }

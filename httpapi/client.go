@@ -114,8 +114,27 @@ func (c *Client) do(ctx context.Context, req request) (*http.Response, error) {
 		if resp.StatusCode >= 300 {
 			err := decodeError(resp)
 			resp.Body.Close()
-			if _, ok := c.follow(err, base, req, replay); ok {
-				return c.do(ctx, followed(req))
+			if target, ok := c.follow(err, base, req, replay); ok {
+				if replay != nil {
+					if _, serr := replay.Seek(0, io.SeekStart); serr != nil {
+						return nil, err
+					}
+				}
+				saved := c.endpoints()
+				c.preferEndpoint(target)
+				resp, ferr := c.do(ctx, followed(req))
+				if tandem.IsCode(ferr, tandem.EUnauthorized) {
+					// A region-local token (a region admin's) is no good at
+					// the primary: report the refusal, not the follow.
+					c.mu.Lock()
+					c.Endpoints = saved
+					c.mu.Unlock()
+					return nil, err
+				}
+				if ferr == nil && c.OnFollow != nil {
+					c.OnFollow(base, target)
+				}
+				return resp, ferr
 			}
 			return nil, err
 		}
@@ -138,20 +157,20 @@ func (c *Client) follow(err error, base string, req request, replay io.ReadSeeke
 	if strings.TrimRight(e.Target, "/") == strings.TrimRight(base, "/") || (req.body != nil && replay == nil) {
 		return "", false
 	}
-	// Remember the primary for the next calls.
+	return e.Target, true
+}
+
+// preferEndpoint puts target first, for this and the next calls.
+func (c *Client) preferEndpoint(target string) {
 	c.mu.Lock()
-	eps := []string{e.Target}
+	defer c.mu.Unlock()
+	eps := []string{target}
 	for _, ep := range c.Endpoints {
-		if strings.TrimRight(ep, "/") != strings.TrimRight(e.Target, "/") {
+		if strings.TrimRight(ep, "/") != strings.TrimRight(target, "/") {
 			eps = append(eps, ep)
 		}
 	}
 	c.Endpoints = eps
-	c.mu.Unlock()
-	if c.OnFollow != nil {
-		c.OnFollow(base, e.Target)
-	}
-	return e.Target, true
 }
 
 func followed(req request) request {

@@ -14,6 +14,8 @@ func (s *Server) failoverRoutes(v1 func(string, func(http.ResponseWriter, *http.
 	v1("GET /v1/pairs/{ws}/divergences", s.handleListDivergences)
 	v1("GET /v1/pairs/{ws}/divergences/{id}", s.handleFindDivergence)
 	v1("DELETE /v1/pairs/{ws}/divergences/{id}", s.handleDiscardDivergence)
+	v1("POST /v1/pairs/{ws}/divergences/{id}/apply", s.handleApplyDivergence)
+	v1("POST /v1/replication/workspaces/{id}/reapply", s.peer(s.handleReapply))
 
 	v1("POST /v1/replication/pairs/{id}/fence", s.peer(s.handleFence))
 	v1("POST /v1/replication/pairs/{id}/epoch", s.peer(s.handleNoticeEpoch))
@@ -158,4 +160,40 @@ func (c *Client) NoticeEpoch(ctx context.Context, workspaceID string, n tandem.E
 func (c *Client) ForwardFailover(ctx context.Context, workspaceID string, opts tandem.FailoverOptions) (*tandem.FailoverRecord, error) {
 	var rec tandem.FailoverRecord
 	return &rec, c.call(ctx, http.MethodPost, "/v1/replication/pairs/"+url.PathEscape(workspaceID)+"/failover", nil, opts, &rec)
+}
+
+func (s *Server) handleApplyDivergence(w http.ResponseWriter, r *http.Request) error {
+	var req struct {
+		Seqs []int64 `json:"seqs"`
+	}
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	d, err := s.Divergences.ApplyDivergence(r.Context(), r.PathValue("ws"), r.PathValue("id"), req.Seqs)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, d)
+	return nil
+}
+
+func (s *Server) handleReapply(w http.ResponseWriter, r *http.Request, from string) error {
+	var req tandem.ReapplyRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	if err := s.Replication.Reapply(r.Context(), from, r.PathValue("id"), req); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (c *Client) ApplyDivergence(ctx context.Context, ws, id string, seqs []int64) (*tandem.Divergence, error) {
+	var d tandem.Divergence
+	return &d, c.call(ctx, http.MethodPost, pairPath(ws, "divergences", id, "apply"), nil, map[string]any{"seqs": seqs}, &d)
+}
+
+func (c *Client) Reapply(ctx context.Context, workspaceID string, req tandem.ReapplyRequest) error {
+	return c.call(ctx, http.MethodPost, "/v1/replication/workspaces/"+url.PathEscape(workspaceID)+"/reapply", nil, req, nil)
 }

@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -103,8 +104,7 @@ func TestPlannedFailoverAndFailback(t *testing.T) {
 			t.Fatalf("acknowledged write %s is not in the new primary", p)
 		}
 	}
-	east.admin.UploadNotebook(ctx, "vision", "x.ipynb", strings.NewReader("x"))
-	if _, err := east.admin.UploadNotebook(ctx, "vision", "x.ipynb", strings.NewReader("x")); tandem.ErrorCode(err) != tandem.ENotPrimary || !strings.Contains(err.Error(), west.Endpoint()) {
+	if _, err := east.admin.UploadNotebook(ctx, "vision", "x.ipynb", unrewindable("x")); tandem.ErrorCode(err) != tandem.ENotPrimary || !strings.Contains(err.Error(), west.Endpoint()) {
 		t.Fatalf("write to the old primary: %v, want NotPrimary naming %s", err, west.Endpoint())
 	}
 	st, err := east.admin.PairStatus(ctx, "vision")
@@ -210,7 +210,7 @@ func TestForcedFailoverDivergence(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	if _, err := east.admin.UploadNotebook(ctx, "vision", "late.ipynb", strings.NewReader("l")); tandem.ErrorCode(err) != tandem.ENotPrimary {
+	if _, err := east.admin.UploadNotebook(ctx, "vision", "late.ipynb", unrewindable("l")); tandem.ErrorCode(err) != tandem.ENotPrimary {
 		t.Fatalf("write to the demoted primary: %v, want NotPrimary", err)
 	}
 	waitSameDigest(t, east, west, "vision")
@@ -238,6 +238,21 @@ func TestForcedFailoverDivergence(t *testing.T) {
 	if len(kept) != 6 {
 		t.Fatalf("kept %d blobs of the divergence, want 6: %v", len(kept), kept)
 	}
+	// Re-apply the set-aside writes in the new primary, then discard.
+	applied, err := east.admin.ApplyDivergence(ctx, "vision", d.ID, nil)
+	if err != nil || len(applied.Applied) != len(d.Changes) {
+		t.Fatalf("apply divergence: %+v, %v", applied, err)
+	}
+	onWest = notebookSet(t, west)
+	for _, p := range stale {
+		if !onWest[p] {
+			t.Fatalf("re-applied write %s is not in the new primary", p)
+		}
+	}
+	if got := readNotebook(t, west, "vision", "before/0.ipynb"); got != "changed while cut off" {
+		t.Fatalf("re-applied overwrite: westus holds %q", got)
+	}
+	waitSameDigest(t, east, west, "vision")
 	if err := east.admin.DiscardDivergence(ctx, "vision", d.ID); err != nil {
 		t.Fatal(err)
 	}
@@ -245,3 +260,7 @@ func TestForcedFailoverDivergence(t *testing.T) {
 		t.Fatalf("divergence still listed after discard: %d", len(divs))
 	}
 }
+
+// unrewindable is a body the client cannot send twice, so a NotPrimary
+// answer comes back to the caller instead of being followed.
+func unrewindable(s string) io.Reader { return io.MultiReader(strings.NewReader(s)) }

@@ -159,7 +159,7 @@ func TestReplicationHotWarm(t *testing.T) {
 	}
 
 	// The secondary refuses writes, naming the primary.
-	_, err = west.admin.UploadNotebook(ctx, "vision", "b.ipynb", strings.NewReader("x"))
+	_, err = west.admin.UploadNotebook(ctx, "vision", "b.ipynb", unrewindable("x"))
 	if tandem.ErrorCode(err) != tandem.ENotPrimary || !strings.Contains(err.Error(), east.Endpoint()) {
 		t.Fatalf("write to the secondary: got %v, want NotPrimary naming %s", err, east.Endpoint())
 	}
