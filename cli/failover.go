@@ -35,11 +35,7 @@ func (a *app) pairFailoverCommand(failback bool) *cobra.Command {
 		addYesFlag(cmd, &yes)
 	}
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		client, conn, err := a.client()
-		if err != nil {
-			return err
-		}
-		ws, err := pairWorkspace(conn)
+		client, ws, err := a.workspaceClient()
 		if err != nil {
 			return err
 		}
@@ -112,11 +108,7 @@ func (a *app) pairHistoryCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "history --workspace W", Short: "List a pair's failovers and failbacks with their RPO and RTO", Args: cobra.NoArgs}
 	out := addOutputFlag(cmd)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		client, conn, err := a.client()
-		if err != nil {
-			return err
-		}
-		ws, err := pairWorkspace(conn)
+		client, ws, err := a.workspaceClient()
 		if err != nil {
 			return err
 		}
@@ -141,11 +133,7 @@ func (a *app) pairDivergenceCommand() *cobra.Command {
 	list := &cobra.Command{Use: "list --workspace W", Short: "List the divergences kept in this region", Args: cobra.NoArgs}
 	listOut := addOutputFlag(list)
 	list.RunE = func(cmd *cobra.Command, _ []string) error {
-		client, conn, err := a.client()
-		if err != nil {
-			return err
-		}
-		ws, err := pairWorkspace(conn)
+		client, ws, err := a.workspaceClient()
 		if err != nil {
 			return err
 		}
@@ -164,11 +152,7 @@ func (a *app) pairDivergenceCommand() *cobra.Command {
 	show.Flags().StringVar(&id, "id", "", "divergence id")
 	show.MarkFlagRequired("id")
 	show.RunE = func(cmd *cobra.Command, _ []string) error {
-		client, conn, err := a.client()
-		if err != nil {
-			return err
-		}
-		ws, err := pairWorkspace(conn)
+		client, ws, err := a.workspaceClient()
 		if err != nil {
 			return err
 		}
@@ -187,11 +171,7 @@ func (a *app) pairDivergenceCommand() *cobra.Command {
 	discard.MarkFlagRequired("id")
 	addYesFlag(discard, &yes)
 	discard.RunE = func(cmd *cobra.Command, _ []string) error {
-		client, conn, err := a.client()
-		if err != nil {
-			return err
-		}
-		ws, err := pairWorkspace(conn)
+		client, ws, err := a.workspaceClient()
 		if err != nil {
 			return err
 		}
@@ -215,11 +195,7 @@ func (a *app) pairDivergenceCommand() *cobra.Command {
 	apply.Flags().Int64SliceVar(&seqs, "seq", nil, "entries to apply (default: all not yet applied)")
 	apply.MarkFlagRequired("id")
 	apply.RunE = func(cmd *cobra.Command, _ []string) error {
-		client, conn, err := a.client()
-		if err != nil {
-			return err
-		}
-		ws, err := pairWorkspace(conn)
+		client, ws, err := a.workspaceClient()
 		if err != nil {
 			return err
 		}

@@ -20,14 +20,6 @@ func (a *app) regionCommand() *cobra.Command {
 	return cmd
 }
 
-func (a *app) pairClient() (tandem.PairService, *Connection, error) {
-	client, conn, err := a.client()
-	if err != nil {
-		return nil, nil, err
-	}
-	return client, conn, nil
-}
-
 func (a *app) regionAddCommand() *cobra.Command {
 	var name, endpoint, tokenFile string
 	cmd := &cobra.Command{
@@ -50,7 +42,7 @@ func (a *app) regionAddCommand() *cobra.Command {
 		if err != nil {
 			return err
 		}
-		svc, _, err := a.pairClient()
+		svc, _, err := a.client()
 		if err != nil {
 			return err
 		}
@@ -67,7 +59,7 @@ func (a *app) regionListCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "list", Short: "List the peer regions", Args: cobra.NoArgs}
 	out := addOutputFlag(cmd)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		svc, _, err := a.pairClient()
+		svc, _, err := a.client()
 		if err != nil {
 			return err
 		}
@@ -92,14 +84,6 @@ func (a *app) pairCommand() *cobra.Command {
 	return cmd
 }
 
-// pairWorkspace returns the workspace a pair command is about.
-func pairWorkspace(conn *Connection) (string, error) {
-	if err := conn.RequireWorkspace(); err != nil {
-		return "", err
-	}
-	return conn.Workspace, nil
-}
-
 func (a *app) pairCreateCommand() *cobra.Command {
 	var req tandem.PairRequest
 	var tier string
@@ -117,13 +101,11 @@ func (a *app) pairCreateCommand() *cobra.Command {
 	cmd.Flags().DurationVar(&req.SnapshotInterval, "snapshot-interval", 15*time.Minute, "hot-cold: how often metadata snapshots are shipped")
 	cmd.MarkFlagRequired("secondary-region")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		svc, conn, err := a.pairClient()
+		svc, ws, err := a.workspaceClient()
 		if err != nil {
 			return err
 		}
-		if req.Workspace, err = pairWorkspace(conn); err != nil {
-			return err
-		}
+		req.Workspace = ws
 		req.Tier = tandem.Tier(tier)
 		p, err := svc.CreatePair(cmd.Context(), req)
 		if err != nil {
@@ -138,7 +120,7 @@ func (a *app) pairListCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "list", Short: "List this region's pairs", Args: cobra.NoArgs}
 	out := addOutputFlag(cmd)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		svc, _, err := a.pairClient()
+		svc, _, err := a.client()
 		if err != nil {
 			return err
 		}
@@ -165,11 +147,7 @@ func (a *app) pairShowCommand(verb string) *cobra.Command {
 	var wait time.Duration
 	cmd.Flags().DurationVar(&wait, "wait", 0, "wait up to this long for the secondary to catch up, showing progress (e.g. --wait 10m)")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		svc, conn, err := a.pairClient()
-		if err != nil {
-			return err
-		}
-		ws, err := pairWorkspace(conn)
+		svc, ws, err := a.workspaceClient()
 		if err != nil {
 			return err
 		}
@@ -246,11 +224,7 @@ func (a *app) pairDeleteCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "delete --workspace W [--yes]", Short: "Unpair a workspace; both workspaces stay, each writable", Args: cobra.NoArgs}
 	addYesFlag(cmd, &yes)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		svc, conn, err := a.pairClient()
-		if err != nil {
-			return err
-		}
-		ws, err := pairWorkspace(conn)
+		svc, ws, err := a.workspaceClient()
 		if err != nil {
 			return err
 		}
@@ -274,11 +248,7 @@ func (a *app) pairConflictsCommand() *cobra.Command {
 	}
 	out := addOutputFlag(cmd)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		svc, conn, err := a.pairClient()
-		if err != nil {
-			return err
-		}
-		ws, err := pairWorkspace(conn)
+		svc, ws, err := a.workspaceClient()
 		if err != nil {
 			return err
 		}
