@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -114,4 +116,55 @@ func forcedFailoverTrial(t *testing.T, trial int) {
 		}
 	}
 	t.Logf("%d acknowledged: %d in the new primary, %d set aside", len(acked), len(onWest), len(setAside))
+}
+
+// TestConfigJSONAcrossForcedFailover: a user with only config.json (both
+// endpoints and a workspace token) keeps working after the primary is
+// killed and an operator forces a failover: reads and writes go to the new
+// primary without editing anything.
+func TestConfigJSONAcrossForcedFailover(t *testing.T) {
+	east, west := pairedRegions(t, StackSQLiteFile, nil)
+	var tok struct {
+		Token string `json:"token"`
+	}
+	if err := json.Unmarshal([]byte(east.MustCLI(t, "token", "create", "--name", "alice", "--workspace", "soak", "-o", "json")), &tok); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "alice.token"), tok.Token)
+	writeFile(t, filepath.Join(dir, "config.json"), fmt.Sprintf(`{"subscription_id": "x", "resource_group": "y", "workspace_name": "soak",
+		"endpoints": [%q, %q], "token_file": "alice.token"}`, east.Endpoint, west.Endpoint))
+	writeFile(t, filepath.Join(dir, "a.ipynb"), "a")
+	bin := Build(t)
+	user := func(args ...string) (string, string, int) { return RunCLI(t, bin, dir, nil, args...) }
+	if _, stderr, code := user("notebook", "upload", "--path", "a.ipynb"); code != 0 {
+		t.Fatalf("upload before failover: exit %d: %s", code, stderr)
+	}
+	WaitFor(t, 20*time.Second, "the token and notebook to reach westus", func() (bool, error) {
+		list, err := httpapi.NewClient([]string{west.Endpoint}, tok.Token).ListNotebooks(context.Background(), "soak")
+		return err == nil && len(list) == 1, err
+	})
+
+	east.Kill()
+	west.MustCLI(t, "pair", "failover", "--workspace", "soak", "--force", "--yes")
+
+	writeFile(t, filepath.Join(dir, "b.ipynb"), "b")
+	_, stderr, code := user("notebook", "upload", "--path", "b.ipynb")
+	if code != 0 {
+		t.Fatalf("upload after forced failover with only config.json: exit %d: %s", code, stderr)
+	}
+	if !strings.Contains(stderr, "cannot be reached") {
+		t.Fatalf("stderr %q, want a note that the first endpoint was down", stderr)
+	}
+	out, stderr, code := user("notebook", "list", "-o", "json")
+	if code != 0 || !strings.Contains(out, "a.ipynb") || !strings.Contains(out, "b.ipynb") {
+		t.Fatalf("list after forced failover: exit %d, %s %s", code, out, stderr)
+	}
+}
+
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
 }
