@@ -61,6 +61,9 @@ type Pair struct {
 	// PromotedAtSeq is, on a region promoted by a failover, its last seq at
 	// that moment: a returning old primary sets aside what it has beyond.
 	PromotedAtSeq int64 `json:"promoted_at_seq,omitempty"`
+	// NoticedEpoch is the epoch the peer has acknowledged hearing of; the
+	// epoch announcer stops once it equals Epoch.
+	NoticedEpoch int64 `json:"noticed_epoch,omitempty"`
 }
 
 // Writable reports whether this side accepts writes.

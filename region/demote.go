@@ -270,7 +270,7 @@ func (r *Region) RunEpochAnnouncer(ctx context.Context, interval time.Duration) 
 			continue
 		}
 		for _, p := range pairs {
-			if p.Role != tandem.RolePrimary || p.PromotedAtSeq == 0 || p.Tier == tandem.TierHotHot {
+			if p.Role != tandem.RolePrimary || p.PromotedAtSeq == 0 || p.Tier == tandem.TierHotHot || p.NoticedEpoch == p.Epoch {
 				continue
 			}
 			client, _, err := r.dialPeer(ctx, p.PeerRegion)
@@ -282,10 +282,29 @@ func (r *Region) RunEpochAnnouncer(ctx context.Context, interval time.Duration) 
 				Epoch: p.Epoch, PrimaryRegion: r.Name, PrimaryEndpoint: r.Endpoint, PromotedAtSeq: p.PromotedAtSeq,
 			})
 			cancel()
-			if err != nil && !tandem.IsCode(err, tandem.EUnavailable) {
-				r.Logger.Warn("the old primary did not take the new epoch", "workspace", p.Workspace, "peer", p.PeerRegion, "err", err)
+			if err != nil {
+				if !tandem.IsCode(err, tandem.EUnavailable) {
+					r.Logger.Warn("the old primary did not take the new epoch", "workspace", p.Workspace, "peer", p.PeerRegion, "err", err)
+				}
+				continue
 			}
+			r.noticed(ctx, p.WorkspaceID, p.Epoch)
 		}
+	}
+}
+
+// noticed records that the peer has acknowledged epoch.
+func (r *Region) noticed(ctx context.Context, wsID string, epoch int64) {
+	err := r.Store.Update(ctx, func(tx tandem.Tx) error {
+		cur, err := pairOf(ctx, tx, wsID)
+		if err != nil || cur == nil || cur.Epoch != epoch {
+			return err
+		}
+		cur.NoticedEpoch = epoch
+		return putPair(ctx, tx, cur)
+	})
+	if err != nil {
+		r.Logger.Warn("record the peer's acknowledgement of the epoch", "err", err)
 	}
 }
 

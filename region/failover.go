@@ -174,8 +174,12 @@ func (r *Region) failoverHere(ctx context.Context, p *tandem.Pair, opts tandem.F
 	// Tell the old primary; after a forced failover it may be gone, and
 	// the epoch announcer keeps telling it until it hears.
 	notice := tandem.EpochNotice{Epoch: p.Epoch, PrimaryRegion: r.Name, PrimaryEndpoint: r.Endpoint, PromotedAtSeq: p.PromotedAtSeq}
-	if err := client.NoticeEpoch(ctx, p.WorkspaceID, notice); err != nil && !opts.Force {
-		r.Logger.Warn("failover: the old primary did not take the new epoch yet; it will be told again", "err", err)
+	if err := client.NoticeEpoch(ctx, p.WorkspaceID, notice); err != nil {
+		if !opts.Force {
+			r.Logger.Warn("failover: the old primary did not take the new epoch yet; it will be told again", "err", err)
+		}
+	} else {
+		r.noticed(ctx, p.WorkspaceID, p.Epoch)
 	}
 	if err := r.recordHistory(ctx, p.WorkspaceID, rec); err != nil {
 		return nil, err
