@@ -201,6 +201,7 @@ func (a *app) rootCommand() *cobra.Command {
 	)
 	root.AddCommand(a.assetCommands()...)
 	root.AddCommand(a.datastoreCommand())
+	root.AddCommand(a.jobCommand())
 	root.AddCommand(a.regionCommand(), a.pairCommand())
 	markRunning(root, &a.running)
 	return root

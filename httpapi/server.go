@@ -27,6 +27,7 @@ type Server struct {
 	Notebooks   tandem.NotebookService
 	Secrets     tandem.SecretService
 	Assets      tandem.AssetService
+	Jobs        tandem.JobService
 	Datastores  tandem.DatastoreService
 	Pairs       tandem.PairService
 	Divergences tandem.DivergenceService
@@ -91,6 +92,7 @@ func (s *Server) Handler() http.Handler {
 	v1("POST /v1/tokens", s.handleCreateToken)
 	v1("DELETE /v1/tokens/{name}", s.handleRevokeToken)
 	s.assetRoutes(v1)
+	s.jobRoutes(v1)
 	s.datastoreRoutes(v1)
 	s.pairRoutes(v1)
 	s.failoverRoutes(v1)

@@ -39,6 +39,8 @@ type Region struct {
 	closeOnce  sync.Once
 	closeMu    sync.Mutex
 	closeCh    chan struct{}
+	jobsOnce   sync.Once
+	jobRunner  *jobRunner
 }
 
 var (

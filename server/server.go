@@ -187,6 +187,7 @@ func (s *Server) Open(ctx context.Context) (err error) {
 		Notebooks:   s.Region,
 		Secrets:     s.Region,
 		Assets:      s.Region,
+		Jobs:        s.Region,
 		Datastores:  s.Region,
 		Digests:     s.Region,
 		Pairs:       s.Region,
@@ -229,6 +230,7 @@ func (s *Server) Open(ctx context.Context) (err error) {
 		defer s.wg.Done()
 		s.Region.RunSnapshots(bg, cfg.SnapshotInterval)
 	}()
+	s.Region.StartJobs(bg, &s.wg)
 	cfg.Logger.Info("region server started", "region", cfg.Region, "addr", s.Addr(),
 		"db", redact(cfg.DB), "storage", cfg.Storage, "retention_days", cfg.RetentionDays)
 	return nil

@@ -1,0 +1,207 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tandemml/tandem"
+	"github.com/tandemml/tandem/httpapi"
+	"github.com/tandemml/tandem/spec"
+)
+
+func (a *app) jobCommand() *cobra.Command {
+	cmd := groupCommand("job", "Command jobs from Azure ML YAML, run on the built-in local compute")
+	a.addConnectionFlags(cmd)
+	cmd.AddCommand(a.jobCreateCommand(), a.jobListCommand(), a.jobShowCommand(), a.jobStreamCommand(), a.jobCancelCommand())
+	return cmd
+}
+
+func (a *app) jobCreateCommand() *cobra.Command {
+	var (
+		file   string
+		sets   []string
+		stream bool
+	)
+	cmd := &cobra.Command{
+		Use:   "create -f FILE [--set key=value ...] [--stream]",
+		Short: "Submit a job from an Azure ML CLI v2 YAML file",
+		Long: "Submit a command job. Its code directory is uploaded with each file's sha256; the job\n" +
+			"runs on the built-in \"local\" compute (a process on the server host). --set takes dotted\n" +
+			"paths as Azure's CLI does, e.g. --set compute=local --set inputs.greeting=hi.",
+		Args: cobra.NoArgs,
+	}
+	out := addOutputFlag(cmd)
+	f := cmd.Flags()
+	f.StringVarP(&file, "file", "f", "", "Azure ML CLI v2 job YAML file")
+	f.StringArrayVar(&sets, "set", nil, "override a field, e.g. --set compute=local")
+	f.BoolVar(&stream, "stream", false, "print the job's log until it ends")
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		if file == "" {
+			return tandem.Errorf(tandem.EInvalid, "required flag \"file\" not set")
+		}
+		doc, err := spec.Load(a.path(file), spec.Options{Kind: spec.KindJob, Set: sets})
+		if err != nil {
+			return err
+		}
+		svc, ws, err := a.workspaceClient()
+		if err != nil {
+			return err
+		}
+		areq, err := a.uploadAssetFiles(cmd.Context(), svc, ws, doc)
+		if err != nil {
+			return err
+		}
+		job, err := svc.CreateJob(cmd.Context(), ws, &tandem.JobRequest{Spec: areq.Spec, Paths: areq.Paths, Files: areq.Files})
+		if err != nil {
+			return err
+		}
+		if stream {
+			a.note("Job %s queued on %s compute; streaming its log.", job.Name, job.Compute)
+			if job, err = a.streamJob(cmd.Context(), svc, ws, job.Name); err != nil {
+				return err
+			}
+		}
+		return writeOutput(a.env.Stdout, *out, job, jobDetails(job))
+	}
+	return cmd
+}
+
+func (a *app) jobListCommand() *cobra.Command {
+	cmd := &cobra.Command{Use: "list", Short: "List the workspace's jobs, newest first", Args: cobra.NoArgs}
+	out := addOutputFlag(cmd)
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		svc, ws, err := a.workspaceClient()
+		if err != nil {
+			return err
+		}
+		list, err := svc.ListJobs(cmd.Context(), ws)
+		if err != nil {
+			return err
+		}
+		t := &table{header: []string{"NAME", "STATUS", "COMPUTE", "EXPERIMENT", "CREATED", "DISPLAY NAME"}}
+		for _, j := range list {
+			t.add(j.Name, j.Status, j.Compute, j.ExperimentName, formatTime(j.CreatedAt), j.DisplayName)
+		}
+		return writeOutput(a.env.Stdout, *out, nonNil(list), t)
+	}
+	return cmd
+}
+
+func (a *app) jobNameCommand(use, short string, run func(ctx context.Context, svc *httpapi.Client, ws, name string, out outputFormat) error) *cobra.Command {
+	var name string
+	cmd := &cobra.Command{Use: use + " --name N", Short: short, Args: cobra.NoArgs}
+	out := addOutputFlag(cmd)
+	cmd.Flags().StringVarP(&name, "name", "n", "", "job name")
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		if name == "" {
+			return tandem.Errorf(tandem.EInvalid, "required flag \"name\" not set")
+		}
+		svc, ws, err := a.workspaceClient()
+		if err != nil {
+			return err
+		}
+		return run(cmd.Context(), svc, ws, name, *out)
+	}
+	return cmd
+}
+
+func (a *app) jobShowCommand() *cobra.Command {
+	return a.jobNameCommand("show", "Show one job", func(ctx context.Context, svc *httpapi.Client, ws, name string, out outputFormat) error {
+		j, err := svc.FindJob(ctx, ws, name)
+		if err != nil {
+			return err
+		}
+		return writeOutput(a.env.Stdout, out, j, jobDetails(j))
+	})
+}
+
+func (a *app) jobCancelCommand() *cobra.Command {
+	return a.jobNameCommand("cancel", "Cancel a queued or running job", func(ctx context.Context, svc *httpapi.Client, ws, name string, out outputFormat) error {
+		j, err := svc.CancelJob(ctx, ws, name)
+		if err != nil {
+			return err
+		}
+		return writeOutput(a.env.Stdout, out, j, jobDetails(j))
+	})
+}
+
+func (a *app) jobStreamCommand() *cobra.Command {
+	return a.jobNameCommand("stream", "Print a job's log as it runs, until it ends", func(ctx context.Context, svc *httpapi.Client, ws, name string, _ outputFormat) error {
+		_, err := a.streamJob(ctx, svc, ws, name)
+		return err
+	})
+}
+
+// streamJob polls the job's log, printing what is new, until the job ends;
+// then it prints the rest of the stored log and the final status.
+func (a *app) streamJob(ctx context.Context, svc tandem.JobService, ws, name string) (*tandem.Job, error) {
+	var printed int
+	show := func() error {
+		rc, err := svc.OpenJobLog(ctx, ws, name)
+		if err != nil {
+			return err
+		}
+		defer rc.Close()
+		b, err := io.ReadAll(rc)
+		if err != nil {
+			return err
+		}
+		if len(b) < printed {
+			printed = 0 // the log was replaced
+		}
+		if len(b) > printed {
+			if _, err := a.env.Stdout.Write(b[printed:]); err != nil {
+				return err
+			}
+			printed = len(b)
+		}
+		return nil
+	}
+	for {
+		j, err := svc.FindJob(ctx, ws, name)
+		if err != nil {
+			return nil, err
+		}
+		if err := show(); err != nil {
+			return nil, err
+		}
+		if tandem.JobDone(j.Status) {
+			msg := ""
+			if j.Error != "" {
+				msg = ": " + j.Error
+			}
+			a.note("Job %s %s%s.", j.Name, j.Status, msg)
+			return j, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+func jobDetails(j *tandem.Job) details {
+	exit := "-"
+	if j.ExitCode != nil {
+		exit = fmt.Sprint(*j.ExitCode)
+	}
+	return details{
+		{"Name", j.Name},
+		{"Type", j.Type},
+		{"Display name", j.DisplayName},
+		{"Experiment", j.ExperimentName},
+		{"Status", j.Status},
+		{"Compute", j.Compute},
+		{"Command", j.Command},
+		{"Exit code", exit},
+		{"Error", j.Error},
+		{"Created", formatTime(j.CreatedAt)},
+		{"Started", formatTimePtr(j.StartedAt)},
+		{"Ended", formatTimePtr(j.EndedAt)},
+	}
+}

@@ -1,0 +1,162 @@
+// Package compute runs job commands. Local runs them as processes on the
+// server host.
+package compute
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Job is one command to run.
+type Job struct {
+	Name    string            // the job's name, given as TANDEM_RUN_ID
+	Command string            // bash command; ${{outputs.y}} is replaced by y's directory
+	Env     map[string]string // added to the server's environment
+	Outputs []string          // output names: one empty directory each
+	Timeout time.Duration     // 0: none
+	// Code writes the job's code snapshot into dir, the command's working
+	// directory, before the command starts.
+	Code func(dir string) error
+}
+
+// Result is how a run ended. Root holds the log and the outputs until the
+// caller removes it with Cleanup.
+type Result struct {
+	Root     string
+	Log      string            // path of the combined stdout and stderr
+	Outputs  map[string]string // output name -> directory
+	ExitCode int               // -1 when the command did not exit by itself
+	TimedOut bool
+	Canceled bool  // ctx ended before the command did
+	Err      error // a failure to prepare or start the command
+}
+
+// Cleanup removes the run's directory.
+func (r *Result) Cleanup() {
+	if r.Root != "" {
+		os.RemoveAll(r.Root)
+	}
+}
+
+// Local runs jobs as bash processes on this host, one temporary directory
+// per run.
+type Local struct {
+	TempDir string // parent of the runs' directories; default os.TempDir()
+}
+
+var outputRE = regexp.MustCompile(`\$\{\{\s*outputs\.([A-Za-z0-9_.-]+)\s*\}\}`)
+
+// Run runs job until it exits, its timeout passes or ctx ends (which kills
+// its whole process group). started is called with the log's path once the
+// process runs.
+func (l *Local) Run(ctx context.Context, job *Job, started func(log string)) *Result {
+	res := &Result{ExitCode: -1, Outputs: map[string]string{}}
+	root, err := os.MkdirTemp(l.TempDir, "tandem-job-")
+	if err != nil {
+		res.Err = err
+		return res
+	}
+	res.Root = root
+	res.Log = filepath.Join(root, "std_log.txt")
+	logf, err := os.Create(res.Log)
+	if err != nil {
+		res.Err = err
+		return res
+	}
+	defer logf.Close()
+	fmt.Fprintf(logf, "tandem: job %s runs on the host (no container runtime is used); the environment's image only labels it\n", job.Name)
+
+	work := filepath.Join(root, "code")
+	if err := os.MkdirAll(work, 0o755); err != nil {
+		res.Err = err
+		return res
+	}
+	if job.Code != nil {
+		if err := job.Code(work); err != nil {
+			res.Err = fmt.Errorf("prepare code: %w", err)
+			return res
+		}
+	}
+	names := append([]string(nil), job.Outputs...)
+	sort.Strings(names)
+	for _, o := range names {
+		dir := filepath.Join(root, "outputs", o)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			res.Err = err
+			return res
+		}
+		res.Outputs[o] = dir
+	}
+	command := outputRE.ReplaceAllStringFunc(job.Command, func(m string) string {
+		name := outputRE.FindStringSubmatch(m)[1]
+		if dir, ok := res.Outputs[name]; ok {
+			return dir
+		}
+		return m
+	})
+
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if job.Timeout > 0 {
+		var c2 context.CancelFunc
+		runCtx, c2 = context.WithTimeout(runCtx, job.Timeout)
+		defer c2()
+	}
+	cmd := exec.CommandContext(runCtx, "bash", "-c", command)
+	cmd.Dir = work
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 5 * time.Second
+	env := os.Environ()
+	keys := make([]string, 0, len(job.Env))
+	for k := range job.Env {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		env = append(env, k+"="+job.Env[k])
+	}
+	env = append(env, "TANDEM_RUN_ID="+job.Name, "AZUREML_RUN_ID="+job.Name)
+	for o, dir := range res.Outputs {
+		env = append(env, "AZUREML_OUTPUT_"+strings.ToUpper(o)+"="+dir)
+	}
+	cmd.Env = env
+	if err := cmd.Start(); err != nil {
+		res.Err = fmt.Errorf("start bash: %w", err)
+		return res
+	}
+	if started != nil {
+		started(res.Log)
+	}
+	err = cmd.Wait()
+	// Whatever the shell left behind in its group goes too.
+	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	switch {
+	case ctx.Err() != nil:
+		res.Canceled = true
+		fmt.Fprintf(logf, "tandem: job canceled\n")
+	case runCtx.Err() != nil:
+		res.TimedOut = true
+		fmt.Fprintf(logf, "tandem: job timed out after %s\n", job.Timeout)
+	case err == nil:
+		res.ExitCode = 0
+	default:
+		var ee *exec.ExitError
+		if errors.As(err, &ee) && ee.ExitCode() >= 0 {
+			res.ExitCode = ee.ExitCode()
+		} else {
+			res.Err = err
+		}
+	}
+	return res
+}

@@ -1,0 +1,77 @@
+package tandem
+
+import (
+	"context"
+	"io"
+	"time"
+)
+
+// KindJob is the resource kind of jobs (unversioned).
+const KindJob Kind = "job"
+
+// Job statuses, as Azure ML names them.
+const (
+	JobQueued    = "Queued"
+	JobPreparing = "Preparing"
+	JobRunning   = "Running"
+	JobCompleted = "Completed"
+	JobFailed    = "Failed"
+	JobCanceled  = "Canceled"
+)
+
+// JobDone reports whether status is final.
+func JobDone(status string) bool {
+	return status == JobCompleted || status == JobFailed || status == JobCanceled
+}
+
+// LocalCompute is the built-in compute: jobs run as processes on the
+// server host.
+const LocalCompute = "local"
+
+// Job is one run of an Azure ML job document. Spec is the document with
+// its local paths replaced by the azureml:// URIs of the uploaded copies.
+type Job struct {
+	Name           string            `json:"name"`
+	Type           string            `json:"type"`
+	DisplayName    string            `json:"display_name,omitempty"`
+	ExperimentName string            `json:"experiment_name,omitempty"`
+	Description    string            `json:"description,omitempty"`
+	Tags           map[string]string `json:"tags,omitempty"`
+	Status         string            `json:"status"`
+	Compute        string            `json:"compute"`
+	Command        string            `json:"command,omitempty"` // with ${{inputs.x}} substituted
+	Spec           map[string]any    `json:"spec"`
+	Files          []AssetFile       `json:"files,omitempty"` // the code snapshot, under runs/<name>/
+	ExitCode       *int              `json:"exit_code,omitempty"`
+	Error          string            `json:"error,omitempty"`
+	CreatedAt      time.Time         `json:"created_at"`
+	StartedAt      *time.Time        `json:"started_at,omitempty"`
+	EndedAt        *time.Time        `json:"ended_at,omitempty"`
+}
+
+// JobRequest asks to run a job. Spec is the parsed document; its local
+// paths (the code directory) are described by Paths and their bytes,
+// staged beforehand with AssetService.StageBlob, by Files.
+type JobRequest struct {
+	Spec  map[string]any `json:"spec"`
+	Paths []AssetPath    `json:"paths,omitempty"`
+	Files []AssetFile    `json:"files,omitempty"`
+}
+
+// JobService runs jobs and serves their records and logs.
+//
+// Errors: ENotFound for unknown workspaces and jobs; EInvalid for documents
+// that break a rule or ask for what is not supported (yet); EConflict for
+// a job name that is taken, or a cancel of a finished job.
+type JobService interface {
+	// CreateJob records the job as Queued and schedules it.
+	CreateJob(ctx context.Context, workspace string, req *JobRequest) (*Job, error)
+	FindJob(ctx context.Context, workspace, name string) (*Job, error)
+	// ListJobs returns the workspace's jobs, newest first.
+	ListJobs(ctx context.Context, workspace string) ([]*Job, error)
+	// CancelJob ends a queued or running job; the status becomes Canceled.
+	CancelJob(ctx context.Context, workspace, name string) (*Job, error)
+	// OpenJobLog returns the job's log so far (live while it runs, the
+	// stored std_log.txt once it ended).
+	OpenJobLog(ctx context.Context, workspace, name string) (io.ReadCloser, error)
+}

@@ -1,0 +1,770 @@
+package region
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tandemml/tandem"
+	"github.com/tandemml/tandem/compute"
+	"github.com/tandemml/tandem/spec"
+)
+
+var _ tandem.JobService = (*Region)(nil)
+
+// DefaultJobWorkers is how many jobs a region runs at once on local compute.
+const DefaultJobWorkers = 4
+
+// runFolder is where a job's files live in its workspace's storage.
+func runFolder(job string) string { return "runs/" + job + "/" }
+
+// jobRunner is a region's queue of local jobs and the runs in progress.
+// It lives beside the Region (keyed by it) so that a Region needs no new
+// fields.
+type jobRunner struct {
+	mu      sync.Mutex
+	pending []jobRef
+	wake    chan struct{}
+	running map[string]*runningJob // wsID/name
+	local   compute.Local
+}
+
+type jobRef struct{ wsID, name string }
+
+type runningJob struct {
+	cancel   context.CancelFunc
+	canceled bool   // by CancelJob
+	log      string // live log path, once started
+	done     chan struct{}
+}
+
+func (r *Region) jobs() *jobRunner {
+	r.jobsOnce.Do(func() {
+		r.jobRunner = &jobRunner{wake: make(chan struct{}, 1), running: map[string]*runningJob{}}
+	})
+	return r.jobRunner
+}
+
+func (jr *jobRunner) enqueue(ref jobRef) {
+	jr.mu.Lock()
+	jr.pending = append(jr.pending, ref)
+	jr.mu.Unlock()
+	select {
+	case jr.wake <- struct{}{}:
+	default:
+	}
+}
+
+// StartJobs marks the jobs a previous process left unfinished as Failed,
+// then runs queued jobs on local compute with DefaultJobWorkers workers
+// until ctx ends. Its goroutines join wg.
+func (r *Region) StartJobs(ctx context.Context, wg *sync.WaitGroup) {
+	jr := r.jobs()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		r.failInterrupted(ctx)
+		var workers sync.WaitGroup
+		for i := 0; i < DefaultJobWorkers; i++ {
+			workers.Add(1)
+			go func() {
+				defer workers.Done()
+				for {
+					jr.mu.Lock()
+					if len(jr.pending) > 0 {
+						ref := jr.pending[0]
+						jr.pending = jr.pending[1:]
+						more := len(jr.pending) > 0
+						jr.mu.Unlock()
+						if more {
+							select {
+							case jr.wake <- struct{}{}:
+							default:
+							}
+						}
+						r.runJob(ctx, ref)
+						continue
+					}
+					jr.mu.Unlock()
+					select {
+					case <-ctx.Done():
+						return
+					case <-jr.wake:
+					}
+				}
+			}()
+		}
+		workers.Wait()
+	}()
+}
+
+// failInterrupted marks jobs left Queued, Preparing or Running by a
+// previous process as Failed. Workspaces this region may not write (a
+// secondary's) are left to their primary.
+func (r *Region) failInterrupted(ctx context.Context) {
+	var refs []jobRef
+	err := r.Store.View(ctx, func(tx tandem.Tx) error {
+		list, err := tx.ListWorkspaces(ctx, tandem.WorkspaceFilter{})
+		if err != nil {
+			return err
+		}
+		for _, ws := range list {
+			res, err := tx.ListResources(ctx, tandem.ResourceFilter{WorkspaceID: ws.ID, Kind: tandem.KindJob})
+			if err != nil {
+				return err
+			}
+			for _, x := range res {
+				j, err := jobFromResource(x)
+				if err == nil && !tandem.JobDone(j.Status) {
+					refs = append(refs, jobRef{ws.ID, j.Name})
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		r.Logger.Error("find interrupted jobs", "err", err)
+		return
+	}
+	// Jobs queued by this process (created before the workers started)
+	// are not interrupted ones.
+	jr := r.jobs()
+	jr.mu.Lock()
+	ours := map[jobRef]bool{}
+	for _, ref := range jr.pending {
+		ours[ref] = true
+	}
+	jr.mu.Unlock()
+	for _, ref := range refs {
+		if ours[ref] {
+			continue
+		}
+		err := r.updateJob(ctx, ref, func(j *tandem.Job, _ *tandem.Resource) error {
+			if tandem.JobDone(j.Status) {
+				return errSkip
+			}
+			r.endJob(j, tandem.JobFailed, "interrupted: server restarted", nil)
+			return nil
+		})
+		if err != nil && err != errSkip {
+			r.Logger.Warn("cannot mark interrupted job failed", "workspace", ref.wsID, "job", ref.name, "err", err)
+		}
+	}
+}
+
+var errSkip = fmt.Errorf("skip")
+
+func (r *Region) endJob(j *tandem.Job, status, msg string, exit *int) {
+	now := r.now()
+	j.Status, j.Error, j.ExitCode, j.EndedAt = status, msg, exit, &now
+}
+
+// CreateJob validates a command job for local compute, copies its code
+// snapshot to runs/<name>/code/, records it as Queued and schedules it.
+func (r *Region) CreateJob(ctx context.Context, workspace string, req *tandem.JobRequest) (*tandem.Job, error) {
+	ws, err := r.FindWorkspace(ctx, workspace)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.checkWritable(ctx, ws.ID); err != nil {
+		return nil, err
+	}
+	raw, err := json.Marshal(req.Spec)
+	if err != nil {
+		return nil, tandem.Errorf(tandem.EInvalid, "spec is not a JSON document: %v", err)
+	}
+	doc, err := spec.Parse(raw, "request", spec.Options{Kind: "job", NoFS: true})
+	if err != nil {
+		return nil, tandem.Errorf(tandem.EInvalid, "%v", err)
+	}
+	if doc.Type != "command" {
+		return nil, tandem.Errorf(tandem.EInvalid, "%s jobs are not supported yet; only command jobs run", doc.Type).WithTarget("type")
+	}
+	j := &tandem.Job{Name: doc.Name, Type: doc.Type, Description: doc.Description, Tags: doc.Tags, Status: tandem.JobQueued}
+	j.DisplayName, _ = doc.Fields["display_name"].(string)
+	j.ExperimentName, _ = doc.Fields["experiment_name"].(string)
+	c, _ := doc.Fields["compute"].(string)
+	c = strings.TrimPrefix(c, "azureml:")
+	if c != "" && c != tandem.LocalCompute {
+		return nil, tandem.Errorf(tandem.EInvalid, "compute %q: only the built-in %q compute runs jobs here yet; use --set compute=local", c, tandem.LocalCompute).WithTarget("compute")
+	}
+	j.Compute = tandem.LocalCompute
+	if j.Name == "" {
+		j.Name = jobName()
+	} else if err := tandem.ValidateAssetName(j.Name); err != nil {
+		return nil, err
+	}
+	if j.Command, err = substituteInputs(doc.Fields); err != nil {
+		return nil, err
+	}
+	areq := &tandem.AssetRequest{Kind: tandem.KindJob, Spec: req.Spec, Paths: req.Paths, Files: req.Files}
+	if err := checkPaths(doc, areq); err != nil {
+		return nil, err
+	}
+	for _, f := range req.Files {
+		ref, err := r.Blobs.Stat(ctx, stagingKey(ws.ID, f.SHA256))
+		if tandem.IsCode(err, tandem.ENotFound) || (err == nil && (ref.SHA256 != f.SHA256 || ref.Size != f.Size)) {
+			return nil, tandem.Errorf(tandem.ENotFound, "file %q (sha256 %s) was not staged; upload it again", f.Path, f.SHA256).WithTarget(f.Path)
+		} else if err != nil {
+			return nil, err
+		}
+	}
+	// The environment only labels a host run: references to curated or
+	// registry environments are recorded, not resolved.
+	refs := *doc
+	refs.Refs = nil
+	for _, ref := range doc.Refs {
+		if !strings.HasPrefix(ref.Field, "environment") {
+			refs.Refs = append(refs.Refs, ref)
+		}
+	}
+	if err := r.resolveRefs(ctx, ws, &refs); err != nil {
+		return nil, err
+	}
+	err = r.Store.View(ctx, func(tx tandem.Tx) error {
+		_, err := tx.FindResource(ctx, tandem.ResourceKey{WorkspaceID: ws.ID, Kind: tandem.KindJob, Name: j.Name})
+		if err == nil {
+			return tandem.Errorf(tandem.EConflict, "job %q already exists in workspace %q", j.Name, ws.Name).WithTarget(j.Name)
+		} else if tandem.IsCode(err, tandem.ENotFound) {
+			return nil
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+
+	// Code snapshot: runs/<name>/code/...
+	j.Spec = cloneMap(doc.Fields)
+	j.Spec["name"] = j.Name
+	j.Spec["compute"] = "azureml:" + tandem.LocalCompute
+	roots := map[string]tandem.AssetPath{}
+	for _, p := range req.Paths {
+		roots[p.Field] = p
+		uri := DatastoreURI(runFolder(j.Name) + "code")
+		if p.Dir {
+			uri += "/"
+		}
+		setField(j.Spec, p.Field, uri)
+	}
+	var blobs []tandem.BlobRef
+	for _, f := range req.Files {
+		rel := "code"
+		if p := roots[f.Field]; p.Dir {
+			rel = "code/" + strings.TrimPrefix(f.Path, p.Root+"/")
+		} else {
+			rel = "code/" + p.Root
+		}
+		f.Path = rel
+		j.Files = append(j.Files, f)
+	}
+	sort.Slice(j.Files, func(a, b int) bool { return j.Files[a].Path < j.Files[b].Path })
+	for _, f := range j.Files {
+		key := tandem.StoragePrefix(ws.ID) + runFolder(j.Name) + f.Path
+		src, err := r.Blobs.OpenVerified(ctx, tandem.BlobRef{Key: stagingKey(ws.ID, f.SHA256), SHA256: f.SHA256, Size: f.Size})
+		if err == nil {
+			var ref tandem.BlobRef
+			ref, err = r.Blobs.Put(ctx, key, src, &tandem.BlobRef{SHA256: f.SHA256, Size: f.Size})
+			src.Close()
+			blobs = append(blobs, ref)
+		}
+		if err != nil {
+			r.removeBlobs(ctx, blobs)
+			return nil, fmt.Errorf("copy code file %s of job %s: %w", f.Path, j.Name, err)
+		}
+	}
+	j.CreatedAt = r.now()
+	res, err := jobResource(ws.ID, j, blobs)
+	if err == nil {
+		err = r.Store.Update(ctx, func(tx tandem.Tx) error {
+			if _, err := r.liveWorkspace(ctx, tx, workspace); err != nil {
+				return err
+			}
+			if _, err := tx.FindResource(ctx, res.Key()); err == nil {
+				return tandem.Errorf(tandem.EConflict, "job %q was created concurrently", j.Name)
+			} else if !tandem.IsCode(err, tandem.ENotFound) {
+				return err
+			}
+			if err := tx.PutResource(ctx, res); err != nil {
+				return err
+			}
+			return r.logChange(ctx, tx, ws.ID, tandem.KindJob, j.Name, "", tandem.OpCreate, res)
+		})
+	}
+	if err != nil {
+		r.removeBlobs(ctx, blobs)
+		return nil, err
+	}
+	for _, f := range req.Files {
+		_ = r.Blobs.Delete(ctx, stagingKey(ws.ID, f.SHA256))
+	}
+	r.Logger.Info("job queued", "workspace", ws.Name, "job", j.Name, "compute", j.Compute)
+	r.jobs().enqueue(jobRef{ws.ID, j.Name})
+	return j, nil
+}
+
+var (
+	jobAdjectives = []string{"amber", "brave", "calm", "dreamy", "eager", "frosty", "gentle", "happy", "icy", "jolly", "keen", "lucid", "mellow", "nimble", "olive", "plucky", "quiet", "rustic", "sunny", "tidy", "upbeat", "vivid", "witty", "zesty"}
+	jobNouns      = []string{"apple", "brush", "cloud", "drum", "engine", "fox", "garden", "heart", "island", "jelly", "kite", "lemon", "moon", "night", "ocean", "pepper", "quail", "river", "stone", "tiger", "umbrella", "violin", "whale", "yarn"}
+)
+
+// jobName returns a name like Azure's generated ones: adjective_noun_hex.
+func jobName() string {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	return jobAdjectives[int(b[0])%len(jobAdjectives)] + "_" + jobNouns[int(b[1])%len(jobNouns)] + "_" + hex.EncodeToString(b[2:])
+}
+
+var (
+	inputRE    = regexp.MustCompile(`\$\{\{\s*inputs\.([A-Za-z0-9_.-]+)\s*\}\}`)
+	optionalRE = regexp.MustCompile(`\$\[\[(.*?)\]\]`)
+)
+
+// substituteInputs returns the command with literal inputs in place of
+// ${{inputs.x}}, and optional $[[...]] parts kept when their inputs are
+// given and dropped otherwise.
+func substituteInputs(fields map[string]any) (string, error) {
+	command, _ := fields["command"].(string)
+	inputs, _ := fields["inputs"].(map[string]any)
+	values := map[string]string{}
+	for name, v := range inputs {
+		switch x := v.(type) {
+		case string, bool, float64, int, int64:
+			values[name] = literal(x)
+		case map[string]any:
+			if p, ok := x["path"]; ok && p != nil {
+				return "", tandem.Errorf(tandem.EInvalid, "input %q: data inputs (path %v) are not supported yet; only literal inputs are", name, p).WithTarget("inputs." + name)
+			}
+			for _, k := range []string{"value", "default"} {
+				if val, ok := x[k]; ok && val != nil {
+					values[name] = literal(val)
+					break
+				}
+			}
+		case nil:
+		}
+	}
+	command = optionalRE.ReplaceAllStringFunc(command, func(m string) string {
+		inner := optionalRE.FindStringSubmatch(m)[1]
+		for _, ref := range inputRE.FindAllStringSubmatch(inner, -1) {
+			if _, ok := values[ref[1]]; !ok {
+				return ""
+			}
+		}
+		return inner
+	})
+	var missing []string
+	command = inputRE.ReplaceAllStringFunc(command, func(m string) string {
+		name := inputRE.FindStringSubmatch(m)[1]
+		v, ok := values[name]
+		if !ok {
+			missing = append(missing, name)
+			return m
+		}
+		return v
+	})
+	if len(missing) > 0 {
+		return "", tandem.Errorf(tandem.EInvalid, "command refers to undefined input %q", missing[0]).WithTarget("command")
+	}
+	return command, nil
+}
+
+func literal(v any) string {
+	switch x := v.(type) {
+	case string:
+		return x
+	case float64:
+		return strconv.FormatFloat(x, 'f', -1, 64)
+	}
+	return fmt.Sprint(v)
+}
+
+func jobResource(wsID string, j *tandem.Job, blobs []tandem.BlobRef) (*tandem.Resource, error) {
+	b, err := json.Marshal(j)
+	if err != nil {
+		return nil, err
+	}
+	return &tandem.Resource{
+		WorkspaceID: wsID, Kind: tandem.KindJob, Name: j.Name,
+		Spec: b, Blobs: blobs, CreatedAt: j.CreatedAt, UpdatedAt: j.CreatedAt,
+	}, nil
+}
+
+func jobFromResource(res *tandem.Resource) (*tandem.Job, error) {
+	var j tandem.Job
+	if err := json.Unmarshal(res.Spec, &j); err != nil {
+		return nil, fmt.Errorf("decode job %s: %w", res.Name, err)
+	}
+	return &j, nil
+}
+
+// updateJob changes a job in one transaction with its change entry (one
+// entry per status transition, so replicas follow the job). fn returning
+// errSkip leaves the job as it is.
+func (r *Region) updateJob(ctx context.Context, ref jobRef, fn func(j *tandem.Job, res *tandem.Resource) error) error {
+	return r.Store.Update(ctx, func(tx tandem.Tx) error {
+		res, err := tx.FindResource(ctx, tandem.ResourceKey{WorkspaceID: ref.wsID, Kind: tandem.KindJob, Name: ref.name})
+		if err != nil {
+			return err
+		}
+		j, err := jobFromResource(res)
+		if err != nil {
+			return err
+		}
+		if err := fn(j, res); err != nil {
+			return err
+		}
+		if res.Spec, err = json.Marshal(j); err != nil {
+			return err
+		}
+		res.UpdatedAt = r.now()
+		if err := tx.PutResource(ctx, res); err != nil {
+			return err
+		}
+		return r.logChange(ctx, tx, ref.wsID, tandem.KindJob, ref.name, "", tandem.OpUpdate, res)
+	})
+}
+
+// runJob runs one queued job to its end.
+func (r *Region) runJob(ctx context.Context, ref jobRef) {
+	jr := r.jobs()
+	key := ref.wsID + "/" + ref.name
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	rj := &runningJob{cancel: cancel, done: make(chan struct{})}
+	jr.mu.Lock()
+	jr.running[key] = rj
+	jr.mu.Unlock()
+	defer func() {
+		jr.mu.Lock()
+		delete(jr.running, key)
+		jr.mu.Unlock()
+		close(rj.done)
+	}()
+	// Status writes outlive a cancel of the run itself.
+	wctx := context.WithoutCancel(ctx)
+
+	var job *tandem.Job
+	err := r.updateJob(wctx, ref, func(j *tandem.Job, _ *tandem.Resource) error {
+		if j.Status != tandem.JobQueued {
+			return errSkip
+		}
+		j.Status = tandem.JobPreparing
+		job = j
+		return nil
+	})
+	if err != nil {
+		if err != errSkip {
+			r.Logger.Warn("cannot start job", "workspace", ref.wsID, "job", ref.name, "err", err)
+		}
+		return
+	}
+	prefix := tandem.StoragePrefix(ref.wsID) + runFolder(job.Name)
+	cj := &compute.Job{
+		Name:    job.Name,
+		Command: job.Command,
+		Env:     map[string]string{},
+		Code: func(dir string) error {
+			for _, f := range job.Files {
+				if err := r.fetchBlob(runCtx, tandem.BlobRef{Key: prefix + f.Path, SHA256: f.SHA256, Size: f.Size}, filepath.Join(dir, filepath.FromSlash(strings.TrimPrefix(strings.TrimPrefix(f.Path, "code"), "/")))); err != nil {
+					return err
+				}
+			}
+			return nil
+		},
+	}
+	if env, ok := job.Spec["environment_variables"].(map[string]any); ok {
+		for k, v := range env {
+			cj.Env[k] = literal(v)
+		}
+	}
+	if outs, ok := job.Spec["outputs"].(map[string]any); ok {
+		for o := range outs {
+			cj.Outputs = append(cj.Outputs, o)
+		}
+	}
+	for _, m := range outputRE.FindAllStringSubmatch(job.Command, -1) {
+		cj.Outputs = append(cj.Outputs, m[1])
+	}
+	cj.Outputs = dedupe(cj.Outputs)
+	if limits, ok := job.Spec["limits"].(map[string]any); ok {
+		if t, ok := limits["timeout"].(float64); ok && t > 0 {
+			cj.Timeout = time.Duration(t * float64(time.Second))
+		}
+	}
+	if runCtx.Err() != nil {
+		r.finishJob(wctx, ref, nil, rj)
+		return
+	}
+	res := jr.local.Run(runCtx, cj, func(log string) {
+		jr.mu.Lock()
+		rj.log = log
+		jr.mu.Unlock()
+		err := r.updateJob(wctx, ref, func(j *tandem.Job, _ *tandem.Resource) error {
+			now := r.now()
+			j.Status, j.StartedAt = tandem.JobRunning, &now
+			return nil
+		})
+		if err != nil {
+			r.Logger.Warn("cannot record job running", "job", ref.name, "err", err)
+		}
+	})
+	defer res.Cleanup()
+	r.finishJob(wctx, ref, res, rj)
+}
+
+var outputRE = regexp.MustCompile(`\$\{\{\s*outputs\.([A-Za-z0-9_.-]+)\s*\}\}`)
+
+func dedupe(list []string) []string {
+	sort.Strings(list)
+	out := list[:0]
+	for i, s := range list {
+		if i == 0 || s != list[i-1] {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// fetchBlob writes verified bytes to a local file.
+func (r *Region) fetchBlob(ctx context.Context, ref tandem.BlobRef, dst string) error {
+	rc, err := r.Blobs.OpenVerified(ctx, ref)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return err
+	}
+	f, err := os.Create(dst)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, rc); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// finishJob stores the log and outputs of a run and records its end.
+func (r *Region) finishJob(ctx context.Context, ref jobRef, res *compute.Result, rj *runningJob) {
+	prefix := tandem.StoragePrefix(ref.wsID) + runFolder(ref.name)
+	var blobs []tandem.BlobRef
+	var uploadErr error
+	if res != nil && res.Log != "" {
+		if f, err := os.Open(res.Log); err == nil {
+			ref, err := r.Blobs.Put(ctx, prefix+"logs/std_log.txt", f, nil)
+			f.Close()
+			if err == nil {
+				blobs = append(blobs, ref)
+			} else {
+				uploadErr = err
+			}
+		}
+		for o, dir := range res.Outputs {
+			err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+				if err != nil || !d.Type().IsRegular() {
+					return err
+				}
+				rel, err := filepath.Rel(dir, p)
+				if err != nil {
+					return err
+				}
+				f, err := os.Open(p)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				ref, err := r.Blobs.Put(ctx, prefix+"outputs/"+o+"/"+path.Clean(filepath.ToSlash(rel)), f, nil)
+				if err == nil {
+					blobs = append(blobs, ref)
+				}
+				return err
+			})
+			if err != nil && uploadErr == nil {
+				uploadErr = err
+			}
+		}
+	}
+	r.jobs().mu.Lock()
+	canceled := rj.canceled
+	r.jobs().mu.Unlock()
+	err := r.updateJob(ctx, ref, func(j *tandem.Job, stored *tandem.Resource) error {
+		if tandem.JobDone(j.Status) {
+			return errSkip
+		}
+		stored.Blobs = append(stored.Blobs, blobs...)
+		var exit *int
+		if res != nil && res.ExitCode >= 0 {
+			code := res.ExitCode
+			exit = &code
+		}
+		switch {
+		case canceled:
+			r.endJob(j, tandem.JobCanceled, "canceled", exit)
+		case res == nil || res.Canceled:
+			r.endJob(j, tandem.JobFailed, "interrupted: server stopped", exit)
+		case res.Err != nil:
+			r.endJob(j, tandem.JobFailed, res.Err.Error(), exit)
+		case res.TimedOut:
+			r.endJob(j, tandem.JobFailed, fmt.Sprintf("timed out after %s (limits.timeout)", time.Duration(float64(time.Second)*mustFloat(j.Spec))), exit)
+		case res.ExitCode != 0:
+			r.endJob(j, tandem.JobFailed, fmt.Sprintf("command exited with code %d", res.ExitCode), exit)
+		case uploadErr != nil:
+			r.endJob(j, tandem.JobFailed, "storing logs and outputs failed: "+uploadErr.Error(), exit)
+		default:
+			r.endJob(j, tandem.JobCompleted, "", exit)
+		}
+		return nil
+	})
+	if err != nil && err != errSkip {
+		r.Logger.Error("cannot record job end", "job", ref.name, "err", err)
+		return
+	}
+	r.Logger.Info("job ended", "workspace", ref.wsID, "job", ref.name)
+}
+
+func mustFloat(s map[string]any) float64 {
+	l, _ := s["limits"].(map[string]any)
+	f, _ := l["timeout"].(float64)
+	return f
+}
+
+// FindJob returns one job.
+func (r *Region) FindJob(ctx context.Context, workspace, name string) (*tandem.Job, error) {
+	var j *tandem.Job
+	err := r.Store.View(ctx, func(tx tandem.Tx) error {
+		ws, err := r.liveWorkspace(ctx, tx, workspace)
+		if err != nil {
+			return err
+		}
+		res, err := tx.FindResource(ctx, tandem.ResourceKey{WorkspaceID: ws.ID, Kind: tandem.KindJob, Name: name})
+		if tandem.IsCode(err, tandem.ENotFound) {
+			return tandem.Errorf(tandem.ENotFound, "job %q not found in workspace %q", name, workspace).WithTarget(name)
+		} else if err != nil {
+			return err
+		}
+		j, err = jobFromResource(res)
+		return err
+	})
+	return j, err
+}
+
+// ListJobs returns the workspace's jobs, newest first.
+func (r *Region) ListJobs(ctx context.Context, workspace string) ([]*tandem.Job, error) {
+	var out []*tandem.Job
+	err := r.Store.View(ctx, func(tx tandem.Tx) error {
+		ws, err := r.liveWorkspace(ctx, tx, workspace)
+		if err != nil {
+			return err
+		}
+		list, err := tx.ListResources(ctx, tandem.ResourceFilter{WorkspaceID: ws.ID, Kind: tandem.KindJob})
+		if err != nil {
+			return err
+		}
+		for _, res := range list {
+			j, err := jobFromResource(res)
+			if err != nil {
+				return err
+			}
+			out = append(out, j)
+		}
+		return nil
+	})
+	sort.SliceStable(out, func(a, b int) bool { return out[a].CreatedAt.After(out[b].CreatedAt) })
+	return out, err
+}
+
+// CancelJob ends a queued or running job.
+func (r *Region) CancelJob(ctx context.Context, workspace, name string) (*tandem.Job, error) {
+	ws, err := r.FindWorkspace(ctx, workspace)
+	if err != nil {
+		return nil, err
+	}
+	j, err := r.FindJob(ctx, workspace, name)
+	if err != nil {
+		return nil, err
+	}
+	if tandem.JobDone(j.Status) {
+		return nil, tandem.Errorf(tandem.EConflict, "job %q already ended (%s)", name, j.Status).WithTarget(name)
+	}
+	if err := r.checkWritable(ctx, ws.ID); err != nil {
+		return nil, err
+	}
+	jr := r.jobs()
+	jr.mu.Lock()
+	rj := jr.running[ws.ID+"/"+name]
+	if rj != nil {
+		rj.canceled = true
+	}
+	jr.mu.Unlock()
+	if rj != nil {
+		rj.cancel()
+		select {
+		case <-rj.done:
+		case <-time.After(15 * time.Second):
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		return r.FindJob(ctx, workspace, name)
+	}
+	err = r.updateJob(ctx, jobRef{ws.ID, name}, func(j *tandem.Job, _ *tandem.Resource) error {
+		if tandem.JobDone(j.Status) {
+			return errSkip
+		}
+		r.endJob(j, tandem.JobCanceled, "canceled", nil)
+		return nil
+	})
+	if err != nil && err != errSkip {
+		return nil, err
+	}
+	return r.FindJob(ctx, workspace, name)
+}
+
+// OpenJobLog returns the log so far: the live file while the job runs
+// here, the stored std_log.txt after; empty before it starts.
+func (r *Region) OpenJobLog(ctx context.Context, workspace, name string) (io.ReadCloser, error) {
+	ws, err := r.FindWorkspace(ctx, workspace)
+	if err != nil {
+		return nil, err
+	}
+	j, err := r.FindJob(ctx, workspace, name)
+	if err != nil {
+		return nil, err
+	}
+	if !tandem.JobDone(j.Status) {
+		jr := r.jobs()
+		jr.mu.Lock()
+		var log string
+		if rj := jr.running[ws.ID+"/"+name]; rj != nil {
+			log = rj.log
+		}
+		jr.mu.Unlock()
+		if log != "" {
+			if b, err := os.ReadFile(log); err == nil {
+				return io.NopCloser(bytes.NewReader(b)), nil
+			}
+		}
+		// It may have ended in between: fall through to storage.
+	}
+	rc, err := r.Blobs.Open(ctx, tandem.StoragePrefix(ws.ID)+runFolder(name)+"logs/std_log.txt")
+	if tandem.IsCode(err, tandem.ENotFound) {
+		return io.NopCloser(bytes.NewReader(nil)), nil
+	}
+	return rc, err
+}
