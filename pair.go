@@ -214,6 +214,8 @@ type PeerClient interface {
 	// NoticeEpoch tells the peer the pair's new epoch and primary; a peer
 	// at a lower epoch demotes itself.
 	NoticeEpoch(ctx context.Context, workspaceID string, n EpochNotice) error
+	// PeerPair returns the peer's side of a pair.
+	PeerPair(ctx context.Context, workspaceID string) (*Pair, error)
 	// Reapply asks the peer, the primary, to write a set-aside entry again.
 	Reapply(ctx context.Context, workspaceID string, req ReapplyRequest) error
 	// ForwardFailover asks the peer, the secondary, to run a failover.
@@ -255,6 +257,7 @@ type ReplicationSource interface {
 	NoticeEpoch(ctx context.Context, from, workspaceID string, n EpochNotice) error
 	ForwardedFailover(ctx context.Context, from, workspaceID string, opts FailoverOptions) (*FailoverRecord, error)
 	Reapply(ctx context.Context, from, workspaceID string, req ReapplyRequest) error
+	PeerPair(ctx context.Context, from, workspaceID string) (*Pair, error)
 	// KnownPeer returns EForbidden unless name is a region added here.
 	KnownPeer(ctx context.Context, name string) error
 }

@@ -17,6 +17,7 @@ func (s *Server) failoverRoutes(v1 func(string, func(http.ResponseWriter, *http.
 	v1("POST /v1/pairs/{ws}/divergences/{id}/apply", s.handleApplyDivergence)
 	v1("POST /v1/replication/workspaces/{id}/reapply", s.peer(s.handleReapply))
 
+	v1("GET /v1/replication/pairs/{id}", s.peer(s.handlePeerPair))
 	v1("POST /v1/replication/pairs/{id}/fence", s.peer(s.handleFence))
 	v1("POST /v1/replication/pairs/{id}/epoch", s.peer(s.handleNoticeEpoch))
 	v1("POST /v1/replication/pairs/{id}/failover", s.peer(s.handleForwardedFailover))
@@ -196,4 +197,18 @@ func (c *Client) ApplyDivergence(ctx context.Context, ws, id string, seqs []int6
 
 func (c *Client) Reapply(ctx context.Context, workspaceID string, req tandem.ReapplyRequest) error {
 	return c.call(ctx, http.MethodPost, "/v1/replication/workspaces/"+url.PathEscape(workspaceID)+"/reapply", nil, req, nil)
+}
+
+func (s *Server) handlePeerPair(w http.ResponseWriter, r *http.Request, from string) error {
+	p, err := s.Replication.PeerPair(r.Context(), from, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, p)
+	return nil
+}
+
+func (c *Client) PeerPair(ctx context.Context, workspaceID string) (*tandem.Pair, error) {
+	var p tandem.Pair
+	return &p, c.call(ctx, http.MethodGet, "/v1/replication/pairs/"+url.PathEscape(workspaceID), nil, nil, &p)
 }

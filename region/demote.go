@@ -31,6 +31,15 @@ func (r *Region) NoticeEpoch(ctx context.Context, from, workspaceID string, n ta
 	if n.PrimaryRegion != from {
 		return tandem.Errorf(tandem.EInvalid, "epoch notice from %q names %q as the primary", from, n.PrimaryRegion)
 	}
+	// One demotion at a time per workspace, and it runs to the end even if
+	// the peer that told us stops waiting: a half-done demotion would
+	// leave the workspace fenced with nothing set aside.
+	ctx = context.WithoutCancel(ctx)
+	unlock := r.lockAsset("", "demote", workspaceID)
+	defer unlock()
+	if p, err = r.replicaPair(ctx, from, workspaceID); err != nil || n.Epoch <= p.Epoch {
+		return err
+	}
 	r.Logger.Warn("higher epoch learned: demoting to secondary", "workspace", p.Workspace, "epoch", p.Epoch, "new_epoch", n.Epoch, "new_primary", from)
 
 	// First stop writes: demote at once, then set aside what diverged.
@@ -265,6 +274,7 @@ func (r *Region) RunEpochAnnouncer(ctx context.Context, interval time.Duration) 
 			return
 		case <-t.C:
 		}
+		r.CheckEpochs(ctx, interval)
 		pairs, err := r.ListPairs(ctx)
 		if err != nil {
 			continue
@@ -277,7 +287,8 @@ func (r *Region) RunEpochAnnouncer(ctx context.Context, interval time.Duration) 
 			if err != nil {
 				continue
 			}
-			nctx, cancel := context.WithTimeout(ctx, interval)
+			// Demotion may take a while on a busy old primary: give it time.
+			nctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 			err = client.NoticeEpoch(nctx, p.WorkspaceID, tandem.EpochNotice{
 				Epoch: p.Epoch, PrimaryRegion: r.Name, PrimaryEndpoint: r.Endpoint, PromotedAtSeq: p.PromotedAtSeq,
 			})
@@ -289,6 +300,42 @@ func (r *Region) RunEpochAnnouncer(ctx context.Context, interval time.Duration) 
 				continue
 			}
 			r.noticed(ctx, p.WorkspaceID, p.Epoch)
+		}
+	}
+}
+
+// PeerPair returns this region's side of a pair, for its peer.
+func (r *Region) PeerPair(ctx context.Context, from, workspaceID string) (*tandem.Pair, error) {
+	return r.replicaPair(ctx, from, workspaceID)
+}
+
+// CheckEpochs asks the peer of every pair this region holds the primary of
+// whether it has moved to a higher epoch (a forced failover while this
+// region was down or cut off) and, if so, demotes this side at once. A
+// server runs it before it serves, and then every interval, so that a
+// returning old primary does not take writes it would have to set aside.
+func (r *Region) CheckEpochs(ctx context.Context, timeout time.Duration) {
+	pairs, err := r.ListPairs(ctx)
+	if err != nil {
+		return
+	}
+	for _, p := range pairs {
+		if p.Role != tandem.RolePrimary || p.Tier == tandem.TierHotHot {
+			continue
+		}
+		client, _, err := r.dialPeer(ctx, p.PeerRegion)
+		if err != nil {
+			continue
+		}
+		cctx, cancel := context.WithTimeout(ctx, timeout)
+		peer, err := client.PeerPair(cctx, p.WorkspaceID)
+		cancel()
+		if err != nil || peer.Role != tandem.RolePrimary || peer.Epoch <= p.Epoch {
+			continue
+		}
+		n := tandem.EpochNotice{Epoch: peer.Epoch, PrimaryRegion: p.PeerRegion, PrimaryEndpoint: peer.PrimaryEndpoint, PromotedAtSeq: peer.PromotedAtSeq}
+		if err := r.NoticeEpoch(ctx, p.PeerRegion, p.WorkspaceID, n); err != nil {
+			r.Logger.Error("demote after learning a higher epoch", "workspace", p.Workspace, "err", err)
 		}
 	}
 }

@@ -200,6 +200,9 @@ func (s *Server) Open(ctx context.Context) (err error) {
 		Gatherer:    reg,
 		Registerer:  reg,
 	}
+	// A returning old primary learns of a failover made while it was away
+	// before it takes a single write.
+	s.Region.CheckEpochs(ctx, 2*time.Second)
 	s.http = &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second}
 
 	bg, cancel := context.WithCancel(context.Background())
