@@ -1,0 +1,99 @@
+package main
+
+import (
+	"log"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// cpuSample is the machine's CPU time and the part of it spent by this
+// program and by the server processes named, in clock ticks.
+type cpuSample struct {
+	busy, total, ours float64
+}
+
+// takeCPU reads /proc/stat and the /proc/PID/stat of this process and of
+// pids (0s are skipped). On a system without /proc it returns zeros.
+func takeCPU(pids ...int) cpuSample {
+	var s cpuSample
+	data, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return s
+	}
+	line, _, _ := strings.Cut(string(data), "\n")
+	f := strings.Fields(line) // cpu user nice system idle iowait irq softirq steal guest guest_nice
+	for i, v := range f[1:] {
+		n, _ := strconv.ParseFloat(v, 64)
+		switch i {
+		case 0, 1, 2, 5, 6, 7: // user, nice, system, irq, softirq, steal
+			s.busy += n
+			s.total += n
+		case 3, 4: // idle, iowait
+			s.total += n
+		}
+	}
+	s.ours = procTicks("self")
+	for _, pid := range pids {
+		if pid > 0 {
+			s.ours += procTicks(strconv.Itoa(pid))
+		}
+	}
+	return s
+}
+
+// procTicks returns a process's user and system time.
+func procTicks(pid string) float64 {
+	data, err := os.ReadFile("/proc/" + pid + "/stat")
+	if err != nil {
+		return 0
+	}
+	s := string(data)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:]) // f[0] is field 3, state
+	var t float64
+	for i := 11; i < 13 && i < len(f); i++ { // fields 14 and 15: utime, stime
+		n, _ := strconv.ParseFloat(f[i], 64)
+		t += n
+	}
+	return t
+}
+
+// othersSince returns how many CPUs, on average since start, processes
+// other than ours kept busy: the benchmark's noise. A server killed in
+// between takes its ticks with it, which counts them as others': the
+// figure is an upper bound.
+func (s cpuSample) othersSince(start cpuSample) float64 {
+	dt := s.total - start.total
+	if dt <= 0 {
+		return 0
+	}
+	return max(0, (s.busy-start.busy)-(s.ours-start.ours)) / dt * float64(runtime.NumCPU())
+}
+
+// waitQuiet waits, up to limit, until processes other than ours keep less
+// than threshold CPUs busy over a second, and returns the last figure.
+func waitQuiet(what string, threshold float64, limit time.Duration) float64 {
+	deadline := time.Now().Add(limit)
+	waited := false
+	for {
+		a := takeCPU()
+		time.Sleep(time.Second)
+		others := takeCPU().othersSince(a)
+		if others < threshold || limit <= 0 {
+			if waited {
+				log.Printf("%s: the machine is quiet now (others %.2f CPUs)", what, others)
+			}
+			return others
+		}
+		if time.Now().After(deadline) {
+			log.Printf("%s: other processes still keep %.2f CPUs busy after waiting %v; measuring anyway", what, others, limit)
+			return others
+		}
+		if !waited {
+			log.Printf("%s: other processes keep %.2f CPUs busy; waiting (up to %v) for a quiet machine", what, others, limit)
+			waited = true
+		}
+	}
+}
