@@ -2,6 +2,7 @@ package main
 
 import (
 	"log"
+	"math/rand/v2"
 	"os"
 	"runtime"
 	"strconv"
@@ -86,24 +87,31 @@ func (s cpuSample) oursSince(start cpuSample) float64 {
 	return max(0, s.ours-start.ours) / dt * float64(runtime.NumCPU())
 }
 
-// waitQuiet waits, up to limit, until processes other than ours keep less
-// than threshold CPUs busy over a second, and says when it had to wait.
+// waitQuiet waits, up to limit, until processes other than ours have kept
+// less than threshold CPUs busy for three seconds in a row, and says when
+// it had to wait. It starts after a random pause of up to two seconds, so
+// that two benchmarks waiting for each other do not start together.
 func waitQuiet(what string, threshold float64, limit time.Duration, pids ...int) {
 	if limit <= 0 {
 		return
 	}
+	time.Sleep(time.Duration(rand.Int64N(int64(2 * time.Second))))
 	deadline := time.Now().Add(limit)
-	waited := false
+	waited, quiet := false, 0
 	for {
 		a := takeCPU(pids...)
 		time.Sleep(time.Second)
 		others := takeCPU(pids...).othersSince(a)
 		if others < threshold {
-			if waited {
-				log.Printf("%s: the machine is quiet now (others %.2f CPUs)", what, others)
+			if quiet++; quiet == 3 {
+				if waited {
+					log.Printf("%s: the machine is quiet now (others %.2f CPUs)", what, others)
+				}
+				return
 			}
-			return
+			continue
 		}
+		quiet = 0
 		if time.Now().After(deadline) {
 			log.Printf("%s: other processes still keep %.2f CPUs busy after waiting %v; measuring anyway", what, others, limit)
 			return

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/tandemml/tandem"
@@ -29,6 +30,7 @@ type lagResult struct {
 	lags      []time.Duration // per acknowledged write; +Inf (math.MaxInt64) when never applied
 	unapplied int             // acknowledged writes not applied within the drain time
 	maxWait   time.Duration   // how long after its ack the last write was awaited
+	attempt   int             // which attempt this is (see -attempts)
 	ours      float64         // CPUs the servers and this program kept busy
 	others    float64         // CPUs other processes kept busy
 }
@@ -39,10 +41,9 @@ type sample struct {
 	applied int64
 }
 
-// write is one notebook upload.
+// write is one write of the lag benchmark.
 type write struct {
 	name    string    // the notebook's path or the token's name
-	sched   time.Time // when the open-loop schedule issued it
 	ack     time.Time // when the primary's answer arrived
 	lat     time.Duration
 	skipped bool
@@ -57,9 +58,24 @@ func runLag(t *runner, cfg config, root string) []lagResult {
 	r.proxy.SetDelay(cfg.delay)
 	var results []lagResult
 	for _, rate := range cfg.rates {
-		res := lagOnce(t, cfg, r, rate)
-		results = append(results, res)
-		log.Printf("rate %d/s: %s", rate, lagLine(res))
+		var best lagResult
+		for attempt := 1; attempt <= max(1, cfg.attempts); attempt++ {
+			ws := fmt.Sprintf("lag%d", rate)
+			if attempt > 1 {
+				ws += fmt.Sprintf("-%d", attempt)
+			}
+			res := lagOnce(t, cfg, r, ws, rate)
+			res.attempt = attempt
+			log.Printf("rate %d/s, attempt %d: %s", rate, attempt, lagLine(res))
+			if attempt == 1 || res.others < best.others {
+				best = res
+			}
+			if res.others <= cfg.noisy {
+				break
+			}
+			log.Printf("rate %d/s: other processes took %.2f CPUs during the measurement; measuring again", rate, res.others)
+		}
+		results = append(results, best)
 	}
 	r.stop(t, dir)
 	return results
@@ -69,12 +85,12 @@ func runLag(t *runner, cfg config, root string) []lagResult {
 // writes/s for cfg.duration and measures, for each acknowledged write, the
 // time from its acknowledgement to the first poll of the secondary that
 // shows it applied.
-func lagOnce(t *runner, cfg config, r *regions, rate int) lagResult {
+func lagOnce(t *runner, cfg config, r *regions, ws string, rate int) lagResult {
 	ctx := context.Background()
-	ws := fmt.Sprintf("lag%d", rate)
 	wsID := r.pairWorkspace(t, ws)
 	base := r.primarySeq(t, ws)
 	pids := func() []int { return []int{r.east.PID(), r.west.PID()} }
+	syscall.Sync()
 	waitQuiet(ws, cfg.quietCPU, cfg.quietWait, pids()...)
 	cpu0 := takeCPU(pids()...)
 
@@ -104,14 +120,13 @@ func lagOnce(t *runner, cfg config, r *regions, rate int) lagResult {
 
 	total := int(float64(rate) * cfg.duration.Seconds())
 	writes := make([]write, total)
-	content := make([]byte, cfg.noteSize)
 	jobs := make(chan int, rate) // at most a second of writes queued
 	var wg sync.WaitGroup
 	for range cfg.writers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			buf := make([]byte, len(content))
+			buf := make([]byte, cfg.noteSize)
 			for i := range jobs {
 				w := &writes[i]
 				randomBytes(buf, uint64(rate)<<32|uint64(i))
@@ -136,9 +151,8 @@ func lagOnce(t *runner, cfg config, r *regions, rate int) lagResult {
 			w := &writes[issued]
 			w.name = fmt.Sprintf("lag/%07d.ipynb", issued)
 			if cfg.kind == "token" {
-				w.name = fmt.Sprintf("lag%d-%07d", rate, issued) // token names are region-wide
+				w.name = fmt.Sprintf("%s-%07d", ws, issued) // token names are region-wide
 			}
-			w.sched = start.Add(time.Duration(float64(issued) / float64(rate) * float64(time.Second)))
 			select {
 			case jobs <- issued:
 			default:
@@ -281,18 +295,18 @@ func lagTable(cfg config, results []lagResult) string {
 	}
 	fmt.Fprintf(&b, "%s to the primary for %v per rate, open loop, %d concurrent writers; lag = primary's answer to the first poll (every %v) of the secondary's `applied_seq` that covers the write.\n\n",
 		what, cfg.duration, cfg.writers, cfg.poll)
-	b.WriteString("| offered writes/s | achieved writes/s | acked | not issued (writers saturated) | failed | write latency p50 / p99 | lag p50 | lag p99 | lag max | p99 ≤ 1 s | CPUs busy: Tandem + bench / others |\n")
-	b.WriteString("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
+	b.WriteString("| offered writes/s | achieved writes/s | acked | not issued (writers saturated) | failed | write latency p50 / p99 | lag p50 | lag p99 | lag max | p99 ≤ 1 s | CPUs busy: Tandem + bench / others | attempt |\n")
+	b.WriteString("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
 	for _, r := range results {
 		p99 := pct(r.lags, .99)
 		ok := "yes"
 		if p99 > time.Second {
 			ok = "**no**"
 		}
-		fmt.Fprintf(&b, "| %d | %.0f | %d | %d | %d | %v / %v | %s | %s | %s | %s | %.2f / %.2f |\n",
+		fmt.Fprintf(&b, "| %d | %.0f | %d | %d | %d | %v / %v | %s | %s | %s | %s | %.2f / %.2f | %d |\n",
 			r.rate, float64(r.acked)/r.elapsed.Seconds(), r.acked, r.skipped, r.failed,
 			pct(r.writeLat, .5).Round(time.Millisecond), pct(r.writeLat, .99).Round(time.Millisecond),
-			fmtDur(pct(r.lags, .5), r.maxWait), fmtDur(p99, r.maxWait), fmtDur(pct(r.lags, 1), r.maxWait), ok, r.ours, r.others)
+			fmtDur(pct(r.lags, .5), r.maxWait), fmtDur(p99, r.maxWait), fmtDur(pct(r.lags, 1), r.maxWait), ok, r.ours, r.others, r.attempt)
 	}
 	return b.String()
 }
