@@ -90,18 +90,19 @@ const codeInterrupted = "Interrupted"
 // statuses are chosen; docs/cli.md lists it. A code missing here (one a newer
 // server sends) exits 1.
 var exitCodes = map[string]int{
-	"":                   0,
-	tandem.EInternal:     1,
-	tandem.EInvalid:      2, // includes usage errors: bad flags, arguments or values
-	tandem.ETooLarge:     2,
-	tandem.ENotFound:     3,
-	tandem.EConflict:     4,
-	tandem.EUnauthorized: 5,
-	tandem.EForbidden:    5,
-	tandem.EUnavailable:  6, // includes a server that cannot be reached
-	tandem.ENotPrimary:   7,
-	tandem.ECorrupt:      8,
-	codeInterrupted:      130,
+	"":                    0,
+	tandem.EInternal:      1,
+	tandem.EInvalid:       2, // includes usage errors: bad flags, arguments or values
+	tandem.ETooLarge:      2,
+	tandem.ENotFound:      3,
+	tandem.EConflict:      4,
+	tandem.EUnauthorized:  5,
+	tandem.EForbidden:     5,
+	tandem.EUnavailable:   6, // includes a server that cannot be reached
+	tandem.ENotPrimary:    7,
+	tandem.ECorrupt:       8,
+	tandem.EQuotaExceeded: 9,
+	codeInterrupted:       130,
 }
 
 func exitStatus(code string) int {
@@ -201,6 +202,7 @@ func (a *app) rootCommand() *cobra.Command {
 	)
 	root.AddCommand(a.assetCommands()...)
 	root.AddCommand(a.datastoreCommand())
+	root.AddCommand(a.computeCommand())
 	root.AddCommand(a.jobCommand())
 	root.AddCommand(a.regionCommand(), a.pairCommand())
 	markRunning(root, &a.running)

@@ -12,17 +12,18 @@ import (
 // statusOf maps every error code to its HTTP status. It is the only place
 // where statuses are chosen for errors.
 var statusOf = map[string]int{
-	tandem.EInvalid:      http.StatusBadRequest,
-	tandem.EUnauthorized: http.StatusUnauthorized,
-	tandem.EForbidden:    http.StatusForbidden,
-	tandem.ENotFound:     http.StatusNotFound,
-	tandem.EMethod:       http.StatusMethodNotAllowed,
-	tandem.EConflict:     http.StatusConflict,
-	tandem.ETooLarge:     http.StatusRequestEntityTooLarge,
-	tandem.ENotPrimary:   http.StatusMisdirectedRequest,
-	tandem.ECorrupt:      http.StatusUnprocessableEntity,
-	tandem.EInternal:     http.StatusInternalServerError,
-	tandem.EUnavailable:  http.StatusServiceUnavailable,
+	tandem.EInvalid:       http.StatusBadRequest,
+	tandem.EUnauthorized:  http.StatusUnauthorized,
+	tandem.EForbidden:     http.StatusForbidden,
+	tandem.ENotFound:      http.StatusNotFound,
+	tandem.EMethod:        http.StatusMethodNotAllowed,
+	tandem.EConflict:      http.StatusConflict,
+	tandem.ETooLarge:      http.StatusRequestEntityTooLarge,
+	tandem.ENotPrimary:    http.StatusMisdirectedRequest,
+	tandem.ECorrupt:       http.StatusUnprocessableEntity,
+	tandem.EInternal:      http.StatusInternalServerError,
+	tandem.EUnavailable:   http.StatusServiceUnavailable,
+	tandem.EQuotaExceeded: http.StatusTooManyRequests,
 }
 
 // codeOf is the reverse of statusOf, for responses that carry no JSON error

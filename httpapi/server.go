@@ -29,6 +29,7 @@ type Server struct {
 	Assets      tandem.AssetService
 	Jobs        tandem.JobService
 	Datastores  tandem.DatastoreService
+	Computes    tandem.ComputeService
 	Pairs       tandem.PairService
 	Divergences tandem.DivergenceService
 	Replication tandem.ReplicationSource
@@ -94,6 +95,7 @@ func (s *Server) Handler() http.Handler {
 	s.assetRoutes(v1)
 	s.jobRoutes(v1)
 	s.datastoreRoutes(v1)
+	s.computeRoutes(v1)
 	s.pairRoutes(v1)
 	s.failoverRoutes(v1)
 	s.snapshotRoutes(v1)

@@ -198,9 +198,10 @@ func (r *Region) CreateJob(ctx context.Context, workspace string, req *tandem.Jo
 	j.DisplayName, _ = doc.Fields["display_name"].(string)
 	j.ExperimentName, _ = doc.Fields["experiment_name"].(string)
 	c, _ := doc.Fields["compute"].(string)
-	c = strings.TrimPrefix(c, "azureml:")
-	if c != "" && c != tandem.LocalCompute {
-		return nil, tandem.Errorf(tandem.EInvalid, "compute %q: only the built-in %q compute runs jobs here yet; use --set compute=local", c, tandem.LocalCompute).WithTarget("compute")
+	if target, err := r.jobCompute(ctx, workspace, c); err != nil {
+		return nil, err
+	} else if target.Type != tandem.LocalCompute {
+		return nil, tandem.Errorf(tandem.EInvalid, "compute %q is an amlcompute cluster; jobs on clusters need agents (`tandem agent`), which this build does not have yet: use --set compute=local", target.Name).WithTarget("compute")
 	}
 	j.Compute = tandem.LocalCompute
 	if j.Name == "" {

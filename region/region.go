@@ -22,8 +22,11 @@ type Region struct {
 	Blobs     tandem.BlobStore // default storage of every workspace
 	Retention time.Duration    // soft-delete retention
 	MaxUpload int64            // largest single uploaded file in bytes; 0: no limit
-	Now       func() time.Time // clock; replaceable in tests
-	Logger    *slog.Logger
+	// QuotaCores caps the cores the region's clusters may hold (the sum of
+	// max_instances × vCPUs per instance); 0: no quota.
+	QuotaCores int
+	Now        func() time.Time // clock; replaceable in tests
+	Logger     *slog.Logger
 
 	// Replication wiring: this region's own endpoint (named in NotPrimary
 	// errors and pairs), how to call peers, and the replicator's figures.

@@ -37,6 +37,7 @@ type Config struct {
 	AdminToken    string        // admin token file; default DataDir/admin.token (regions may share one)
 	RetentionDays int           // soft-delete retention in days; default 14
 	MaxUploadMB   int64         // largest single uploaded file in MiB; default 10240 (10 GiB)
+	QuotaCores    int           // cores the region's clusters may hold in all; 0: no quota
 	Advertise     string        // URL peers and clients reach this server at; default http://<listen address>
 	PurgeInterval time.Duration // how often expired workspaces are purged; default 1m
 	Logger        *slog.Logger  // default: text logs to LogOutput
@@ -158,6 +159,7 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	s.Region = region.New(cfg.Region, s.Store, s.Blobs)
 	s.Region.Retention = time.Duration(cfg.RetentionDays) * 24 * time.Hour
 	s.Region.MaxUpload = cfg.MaxUploadMB << 20
+	s.Region.QuotaCores = cfg.QuotaCores
 	s.Region.Logger = cfg.Logger
 	s.Region.Vault = keys
 	s.Region.Endpoint = cfg.Advertise
@@ -189,6 +191,7 @@ func (s *Server) Open(ctx context.Context) (err error) {
 		Assets:      s.Region,
 		Jobs:        s.Region,
 		Datastores:  s.Region,
+		Computes:    s.Region,
 		Digests:     s.Region,
 		Pairs:       s.Region,
 		Divergences: s.Region,

@@ -1,0 +1,190 @@
+package cli
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tandemml/tandem"
+	"github.com/tandemml/tandem/spec"
+)
+
+func (a *app) computeCommand() *cobra.Command {
+	cmd := groupCommand("compute", "Targets for jobs: the built-in local compute and amlcompute clusters")
+	a.addConnectionFlags(cmd)
+	cmd.AddCommand(a.computeCreateCommand(), a.computeListCommand(), a.computeShowCommand(), a.computeDeleteCommand(), a.computeQuotaCommand())
+	return cmd
+}
+
+func (a *app) computeCreateCommand() *cobra.Command {
+	var file string
+	var sets []string
+	cmd := &cobra.Command{
+		Use:   "create -f FILE [--set key=value ...]",
+		Short: "Register a compute from Azure ML YAML: amlcompute, computeinstance or virtualmachine",
+		Long: "Register a compute from Azure ML CLI v2 YAML.\n" +
+			"An amlcompute cluster holds max_instances × the vCPUs of its size against the\n" +
+			"region's core quota (tandem server --quota-cores); creating one past the quota fails\n" +
+			"with QuotaExceeded. computeinstance and virtualmachine documents are kept as records:\n" +
+			"jobs cannot run on them here. SSH admin passwords go to the workspace vault.",
+		Args: cobra.NoArgs,
+	}
+	out := addOutputFlag(cmd)
+	cmd.Flags().StringVarP(&file, "file", "f", "", "Azure ML CLI v2 compute YAML")
+	cmd.Flags().StringArrayVar(&sets, "set", nil, "override a field, e.g. --set max_instances=4")
+	cmd.MarkFlagRequired("file")
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		doc, err := spec.Load(a.path(file), spec.Options{Kind: spec.KindCompute, Set: sets})
+		if err != nil {
+			return err
+		}
+		if doc.Kind != spec.KindCompute {
+			return tandem.Errorf(tandem.EInvalid, "%s describes a %s, not a compute", file, doc.Kind)
+		}
+		svc, ws, err := a.workspaceClient()
+		if err != nil {
+			return err
+		}
+		c, err := svc.CreateCompute(cmd.Context(), ws, doc.Fields)
+		if err != nil {
+			return err
+		}
+		return writeOutput(a.env.Stdout, *out, c, computeDetails(c))
+	}
+	return cmd
+}
+
+func (a *app) computeListCommand() *cobra.Command {
+	cmd := &cobra.Command{Use: "list", Short: "List the workspace's computes, local first", Args: cobra.NoArgs}
+	out := addOutputFlag(cmd)
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		svc, ws, err := a.workspaceClient()
+		if err != nil {
+			return err
+		}
+		list, err := svc.ListComputes(cmd.Context(), ws)
+		if err != nil {
+			return err
+		}
+		t := &table{header: []string{"NAME", "TYPE", "STATE", "SIZE", "INSTANCES", "QUOTA CORES"}}
+		for _, c := range list {
+			t.add(c.Name, c.Type, c.State, c.Size, instances(c), fmt.Sprint(c.QuotaCores()))
+		}
+		return writeOutput(a.env.Stdout, *out, nonNil(list), t)
+	}
+	return cmd
+}
+
+func (a *app) computeShowCommand() *cobra.Command {
+	var name string
+	cmd := &cobra.Command{Use: "show --name N", Short: "Show a compute; -o yaml prints its Azure ML document", Args: cobra.NoArgs}
+	out := addOutputFlag(cmd)
+	cmd.Flags().StringVarP(&name, "name", "n", "", "compute name")
+	cmd.MarkFlagRequired("name")
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		svc, ws, err := a.workspaceClient()
+		if err != nil {
+			return err
+		}
+		c, err := svc.FindCompute(cmd.Context(), ws, name)
+		if err != nil {
+			return err
+		}
+		if c.BuiltIn && *out == formatYAML {
+			return writeOutput(a.env.Stdout, *out, c, computeDetails(c))
+		}
+		return a.writeDocument(*out, c, spec.KindCompute, c.Type, c.Spec, computeDetails(c))
+	}
+	return cmd
+}
+
+func (a *app) computeDeleteCommand() *cobra.Command {
+	var name string
+	var yes bool
+	cmd := &cobra.Command{Use: "delete --name N [--yes]", Short: "Delete a compute's record (jobs that ran on it keep theirs)", Args: cobra.NoArgs}
+	cmd.Flags().StringVarP(&name, "name", "n", "", "compute name")
+	cmd.MarkFlagRequired("name")
+	addYesFlag(cmd, &yes)
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		svc, ws, err := a.workspaceClient()
+		if err != nil {
+			return err
+		}
+		if err := a.confirm(cmd.Context(), yes, fmt.Sprintf("delete compute %q", name), fmt.Sprintf("Delete compute %q of workspace %q?", name, ws)); err != nil {
+			return err
+		}
+		if err := svc.DeleteCompute(cmd.Context(), ws, name); err != nil {
+			return err
+		}
+		fmt.Fprintf(a.env.Stdout, "Compute %q deleted.\n", name)
+		return nil
+	}
+	return cmd
+}
+
+func (a *app) computeQuotaCommand() *cobra.Command {
+	cmd := &cobra.Command{Use: "quota", Short: "Show the region's core quota and the clusters that hold it (region admin)", Args: cobra.NoArgs}
+	out := addOutputFlag(cmd)
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		c, _, err := a.client()
+		if err != nil {
+			return err
+		}
+		q, err := c.RegionQuota(cmd.Context())
+		if err != nil {
+			return err
+		}
+		limit := "none"
+		if q.LimitCores > 0 {
+			limit = fmt.Sprint(q.LimitCores)
+		}
+		holders := make([]string, 0, len(q.Clusters))
+		for k, v := range q.Clusters {
+			holders = append(holders, fmt.Sprintf("%s=%d", k, v))
+		}
+		sort.Strings(holders)
+		d := details{{"Region", q.Region}, {"Quota (cores)", limit}, {"In use (cores)", fmt.Sprint(q.UsedCores)}, {"Clusters", strings.Join(holders, ", ")}}
+		return writeOutput(a.env.Stdout, *out, q, d)
+	}
+	return cmd
+}
+
+func instances(c *tandem.Compute) string {
+	if c.Type != "amlcompute" && !c.BuiltIn {
+		return ""
+	}
+	return fmt.Sprintf("%d-%d", c.MinInstances, c.MaxInstances)
+}
+
+func computeDetails(c *tandem.Compute) details {
+	d := details{
+		{"Name", c.Name},
+		{"Type", c.Type},
+		{"State", c.State},
+	}
+	if c.StateReason != "" {
+		d = append(d, [2]string{"Reason", c.StateReason})
+	}
+	if c.Size != "" {
+		d = append(d, [2]string{"Size", fmt.Sprintf("%s (%d vCPUs)", c.Size, c.Cores)})
+	}
+	if inst := instances(c); inst != "" {
+		d = append(d, [2]string{"Instances (min-max)", inst})
+	}
+	if c.Type == "amlcompute" {
+		d = append(d, [2]string{"Quota cores", fmt.Sprint(c.QuotaCores())},
+			[2]string{"Idle time before scale down", fmt.Sprintf("%ds", c.IdleTimeBeforeScaleDown)})
+	}
+	d = append(d, [2]string{"Description", c.Description}, [2]string{"Tags", formatTags(c.Tags)})
+	keys := make([]string, 0, len(c.Credentials))
+	for k := range c.Credentials {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		d = append(d, [2]string{"Secret " + k, "in vault secret " + c.Credentials[k]})
+	}
+	return append(d, [2]string{"Created", formatTime(c.CreatedAt)})
+}

@@ -1,0 +1,103 @@
+package cli
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/tandemml/tandem"
+)
+
+// TestE2ECompute registers the corpus computes as they are under a 10-core
+// region quota: clusters hold max_instances × vCPUs, the one past the quota
+// is refused with the numbers, instance and VM records are not runnable,
+// the VM's SSH password goes to the vault, and jobs are refused before
+// anything runs when their compute cannot run them.
+func TestE2ECompute(t *testing.T) {
+	corpus := corpusDir(t)
+	_, endpoint, token := startServer(t, "--quota-cores", "10")
+	dir := t.TempDir()
+	env := map[string]string{EnvEndpoint: endpoint, EnvToken: token, EnvWorkspace: "mlw-c"}
+	mustRun(t, dir, env, "workspace", "create", "--name", "mlw-c")
+	file := func(name string) string { return filepath.Join(corpus, "resources/compute", name) }
+
+	list := decode[[]tandem.Compute](t, mustRun(t, dir, env, "compute", "list", "-o", "json"))
+	if len(list) != 1 || list[0].Name != "local" || !list[0].BuiltIn || list[0].State != tandem.ComputeReady {
+		t.Fatalf("a new workspace lists %+v, want only the built-in local compute", list)
+	}
+
+	minimal := decode[tandem.Compute](t, mustRun(t, dir, env, "compute", "create", "-f", file("cluster-minimal.yml"), "-o", "json"))
+	if minimal.Name != "minimal-example" || minimal.Size != "STANDARD_DS3_v2" || minimal.Cores != 4 || minimal.MaxInstances != 1 || minimal.QuotaCores() != 4 || minimal.State != tandem.ComputeReady {
+		t.Fatalf("cluster-minimal.yml registered as %+v", minimal)
+	}
+	// basic-example: 2 × 4 vCPUs = 8 more; 4 + 8 > 10.
+	wantExit(t, dir, env, 9, `compute "basic-example" needs 8 cores (max_instances 2 × 4 vCPUs of STANDARD_DS3_v2), but region`, "compute", "create", "-f", file("cluster-basic.yml"))
+	r := runCLI(t, dir, env, "", "compute", "create", "-f", file("cluster-basic.yml"))
+	if !strings.Contains(r.stderr, "quota of 10 cores and 4 in use by mlw-c/minimal-example 4; 6 are free") {
+		t.Fatalf("quota error %q does not name what holds the quota", r.stderr)
+	}
+	if _, _, code := runShow(t, dir, env, "basic-example"); code != 3 {
+		t.Fatalf("the refused cluster exists (show exit %d)", code)
+	}
+	// One instance fits.
+	basic := decode[tandem.Compute](t, mustRun(t, dir, env, "compute", "create", "-f", file("cluster-basic.yml"), "--set", "max_instances=1", "-o", "json"))
+	if basic.QuotaCores() != 4 || basic.IdleTimeBeforeScaleDown != 120 {
+		t.Fatalf("basic-example with one instance: %+v", basic)
+	}
+	q := decode[tandem.Quota](t, mustRun(t, dir, env, "compute", "quota", "-o", "json"))
+	if q.LimitCores != 10 || q.UsedCores != 8 || len(q.Clusters) != 2 {
+		t.Fatalf("quota %+v, want 8 of 10 cores held by two clusters", q)
+	}
+	wantExit(t, dir, env, 4, "already exists", "compute", "create", "-f", file("cluster-user-identity.yml"), "--set", "max_instances=1")
+
+	inst := decode[tandem.Compute](t, mustRun(t, dir, env, "compute", "create", "-f", file("instance-schedule.yml"), "-o", "json"))
+	if inst.State != tandem.ComputeNotRunnable || !strings.Contains(inst.StateReason, "records only") || inst.QuotaCores() != 0 {
+		t.Fatalf("compute instance registered as %+v", inst)
+	}
+	password := string(secretValue(t, "tdm-vm-"))
+	vm := decode[tandem.Compute](t, mustRun(t, dir, env, "compute", "create", "-f", file("vm-attach.yml"), "--set", "ssh_settings.admin_password="+password, "-o", "json"))
+	secret := vm.Credentials["ssh_settings.admin_password"]
+	if vm.State != tandem.ComputeNotRunnable || secret == "" {
+		t.Fatalf("vm registered as %+v, want a record whose password is in the vault", vm)
+	}
+	if got := runCLI(t, dir, env, "", "secret", "get", "--name", secret); got.code != 0 || got.stdout != password {
+		t.Fatalf("vault secret %s holds %q (exit %d)", secret, got.stdout, got.code)
+	}
+	for _, args := range [][]string{{"compute", "show", "--name", "vm-example", "-o", "json"}, {"compute", "show", "--name", "vm-example", "-o", "yaml"}, {"compute", "list"}} {
+		if out := mustRun(t, dir, env, args...); strings.Contains(out.stdout, password) {
+			t.Fatalf("%v prints the SSH password", args)
+		}
+	}
+	yml := mustRun(t, dir, env, "compute", "show", "--name", "basic-example", "-o", "yaml").stdout
+	if !strings.Contains(yml, "amlCompute.schema.json") || !strings.Contains(yml, "max_instances: 1") {
+		t.Fatalf("show -o yaml printed %q, want the Azure document", yml)
+	}
+	wantExit(t, dir, env, 2, "synapsespark", "compute", "create", "-f", file("attached-spark-user-identity.yml"))
+	wantExit(t, dir, env, 4, "built-in", "compute", "delete", "--name", "local", "--yes")
+
+	// Jobs: refused at create when their compute cannot run them.
+	job := filepath.Join(dir, "job.yml")
+	os.WriteFile(job, []byte("command: echo hi\nenvironment:\n  image: library/python:latest\n"), 0o644)
+	wantExit(t, dir, env, 2, `compute "schedule-example-i" is not runnable here`, "job", "create", "-f", job, "--set", "compute=azureml:schedule-example-i")
+	wantExit(t, dir, env, 2, `compute "nowhere" does not exist`, "job", "create", "-f", job, "--set", "compute=azureml:nowhere")
+	if jobs := decode[[]tandem.Job](t, mustRun(t, dir, env, "job", "list", "-o", "json")); len(jobs) != 0 {
+		t.Fatalf("refused jobs were recorded: %+v", jobs)
+	}
+
+	// Deleting a cluster frees its cores; its secrets go with a VM.
+	mustRun(t, dir, env, "compute", "delete", "--name", "minimal-example", "--yes")
+	mustRun(t, dir, env, "compute", "delete", "--name", "vm-example", "--yes")
+	if got := runCLI(t, dir, env, "", "secret", "get", "--name", secret); got.code != 3 {
+		t.Fatalf("the VM's secret outlived it: exit %d", got.code)
+	}
+	if q := decode[tandem.Quota](t, mustRun(t, dir, env, "compute", "quota", "-o", "json")); q.UsedCores != 4 {
+		t.Fatalf("after delete the quota holds %d cores, want 4", q.UsedCores)
+	}
+	mustRun(t, dir, env, "compute", "create", "-f", file("cluster-minimal.yml"), "--set", "max_instances=1")
+}
+
+func runShow(t *testing.T, dir string, env map[string]string, name string) (string, string, int) {
+	r := runCLI(t, dir, env, "", "compute", "show", "--name", name)
+	return r.stdout, r.stderr, r.code
+}
