@@ -44,8 +44,11 @@ type Compute struct {
 	Spec        map[string]any    `json:"spec"`
 	Credentials map[string]string `json:"credentials,omitempty"`
 	BuiltIn     bool              `json:"built_in,omitempty"`
-	CreatedAt   time.Time         `json:"created_at"`
-	UpdatedAt   time.Time         `json:"updated_at"`
+	// Agents are the agents serving a cluster that its region heard from
+	// (FindCompute only).
+	Agents    []*Agent  `json:"agents,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 // QuotaCores is what the compute counts against its region's core quota:

@@ -47,6 +47,10 @@ type Job struct {
 	CreatedAt      time.Time         `json:"created_at"`
 	StartedAt      *time.Time        `json:"started_at,omitempty"`
 	EndedAt        *time.Time        `json:"ended_at,omitempty"`
+	// Agent is the agent that runs (or last ran) a job on a cluster;
+	// Attempts counts the times agents took it.
+	Agent    string `json:"agent,omitempty"`
+	Attempts int    `json:"attempts,omitempty"`
 }
 
 // JobRequest asks to run a job. Spec is the parsed document; its local

@@ -186,5 +186,19 @@ func computeDetails(c *tandem.Compute) details {
 	for _, k := range keys {
 		d = append(d, [2]string{"Secret " + k, "in vault secret " + c.Credentials[k]})
 	}
+	if c.Type == "amlcompute" {
+		d = append(d, [2]string{"Agents", fmt.Sprint(len(c.Agents))})
+		for _, ag := range c.Agents {
+			v := ag.State
+			if ag.Job != "" {
+				v += ", job " + ag.Job
+			}
+			if ag.Host != "" {
+				v += ", host " + ag.Host
+			}
+			v += ", last heartbeat " + formatTime(ag.LastHeartbeat)
+			d = append(d, [2]string{"Agent " + ag.ID, v})
+		}
+	}
 	return append(d, [2]string{"Created", formatTime(c.CreatedAt)})
 }

@@ -203,6 +203,7 @@ func (a *app) rootCommand() *cobra.Command {
 	root.AddCommand(a.assetCommands()...)
 	root.AddCommand(a.datastoreCommand())
 	root.AddCommand(a.computeCommand())
+	root.AddCommand(a.agentCommand())
 	root.AddCommand(a.jobCommand())
 	root.AddCommand(a.regionCommand(), a.pairCommand())
 	markRunning(root, &a.running)

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/tandemml/tandem"
+	"github.com/tandemml/tandem/region"
 	"github.com/tandemml/tandem/server"
 )
 
@@ -36,6 +37,8 @@ func (a *app) serverCommand() *cobra.Command {
 	f.IntVar(&cfg.RetentionDays, "retention-days", 14, "days a deleted workspace stays recoverable before it is purged")
 	f.StringVar(&cfg.Advertise, "advertise", "", "URL peers and clients reach this server at (default: http://LISTEN-ADDRESS)")
 	f.Int64Var(&cfg.MaxUploadMB, "max-upload-mb", 10<<10, "largest single uploaded file (notebook or asset file), in MiB")
+	f.DurationVar(&cfg.AgentTimeout, "agent-timeout", region.DefaultAgentTimeout, "how long an agent may stay silent before its job is queued again (or failed)")
+	f.IntVar(&cfg.MaxRetries, "max-retries", region.DefaultMaxRetries, "times a job whose agent stopped heartbeating is queued again before it fails")
 	f.IntVar(&cfg.QuotaCores, "quota-cores", 0, "cores the region's amlcompute clusters may hold in all (max_instances × vCPUs of their size); 0: no quota")
 	f.DurationVar(&cfg.SnapshotInterval, "snapshot-interval", time.Hour, "how often every workspace's metadata is snapshotted to its storage (workspaces/<id>/snapshots/); negative: never")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {

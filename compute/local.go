@@ -114,7 +114,7 @@ func (l *Local) Run(ctx context.Context, job *Job, started func(log string)) *Re
 	cmd := exec.CommandContext(runCtx, "bash", "-c", command)
 	cmd.Dir = work
 	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = procAttr()
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = 5 * time.Second
 	env := os.Environ()

@@ -30,6 +30,7 @@ type Server struct {
 	Jobs        tandem.JobService
 	Datastores  tandem.DatastoreService
 	Computes    tandem.ComputeService
+	Agents      tandem.AgentService
 	Pairs       tandem.PairService
 	Divergences tandem.DivergenceService
 	Replication tandem.ReplicationSource
@@ -96,6 +97,7 @@ func (s *Server) Handler() http.Handler {
 	s.jobRoutes(v1)
 	s.datastoreRoutes(v1)
 	s.computeRoutes(v1)
+	s.agentRoutes(v1)
 	s.pairRoutes(v1)
 	s.failoverRoutes(v1)
 	s.snapshotRoutes(v1)

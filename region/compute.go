@@ -302,7 +302,9 @@ func (r *Region) FindCompute(ctx context.Context, workspace, name string) (*tand
 		} else if err != nil {
 			return err
 		}
-		c, err = computeFromResource(res)
+		if c, err = computeFromResource(res); err == nil && c.Type == "amlcompute" {
+			c.Agents = r.agentsOf(ws.ID, c.Name)
+		}
 		return err
 	})
 	return c, err

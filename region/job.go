@@ -129,7 +129,9 @@ func (r *Region) failInterrupted(ctx context.Context) {
 			}
 			for _, x := range res {
 				j, err := jobFromResource(x)
-				if err == nil && !tandem.JobDone(j.Status) {
+				// Jobs on clusters belong to their agents: the agent reaper
+				// handles those whose agent does not come back.
+				if err == nil && !tandem.JobDone(j.Status) && j.Compute == tandem.LocalCompute {
 					refs = append(refs, jobRef{ws.ID, j.Name})
 				}
 			}
@@ -198,12 +200,11 @@ func (r *Region) CreateJob(ctx context.Context, workspace string, req *tandem.Jo
 	j.DisplayName, _ = doc.Fields["display_name"].(string)
 	j.ExperimentName, _ = doc.Fields["experiment_name"].(string)
 	c, _ := doc.Fields["compute"].(string)
-	if target, err := r.jobCompute(ctx, workspace, c); err != nil {
+	target, err := r.jobCompute(ctx, workspace, c)
+	if err != nil {
 		return nil, err
-	} else if target.Type != tandem.LocalCompute {
-		return nil, tandem.Errorf(tandem.EInvalid, "compute %q is an amlcompute cluster; jobs on clusters need agents (`tandem agent`), which this build does not have yet: use --set compute=local", target.Name).WithTarget("compute")
 	}
-	j.Compute = tandem.LocalCompute
+	j.Compute = target.Name
 	if j.Name == "" {
 		j.Name = jobName()
 	} else if err := tandem.ValidateAssetName(j.Name); err != nil {
@@ -252,7 +253,7 @@ func (r *Region) CreateJob(ctx context.Context, workspace string, req *tandem.Jo
 	// Code snapshot: runs/<name>/code/...
 	j.Spec = cloneMap(doc.Fields)
 	j.Spec["name"] = j.Name
-	j.Spec["compute"] = "azureml:" + tandem.LocalCompute
+	j.Spec["compute"] = "azureml:" + j.Compute
 	roots := map[string]tandem.AssetPath{}
 	for _, p := range req.Paths {
 		roots[p.Field] = p
@@ -314,7 +315,11 @@ func (r *Region) CreateJob(ctx context.Context, workspace string, req *tandem.Jo
 		_ = r.Blobs.Delete(ctx, stagingKey(ws.ID, f.SHA256))
 	}
 	r.Logger.Info("job queued", "workspace", ws.Name, "job", j.Name, "compute", j.Compute)
-	r.jobs().enqueue(jobRef{ws.ID, j.Name})
+	if j.Compute == tandem.LocalCompute {
+		r.jobs().enqueue(jobRef{ws.ID, j.Name})
+	} else {
+		r.wakeAgents(ws.ID, j.Compute) // agents of the cluster claim it
+	}
 	return j, nil
 }
 
@@ -429,15 +434,21 @@ func (r *Region) updateJob(ctx context.Context, ref jobRef, fn func(j *tandem.Jo
 		if err := fn(j, res); err != nil {
 			return err
 		}
-		if res.Spec, err = json.Marshal(j); err != nil {
-			return err
-		}
-		res.UpdatedAt = r.now()
-		if err := tx.PutResource(ctx, res); err != nil {
+		if err := putJob(ctx, tx, res, j, r.now()); err != nil {
 			return err
 		}
 		return r.logChange(ctx, tx, ref.wsID, tandem.KindJob, ref.name, "", tandem.OpUpdate, res)
 	})
+}
+
+// putJob stores j as res's body.
+func putJob(ctx context.Context, tx tandem.Tx, res *tandem.Resource, j *tandem.Job, now time.Time) error {
+	b, err := json.Marshal(j)
+	if err != nil {
+		return err
+	}
+	res.Spec, res.UpdatedAt = b, now
+	return tx.PutResource(ctx, res)
 }
 
 // runJob runs one queued job to its end.
@@ -478,7 +489,6 @@ func (r *Region) runJob(ctx context.Context, ref jobRef) {
 	cj := &compute.Job{
 		Name:    job.Name,
 		Command: job.Command,
-		Env:     map[string]string{},
 		Code: func(dir string) error {
 			for _, f := range job.Files {
 				if err := r.fetchBlob(runCtx, tandem.BlobRef{Key: prefix + f.Path, SHA256: f.SHA256, Size: f.Size}, filepath.Join(dir, filepath.FromSlash(strings.TrimPrefix(strings.TrimPrefix(f.Path, "code"), "/")))); err != nil {
@@ -488,25 +498,7 @@ func (r *Region) runJob(ctx context.Context, ref jobRef) {
 			return nil
 		},
 	}
-	if env, ok := job.Spec["environment_variables"].(map[string]any); ok {
-		for k, v := range env {
-			cj.Env[k] = literal(v)
-		}
-	}
-	if outs, ok := job.Spec["outputs"].(map[string]any); ok {
-		for o := range outs {
-			cj.Outputs = append(cj.Outputs, o)
-		}
-	}
-	for _, m := range outputRE.FindAllStringSubmatch(job.Command, -1) {
-		cj.Outputs = append(cj.Outputs, m[1])
-	}
-	cj.Outputs = dedupe(cj.Outputs)
-	if limits, ok := job.Spec["limits"].(map[string]any); ok {
-		if t, ok := limits["timeout"].(float64); ok && t > 0 {
-			cj.Timeout = time.Duration(t * float64(time.Second))
-		}
-	}
+	cj.Env, cj.Outputs, cj.Timeout = runSettings(job)
 	if runCtx.Err() != nil {
 		r.finishJob(wctx, ref, nil, rj)
 		return
@@ -529,6 +521,33 @@ func (r *Region) runJob(ctx context.Context, ref jobRef) {
 }
 
 var outputRE = regexp.MustCompile(`\$\{\{\s*outputs\.([A-Za-z0-9_.-]+)\s*\}\}`)
+
+// runSettings returns what a run of the job needs besides its command:
+// environment variables, output names and the timeout. Local runs and
+// agents use it alike.
+func runSettings(job *tandem.Job) (env map[string]string, outputs []string, timeout time.Duration) {
+	env = map[string]string{}
+	if vars, ok := job.Spec["environment_variables"].(map[string]any); ok {
+		for k, v := range vars {
+			env[k] = literal(v)
+		}
+	}
+	if outs, ok := job.Spec["outputs"].(map[string]any); ok {
+		for o := range outs {
+			outputs = append(outputs, o)
+		}
+	}
+	for _, m := range outputRE.FindAllStringSubmatch(job.Command, -1) {
+		outputs = append(outputs, m[1])
+	}
+	outputs = dedupe(outputs)
+	if limits, ok := job.Spec["limits"].(map[string]any); ok {
+		if t, ok := limits["timeout"].(float64); ok && t > 0 {
+			timeout = time.Duration(t * float64(time.Second))
+		}
+	}
+	return env, outputs, timeout
+}
 
 func dedupe(list []string) []string {
 	sort.Strings(list)
@@ -760,6 +779,9 @@ func (r *Region) OpenJobLog(ctx context.Context, workspace, name string) (io.Rea
 			if b, err := os.ReadFile(log); err == nil {
 				return io.NopCloser(bytes.NewReader(b)), nil
 			}
+		}
+		if b, ok := r.openLiveAgentLog(ws.ID, name); ok {
+			return io.NopCloser(bytes.NewReader(b)), nil
 		}
 		// It may have ended in between: fall through to storage.
 	}

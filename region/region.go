@@ -38,12 +38,20 @@ type Region struct {
 	StopReplication func(workspaceID string)
 	Vault           tandem.Vault // seals workspace secrets; nil: the secret calls answer Unavailable
 
+	// Agents: how long an agent may stay silent before its job is queued
+	// again (default DefaultAgentTimeout), and how many times that happens
+	// before the job fails.
+	AgentTimeout time.Duration
+	MaxRetries   int
+
 	assetLocks assetLocks
 	closeOnce  sync.Once
 	closeMu    sync.Mutex
 	closeCh    chan struct{}
 	jobsOnce   sync.Once
 	jobRunner  *jobRunner
+	agentsOnce sync.Once
+	agentState *agentRegistry
 }
 
 var (
@@ -57,12 +65,13 @@ var (
 // default logger.
 func New(name string, store tandem.Store, blobs tandem.BlobStore) *Region {
 	return &Region{
-		Name:      name,
-		Store:     store,
-		Blobs:     blobs,
-		Retention: DefaultRetention,
-		Now:       time.Now,
-		Logger:    slog.Default(),
+		Name:       name,
+		Store:      store,
+		Blobs:      blobs,
+		Retention:  DefaultRetention,
+		MaxRetries: DefaultMaxRetries,
+		Now:        time.Now,
+		Logger:     slog.Default(),
 	}
 }
 

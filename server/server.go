@@ -38,6 +38,8 @@ type Config struct {
 	RetentionDays int           // soft-delete retention in days; default 14
 	MaxUploadMB   int64         // largest single uploaded file in MiB; default 10240 (10 GiB)
 	QuotaCores    int           // cores the region's clusters may hold in all; 0: no quota
+	AgentTimeout  time.Duration // silence after which an agent's job is requeued; default 30s
+	MaxRetries    int           // times a job whose agent was lost is queued again
 	Advertise     string        // URL peers and clients reach this server at; default http://<listen address>
 	PurgeInterval time.Duration // how often expired workspaces are purged; default 1m
 	Logger        *slog.Logger  // default: text logs to LogOutput
@@ -160,6 +162,7 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	s.Region.Retention = time.Duration(cfg.RetentionDays) * 24 * time.Hour
 	s.Region.MaxUpload = cfg.MaxUploadMB << 20
 	s.Region.QuotaCores = cfg.QuotaCores
+	s.Region.AgentTimeout, s.Region.MaxRetries = cfg.AgentTimeout, cfg.MaxRetries
 	s.Region.Logger = cfg.Logger
 	s.Region.Vault = keys
 	s.Region.Endpoint = cfg.Advertise
@@ -191,6 +194,7 @@ func (s *Server) Open(ctx context.Context) (err error) {
 		Assets:      s.Region,
 		Jobs:        s.Region,
 		Datastores:  s.Region,
+		Agents:      s.Region,
 		Computes:    s.Region,
 		Digests:     s.Region,
 		Pairs:       s.Region,
@@ -237,6 +241,11 @@ func (s *Server) Open(ctx context.Context) (err error) {
 		s.Region.RunSnapshots(bg, cfg.SnapshotInterval)
 	}()
 	s.Region.StartJobs(bg, &s.wg)
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		s.Region.RunAgentReaper(bg)
+	}()
 	cfg.Logger.Info("region server started", "region", cfg.Region, "addr", s.Addr(),
 		"db", redact(cfg.DB), "storage", cfg.Storage, "retention_days", cfg.RetentionDays)
 	return nil

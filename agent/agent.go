@@ -1,0 +1,310 @@
+// Package agent serves a cluster: it claims the cluster's queued jobs from
+// the region, runs each with the same local runner the server uses, streams
+// the log back while it runs, uploads the log and outputs, and reports how
+// the job ended. It heartbeats while it works; a region that stops hearing
+// from it queues the job again for another agent.
+package agent
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tandemml/tandem"
+	"github.com/tandemml/tandem/compute"
+	"github.com/tandemml/tandem/httpapi"
+)
+
+// Defaults.
+const (
+	DefaultHeartbeat = 5 * time.Second
+	DefaultClaimWait = 20 * time.Second
+	logFlushInterval = time.Second
+)
+
+// Agent serves one cluster of one workspace.
+type Agent struct {
+	Client    *httpapi.Client
+	Workspace string
+	Compute   string
+	ID        string
+	Host      string
+	Heartbeat time.Duration // default DefaultHeartbeat
+	ClaimWait time.Duration // default DefaultClaimWait
+	Local     compute.Local
+	Logger    *slog.Logger
+}
+
+// permanent reports errors that no retry will cure.
+func permanent(err error) bool {
+	switch tandem.ErrorCode(err) {
+	case tandem.ENotFound, tandem.EInvalid, tandem.EUnauthorized, tandem.EForbidden:
+		return true
+	}
+	return false
+}
+
+// Run claims and runs jobs until ctx ends (nil) or the region refuses the
+// agent for good (unknown workspace or compute, a bad token).
+func (a *Agent) Run(ctx context.Context) error {
+	if a.Heartbeat <= 0 {
+		a.Heartbeat = DefaultHeartbeat
+	}
+	if a.ClaimWait <= 0 {
+		a.ClaimWait = DefaultClaimWait
+	}
+	backoff := time.Duration(0)
+	for ctx.Err() == nil {
+		work, err := a.Client.ClaimJob(ctx, a.Workspace, a.Compute, a.ID, tandem.AgentHeartbeat{Host: a.Host}, a.ClaimWait)
+		if err != nil {
+			if ctx.Err() != nil {
+				break
+			}
+			if permanent(err) {
+				return err
+			}
+			backoff = min(max(2*backoff, 500*time.Millisecond), 10*time.Second)
+			a.Logger.Warn("claim failed; trying again", "err", err, "in", backoff)
+			select {
+			case <-ctx.Done():
+			case <-time.After(backoff):
+			}
+			continue
+		}
+		backoff = 0
+		if work == nil {
+			continue
+		}
+		a.runWork(ctx, work)
+	}
+	return nil
+}
+
+// runWork runs one claimed job to its end and reports it.
+func (a *Agent) runWork(ctx context.Context, w *tandem.AgentWork) {
+	job := w.Job.Name
+	log := a.Logger.With("job", job, "attempt", w.Attempt)
+	log.Info("job claimed")
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	var mu sync.Mutex
+	var stopped string // why the region took the job back
+	var logPath string
+	hbDone := make(chan struct{})
+	go func() {
+		defer close(hbDone)
+		t := time.NewTicker(a.Heartbeat)
+		defer t.Stop()
+		for {
+			select {
+			case <-runCtx.Done():
+				return
+			case <-t.C:
+			}
+			ans, err := a.Client.Heartbeat(runCtx, a.Workspace, a.Compute, a.ID, tandem.AgentHeartbeat{Host: a.Host, Job: job})
+			if err != nil {
+				if runCtx.Err() == nil {
+					log.Warn("heartbeat failed", "err", err)
+				}
+				continue
+			}
+			if ans.Stop {
+				mu.Lock()
+				stopped = ans.Reason
+				mu.Unlock()
+				log.Info("the region stopped the job", "reason", ans.Reason)
+				cancel()
+				return
+			}
+		}
+	}()
+
+	// Live log: new bytes go to the region every second.
+	tailDone := make(chan struct{})
+	tailStop := make(chan struct{})
+	var sent int64
+	flush := func() {
+		mu.Lock()
+		p := logPath
+		mu.Unlock()
+		if p == "" {
+			return
+		}
+		f, err := os.Open(p)
+		if err != nil {
+			return
+		}
+		defer f.Close()
+		if _, err := f.Seek(sent, io.SeekStart); err != nil {
+			return
+		}
+		chunk, err := io.ReadAll(io.LimitReader(f, 1<<20))
+		if err != nil || len(chunk) == 0 {
+			return
+		}
+		if err := a.Client.AppendAgentLog(context.WithoutCancel(ctx), a.Workspace, a.Compute, a.ID, job, strings.NewReader(string(chunk))); err == nil {
+			sent += int64(len(chunk))
+		}
+	}
+	go func() {
+		defer close(tailDone)
+		t := time.NewTicker(logFlushInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-tailStop:
+				return
+			case <-t.C:
+				flush()
+			}
+		}
+	}()
+
+	cj := &compute.Job{
+		Name:    job,
+		Command: w.Command,
+		Env:     w.Env,
+		Outputs: w.Outputs,
+		Timeout: time.Duration(w.TimeoutSeconds * float64(time.Second)),
+		Code:    func(dir string) error { return a.fetch(runCtx, w, dir) },
+	}
+	res := a.Local.Run(runCtx, cj, func(p string) {
+		mu.Lock()
+		logPath = p
+		mu.Unlock()
+		if err := a.Client.StartAgentJob(runCtx, a.Workspace, a.Compute, a.ID, job); err != nil {
+			log.Warn("cannot record the job running", "err", err)
+		}
+	})
+	defer res.Cleanup()
+	close(tailStop)
+	<-tailDone
+	cancel()
+	<-hbDone
+	mu.Lock()
+	why := stopped
+	mu.Unlock()
+
+	// Report with a context of its own: an agent asked to stop still
+	// hands in what it has.
+	rctx := context.WithoutCancel(ctx)
+	result := &tandem.AgentResult{ExitCode: res.ExitCode, TimedOut: res.TimedOut, Canceled: res.Canceled}
+	if res.Err != nil {
+		result.Error = res.Err.Error()
+	}
+	if res.Log != "" {
+		if f, err := os.Open(res.Log); err == nil {
+			_, err = a.Client.PutAgentLog(rctx, a.Workspace, a.Compute, a.ID, job, f)
+			f.Close()
+			if err != nil {
+				log.Warn("cannot upload the log", "err", err)
+			}
+		}
+	}
+	if why != "" && why != "canceled" {
+		log.Info("job given up", "reason", why)
+		return // the job is another agent's now
+	}
+	if why == "" && ctx.Err() != nil {
+		// The agent itself stops: the region queues the job again once
+		// the agent timeout passes.
+		log.Info("agent stopping; the job goes back to the region")
+		return
+	}
+	outs, err := a.uploadOutputs(rctx, job, res.Outputs)
+	if err != nil {
+		result.Error = "storing outputs failed: " + err.Error()
+	}
+	result.Outputs = outs
+	j, err := a.Client.CompleteAgentJob(rctx, a.Workspace, a.Compute, a.ID, job, result)
+	if err != nil {
+		log.Warn("cannot report the job's end", "err", err)
+		return
+	}
+	log.Info("job ended", "status", j.Status)
+}
+
+// fetch writes the work's files under the run's root; dir is its code
+// directory (root/code).
+func (a *Agent) fetch(ctx context.Context, w *tandem.AgentWork, dir string) error {
+	root := filepath.Dir(dir)
+	for _, f := range w.Files {
+		clean := path.Clean(f.Path)
+		if clean != f.Path || strings.HasPrefix(clean, "../") || path.IsAbs(clean) {
+			return fmt.Errorf("the region sent a bad file path %q", f.Path)
+		}
+		dst := filepath.Join(root, filepath.FromSlash(clean))
+		rc, err := a.Client.OpenVerifiedAgentFile(ctx, a.Workspace, a.Compute, a.ID, w.Job.Name, f)
+		if err != nil {
+			return fmt.Errorf("fetch %s: %w", f.Path, err)
+		}
+		err = writeFile(dst, rc, f.ReadOnly)
+		rc.Close()
+		if err != nil {
+			return fmt.Errorf("fetch %s: %w", f.Path, err)
+		}
+	}
+	return nil
+}
+
+func writeFile(dst string, r io.Reader, readOnly bool) error {
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return err
+	}
+	f, err := os.Create(dst)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, r); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if readOnly {
+		return os.Chmod(dst, 0o444)
+	}
+	return nil
+}
+
+// uploadOutputs sends every regular file of the outputs' directories.
+func (a *Agent) uploadOutputs(ctx context.Context, job string, outputs map[string]string) ([]tandem.AgentOutput, error) {
+	var out []tandem.AgentOutput
+	for name, dir := range outputs {
+		err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+			if err != nil || !d.Type().IsRegular() {
+				return err
+			}
+			rel, err := filepath.Rel(dir, p)
+			if err != nil {
+				return err
+			}
+			f, err := os.Open(p)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			rel = filepath.ToSlash(rel)
+			ref, err := a.Client.PutAgentOutput(ctx, a.Workspace, a.Compute, a.ID, job, name, rel, f)
+			if err != nil {
+				return err
+			}
+			out = append(out, tandem.AgentOutput{Output: name, Path: rel, SHA256: ref.SHA256, Size: ref.Size})
+			return nil
+		})
+		if err != nil {
+			return out, err
+		}
+	}
+	return out, nil
+}
