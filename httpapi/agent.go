@@ -300,4 +300,3 @@ func (c *Client) CompleteAgentJob(ctx context.Context, ws, compute, agent, job s
 	var j tandem.Job
 	return &j, c.call(ctx, http.MethodPost, agentPath(ws, compute, agent, "jobs", url.PathEscape(job), "complete"), nil, res, &j)
 }
-
