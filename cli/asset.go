@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -172,28 +171,16 @@ func (a *app) uploadAssetFiles(ctx context.Context, svc tandem.AssetService, ws 
 			total += fi.Size()
 			continue
 		}
-		err := filepath.WalkDir(p.Abs, func(fp string, d fs.DirEntry, err error) error {
-			if err != nil || d.IsDir() {
-				return err
-			}
-			fi, err := os.Stat(fp)
-			if err != nil {
-				return err
-			}
-			if !fi.Mode().IsRegular() {
-				a.note("Skipping %s: not a regular file.", fp)
-				return nil
-			}
-			rel, err := filepath.Rel(p.Abs, fp)
-			if err != nil {
-				return err
-			}
-			files = append(files, local{fp, tandem.AssetFile{Field: p.Field, Path: path.Join(root, filepath.ToSlash(rel)), Size: fi.Size()}})
-			total += fi.Size()
-			return nil
-		})
+		// The code of a job or component is a snapshot: .amlignore and
+		// .gitignore apply, as in Azure ML.
+		snapshot := p.Field == "code" || strings.HasSuffix(p.Field, ".code")
+		found, err := walkUpload(p.Abs, snapshot, func(fp, why string) { a.note("Skipping %s: %s.", fp, why) })
 		if err != nil {
 			return nil, err
+		}
+		for _, f := range found {
+			files = append(files, local{f.abs, tandem.AssetFile{Field: p.Field, Path: path.Join(root, f.rel), Size: f.size}})
+			total += f.size
 		}
 	}
 	bar := a.progress(total, fmt.Sprintf("upload %s %s", doc.Kind, doc.Name))
