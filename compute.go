@@ -60,6 +60,16 @@ func (c *Compute) QuotaCores() int {
 	return c.MaxInstances * c.Cores
 }
 
+// ComputeUpdate holds the scale settings that may change after creation;
+// nil fields stay as they are.
+type ComputeUpdate struct {
+	MinInstances            *int              `json:"min_instances,omitempty"`
+	MaxInstances            *int              `json:"max_instances,omitempty"`
+	IdleTimeBeforeScaleDown *int              `json:"idle_time_before_scale_down,omitempty"`
+	Description             *string           `json:"description,omitempty"`
+	Tags                    map[string]string `json:"tags"` // replaces the tags when non-nil
+}
+
 // Quota is a region's core quota and what its clusters hold of it.
 type Quota struct {
 	Region string `json:"region"`
@@ -82,6 +92,9 @@ type ComputeService interface {
 	// ListComputes returns the workspace's computes, "local" first.
 	ListComputes(ctx context.Context, workspace string) ([]*Compute, error)
 	DeleteCompute(ctx context.Context, workspace, name string) error
+	// UpdateCompute changes a cluster's scale settings (Azure's `az ml
+	// compute update`); a larger max_instances must fit the region's quota.
+	UpdateCompute(ctx context.Context, workspace, name string, u ComputeUpdate) (*Compute, error)
 	// RegionQuota returns the region's core quota and its use.
 	RegionQuota(ctx context.Context) (*Quota, error)
 }

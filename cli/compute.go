@@ -14,7 +14,7 @@ import (
 func (a *app) computeCommand() *cobra.Command {
 	cmd := groupCommand("compute", "Targets for jobs: the built-in local compute and amlcompute clusters")
 	a.addConnectionFlags(cmd)
-	cmd.AddCommand(a.computeCreateCommand(), a.computeListCommand(), a.computeShowCommand(), a.computeDeleteCommand(), a.computeQuotaCommand())
+	cmd.AddCommand(a.computeCreateCommand(), a.computeListCommand(), a.computeShowCommand(), a.computeDeleteCommand(), a.computeUpdateCommand(), a.computeQuotaCommand())
 	return cmd
 }
 
@@ -120,6 +120,63 @@ func (a *app) computeDeleteCommand() *cobra.Command {
 		}
 		fmt.Fprintf(a.env.Stdout, "Compute %q deleted.\n", name)
 		return nil
+	}
+	return cmd
+}
+
+func (a *app) computeUpdateCommand() *cobra.Command {
+	var name, description string
+	var minI, maxI, idle int
+	var tags []string
+	cmd := &cobra.Command{
+		Use:   "update --name N [--min-instances N] [--max-instances N] [--idle-time-before-scale-down S] [--description D] [--tags k=v ...]",
+		Short: "Change a cluster's scale settings; a larger max_instances must fit the region's quota",
+		Args:  cobra.NoArgs,
+	}
+	out := addOutputFlag(cmd)
+	f := cmd.Flags()
+	f.StringVarP(&name, "name", "n", "", "compute name")
+	f.IntVar(&minI, "min-instances", 0, "fewest instances")
+	f.IntVar(&maxI, "max-instances", 0, "most instances: jobs running at once")
+	f.IntVar(&idle, "idle-time-before-scale-down", 0, "seconds an idle instance waits before it goes")
+	f.StringVar(&description, "description", "", "new description")
+	f.StringArrayVar(&tags, "tags", nil, "new tags as key=value, replacing all tags; '' clears them")
+	cmd.MarkFlagRequired("name")
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		var u tandem.ComputeUpdate
+		if f.Changed("min-instances") {
+			u.MinInstances = &minI
+		}
+		if f.Changed("max-instances") {
+			u.MaxInstances = &maxI
+		}
+		if f.Changed("idle-time-before-scale-down") {
+			u.IdleTimeBeforeScaleDown = &idle
+		}
+		if f.Changed("description") {
+			u.Description = &description
+		}
+		if f.Changed("tags") {
+			parsed, err := parseTags(tags)
+			if err != nil {
+				return err
+			}
+			if u.Tags = parsed; u.Tags == nil {
+				u.Tags = map[string]string{}
+			}
+		}
+		if u.MinInstances == nil && u.MaxInstances == nil && u.IdleTimeBeforeScaleDown == nil && u.Description == nil && u.Tags == nil {
+			return tandem.Errorf(tandem.EInvalid, "nothing to update: pass --min-instances, --max-instances, --idle-time-before-scale-down, --description or --tags")
+		}
+		svc, ws, err := a.workspaceClient()
+		if err != nil {
+			return err
+		}
+		c, err := svc.UpdateCompute(cmd.Context(), ws, name, u)
+		if err != nil {
+			return err
+		}
+		return writeOutput(a.env.Stdout, *out, c, computeDetails(c))
 	}
 	return cmd
 }

@@ -95,6 +95,24 @@ func TestE2ECompute(t *testing.T) {
 		t.Fatalf("after delete the quota holds %d cores, want 4", q.UsedCores)
 	}
 	mustRun(t, dir, env, "compute", "create", "-f", file("cluster-minimal.yml"), "--set", "max_instances=1")
+
+	// Scale-out respects the quota: 4 + 4 in use, basic-example to 2
+	// instances needs 4 more than the 10.
+	wantExit(t, dir, env, 9, `compute "basic-example" needs 8 cores (max_instances 2 × 4 vCPUs of STANDARD_DS3_v2), but region`, "compute", "update", "--name", "basic-example", "--max-instances", "2")
+	if c := decode[tandem.Compute](t, mustRun(t, dir, env, "compute", "show", "--name", "basic-example", "-o", "json")); c.MaxInstances != 1 {
+		t.Fatalf("a refused update changed max_instances to %d", c.MaxInstances)
+	}
+	mustRun(t, dir, env, "compute", "delete", "--name", "minimal-example", "--yes")
+	up := decode[tandem.Compute](t, mustRun(t, dir, env, "compute", "update", "--name", "basic-example", "--max-instances", "2", "--tags", "team=vision", "-o", "json"))
+	if up.MaxInstances != 2 || up.QuotaCores() != 8 || up.Tags["team"] != "vision" {
+		t.Fatalf("after update: %+v", up)
+	}
+	if yml := mustRun(t, dir, env, "compute", "show", "--name", "basic-example", "-o", "yaml").stdout; !strings.Contains(yml, "max_instances: 2") {
+		t.Fatalf("the document was not updated: %s", yml)
+	}
+	wantExit(t, dir, env, 2, "min_instances (3) is more than max_instances (2)", "compute", "update", "--name", "basic-example", "--min-instances", "3")
+	wantExit(t, dir, env, 2, "only amlcompute clusters have scale settings", "compute", "update", "--name", "schedule-example-i", "--max-instances", "3")
+	wantExit(t, dir, env, 4, "built-in", "compute", "update", "--name", "local", "--max-instances", "3")
 }
 
 func runShow(t *testing.T, dir string, env map[string]string, name string) (string, string, int) {

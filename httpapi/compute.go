@@ -14,6 +14,7 @@ func (s *Server) computeRoutes(v1 func(string, func(http.ResponseWriter, *http.R
 	v1("POST /v1/workspaces/{ws}/computes", s.handleCreateCompute)
 	v1("GET /v1/workspaces/{ws}/computes/{name}", s.handleFindCompute)
 	v1("DELETE /v1/workspaces/{ws}/computes/{name}", s.handleDeleteCompute)
+	v1("PATCH /v1/workspaces/{ws}/computes/{name}", s.handleUpdateCompute)
 }
 
 func (s *Server) handleRegionQuota(w http.ResponseWriter, r *http.Request) error {
@@ -66,7 +67,25 @@ func (s *Server) handleDeleteCompute(w http.ResponseWriter, r *http.Request) err
 	return nil
 }
 
+func (s *Server) handleUpdateCompute(w http.ResponseWriter, r *http.Request) error {
+	var u tandem.ComputeUpdate
+	if err := decode(r, &u); err != nil {
+		return err
+	}
+	c, err := s.Computes.UpdateCompute(r.Context(), r.PathValue("ws"), r.PathValue("name"), u)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, c)
+	return nil
+}
+
 var _ tandem.ComputeService = (*Client)(nil)
+
+func (c *Client) UpdateCompute(ctx context.Context, ws, name string, u tandem.ComputeUpdate) (*tandem.Compute, error) {
+	var out tandem.Compute
+	return &out, c.call(ctx, http.MethodPatch, wsPath(ws, "computes", url.PathEscape(name)), nil, u, &out)
+}
 
 func (c *Client) CreateCompute(ctx context.Context, ws string, spec map[string]any) (*tandem.Compute, error) {
 	var out tandem.Compute

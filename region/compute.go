@@ -339,6 +339,100 @@ func (r *Region) ListComputes(ctx context.Context, workspace string) ([]*tandem.
 	return out, err
 }
 
+// UpdateCompute changes a cluster's scale settings in one transaction that
+// also checks the region's quota against the new max_instances.
+func (r *Region) UpdateCompute(ctx context.Context, workspace, name string, u tandem.ComputeUpdate) (*tandem.Compute, error) {
+	if name == tandem.LocalCompute {
+		return nil, tandem.Errorf(tandem.EConflict, "%q is the built-in compute and cannot be changed", name).WithTarget(name)
+	}
+	ws, err := r.FindWorkspace(ctx, workspace)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.checkWritable(ctx, ws.ID); err != nil {
+		return nil, err
+	}
+	var c *tandem.Compute
+	err = r.Store.Update(ctx, func(tx tandem.Tx) error {
+		key := tandem.ResourceKey{WorkspaceID: ws.ID, Kind: tandem.KindCompute, Name: name}
+		res, err := tx.FindResource(ctx, key)
+		if tandem.IsCode(err, tandem.ENotFound) {
+			return tandem.Errorf(tandem.ENotFound, "compute %q not found in workspace %q", name, workspace).WithTarget(name)
+		} else if err != nil {
+			return err
+		}
+		if c, err = computeFromResource(res); err != nil {
+			return err
+		}
+		before := c.QuotaCores()
+		scale := u.MinInstances != nil || u.MaxInstances != nil || u.IdleTimeBeforeScaleDown != nil
+		if scale && c.Type != "amlcompute" {
+			return tandem.Errorf(tandem.EInvalid, "compute %q is a %s: only amlcompute clusters have scale settings", name, c.Type).WithTarget(name)
+		}
+		set := func(field string, p *int, dst *int, lo int) error {
+			if p == nil {
+				return nil
+			}
+			if *p < lo {
+				return tandem.Errorf(tandem.EInvalid, "%s must be at least %d, got %d", field, lo, *p).WithTarget(field)
+			}
+			*dst = *p
+			c.Spec[field] = int64(*p)
+			return nil
+		}
+		if err := set("min_instances", u.MinInstances, &c.MinInstances, 0); err != nil {
+			return err
+		}
+		if err := set("max_instances", u.MaxInstances, &c.MaxInstances, 1); err != nil {
+			return err
+		}
+		if err := set("idle_time_before_scale_down", u.IdleTimeBeforeScaleDown, &c.IdleTimeBeforeScaleDown, 0); err != nil {
+			return err
+		}
+		if c.MinInstances > c.MaxInstances {
+			return tandem.Errorf(tandem.EInvalid, "min_instances (%d) is more than max_instances (%d)", c.MinInstances, c.MaxInstances).WithTarget("min_instances")
+		}
+		if u.Description != nil {
+			c.Description = *u.Description
+			c.Spec["description"] = *u.Description
+		}
+		if u.Tags != nil {
+			c.Tags = u.Tags
+			tags := map[string]any{}
+			for k, v := range u.Tags {
+				tags[k] = v
+			}
+			c.Spec["tags"] = tags
+		}
+		if need := c.QuotaCores(); need > before && r.QuotaCores > 0 {
+			q, err := r.quota(ctx, tx)
+			if err != nil {
+				return err
+			}
+			if q.UsedCores-before+need > q.LimitCores {
+				delete(q.Clusters, ws.Name+"/"+c.Name)
+				q.UsedCores -= before
+				return quotaError(r.Name, c, q)
+			}
+		}
+		c.UpdatedAt = r.now()
+		body, err := json.Marshal(c)
+		if err != nil {
+			return err
+		}
+		res.Spec, res.UpdatedAt = body, c.UpdatedAt
+		if err := tx.PutResource(ctx, res); err != nil {
+			return err
+		}
+		return r.logChange(ctx, tx, ws.ID, tandem.KindCompute, name, "", tandem.OpUpdate, res)
+	})
+	if err != nil {
+		return nil, err
+	}
+	r.wakeAgents(ws.ID, name) // a larger cluster may take more jobs now
+	return c, nil
+}
+
 // DeleteCompute removes a compute's record, then its secrets. Jobs that
 // ran on it keep their records.
 func (r *Region) DeleteCompute(ctx context.Context, workspace, name string) error {
