@@ -47,6 +47,9 @@ type Job struct {
 	CreatedAt      time.Time         `json:"created_at"`
 	StartedAt      *time.Time        `json:"started_at,omitempty"`
 	EndedAt        *time.Time        `json:"ended_at,omitempty"`
+	// OutputAssets are the asset versions the job's named outputs were
+	// registered as after it completed (lineage).
+	OutputAssets []OutputAsset `json:"output_assets,omitempty"`
 }
 
 // JobRequest asks to run a job. Spec is the parsed document; its local

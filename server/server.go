@@ -188,6 +188,7 @@ func (s *Server) Open(ctx context.Context) (err error) {
 		Secrets:     s.Region,
 		Assets:      s.Region,
 		Jobs:        s.Region,
+		Runs:        s.Region,
 		Datastores:  s.Region,
 		Digests:     s.Region,
 		Pairs:       s.Region,
