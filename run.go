@@ -12,10 +12,10 @@ import (
 
 // KindJobMetric is the resource kind of a job's tracking records: each
 // accepted MLflow-style call (log-metric, log-batch, log-parameter,
-// set-tag) is one immutable record. Its name is "<job>/log", or
-// "<job>/params" when it holds parameters; its version is the sequence
-// number of the change that wrote it, zero-padded so that versions sort in
-// write order.
+// set-tag) is one immutable record, named "<job>/params" when it holds
+// parameters, "<job>/metric/<key>" when it holds points of one metric
+// only, "<job>/log" otherwise; its version is the sequence number of the
+// change that wrote it, zero-padded so that versions sort in write order.
 const KindJobMetric Kind = "jobmetric"
 
 // MetricValue is a metric's value. MLflow allows NaN and infinities, which

@@ -29,12 +29,32 @@ const (
 	maxRunTagValue  = 8000
 )
 
-// Record names of a job's tracking records (kind jobmetric): records that
-// carry parameters go under <job>/params, so that checking a new parameter
-// against the logged ones reads only those; every other record goes under
-// <job>/log.
-func runLogName(job string) string    { return job + "/log" }
-func runParamsName(job string) string { return job + "/params" }
+// Record names of a job's tracking records (kind jobmetric), all under
+// "<job>/", so that one indexed range lists them: records that carry
+// parameters go under <job>/params, so that checking a new parameter reads
+// only those; records of one metric key and nothing else (what log-metric
+// writes) under <job>/metric/<key>, so that a metric's history reads only
+// its own records and the mixed ones; every other record under <job>/log.
+func runLogName(job string) string         { return job + "/log" }
+func runParamsName(job string) string      { return job + "/params" }
+func runMetricName(job, key string) string { return job + "/metric/" + key }
+func runRecordPrefix(job string) string    { return job + "/" }
+
+// recordName chooses the name a record is stored under.
+func recordName(job string, l *tandem.RunLog) string {
+	switch {
+	case len(l.Params) > 0:
+		return runParamsName(job)
+	case len(l.Tags) > 0 || len(l.Metrics) == 0:
+		return runLogName(job)
+	}
+	for _, m := range l.Metrics[1:] {
+		if m.Key != l.Metrics[0].Key {
+			return runLogName(job)
+		}
+	}
+	return runMetricName(job, l.Metrics[0].Key)
+}
 
 // recordVersion names a record by the sequence number of the change that
 // writes it: unique in the workspace, and sorting in write order.
@@ -155,9 +175,8 @@ func (r *Region) LogRun(ctx context.Context, workspace, job string, l *tandem.Ru
 		if p := tandem.PrincipalFromContext(ctx); p != nil && p.Job() != "" && tandem.JobDone(j.Status) {
 			return tandem.Errorf(tandem.EForbidden, "job %q has ended (%s); its token no longer logs to its run", job, j.Status)
 		}
-		name := runLogName(job)
+		name := recordName(job, rec)
 		if len(rec.Params) > 0 {
-			name = runParamsName(job)
 			if err := checkParamsUnchanged(ctx, tx, ws.ID, job, rec.Params); err != nil {
 				return err
 			}
@@ -246,11 +265,13 @@ type versionedLog struct {
 	log     *tandem.RunLog
 }
 
-// allRecords returns every tracking record of a job, in write order.
-func allRecords(ctx context.Context, tx tandem.Tx, wsID, job string) ([]*tandem.RunLog, error) {
+// listRecords returns the records of a job that filter selects, in write
+// order.
+func listRecords(ctx context.Context, tx tandem.Tx, filters ...tandem.ResourceFilter) ([]*tandem.RunLog, error) {
 	var all []versionedLog
-	for _, name := range []string{runLogName(job), runParamsName(job)} {
-		list, err := tx.ListResources(ctx, tandem.ResourceFilter{WorkspaceID: wsID, Kind: tandem.KindJobMetric, Name: name})
+	for _, f := range filters {
+		f.Kind = tandem.KindJobMetric
+		list, err := tx.ListResources(ctx, f)
 		if err != nil {
 			return nil, err
 		}
@@ -268,6 +289,19 @@ func allRecords(ctx context.Context, tx tandem.Tx, wsID, job string) ([]*tandem.
 		out[i] = v.log
 	}
 	return out, nil
+}
+
+// allRecords returns every tracking record of a job, in write order.
+func allRecords(ctx context.Context, tx tandem.Tx, wsID, job string) ([]*tandem.RunLog, error) {
+	return listRecords(ctx, tx, tandem.ResourceFilter{WorkspaceID: wsID, NamePrefix: runRecordPrefix(job)})
+}
+
+// metricRecords returns the records that may hold points of one metric.
+func metricRecords(ctx context.Context, tx tandem.Tx, wsID, job, key string) ([]*tandem.RunLog, error) {
+	return listRecords(ctx, tx,
+		tandem.ResourceFilter{WorkspaceID: wsID, Name: runMetricName(job, key)},
+		tandem.ResourceFilter{WorkspaceID: wsID, Name: runLogName(job)},
+		tandem.ResourceFilter{WorkspaceID: wsID, Name: runParamsName(job)})
 }
 
 // newerMetric reports whether a is a later point than b as MLflow chooses
@@ -360,7 +394,12 @@ func (r *Region) MetricHistory(ctx context.Context, workspace, job, key string) 
 		if _, err := findRunJob(ctx, tx, ws, job); err != nil {
 			return err
 		}
-		recs, err := allRecords(ctx, tx, ws.ID, job)
+		var recs []*tandem.RunLog
+		if key == "" {
+			recs, err = allRecords(ctx, tx, ws.ID, job)
+		} else {
+			recs, err = metricRecords(ctx, tx, ws.ID, job, key)
+		}
 		if err != nil {
 			return err
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"math"
 	"os"
 	"path/filepath"
@@ -12,7 +13,9 @@ import (
 	"time"
 
 	"github.com/tandemml/tandem"
+	"github.com/tandemml/tandem/blobstore"
 	"github.com/tandemml/tandem/region"
+	"github.com/tandemml/tandem/sqlstore/sqltest"
 )
 
 // trackingChanges returns the change entries of kind jobmetric.
@@ -333,4 +336,75 @@ func TestJobOutputsRegisterAsAssets(t *testing.T) {
 			t.Fatalf("empty output: %s (%s)", got.Status, got.Error)
 		}
 	})
+}
+
+// benchRegion is a region on SQLite and mem:// blobs with one workspace
+// and one (queued) job named "run".
+func benchRegion(b *testing.B) *region.Region {
+	store := sqltest.Open(b, "sqlite")
+	blobs, err := blobstore.Open(context.Background(), "mem://")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { blobs.Close() })
+	r := region.New("eastus", store, blobs)
+	r.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	if err := r.CreateWorkspace(context.Background(), &tandem.Workspace{Name: "mlw"}); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := r.CreateJob(context.Background(), "mlw", commandJob("true", map[string]any{"name": "run"})); err != nil {
+		b.Fatal(err)
+	}
+	return r
+}
+
+// BenchmarkLogMetric is the cost of one log-metric call: one record, one
+// change, one transaction.
+func BenchmarkLogMetric(b *testing.B) {
+	r := benchRegion(b)
+	ctx := context.Background()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		l := &tandem.RunLog{Metrics: []tandem.Metric{{Key: "loss", Value: tandem.MetricValue(i), Timestamp: int64(i), Step: int64(i)}}}
+		if err := r.LogRun(ctx, "mlw", "run", l); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// seedMetrics logs 10,000 points of 10 metrics, one call each.
+func seedMetrics(b *testing.B, r *region.Region) {
+	for i := 0; i < 10000; i++ {
+		l := &tandem.RunLog{Metrics: []tandem.Metric{{Key: fmt.Sprintf("m%d", i%10), Value: tandem.MetricValue(i), Timestamp: int64(i), Step: int64(i / 10)}}}
+		if err := r.LogRun(context.Background(), "mlw", "run", l); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkMetricHistory reads the history of one of 10 metrics of a run
+// that logged 10,000 points one call at a time.
+func BenchmarkMetricHistory(b *testing.B) {
+	r := benchRegion(b)
+	seedMetrics(b, r)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		h, err := r.MetricHistory(context.Background(), "mlw", "run", "m3")
+		if err != nil || len(h) != 1000 {
+			b.Fatalf("%d points, %v", len(h), err)
+		}
+	}
+}
+
+// BenchmarkGetRun folds the same 10,000 points into the latest values.
+func BenchmarkGetRun(b *testing.B) {
+	r := benchRegion(b)
+	seedMetrics(b, r)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		run, err := r.GetRun(context.Background(), "mlw", "run")
+		if err != nil || len(run.Data.Metrics) != 10 {
+			b.Fatalf("%v, %v", run, err)
+		}
+	}
 }
