@@ -116,7 +116,14 @@ func (r *Region) registerOutput(ctx context.Context, ws *tandem.Workspace, j *ta
 	default:
 		a.Paths = []tandem.AssetPath{{Field: "path", Root: output, Dir: true}}
 	}
-	a.Spec = map[string]any{"name": name, "type": typ, "path": uri, "description": a.Description, "job_name": j.Name}
+	// Lineage in the document too, where Azure's schema has room for it:
+	// job_name on a model, a property on a data asset.
+	a.Spec = map[string]any{"name": name, "type": typ, "path": uri, "description": a.Description}
+	if kind == tandem.KindModel {
+		a.Spec["job_name"] = j.Name
+	} else {
+		a.Spec["properties"] = map[string]any{"job_name": j.Name}
+	}
 
 	unlock := r.lockAsset(ws.ID, kind, name)
 	defer unlock()

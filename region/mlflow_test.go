@@ -2,6 +2,7 @@ package region_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -15,6 +16,7 @@ import (
 	"github.com/tandemml/tandem"
 	"github.com/tandemml/tandem/blobstore"
 	"github.com/tandemml/tandem/region"
+	"github.com/tandemml/tandem/spec"
 	"github.com/tandemml/tandem/sqlstore/sqltest"
 )
 
@@ -292,6 +294,16 @@ func TestJobOutputsRegisterAsAssets(t *testing.T) {
 		}
 		if d.JobName != "train" || len(d.Files) != 1 || d.Files[0].Path != "s.txt" || d.Spec["path"] != region.DatastoreURI("runs/train/outputs/scores/s.txt") {
 			t.Fatalf("data %+v", d)
+		}
+		// Both documents are valid Azure ML YAML, lineage included.
+		for _, a := range []*tandem.Asset{m, d} {
+			raw, _ := json.Marshal(a.Spec)
+			if _, err := spec.Parse(raw, "registered", spec.Options{Kind: string(a.Kind), NoFS: true}); err != nil {
+				t.Fatalf("%s %s: %v", a.Kind, a.Name, err)
+			}
+		}
+		if m.Spec["job_name"] != "train" || d.Spec["properties"].(map[string]any)["job_name"] != "train" {
+			t.Fatalf("lineage in the documents: %v, %v", m.Spec, d.Spec)
 		}
 		files, err := f.ListJobFiles(ctx, "mlw", "train")
 		if err != nil {
