@@ -82,6 +82,7 @@ func (r *Region) registerOutputs(ctx context.Context, ref jobRef, blobs []tandem
 		}
 		oa, err := r.registerOutput(ctx, ws, j, o, typ, name, version, blobs)
 		if err != nil {
+			r.Logger.Warn("cannot register job output", "workspace", ws.Name, "job", j.Name, "output", o, "err", err)
 			return produced, err
 		}
 		produced = append(produced, *oa)
