@@ -15,7 +15,8 @@ import (
 // set-tag) is one immutable record, named "<job>/params" when it holds
 // parameters, "<job>/metric/<key>" when it holds points of one metric
 // only, "<job>/log" otherwise; its version is the sequence number of the
-// change that wrote it, zero-padded so that versions sort in write order.
+// change that wrote it, zero-padded so that versions sort in write order,
+// and the region that wrote it ("000000000042-eastus").
 const KindJobMetric Kind = "jobmetric"
 
 // MetricValue is a metric's value. MLflow allows NaN and infinities, which

@@ -57,8 +57,12 @@ func recordName(job string, l *tandem.RunLog) string {
 }
 
 // recordVersion names a record by the sequence number of the change that
-// writes it: unique in the workspace, and sorting in write order.
-func recordVersion(seq int64) string { return fmt.Sprintf("%012d", seq) }
+// writes it, zero-padded so that versions sort in write order, and the
+// region that wrote it: after a forced failover a sequence number may be
+// used twice, once by the old primary's set-aside writes and once by the
+// new primary, and a set-aside record applied again must not replace
+// another.
+func recordVersion(seq int64, region string) string { return fmt.Sprintf("%012d-%s", seq, region) }
 
 // keyRE is MLflow's rule for metric, parameter and tag names: letters,
 // digits, '_', '-', '.', ' ', ':' and '/'.
@@ -187,7 +191,7 @@ func (r *Region) LogRun(ctx context.Context, workspace, job string, l *tandem.Ru
 		}
 		now := r.now()
 		res := &tandem.Resource{
-			WorkspaceID: ws.ID, Kind: tandem.KindJobMetric, Name: name, Version: recordVersion(seq + 1),
+			WorkspaceID: ws.ID, Kind: tandem.KindJobMetric, Name: name, Version: recordVersion(seq+1, r.Name),
 			Spec: body, CreatedAt: now, UpdatedAt: now,
 		}
 		if err := tx.PutResource(ctx, res); err != nil {

@@ -70,7 +70,7 @@ func TestRunTracking(t *testing.T) {
 				t.Fatalf("unexpected change %+v", c)
 			}
 		}
-		if last := all[len(all)-1]; last.Name != "run1/params" || last.Version != fmt.Sprintf("%012d", last.Seq) {
+		if last := all[len(all)-1]; last.Name != "run1/params" || last.Version != fmt.Sprintf("%012d-eastus", last.Seq) {
 			t.Fatalf("batch with params stored as %s@%s", last.Name, last.Version)
 		}
 
