@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"math"
 	"net/http"
 	"path/filepath"
 	"testing"
@@ -120,5 +121,82 @@ func TestTrackingReplicates(t *testing.T) {
 	}
 	if de.Digest != dw.Digest || de.Counts[string(tandem.KindJobMetric)] != 3 {
 		t.Fatalf("digests: east %s %v, west %s %v", de.Digest, de.Counts, dw.Digest, dw.Counts)
+	}
+}
+
+// TestMLflowRequestShapes covers what MLflow's clients may send besides
+// the plain case: int64 fields as strings, NaN as a string, run_uuid, the
+// preview prefix, an admin token naming the workspace, an empty batch.
+func TestMLflowRequestShapes(t *testing.T) {
+	ctx := context.Background()
+	r := startRegion(t, "eastus", filepath.Join(t.TempDir(), "vault.key"))
+	if err := r.admin.CreateWorkspace(ctx, &tandem.Workspace{Name: "vision"}); err != nil {
+		t.Fatal(err)
+	}
+	_, userToken, err := r.admin.CreateToken(ctx, "ci", "vision")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.admin.CreateJob(ctx, "vision", &tandem.JobRequest{Spec: map[string]any{
+		"type": "command", "name": "run1", "command": "true", "environment": map[string]any{"image": "library/python:latest"}}}); err != nil {
+		t.Fatal(err)
+	}
+	call := func(token, method, path, body string, header map[string]string) (int, map[string]any) {
+		t.Helper()
+		req, _ := http.NewRequest(method, r.Endpoint()+path, bytes.NewReader([]byte(body)))
+		req.Header.Set("Authorization", "Bearer "+token)
+		for k, v := range header {
+			req.Header.Set(k, v)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out map[string]any
+		if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+			t.Fatalf("%s %s: answer is not JSON: %v", method, path, err)
+		}
+		return resp.StatusCode, out
+	}
+	for _, c := range []struct {
+		token, method, path, body string
+		header                    map[string]string
+		status                    int
+		code                      string
+	}{
+		{userToken, "POST", "/api/2.0/mlflow/runs/log-metric", `{"run_uuid":"run1","key":"loss","value":"NaN","timestamp":"1700000000000","step":"3"}`, nil, 200, ""},
+		{userToken, "POST", "/api/2.0/preview/mlflow/runs/log-metric", `{"run_id":"run1","key":"acc","value":0.5,"timestamp":1700000000001}`, nil, 200, ""},
+		{r.secret, "POST", "/api/2.0/mlflow/runs/set-tag", `{"run_id":"run1","key":"by","value":"admin"}`, map[string]string{"X-Tandem-Workspace": "vision"}, 200, ""},
+		{userToken, "POST", "/api/2.0/mlflow/runs/log-batch", `{"run_id":"run1"}`, nil, 200, ""},
+		{userToken, "POST", "/api/2.0/mlflow/runs/log-batch", `{"run_id":"nope"}`, nil, 404, "RESOURCE_DOES_NOT_EXIST"},
+		{userToken, "POST", "/api/2.0/mlflow/runs/log-batch", `{"run_id":"run1","metrics":[{"value":1,"timestamp":1}]}`, nil, 400, "INVALID_PARAMETER_VALUE"},
+		{userToken, "POST", "/api/2.0/mlflow/runs/log-metric", `{"run_id":"run1","key":"x","value":"high","timestamp":1}`, nil, 400, "INVALID_PARAMETER_VALUE"},
+		{userToken, "POST", "/api/2.0/mlflow/runs/log-metric", `{"run_id":"run1","key":"x","value":1,"timestamp":"soon"}`, nil, 400, "INVALID_PARAMETER_VALUE"},
+		{userToken, "POST", "/api/2.0/mlflow/runs/log-metric", `not json`, nil, 400, "INVALID_PARAMETER_VALUE"},
+		{userToken, "POST", "/api/2.0/mlflow/runs/log-parameter", `{"run_id":"run1","key":"lr"}`, nil, 400, "INVALID_PARAMETER_VALUE"},
+		{userToken, "GET", "/api/2.0/mlflow/runs/log-metric", ``, nil, 404, "ENDPOINT_NOT_FOUND"},
+		{userToken, "POST", "/api/2.0/mlflow/runs/create", `{}`, nil, 404, "ENDPOINT_NOT_FOUND"},
+	} {
+		status, got := call(c.token, c.method, c.path, c.body, c.header)
+		if status != c.status || (c.code != "" && got["error_code"] != c.code) || (c.code == "" && len(got) != 0) {
+			t.Errorf("%s %s %s: got %d %v, want %d %s", c.method, c.path, c.body, status, got, c.status, c.code)
+		}
+	}
+	run, err := r.admin.GetRun(ctx, "vision", "run1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := run.Data
+	if len(d.Metrics) != 2 || d.Metrics[0].Key != "acc" || d.Metrics[1].Key != "loss" || !math.IsNaN(float64(d.Metrics[1].Value)) ||
+		d.Metrics[1].Timestamp != 1700000000000 || d.Metrics[1].Step != 3 || len(d.Tags) != 1 || d.Tags[0].Value != "admin" {
+		t.Fatalf("run data %+v", d)
+	}
+	// NaN goes back out as MLflow writes it.
+	status, got := call(userToken, "GET", "/api/2.0/mlflow/runs/get?run_uuid=run1", "", nil)
+	data, _ := got["run"].(map[string]any)["data"].(map[string]any)
+	ms, _ := data["metrics"].([]any)
+	if status != 200 || len(ms) != 2 || ms[1].(map[string]any)["value"] != "NaN" {
+		t.Fatalf("runs/get: %d %v", status, got)
 	}
 }
