@@ -202,6 +202,9 @@ func testE2EMLflowTracking(t *testing.T, flags []string) {
 	if m.JobName != name || m.Type != "custom_model" || len(m.Files) != 2 {
 		t.Fatalf("registered model %+v", m)
 	}
+	if show := mustRun(t, dir, env, "model", "show", "--name", "mnist-clf", "--version", "1").stdout; !strings.Contains(show, "Job:") || !strings.Contains(show, name) {
+		t.Fatalf("model show lacks its job:\n%s", show)
+	}
 	mustRun(t, dir, env, "model", "download", "--name", "mnist-clf", "--version", "1", "--download-path", "models")
 	if b, err := os.ReadFile(filepath.Join(dir, "models", "mnist-clf", "model", "weights", "model.pkl")); err != nil || string(b) != "trained weights\n" {
 		t.Fatalf("downloaded model: %q, %v", b, err)
