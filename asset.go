@@ -69,8 +69,11 @@ type Asset struct {
 	Spec        map[string]any    `json:"spec"`
 	Paths       []AssetPath       `json:"paths,omitempty"`
 	Files       []AssetFile       `json:"files,omitempty"`
-	CreatedAt   time.Time         `json:"created_at"`
-	UpdatedAt   time.Time         `json:"updated_at"`
+	// JobName names the job whose output this version is (lineage); its
+	// files are that job's stored output, under runs/<job>/outputs/.
+	JobName   string    `json:"job_name,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 // AssetPath is one path field of an asset's document (e.g. "path",

@@ -51,6 +51,9 @@ type Job struct {
 	// Attempts counts the times agents took it.
 	Agent    string `json:"agent,omitempty"`
 	Attempts int    `json:"attempts,omitempty"`
+	// OutputAssets are the asset versions the job's named outputs were
+	// registered as after it completed (lineage).
+	OutputAssets []OutputAsset `json:"output_assets,omitempty"`
 }
 
 // JobRequest asks to run a job. Spec is the parsed document; its local

@@ -652,6 +652,9 @@ func assetDetails(x *tandem.Asset) details {
 		{"Files", fmt.Sprintf("%d (%s)", len(x.Files), formatSize(size))},
 		{"Created", formatTime(x.CreatedAt)},
 	}
+	if x.JobName != "" {
+		d = append(d, [2]string{"Job", x.JobName})
+	}
 	for _, p := range x.Paths {
 		if v, ok := lookupField(x.Spec, p.Field); ok {
 			d = append(d, [2]string{p.Field, fmt.Sprint(v)})

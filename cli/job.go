@@ -16,7 +16,8 @@ import (
 func (a *app) jobCommand() *cobra.Command {
 	cmd := groupCommand("job", "Command jobs from Azure ML YAML, run on the built-in local compute")
 	a.addConnectionFlags(cmd)
-	cmd.AddCommand(a.jobCreateCommand(), a.jobListCommand(), a.jobShowCommand(), a.jobStreamCommand(), a.jobCancelCommand())
+	cmd.AddCommand(a.jobCreateCommand(), a.jobListCommand(), a.jobShowCommand(), a.jobStreamCommand(), a.jobCancelCommand(),
+		a.jobMetricsCommand(), a.jobDownloadCommand())
 	return cmd
 }
 
@@ -110,12 +111,12 @@ func (a *app) jobNameCommand(use, short string, run func(ctx context.Context, sv
 }
 
 func (a *app) jobShowCommand() *cobra.Command {
-	return a.jobNameCommand("show", "Show one job", func(ctx context.Context, svc *httpapi.Client, ws, name string, out outputFormat) error {
-		j, err := svc.FindJob(ctx, ws, name)
+	return a.jobNameCommand("show", "Show one job with its latest metrics, params and tags", func(ctx context.Context, svc *httpapi.Client, ws, name string, out outputFormat) error {
+		run, err := svc.GetRun(ctx, ws, name)
 		if err != nil {
 			return err
 		}
-		return writeOutput(a.env.Stdout, out, j, jobDetails(j))
+		return writeOutput(a.env.Stdout, out, newJobView(run), runDetails(run))
 	})
 }
 

@@ -204,7 +204,7 @@ func testStoreListResourcesFilter(t *testing.T, s tandem.Store) {
 func testStoreListResourcesPrefix(t *testing.T, s tandem.Store) {
 	w := storeWorkspace("alpha")
 	storeCreateWorkspace(t, s, w)
-	for _, name := range []string{"ab", "abc", "AB", "abd%", "b", "aXb", "éa", "éb"} {
+	for _, name := range []string{"ab", "abc", "AB", "abd%", "b", "aXb", "éa", "éb", "j/x", "j/", "j0", "j.k/x", "j/\u00ff"} {
 		storePutResource(t, s, storeResource(w.ID, "model", name, ""))
 	}
 	for _, c := range []struct {
@@ -217,6 +217,9 @@ func testStoreListResourcesPrefix(t *testing.T, s tandem.Store) {
 		{"a%", []string{}},
 		{"é", []string{"model/éa:", "model/éb:"}},
 		{"abcd", []string{}},
+		// Names that sort right after the prefix's range, and one past ASCII in it.
+		{"j/", []string{"model/j/:", "model/j/x:", "model/j/\u00ff:"}},
+		{"j", []string{"model/j.k/x:", "model/j/:", "model/j/x:", "model/j/\u00ff:", "model/j0:"}},
 	} {
 		got := storeNames(storeListResources(t, s, tandem.ResourceFilter{WorkspaceID: w.ID, NamePrefix: c.prefix}), storeResourceName)
 		storeJSONEqual(t, fmt.Sprintf("ListResources(NamePrefix %q)", c.prefix), got, c.want)

@@ -28,6 +28,7 @@ type Server struct {
 	Secrets     tandem.SecretService
 	Assets      tandem.AssetService
 	Jobs        tandem.JobService
+	Runs        tandem.RunService // job tracking and files; also the MLflow-compatible API
 	Datastores  tandem.DatastoreService
 	Computes    tandem.ComputeService
 	Agents      tandem.AgentService
@@ -95,6 +96,8 @@ func (s *Server) Handler() http.Handler {
 	v1("DELETE /v1/tokens/{name}", s.handleRevokeToken)
 	s.assetRoutes(v1)
 	s.jobRoutes(v1)
+	s.runRoutes(v1)
+	s.mlflowRoutes(m)
 	s.datastoreRoutes(v1)
 	s.computeRoutes(v1)
 	s.agentRoutes(v1)

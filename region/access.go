@@ -11,7 +11,9 @@ import (
 //   - a region admin token may do anything;
 //   - a workspace token may read and update its own workspace and use what is
 //     in it; creating, deleting, recovering and purging workspaces and
-//     managing tokens need an admin token.
+//     managing tokens need an admin token;
+//   - a job token (the one a run gets) may only track its own job's run
+//     (region/mlflow.go): every other use of its workspace is refused.
 
 func requireAdmin(ctx context.Context, action string) error {
 	p := tandem.PrincipalFromContext(ctx)
@@ -23,6 +25,9 @@ func requireAdmin(ctx context.Context, action string) error {
 
 func canUseWorkspace(ctx context.Context, ws *tandem.Workspace) error {
 	p := tandem.PrincipalFromContext(ctx)
+	if p != nil && p.Job() != "" {
+		return tandem.Errorf(tandem.EForbidden, "token %q belongs to job %q and may only track that job's run", p.Name, p.Job())
+	}
 	if p == nil || p.Admin() || p.WorkspaceID == ws.ID {
 		return nil
 	}

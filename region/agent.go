@@ -191,7 +191,13 @@ func (r *Region) ClaimJob(ctx context.Context, workspace, compute, agent string,
 			hb.Job = job.Name
 			r.touchAgent(ws.ID, compute, agent, hb)
 			r.Logger.Info("job claimed", "workspace", ws.Name, "job", job.Name, "compute", compute, "agent", agent, "attempt", job.Attempts)
-			return r.agentWork(ws.ID, job), nil
+			work := r.agentWork(ws.ID, job)
+			// The run's token and tracking variables, as a local run gets
+			// them; revoked when the job ends or is taken back.
+			if _, err := r.trackingEnv(ctx, ws.ID, job.Name, work.Env); err != nil {
+				r.Logger.Warn("cannot issue the token of a claimed job; it runs without tracking", "job", job.Name, "err", err)
+			}
+			return work, nil
 		}
 		select {
 		case <-woken:
@@ -451,6 +457,18 @@ func (r *Region) CompleteAgentJob(ctx context.Context, workspace, compute, agent
 		}
 		blobs = append(blobs, ref)
 	}
+	// Named outputs of a successful run register as assets, as on local
+	// compute.
+	var produced []tandem.OutputAsset
+	var registerErr error
+	if !tandem.JobDone(j.Status) && !res.Canceled && res.Error == "" && !res.TimedOut && res.ExitCode == 0 {
+		produced, registerErr = r.registerOutputs(ctx, jobRef{ws.ID, name}, blobs)
+	}
+	defer func() {
+		if err := r.revokeJobToken(context.WithoutCancel(ctx), ws.ID, name); err != nil {
+			r.Logger.Warn("cannot revoke job token", "job", name, "err", err)
+		}
+	}()
 	err = r.updateJob(ctx, jobRef{ws.ID, name}, func(j *tandem.Job, stored *tandem.Resource) error {
 		if j.Agent != agent {
 			return tandem.Errorf(tandem.EConflict, "job %q was taken from agent %s", name, agent)
@@ -459,6 +477,7 @@ func (r *Region) CompleteAgentJob(ctx context.Context, workspace, compute, agent
 		if tandem.JobDone(j.Status) {
 			return nil // canceled meanwhile: keep the status, take the log
 		}
+		j.OutputAssets = produced
 		var exit *int
 		if res.ExitCode >= 0 {
 			code := res.ExitCode
@@ -469,6 +488,8 @@ func (r *Region) CompleteAgentJob(ctx context.Context, workspace, compute, agent
 			r.endJob(j, tandem.JobCanceled, "canceled", exit)
 		case res.Error != "":
 			r.endJob(j, tandem.JobFailed, res.Error, exit)
+		case registerErr != nil:
+			r.endJob(j, tandem.JobFailed, "registering outputs as assets failed: "+tandem.ErrorMessage(registerErr), exit)
 		case res.TimedOut:
 			r.endJob(j, tandem.JobFailed, fmt.Sprintf("timed out after %s (limits.timeout)", time.Duration(float64(time.Second)*mustFloat(j.Spec))), exit)
 		case res.ExitCode != 0:
@@ -612,6 +633,9 @@ func (r *Region) ReapAgents(ctx context.Context) error {
 		}
 		if err == nil {
 			r.Logger.Warn("agent lost", "workspace", l.ref.wsID, "job", l.ref.name, "agent", l.agent)
+			if err := r.revokeJobToken(ctx, l.ref.wsID, l.ref.name); err != nil {
+				r.Logger.Warn("cannot revoke the token of a lost agent's job", "job", l.ref.name, "err", err)
+			}
 			r.dropLiveLog(l.ref.wsID, l.ref.name)
 			r.wakeAgents(l.ref.wsID, l.compute)
 		}

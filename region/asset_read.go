@@ -262,7 +262,7 @@ func (r *Region) OpenAssetFile(ctx context.Context, workspace string, kind tande
 		if err != nil {
 			return err
 		}
-		key := tandem.StoragePrefix(ws.ID) + assetFolder(kind, name, version) + p
+		key := tandem.StoragePrefix(ws.ID) + assetStorageFolder(a) + p
 		for i, f := range a.Files {
 			if f.Path == p && i < len(res.Blobs) && res.Blobs[i].Key == key {
 				file, ref = f, res.Blobs[i]

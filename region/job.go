@@ -78,6 +78,7 @@ func (r *Region) StartJobs(ctx context.Context, wg *sync.WaitGroup) {
 	go func() {
 		defer wg.Done()
 		r.failInterrupted(ctx)
+		r.revokeEndedJobTokens(ctx)
 		var workers sync.WaitGroup
 		for i := 0; i < DefaultJobWorkers; i++ {
 			workers.Add(1)
@@ -499,6 +500,12 @@ func (r *Region) runJob(ctx context.Context, ref jobRef) {
 		},
 	}
 	cj.Env, cj.Outputs, cj.Timeout = runSettings(job)
+	revoke, err := r.trackingEnv(wctx, ref.wsID, job.Name, cj.Env)
+	if err != nil {
+		r.finishJob(wctx, ref, &compute.Result{ExitCode: -1, Err: fmt.Errorf("issue the job's token: %w", err)}, rj)
+		return
+	}
+	defer revoke()
 	if runCtx.Err() != nil {
 		r.finishJob(wctx, ref, nil, rj)
 		return
@@ -624,11 +631,17 @@ func (r *Region) finishJob(ctx context.Context, ref jobRef, res *compute.Result,
 	r.jobs().mu.Lock()
 	canceled := rj.canceled
 	r.jobs().mu.Unlock()
+	var produced []tandem.OutputAsset
+	var registerErr error
+	if res != nil && !canceled && !res.Canceled && res.Err == nil && !res.TimedOut && res.ExitCode == 0 && uploadErr == nil {
+		produced, registerErr = r.registerOutputs(ctx, ref, blobs)
+	}
 	err := r.updateJob(ctx, ref, func(j *tandem.Job, stored *tandem.Resource) error {
 		if tandem.JobDone(j.Status) {
 			return errSkip
 		}
 		stored.Blobs = append(stored.Blobs, blobs...)
+		j.OutputAssets = produced
 		var exit *int
 		if res != nil && res.ExitCode >= 0 {
 			code := res.ExitCode
@@ -647,6 +660,8 @@ func (r *Region) finishJob(ctx context.Context, ref jobRef, res *compute.Result,
 			r.endJob(j, tandem.JobFailed, fmt.Sprintf("command exited with code %d", res.ExitCode), exit)
 		case uploadErr != nil:
 			r.endJob(j, tandem.JobFailed, "storing logs and outputs failed: "+uploadErr.Error(), exit)
+		case registerErr != nil:
+			r.endJob(j, tandem.JobFailed, "registering outputs as assets failed: "+tandem.ErrorMessage(registerErr), exit)
 		default:
 			r.endJob(j, tandem.JobCompleted, "", exit)
 		}

@@ -86,7 +86,9 @@ func (r *Region) CreateToken(ctx context.Context, name, workspace string) (*tand
 // region admin, its workspace's for a workspace token.
 func (r *Region) ListTokens(ctx context.Context) ([]*tandem.Token, error) {
 	var filter tandem.TokenFilter
-	if p := tandem.PrincipalFromContext(ctx); p != nil && !p.Admin() {
+	if p := tandem.PrincipalFromContext(ctx); p != nil && p.Job() != "" {
+		return nil, tandem.Errorf(tandem.EForbidden, "token %q belongs to job %q and may only track that job's run", p.Name, p.Job())
+	} else if p != nil && !p.Admin() {
 		filter.WorkspaceID = p.WorkspaceID
 	}
 	var tokens []*tandem.Token

@@ -193,6 +193,7 @@ func (s *Server) Open(ctx context.Context) (err error) {
 		Secrets:     s.Region,
 		Assets:      s.Region,
 		Jobs:        s.Region,
+		Runs:        s.Region,
 		Datastores:  s.Region,
 		Agents:      s.Region,
 		Computes:    s.Region,

@@ -46,6 +46,15 @@ func (t *tx) ListResources(ctx context.Context, filter tandem.ResourceFilter) ([
 		// exactly, unlike LIKE, which ignores ASCII case on SQLite.
 		where += " AND substr(name, 1, ?) = ?"
 		args = append(args, utf8.RuneCountInString(filter.NamePrefix), filter.NamePrefix)
+		// A range on the key's name column lets both databases seek to the
+		// prefix instead of testing every name of the kind (names compare
+		// by bytes: BINARY on SQLite, COLLATE "C" on PostgreSQL); the
+		// substr test above keeps the exact meaning. Only for a prefix
+		// ending in ASCII, whose successor is still valid UTF-8.
+		if p := filter.NamePrefix; p[len(p)-1] < 0x7f {
+			where += " AND name >= ? AND name < ?"
+			args = append(args, p, p[:len(p)-1]+string(p[len(p)-1]+1))
+		}
 	}
 	where += " ORDER BY kind, name, version"
 	if filter.Limit > 0 {

@@ -1,0 +1,506 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/tandemml/tandem"
+)
+
+// The MLflow-compatible subset of the REST API: what MLflow's clients call
+// to log to a run and read it back, so that training code that logs with
+// MLflow works unchanged inside a Tandem job. A run is a job: its run_id is
+// the job's name. The bearer token chooses the workspace (a job's own
+// MLFLOW_TRACKING_TOKEN, or any workspace token; a region admin token
+// names the workspace in the X-Tandem-Workspace header). Requests and
+// responses use MLflow's field names, and errors MLflow's shape:
+// {"error_code": "RESOURCE_DOES_NOT_EXIST", "message": "..."}.
+
+// headerWorkspace names the workspace of an MLflow call made with a region
+// admin token.
+const headerWorkspace = "X-Tandem-Workspace"
+
+// mlflowPrefixes are where MLflow clients find the API: the current path
+// and the preview one older clients use.
+var mlflowPrefixes = []string{"/api/2.0/mlflow/", "/api/2.0/preview/mlflow/"}
+
+// MLflowEndpoints lists the supported endpoints, relative to a prefix.
+var MLflowEndpoints = []string{
+	"POST runs/log-metric", "POST runs/log-batch", "POST runs/log-parameter", "POST runs/set-tag",
+	"POST runs/update", "GET runs/get", "GET metrics/get-history",
+}
+
+func (s *Server) mlflowRoutes(m *http.ServeMux) {
+	handlers := map[string]func(w http.ResponseWriter, r *http.Request, ws string) error{
+		"POST runs/log-metric":    s.mlflowLogMetric,
+		"POST runs/log-batch":     s.mlflowLogBatch,
+		"POST runs/log-parameter": s.mlflowLogParam,
+		"POST runs/set-tag":       s.mlflowSetTag,
+		"POST runs/update":        s.mlflowUpdateRun,
+		"GET runs/get":            s.mlflowGetRun,
+		"GET metrics/get-history": s.mlflowMetricHistory,
+	}
+	for _, prefix := range mlflowPrefixes {
+		for _, e := range MLflowEndpoints {
+			method, rest, _ := strings.Cut(e, " ")
+			m.Handle(method+" "+prefix+rest, s.mlflow(handlers[e]))
+		}
+		m.Handle(prefix, s.mlflow(s.mlflowUnsupported))
+	}
+}
+
+// mlflowError is MLflow's error body.
+type mlflowError struct {
+	ErrorCode string `json:"error_code"`
+	Message   string `json:"message"`
+}
+
+// mlflowCodes maps Tandem's error codes to MLflow's and their statuses.
+// NotPrimary becomes TEMPORARILY_UNAVAILABLE (503), which MLflow clients
+// retry, rather than 421, which they would not.
+var mlflowCodes = map[string]struct {
+	code   string
+	status int
+}{
+	tandem.EInvalid:      {"INVALID_PARAMETER_VALUE", http.StatusBadRequest},
+	tandem.ETooLarge:     {"INVALID_PARAMETER_VALUE", http.StatusBadRequest},
+	tandem.ENotFound:     {"RESOURCE_DOES_NOT_EXIST", http.StatusNotFound},
+	tandem.EConflict:     {"RESOURCE_ALREADY_EXISTS", http.StatusConflict},
+	tandem.EUnauthorized: {"UNAUTHENTICATED", http.StatusUnauthorized},
+	tandem.EForbidden:    {"PERMISSION_DENIED", http.StatusForbidden},
+	tandem.EMethod:       {"ENDPOINT_NOT_FOUND", http.StatusMethodNotAllowed},
+	tandem.ENotPrimary:   {"TEMPORARILY_UNAVAILABLE", http.StatusServiceUnavailable},
+	tandem.EUnavailable:  {"TEMPORARILY_UNAVAILABLE", http.StatusServiceUnavailable},
+	tandem.ECorrupt:      {"INTERNAL_ERROR", http.StatusInternalServerError},
+	tandem.EInternal:     {"INTERNAL_ERROR", http.StatusInternalServerError},
+}
+
+// errEndpoint marks an unsupported MLflow endpoint.
+var errEndpoint = errors.New("endpoint not found")
+
+func (s *Server) writeMLflowError(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, errEndpoint) {
+		writeJSON(w, http.StatusNotFound, mlflowError{"ENDPOINT_NOT_FOUND",
+			"MLflow endpoint " + r.Method + " " + r.URL.Path + " is not supported by Tandem; supported: " + strings.Join(MLflowEndpoints, ", ") + " (under /api/2.0/mlflow/)"})
+		return
+	}
+	code := tandem.ErrorCode(err)
+	if code == tandem.EInternal {
+		s.Logger.Error("internal error", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	m, ok := mlflowCodes[code]
+	if !ok {
+		m = mlflowCodes[tandem.EInternal]
+	}
+	writeJSON(w, m.status, mlflowError{m.code, tandem.ErrorMessage(err)})
+}
+
+// mlflow authenticates an MLflow call, finds its workspace and writes
+// errors in MLflow's shape.
+func (s *Server) mlflow(h func(w http.ResponseWriter, r *http.Request, ws string) error) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		err := func() error {
+			secret, ok := bearer(r)
+			if !ok {
+				return tandem.Errorf(tandem.EUnauthorized, "missing bearer token: set MLFLOW_TRACKING_TOKEN (inside a job it is set for you)")
+			}
+			t, err := s.Auth.Authenticate(r.Context(), secret)
+			if err != nil {
+				return err
+			}
+			ctx := tandem.NewContextWithPrincipal(r.Context(), t)
+			ws := t.Workspace
+			if t.Admin() {
+				if ws = r.Header.Get(headerWorkspace); ws == "" {
+					return tandem.Errorf(tandem.EInvalid, "a region admin token must name the workspace in the %s header; a workspace or job token needs none", headerWorkspace)
+				}
+			}
+			if s.Runs == nil {
+				return tandem.Errorf(tandem.EUnavailable, "this server does not track runs")
+			}
+			return h(w, r.WithContext(ctx), ws)
+		}()
+		if err != nil {
+			s.writeMLflowError(w, r, err)
+		}
+	})
+}
+
+func (s *Server) mlflowUnsupported(http.ResponseWriter, *http.Request, string) error {
+	return errEndpoint
+}
+
+// flexInt is an int64 field MLflow clients may send as a JSON number or,
+// following protobuf's JSON mapping, as a string.
+type flexInt int64
+
+func (f *flexInt) UnmarshalJSON(b []byte) error {
+	s := string(b)
+	if strings.HasPrefix(s, `"`) {
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		// Timestamps and steps are integers; MLflow rounds floats.
+		x, ferr := strconv.ParseFloat(s, 64)
+		if ferr != nil {
+			return tandem.Errorf(tandem.EInvalid, "%s is not an integer", b)
+		}
+		n = int64(x)
+	}
+	*f = flexInt(n)
+	return nil
+}
+
+type mlflowMetric struct {
+	Key       string              `json:"key"`
+	Value     *tandem.MetricValue `json:"value"`
+	Timestamp *flexInt            `json:"timestamp"`
+	Step      *flexInt            `json:"step"`
+}
+
+func (m *mlflowMetric) metric(field string) (tandem.Metric, error) {
+	switch {
+	case m.Key == "":
+		return tandem.Metric{}, missing(field + "key")
+	case m.Value == nil:
+		return tandem.Metric{}, missing(field + "value")
+	case m.Timestamp == nil:
+		return tandem.Metric{}, missing(field + "timestamp")
+	}
+	out := tandem.Metric{Key: m.Key, Value: *m.Value, Timestamp: int64(*m.Timestamp)}
+	if m.Step != nil {
+		out.Step = int64(*m.Step)
+	}
+	return out, nil
+}
+
+type mlflowParam struct {
+	Key   string  `json:"key"`
+	Value *string `json:"value"`
+}
+
+func (p *mlflowParam) param(field string) (tandem.RunParam, error) {
+	switch {
+	case p.Key == "":
+		return tandem.RunParam{}, missing(field + "key")
+	case p.Value == nil:
+		return tandem.RunParam{}, missing(field + "value")
+	}
+	return tandem.RunParam{Key: p.Key, Value: *p.Value}, nil
+}
+
+type runRef struct {
+	RunID   string `json:"run_id"`
+	RunUUID string `json:"run_uuid"` // MLflow's deprecated name for run_id
+}
+
+func (r runRef) id() (string, error) {
+	if r.RunID != "" {
+		return r.RunID, nil
+	}
+	if r.RunUUID != "" {
+		return r.RunUUID, nil
+	}
+	return "", missing("run_id")
+}
+
+func missing(field string) error {
+	return tandem.Errorf(tandem.EInvalid, "missing value for required parameter '%s'", field).WithTarget(field)
+}
+
+// decodeMLflow reads a JSON body. Unknown fields are ignored: MLflow
+// clients send fields this subset has no use for (model_id, dataset_name,
+// ...).
+func decodeMLflow(r *http.Request, v any) error {
+	b, err := io.ReadAll(io.LimitReader(r.Body, maxJSONBody+1))
+	if err != nil {
+		return err
+	}
+	if len(b) > maxJSONBody {
+		return tandem.Errorf(tandem.EInvalid, "request body is larger than %d bytes", maxJSONBody)
+	}
+	if len(bytes.TrimSpace(b)) == 0 {
+		return tandem.Errorf(tandem.EInvalid, "request body is empty; send a JSON object")
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		var te *tandem.Error
+		if errors.As(err, &te) {
+			return te
+		}
+		return tandem.Errorf(tandem.EInvalid, "request body is not valid JSON for this endpoint: %v", err)
+	}
+	return nil
+}
+
+func writeEmpty(w http.ResponseWriter) { writeJSON(w, http.StatusOK, struct{}{}) }
+
+func (s *Server) mlflowLogMetric(w http.ResponseWriter, r *http.Request, ws string) error {
+	var req struct {
+		runRef
+		mlflowMetric
+	}
+	if err := decodeMLflow(r, &req); err != nil {
+		return err
+	}
+	run, err := req.id()
+	if err != nil {
+		return err
+	}
+	m, err := req.metric("")
+	if err != nil {
+		return err
+	}
+	if err := s.Runs.LogRun(r.Context(), ws, run, &tandem.RunLog{Metrics: []tandem.Metric{m}}); err != nil {
+		return err
+	}
+	writeEmpty(w)
+	return nil
+}
+
+func (s *Server) mlflowLogBatch(w http.ResponseWriter, r *http.Request, ws string) error {
+	var req struct {
+		runRef
+		Metrics []mlflowMetric `json:"metrics"`
+		Params  []mlflowParam  `json:"params"`
+		Tags    []mlflowParam  `json:"tags"`
+	}
+	if err := decodeMLflow(r, &req); err != nil {
+		return err
+	}
+	run, err := req.id()
+	if err != nil {
+		return err
+	}
+	var l tandem.RunLog
+	for i, m := range req.Metrics {
+		x, err := m.metric("metrics[" + strconv.Itoa(i) + "].")
+		if err != nil {
+			return err
+		}
+		l.Metrics = append(l.Metrics, x)
+	}
+	for i, p := range req.Params {
+		x, err := p.param("params[" + strconv.Itoa(i) + "].")
+		if err != nil {
+			return err
+		}
+		l.Params = append(l.Params, x)
+	}
+	for i, t := range req.Tags {
+		x, err := t.param("tags[" + strconv.Itoa(i) + "].")
+		if err != nil {
+			return err
+		}
+		l.Tags = append(l.Tags, x)
+	}
+	if len(l.Metrics)+len(l.Params)+len(l.Tags) == 0 {
+		// MLflow accepts an empty batch and logs nothing.
+		if _, err := s.Runs.GetRun(r.Context(), ws, run); err != nil {
+			return err
+		}
+		writeEmpty(w)
+		return nil
+	}
+	if err := s.Runs.LogRun(r.Context(), ws, run, &l); err != nil {
+		return err
+	}
+	writeEmpty(w)
+	return nil
+}
+
+func (s *Server) mlflowLogParam(w http.ResponseWriter, r *http.Request, ws string) error {
+	var req struct {
+		runRef
+		mlflowParam
+	}
+	if err := decodeMLflow(r, &req); err != nil {
+		return err
+	}
+	run, err := req.id()
+	if err != nil {
+		return err
+	}
+	p, err := req.param("")
+	if err != nil {
+		return err
+	}
+	if err := s.Runs.LogRun(r.Context(), ws, run, &tandem.RunLog{Params: []tandem.RunParam{p}}); err != nil {
+		return err
+	}
+	writeEmpty(w)
+	return nil
+}
+
+func (s *Server) mlflowSetTag(w http.ResponseWriter, r *http.Request, ws string) error {
+	var req struct {
+		runRef
+		mlflowParam
+	}
+	if err := decodeMLflow(r, &req); err != nil {
+		return err
+	}
+	run, err := req.id()
+	if err != nil {
+		return err
+	}
+	t, err := req.param("")
+	if err != nil {
+		return err
+	}
+	if err := s.Runs.LogRun(r.Context(), ws, run, &tandem.RunLog{Tags: []tandem.RunParam{t}}); err != nil {
+		return err
+	}
+	writeEmpty(w)
+	return nil
+}
+
+// mlflowUpdateRun answers MLflow's runs/update, which mlflow.start_run
+// and mlflow.end_run send for an existing run: the run's status is its
+// job's, set by the job's process, so the call changes nothing and returns
+// the run's info.
+func (s *Server) mlflowUpdateRun(w http.ResponseWriter, r *http.Request, ws string) error {
+	var req struct {
+		runRef
+		Status  string   `json:"status"`
+		EndTime *flexInt `json:"end_time"`
+		RunName string   `json:"run_name"`
+	}
+	if err := decodeMLflow(r, &req); err != nil {
+		return err
+	}
+	id, err := req.id()
+	if err != nil {
+		return err
+	}
+	run, err := s.Runs.GetRun(r.Context(), ws, id)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"run_info": runInfo(run.Job)})
+	return nil
+}
+
+// queryRunID reads run_id (or run_uuid) from a GET's query.
+func queryRunID(q url.Values) (string, error) {
+	return runRef{RunID: q.Get("run_id"), RunUUID: q.Get("run_uuid")}.id()
+}
+
+func (s *Server) mlflowGetRun(w http.ResponseWriter, r *http.Request, ws string) error {
+	id, err := queryRunID(r.URL.Query())
+	if err != nil {
+		return err
+	}
+	run, err := s.Runs.GetRun(r.Context(), ws, id)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"run": map[string]any{
+		"info":   runInfo(run.Job),
+		"data":   run.Data,
+		"inputs": map[string]any{},
+	}})
+	return nil
+}
+
+// runStatus maps a job's status to MLflow's RunStatus.
+func runStatus(status string) string {
+	switch status {
+	case tandem.JobRunning:
+		return "RUNNING"
+	case tandem.JobCompleted:
+		return "FINISHED"
+	case tandem.JobFailed:
+		return "FAILED"
+	case tandem.JobCanceled:
+		return "KILLED"
+	}
+	return "SCHEDULED"
+}
+
+// runInfo is MLflow's RunInfo of a job.
+func runInfo(j *tandem.Job) map[string]any {
+	name := j.DisplayName
+	if name == "" {
+		name = j.Name
+	}
+	experiment := j.ExperimentName
+	if experiment == "" {
+		experiment = "0" // MLflow's default experiment
+	}
+	info := map[string]any{
+		"run_id":          j.Name,
+		"run_uuid":        j.Name,
+		"run_name":        name,
+		"experiment_id":   experiment,
+		"user_id":         "",
+		"status":          runStatus(j.Status),
+		"start_time":      j.CreatedAt.UnixMilli(),
+		"artifact_uri":    "azureml://datastores/workspaceblobstore/paths/runs/" + j.Name + "/",
+		"lifecycle_stage": "active",
+	}
+	if j.StartedAt != nil {
+		info["start_time"] = j.StartedAt.UnixMilli()
+	}
+	if j.EndedAt != nil {
+		info["end_time"] = j.EndedAt.UnixMilli()
+	}
+	return info
+}
+
+// maxHistoryResults is MLflow's largest page of metrics/get-history.
+const maxHistoryResults = 25000
+
+func (s *Server) mlflowMetricHistory(w http.ResponseWriter, r *http.Request, ws string) error {
+	q := r.URL.Query()
+	id, err := queryRunID(q)
+	if err != nil {
+		return err
+	}
+	key := q.Get("metric_key")
+	if key == "" {
+		return missing("metric_key")
+	}
+	limit := maxHistoryResults
+	if v := q.Get("max_results"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 || n > maxHistoryResults {
+			return tandem.Errorf(tandem.EInvalid, "max_results must be an integer from 1 to %d, got %q", maxHistoryResults, v).WithTarget("max_results")
+		}
+		limit = n
+	}
+	offset := 0
+	if tok := q.Get("page_token"); tok != "" {
+		b, err := base64.RawURLEncoding.DecodeString(tok)
+		n, aerr := strconv.Atoi(string(b))
+		if err != nil || aerr != nil || n < 0 {
+			return tandem.Errorf(tandem.EInvalid, "invalid page_token %q", tok).WithTarget("page_token")
+		}
+		offset = n
+	}
+	list, err := s.Runs.MetricHistory(r.Context(), ws, id, key)
+	if err != nil {
+		return err
+	}
+	out := map[string]any{}
+	if offset > len(list) {
+		offset = len(list)
+	}
+	page := list[offset:]
+	if len(page) > limit {
+		page = page[:limit]
+		out["next_page_token"] = base64.RawURLEncoding.EncodeToString([]byte(strconv.Itoa(offset + limit)))
+	}
+	out["metrics"] = nonNil(page)
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}

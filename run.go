@@ -1,0 +1,162 @@
+package tandem
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"strconv"
+	"strings"
+)
+
+// KindJobMetric is the resource kind of a job's tracking records: each
+// accepted MLflow-style call (log-metric, log-batch, log-parameter,
+// set-tag) is one immutable record, named "<job>/params" when it holds
+// parameters, "<job>/metric/<key>" when it holds points of one metric
+// only, "<job>/log" otherwise; its version is the sequence number of the
+// change that wrote it, zero-padded so that versions sort in write order,
+// and the region that wrote it ("000000000042-eastus").
+const KindJobMetric Kind = "jobmetric"
+
+// MetricValue is a metric's value. MLflow allows NaN and infinities, which
+// JSON numbers cannot hold: they are written as the strings "NaN",
+// "Infinity" and "-Infinity", as MLflow's own REST API writes them, and
+// read from either form.
+type MetricValue float64
+
+// MarshalJSON writes finite values as numbers and the others as strings.
+func (v MetricValue) MarshalJSON() ([]byte, error) {
+	f := float64(v)
+	switch {
+	case math.IsNaN(f):
+		return []byte(`"NaN"`), nil
+	case math.IsInf(f, 1):
+		return []byte(`"Infinity"`), nil
+	case math.IsInf(f, -1):
+		return []byte(`"-Infinity"`), nil
+	}
+	return []byte(strconv.FormatFloat(f, 'g', -1, 64)), nil
+}
+
+// UnmarshalJSON reads a number, or a string holding a number, "NaN",
+// "Infinity" or "-Infinity".
+func (v *MetricValue) UnmarshalJSON(b []byte) error {
+	s := string(b)
+	if strings.HasPrefix(s, `"`) {
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+	}
+	switch s {
+	case "NaN", "nan":
+		*v = MetricValue(math.NaN())
+		return nil
+	case "Infinity", "inf", "+Infinity":
+		*v = MetricValue(math.Inf(1))
+		return nil
+	case "-Infinity", "-inf":
+		*v = MetricValue(math.Inf(-1))
+		return nil
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		return fmt.Errorf("metric value %s is not a number", b)
+	}
+	*v = MetricValue(f)
+	return nil
+}
+
+// Metric is one point of a run's metric, as MLflow names its fields.
+type Metric struct {
+	Key       string      `json:"key"`
+	Value     MetricValue `json:"value"`
+	Timestamp int64       `json:"timestamp"` // milliseconds since the Unix epoch
+	Step      int64       `json:"step"`
+}
+
+// RunParam is a run's parameter or tag.
+type RunParam struct {
+	Key   string `json:"key"`
+	Value string `json:"value"`
+}
+
+// RunLog is what one tracking call logs to a run: it is stored as one
+// record, in one transaction with one change-log entry.
+type RunLog struct {
+	Metrics []Metric   `json:"metrics,omitempty"`
+	Params  []RunParam `json:"params,omitempty"`
+	Tags    []RunParam `json:"tags,omitempty"`
+}
+
+// RunData is a run's tracking state: the latest point of each metric (the
+// largest step, then timestamp, then value, as MLflow chooses it), its
+// parameters and its tags, each sorted by key.
+type RunData struct {
+	Metrics []Metric   `json:"metrics"`
+	Params  []RunParam `json:"params"`
+	Tags    []RunParam `json:"tags"`
+}
+
+// Run is a job seen as a tracked run.
+type Run struct {
+	Job  *Job    `json:"job"`
+	Data RunData `json:"data"`
+}
+
+// OutputAsset is an asset version a job's output was registered as.
+type OutputAsset struct {
+	Output  string `json:"output"`
+	Kind    Kind   `json:"kind"`
+	Name    string `json:"name"`
+	Version string `json:"version"`
+}
+
+// JobFile is one stored file of a job, relative to its run folder
+// (runs/<job>/): code/..., logs/std_log.txt, outputs/<name>/...
+type JobFile struct {
+	Path   string `json:"path"`
+	SHA256 string `json:"sha256"`
+	Size   int64  `json:"size"`
+}
+
+// JobTokenName returns the name of the token a job of workspace wsID runs
+// with. The ':' keeps it apart from the names users may give tokens.
+func JobTokenName(wsID, job string) string { return "job:" + wsID + ":" + job }
+
+// Job returns the name of the job a job token belongs to, "" for other
+// tokens. A job token may only track its own job's run.
+func (t *Token) Job() string {
+	rest, ok := strings.CutPrefix(t.Name, "job:")
+	if !ok || t.WorkspaceID == "" {
+		return ""
+	}
+	ws, job, ok := strings.Cut(rest, ":")
+	if !ok || ws != t.WorkspaceID {
+		return ""
+	}
+	return job
+}
+
+// RunService tracks the runs of jobs (metrics, parameters, tags, the
+// MLflow-compatible API) and serves a job's stored files. A run is a job:
+// its id is the job's name.
+//
+// Errors: ENotFound for unknown workspaces, jobs, metrics and files;
+// EInvalid for values that break MLflow's rules (among them a parameter
+// logged again with another value); EForbidden for a job token used for
+// another run.
+type RunService interface {
+	// LogRun stores one record of metrics, parameters and tags.
+	LogRun(ctx context.Context, workspace, job string, l *RunLog) error
+	// GetRun returns the job with its latest metrics, parameters and tags.
+	GetRun(ctx context.Context, workspace, job string) (*Run, error)
+	// MetricHistory returns every point of one metric, or of every metric
+	// when key is "", ordered by timestamp, then step, then logging order.
+	MetricHistory(ctx context.Context, workspace, job, key string) ([]Metric, error)
+	// ListJobFiles returns the job's stored files, ordered by path.
+	ListJobFiles(ctx context.Context, workspace, job string) ([]JobFile, error)
+	// OpenJobFile returns a reader that verifies the file's sha256 as it
+	// reads.
+	OpenJobFile(ctx context.Context, workspace, job, path string) (*JobFile, io.ReadCloser, error)
+}
