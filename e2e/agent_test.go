@@ -111,8 +111,15 @@ func testAgents(t *testing.T, stack string) {
 	r.MustCLI(t, "compute", "create", "--workspace", "mlw", "-f", clusterFile)
 
 	os.MkdirAll(filepath.Join(dir, "src"), 0o755)
-	os.WriteFile(filepath.Join(dir, "src", "main.sh"), []byte("echo \"attempt on $(hostname) reads $(cat data.txt)\"\nsleep \"${SLEEP:-0}\"\necho finished > \"$1/result.txt\"\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "src", "main.sh"), []byte("echo \"attempt on $(hostname) reads $(cat data.txt)\"\nsleep \"${SLEEP:-0}\"\necho finished > \"$1/result.txt\"\npython3 track.py\n"), 0o644)
 	os.WriteFile(filepath.Join(dir, "src", "data.txt"), []byte("forty-two"), 0o644)
+	// Tracking as MLflow's client does it: plain HTTP with the run's token.
+	os.WriteFile(filepath.Join(dir, "src", "track.py"), []byte(`import json, os, urllib.request
+body = json.dumps({"run_id": os.environ["MLFLOW_RUN_ID"], "key": "loss", "value": 0.25, "timestamp": 1, "step": 1}).encode()
+req = urllib.request.Request(os.environ["MLFLOW_TRACKING_URI"] + "/api/2.0/mlflow/runs/log-metric", data=body, method="POST",
+    headers={"Authorization": "Bearer " + os.environ["MLFLOW_TRACKING_TOKEN"], "Content-Type": "application/json"})
+urllib.request.urlopen(req).read()
+`), 0o644)
 	jobFile := filepath.Join(dir, "job.yml")
 	os.WriteFile(jobFile, []byte("$schema: https://azuremlschemas.azureedge.net/latest/commandJob.schema.json\ncode: src\ncommand: bash main.sh ${{outputs.model}}\nenvironment:\n  image: library/python:latest\ncompute: azureml:cpu-cluster\noutputs:\n  model:\n    type: uri_folder\nenvironment_variables:\n  SLEEP: \"0\"\n"), 0o644)
 
@@ -139,6 +146,9 @@ func testAgents(t *testing.T, stack string) {
 		if got := storedRunFile(t, r, done.Name, "outputs/model/result.txt"); got != "finished\n" {
 			t.Fatalf("stored output holds %q", got)
 		}
+	}
+	if m := r.MustCLI(t, "job", "metrics", "--workspace", "mlw", "--name", queued.Name, "-o", "json"); !strings.Contains(m, `"loss"`) || !strings.Contains(m, "0.25") {
+		t.Fatalf("metrics of the agent's job: %s", m)
 	}
 	var cluster tandem.Compute
 	json.Unmarshal([]byte(r.MustCLI(t, "compute", "show", "--workspace", "mlw", "--name", "cpu-cluster", "-o", "json")), &cluster)
