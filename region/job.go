@@ -109,6 +109,7 @@ func (r *Region) StartJobs(ctx context.Context, wg *sync.WaitGroup) {
 			}()
 		}
 		workers.Wait()
+		r.waitPipelines()
 	}()
 }
 
@@ -191,10 +192,13 @@ func (r *Region) CreateJob(ctx context.Context, workspace string, req *tandem.Jo
 	if err != nil {
 		return nil, tandem.Errorf(tandem.EInvalid, "%v", err)
 	}
-	if doc.Type != "command" {
-		return nil, tandem.Errorf(tandem.EInvalid, "%s jobs are not supported yet; only command jobs run", doc.Type).WithTarget("type")
+	if doc.Type == "pipeline" {
+		return r.createPipeline(ctx, ws, doc, req)
 	}
-	j := &tandem.Job{Name: doc.Name, Type: doc.Type, Description: doc.Description, Tags: doc.Tags, Status: tandem.JobQueued}
+	if doc.Type != "command" {
+		return nil, tandem.Errorf(tandem.EInvalid, "%s jobs are not supported yet; only command and pipeline jobs run", doc.Type).WithTarget("type")
+	}
+	j := &tandem.Job{Name: doc.Name, Type: doc.Type, Description: doc.Description, Tags: doc.Tags, Status: tandem.JobQueued, Parent: parentOf(ctx)}
 	j.DisplayName, _ = doc.Fields["display_name"].(string)
 	j.ExperimentName, _ = doc.Fields["experiment_name"].(string)
 	c, _ := doc.Fields["compute"].(string)
@@ -247,11 +251,17 @@ func (r *Region) CreateJob(ctx context.Context, workspace string, req *tandem.Jo
 	if err != nil {
 		return nil, err
 	}
+	plan, req, err := r.resolveInputs(ctx, ws, j.Name, doc, req)
+	if err != nil {
+		return nil, err
+	}
+	j.Inputs = plan.inputs
 
 	// Code snapshot: runs/<name>/code/...
 	j.Spec = cloneMap(doc.Fields)
 	j.Spec["name"] = j.Name
 	j.Spec["compute"] = "azureml:" + tandem.LocalCompute
+	recordInputs(j.Spec, j.Inputs)
 	roots := map[string]tandem.AssetPath{}
 	for _, p := range req.Paths {
 		roots[p.Field] = p
@@ -286,6 +296,11 @@ func (r *Region) CreateJob(ctx context.Context, workspace string, req *tandem.Jo
 			r.removeBlobs(ctx, blobs)
 			return nil, fmt.Errorf("copy code file %s of job %s: %w", f.Path, j.Name, err)
 		}
+	}
+	more, err := r.copyInputFiles(ctx, ws.ID, j, plan, req.Files)
+	if blobs = append(blobs, more...); err != nil {
+		r.removeBlobs(ctx, blobs)
+		return nil, err
 	}
 	j.CreatedAt = r.now()
 	res, err := jobResource(ws.ID, j, blobs)
@@ -347,7 +362,9 @@ func substituteInputs(fields map[string]any) (string, error) {
 			values[name] = literal(x)
 		case map[string]any:
 			if p, ok := x["path"]; ok && p != nil {
-				return "", tandem.Errorf(tandem.EInvalid, "input %q: data inputs (path %v) are not supported yet; only literal inputs are", name, p).WithTarget("inputs." + name)
+				// A data input: its local path replaces it when the job runs.
+				values[name] = "${{inputs." + name + "}}"
+				continue
 			}
 			for _, k := range []string{"value", "default"} {
 				if val, ok := x[k]; ok && val != nil {
@@ -441,6 +458,10 @@ func (r *Region) updateJob(ctx context.Context, ref jobRef, fn func(j *tandem.Jo
 
 // runJob runs one queued job to its end.
 func (r *Region) runJob(ctx context.Context, ref jobRef) {
+	if r.runPipeline(ctx, ref) {
+		return
+	}
+	defer r.pipelines().poke()
 	jr := r.jobs()
 	key := ref.wsID + "/" + ref.name
 	runCtx, cancel := context.WithCancel(ctx)
@@ -501,6 +522,7 @@ func (r *Region) runJob(ctx context.Context, ref jobRef) {
 		cj.Outputs = append(cj.Outputs, m[1])
 	}
 	cj.Outputs = dedupe(cj.Outputs)
+	r.prepareRun(runCtx, ref.wsID, job, cj)
 	if limits, ok := job.Spec["limits"].(map[string]any); ok {
 		if t, ok := limits["timeout"].(float64); ok && t > 0 {
 			cj.Timeout = time.Duration(t * float64(time.Second))

@@ -1,0 +1,1019 @@
+package region
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tandemml/tandem"
+	"github.com/tandemml/tandem/spec"
+)
+
+// Pipeline jobs. The parent job holds the pipeline document and its graph
+// (Steps). When the parent runs, a coordinator goroutine (not a worker:
+// workers only run commands, so a waiting parent never holds a slot its
+// steps need) creates each step as a child command job through CreateJob
+// once its upstream steps completed, and follows the children to the end.
+
+// requestedCompute is the property a step's child job records the compute
+// its pipeline asked for, when it runs on local instead.
+const requestedCompute = "tandem.requested_compute"
+
+type parentKey struct{}
+
+// withParent marks jobs created with ctx as steps of the pipeline parent.
+func withParent(ctx context.Context, parent string) context.Context {
+	return context.WithValue(ctx, parentKey{}, parent)
+}
+
+func parentOf(ctx context.Context) string {
+	p, _ := ctx.Value(parentKey{}).(string)
+	return p
+}
+
+// pipelineRunner tracks the coordinators of running pipelines.
+type pipelineRunner struct {
+	mu     sync.Mutex
+	wg     sync.WaitGroup
+	notify map[string]chan struct{} // wsID/name of a running parent
+}
+
+var pipelineRunners sync.Map // *Region -> *pipelineRunner
+
+func (r *Region) pipelines() *pipelineRunner {
+	v, _ := pipelineRunners.LoadOrStore(r, &pipelineRunner{notify: map[string]chan struct{}{}})
+	return v.(*pipelineRunner)
+}
+
+// poke wakes every coordinator: a job ended, one of them may go on.
+func (pr *pipelineRunner) poke() {
+	pr.mu.Lock()
+	defer pr.mu.Unlock()
+	for _, ch := range pr.notify {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// waitPipelines waits for the coordinators to stop (after ctx ended).
+func (r *Region) waitPipelines() { r.pipelines().wg.Wait() }
+
+var (
+	stepOutputRE   = regexp.MustCompile(`\$\{\{\s*parent\.jobs\.([A-Za-z0-9_]+)\.outputs\.([A-Za-z0-9_]+)\s*\}\}`)
+	parentInputRE  = regexp.MustCompile(`\$\{\{\s*parent\.inputs\.([A-Za-z0-9_]+)\s*\}\}`)
+	parentOutputRE = regexp.MustCompile(`^\$\{\{\s*parent\.outputs\.([A-Za-z0-9_]+)\s*\}\}$`)
+	nameExprRE     = regexp.MustCompile(`\$\{\{\s*name\s*\}\}`)
+)
+
+// unsupportedStepTypes are the step types a pipeline cannot run yet.
+var unsupportedStepTypes = map[string]string{
+	"sweep":    "sweep steps (hyperparameter tuning) are not supported yet",
+	"automl":   "automl steps are not supported yet",
+	"spark":    "spark steps are not supported yet",
+	"parallel": "parallel steps are not supported yet",
+	"pipeline": "pipeline steps (a pipeline component inside a pipeline) are not supported yet",
+}
+
+func stepsOf(fields map[string]any) (map[string]map[string]any, []string) {
+	jobs, _ := fields["jobs"].(map[string]any)
+	out := map[string]map[string]any{}
+	var names []string
+	for n, v := range jobs {
+		m, _ := v.(map[string]any)
+		if m == nil {
+			m = map[string]any{}
+		}
+		out[n] = m
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return out, names
+}
+
+// stepDeps returns the steps whose outputs a step takes.
+func stepDeps(step map[string]any) []string {
+	b, _ := json.Marshal(map[string]any{"inputs": step["inputs"], "outputs": step["outputs"]})
+	set := map[string]bool{}
+	for _, m := range stepOutputRE.FindAllStringSubmatch(string(b), -1) {
+		set[m[1]] = true
+	}
+	var out []string
+	for s := range set {
+		out = append(out, s)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func computeName(v any) string {
+	s, _ := v.(string)
+	return strings.TrimPrefix(s, "azureml:")
+}
+
+// createPipeline validates a pipeline job, stores its uploaded files under
+// runs/<name>/paths/<field>/, resolves its registered components and data
+// to versions, builds every step once as a dry run (so a step that cannot
+// become a command job fails the create), records the parent as Queued and
+// schedules it.
+func (r *Region) createPipeline(ctx context.Context, ws *tandem.Workspace, doc *spec.Document, req *tandem.JobRequest) (*tandem.Job, error) {
+	if parentOf(ctx) != "" {
+		return nil, tandem.Errorf(tandem.EInvalid, "a pipeline cannot be a step of a pipeline yet").WithTarget("type")
+	}
+	j := &tandem.Job{Name: doc.Name, Type: doc.Type, Description: doc.Description, Tags: doc.Tags, Status: tandem.JobQueued, Compute: tandem.LocalCompute}
+	j.DisplayName, _ = doc.Fields["display_name"].(string)
+	j.ExperimentName, _ = doc.Fields["experiment_name"].(string)
+	if j.Name == "" {
+		j.Name = jobName()
+	} else if err := tandem.ValidateAssetName(j.Name); err != nil {
+		return nil, err
+	}
+	steps, names := stepsOf(doc.Fields)
+	if len(names) == 0 {
+		return nil, tandem.Errorf(tandem.EInvalid, "the pipeline has no steps").WithTarget("jobs")
+	}
+	for _, n := range names {
+		t, _ := steps[n]["type"].(string)
+		if msg, bad := unsupportedStepTypes[t]; bad {
+			return nil, tandem.Errorf(tandem.EInvalid, "step %q: %s", n, msg).WithTarget("jobs." + n)
+		}
+	}
+	areq := &tandem.AssetRequest{Kind: tandem.KindJob, Spec: req.Spec, Paths: req.Paths, Files: req.Files}
+	if err := checkPaths(doc, areq); err != nil {
+		return nil, err
+	}
+	for _, f := range req.Files {
+		ref, err := r.Blobs.Stat(ctx, stagingKey(ws.ID, f.SHA256))
+		if tandem.IsCode(err, tandem.ENotFound) || (err == nil && (ref.SHA256 != f.SHA256 || ref.Size != f.Size)) {
+			return nil, tandem.Errorf(tandem.ENotFound, "file %q (sha256 %s) was not staged; upload it again", f.Path, f.SHA256).WithTarget(f.Path)
+		} else if err != nil {
+			return nil, err
+		}
+	}
+	refs := *doc
+	refs.Refs = nil
+	for _, ref := range doc.Refs {
+		if !strings.Contains(ref.Field, "environment") {
+			refs.Refs = append(refs.Refs, ref)
+		}
+	}
+	if err := r.resolveRefs(ctx, ws, &refs); err != nil {
+		return nil, err
+	}
+	err := r.Store.View(ctx, func(tx tandem.Tx) error {
+		_, err := tx.FindResource(ctx, tandem.ResourceKey{WorkspaceID: ws.ID, Kind: tandem.KindJob, Name: j.Name})
+		if err == nil {
+			return tandem.Errorf(tandem.EConflict, "job %q already exists in workspace %q", j.Name, ws.Name).WithTarget(j.Name)
+		} else if tandem.IsCode(err, tandem.ENotFound) {
+			return nil
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+
+	j.Spec = cloneMap(doc.Fields)
+	j.Spec["name"] = j.Name
+	// Uploaded paths: runs/<name>/paths/<field>/...
+	byField := map[string]tandem.AssetPath{}
+	for _, p := range req.Paths {
+		byField[p.Field] = p
+		uri := DatastoreURI(runFolder(j.Name) + "paths/" + p.Field + "/")
+		if !p.Dir {
+			uri += p.Root
+		}
+		setField(j.Spec, p.Field, uri)
+	}
+	if err := r.resolvePipelineRefs(ctx, ws, j.Spec); err != nil {
+		return nil, err
+	}
+	// The graph, and each step built once with stand-ins for the outputs
+	// of the steps before it.
+	steps, names = stepsOf(j.Spec)
+	for _, n := range names {
+		s := tandem.JobStep{Name: n, Status: tandem.JobNotStarted, DependsOn: stepDeps(steps[n])}
+		s.Compute = computeName(steps[n]["compute"])
+		if s.Compute == "" {
+			s.Compute = computeName(settingsOf(j.Spec)["default_compute"])
+		}
+		j.Steps = append(j.Steps, s)
+		child, err := r.stepSpec(ctx, ws, j, n, func(step string) string { return j.Name + "." + step })
+		if err != nil {
+			return nil, err
+		}
+		if err := checkStepSpec(n, child); err != nil {
+			return nil, err
+		}
+	}
+
+	var blobs []tandem.BlobRef
+	prefix := tandem.StoragePrefix(ws.ID) + runFolder(j.Name) + "paths/"
+	for _, f := range req.Files {
+		p := byField[f.Field]
+		rel := p.Root
+		if p.Dir {
+			rel = strings.TrimPrefix(f.Path, p.Root+"/")
+		}
+		src, err := r.Blobs.OpenVerified(ctx, tandem.BlobRef{Key: stagingKey(ws.ID, f.SHA256), SHA256: f.SHA256, Size: f.Size})
+		if err == nil {
+			var ref tandem.BlobRef
+			ref, err = r.Blobs.Put(ctx, prefix+f.Field+"/"+rel, src, &tandem.BlobRef{SHA256: f.SHA256, Size: f.Size})
+			src.Close()
+			blobs = append(blobs, ref)
+		}
+		if err != nil {
+			r.removeBlobs(ctx, blobs)
+			return nil, fmt.Errorf("copy file %s of pipeline %s: %w", f.Path, j.Name, err)
+		}
+		j.Files = append(j.Files, tandem.AssetFile{Field: f.Field, Path: "paths/" + f.Field + "/" + rel, SHA256: f.SHA256, Size: f.Size})
+	}
+	sort.Slice(j.Files, func(a, b int) bool { return j.Files[a].Path < j.Files[b].Path })
+	j.CreatedAt = r.now()
+	res, err := jobResource(ws.ID, j, blobs)
+	if err == nil {
+		err = r.Store.Update(ctx, func(tx tandem.Tx) error {
+			if _, err := r.liveWorkspace(ctx, tx, ws.Name); err != nil {
+				return err
+			}
+			if _, err := tx.FindResource(ctx, res.Key()); err == nil {
+				return tandem.Errorf(tandem.EConflict, "job %q was created concurrently", j.Name)
+			} else if !tandem.IsCode(err, tandem.ENotFound) {
+				return err
+			}
+			if err := tx.PutResource(ctx, res); err != nil {
+				return err
+			}
+			return r.logChange(ctx, tx, ws.ID, tandem.KindJob, j.Name, "", tandem.OpCreate, res)
+		})
+	}
+	if err != nil {
+		r.removeBlobs(ctx, blobs)
+		return nil, err
+	}
+	for _, f := range req.Files {
+		_ = r.Blobs.Delete(ctx, stagingKey(ws.ID, f.SHA256))
+	}
+	r.Logger.Info("pipeline queued", "workspace", ws.Name, "job", j.Name, "steps", len(j.Steps))
+	r.jobs().enqueue(jobRef{ws.ID, j.Name})
+	return j, nil
+}
+
+func settingsOf(fields map[string]any) map[string]any {
+	s, _ := fields["settings"].(map[string]any)
+	return s
+}
+
+// resolvePipelineRefs pins registered components and data inputs named by
+// a label (or none) to the version they resolve to now, and checks that
+// data the steps read exists.
+func (r *Region) resolvePipelineRefs(ctx context.Context, ws *tandem.Workspace, fields map[string]any) error {
+	pin := func(inputs map[string]any, where string) error {
+		for name, v := range inputs {
+			m, ok := v.(map[string]any)
+			if !ok {
+				continue
+			}
+			p, _ := m["path"].(string)
+			if p == "" || strings.Contains(p, "${{") {
+				continue
+			}
+			typ, _ := m["type"].(string)
+			in, err := r.resolveDataPath(ctx, ws, typ, p)
+			if err != nil {
+				return tandem.Errorf(tandem.ErrorCode(err), "%sinput %q: %s", where, name, tandem.ErrorMessage(err)).WithTarget(strings.TrimPrefix(where+"inputs."+name, " "))
+			}
+			m["path"] = in.Path
+		}
+		return nil
+	}
+	inputs, _ := fields["inputs"].(map[string]any)
+	if err := pin(inputs, ""); err != nil {
+		return err
+	}
+	steps, names := stepsOf(fields)
+	for _, n := range names {
+		step := steps[n]
+		in, _ := step["inputs"].(map[string]any)
+		if err := pin(in, fmt.Sprintf("step %q: ", n)); err != nil {
+			return err
+		}
+		c, ok := step["component"].(string)
+		if !ok {
+			continue
+		}
+		ref, ok := spec.ParseRef(c)
+		if !ok || ref.Registry != "" {
+			return tandem.Errorf(tandem.EInvalid, "step %q: component %q: only components registered in the workspace (azureml:NAME:VERSION, azureml:NAME@latest) or written in the pipeline run here", n, c).WithTarget("jobs." + n + ".component")
+		}
+		var a *tandem.Asset
+		err := r.Store.View(ctx, func(tx tandem.Tx) error {
+			var err error
+			a, err = findAssetTx(ctx, tx, ws.ID, tandem.KindComponent, ref.Name, ref.Version, ref.Label)
+			return err
+		})
+		if err != nil {
+			return tandem.Errorf(tandem.ErrorCode(err), "step %q: component %q: %s", n, c, tandem.ErrorMessage(err)).WithTarget("jobs." + n + ".component")
+		}
+		if t, _ := a.Spec["type"].(string); t != "" && t != "command" {
+			return tandem.Errorf(tandem.EInvalid, "step %q: component %s:%s is a %s component; only command components run as steps yet", n, a.Name, a.Version, t).WithTarget("jobs." + n + ".component")
+		}
+		step["component"] = "azureml:" + a.Name + ":" + a.Version
+	}
+	return nil
+}
+
+// checkStepSpec validates a step's command job document as CreateJob
+// would, naming the step in the error.
+func checkStepSpec(step string, child map[string]any) error {
+	raw, err := json.Marshal(child)
+	if err != nil {
+		return err
+	}
+	doc, err := spec.Parse(raw, "jobs."+step, spec.Options{Kind: "job", NoFS: true})
+	if err != nil {
+		return tandem.Errorf(tandem.EInvalid, "step %q: %v", step, err).WithTarget("jobs." + step)
+	}
+	if _, err := substituteInputs(doc.Fields); err != nil {
+		return tandem.Errorf(tandem.EInvalid, "step %q: %s", step, tandem.ErrorMessage(err)).WithTarget("jobs." + step)
+	}
+	return nil
+}
+
+// stepSpec builds the command job document of one step: its component's
+// command, code and environment (or the step's own), its inputs bound to
+// the pipeline's inputs and to earlier steps' outputs (named by childOf),
+// its outputs, and the compute it asked for recorded as a property.
+func (r *Region) stepSpec(ctx context.Context, ws *tandem.Workspace, p *tandem.Job, name string, childOf func(string) string) (map[string]any, error) {
+	steps, _ := stepsOf(p.Spec)
+	step := cloneMap(steps[name])
+	child := map[string]any{"type": "command", "name": childOf(name), "compute": "azureml:" + tandem.LocalCompute}
+	var comp map[string]any
+	switch c := step["component"].(type) {
+	case map[string]any:
+		comp = c
+	case string:
+		ref, _ := spec.ParseRef(c)
+		var a *tandem.Asset
+		err := r.Store.View(ctx, func(tx tandem.Tx) error {
+			var err error
+			a, err = findAssetTx(ctx, tx, ws.ID, tandem.KindComponent, ref.Name, ref.Version, ref.Label)
+			return err
+		})
+		if err != nil {
+			return nil, tandem.Errorf(tandem.ErrorCode(err), "step %q: component %q: %s", name, c, tandem.ErrorMessage(err))
+		}
+		comp = cloneMap(a.Spec)
+	}
+	declIn := map[string]any{}
+	declOut := map[string]any{}
+	if comp != nil {
+		for _, k := range []string{"command", "code", "environment", "environment_variables", "resources", "distribution"} {
+			if v, ok := comp[k]; ok {
+				child[k] = v
+			}
+		}
+		declIn, _ = comp["inputs"].(map[string]any)
+		declOut, _ = comp["outputs"].(map[string]any)
+	}
+	for _, k := range []string{"command", "code", "environment", "resources", "distribution", "limits", "display_name", "description", "tags"} {
+		if v, ok := step[k]; ok && v != nil {
+			child[k] = v
+		}
+	}
+	if env, ok := step["environment_variables"].(map[string]any); ok {
+		merged, _ := child["environment_variables"].(map[string]any)
+		if merged == nil {
+			merged = map[string]any{}
+		}
+		for k, v := range env {
+			merged[k] = v
+		}
+		child["environment_variables"] = merged
+	}
+	if _, ok := child["environment"]; !ok {
+		if env, ok := settingsOf(p.Spec)["default_environment"]; ok {
+			child["environment"] = env
+		}
+	}
+	if e, ok := step["experiment_name"]; ok {
+		child["experiment_name"] = e
+	} else if p.ExperimentName != "" {
+		child["experiment_name"] = p.ExperimentName
+	}
+	if c := computeName(step["compute"]); c != "" || computeName(settingsOf(p.Spec)["default_compute"]) != "" {
+		if c == "" {
+			c = computeName(settingsOf(p.Spec)["default_compute"])
+		}
+		if c != tandem.LocalCompute {
+			child["properties"] = map[string]any{requestedCompute: c}
+		}
+	}
+
+	parentInputs, _ := p.Spec["inputs"].(map[string]any)
+	parentOutputs, _ := p.Spec["outputs"].(map[string]any)
+	stepIn, _ := step["inputs"].(map[string]any)
+	stepOut, _ := step["outputs"].(map[string]any)
+
+	// outputType is the type of an earlier step's output.
+	outputType := func(s, o string) string {
+		up := steps[s]
+		if m, ok := up["outputs"].(map[string]any)[o].(map[string]any); ok {
+			if t, _ := m["type"].(string); t != "" {
+				return t
+			}
+		}
+		if s, ok := up["outputs"].(map[string]any)[o].(string); ok {
+			if m := parentOutputRE.FindStringSubmatch(s); m != nil {
+				if po, ok := parentOutputs[m[1]].(map[string]any); ok {
+					if t, _ := po["type"].(string); t != "" {
+						return t
+					}
+				}
+			}
+		}
+		switch c := up["component"].(type) {
+		case map[string]any:
+			if m, ok := c["outputs"].(map[string]any)[o].(map[string]any); ok {
+				if t, _ := m["type"].(string); t != "" {
+					return t
+				}
+			}
+		case string:
+			ref, _ := spec.ParseRef(c)
+			var t string
+			_ = r.Store.View(ctx, func(tx tandem.Tx) error {
+				a, err := findAssetTx(ctx, tx, ws.ID, tandem.KindComponent, ref.Name, ref.Version, ref.Label)
+				if err == nil {
+					if m, ok := a.Spec["outputs"].(map[string]any)[o].(map[string]any); ok {
+						t, _ = m["type"].(string)
+					}
+				}
+				return nil
+			})
+			if t != "" {
+				return t
+			}
+		}
+		return "uri_folder"
+	}
+	// literalOf is the literal value of a pipeline input, if it has one.
+	literalOf := func(v any) (any, bool) {
+		switch x := v.(type) {
+		case map[string]any:
+			if _, has := x["path"]; has {
+				return nil, false
+			}
+			for _, k := range []string{"value", "default"} {
+				if val, ok := x[k]; ok && val != nil {
+					return val, true
+				}
+			}
+			return nil, false
+		case nil:
+			return nil, false
+		}
+		return v, true
+	}
+	var bindErr error
+	// bindString resolves the expressions in a string: a whole-string
+	// binding to data gives that data; literals are substituted in place.
+	bindString := func(s, declType string) any {
+		if m := stepOutputRE.FindStringSubmatch(s); m != nil && m[0] == strings.TrimSpace(s) {
+			t := declType
+			if t == "" || !dataInputTypes[t] {
+				t = outputType(m[1], m[2])
+			}
+			return map[string]any{"type": t, "path": "azureml://jobs/" + childOf(m[1]) + "/outputs/" + m[2]}
+		}
+		if m := parentInputRE.FindStringSubmatch(s); m != nil && m[0] == strings.TrimSpace(s) {
+			pv, ok := parentInputs[m[1]]
+			if !ok {
+				bindErr = fmt.Errorf("%s: the pipeline has no input %q", s, m[1])
+				return nil
+			}
+			if lit, ok := literalOf(pv); ok {
+				return lit
+			}
+			if pm, ok := pv.(map[string]any); ok {
+				out := cloneMap(pm)
+				if declType != "" && out["type"] == nil {
+					out["type"] = declType
+				}
+				return out
+			}
+			return nil
+		}
+		return parentInputRE.ReplaceAllStringFunc(s, func(e string) string {
+			n := parentInputRE.FindStringSubmatch(e)[1]
+			lit, ok := literalOf(parentInputs[n])
+			if !ok {
+				bindErr = fmt.Errorf("%s: input %q of the pipeline is not a literal and cannot be part of a string", s, n)
+				return e
+			}
+			return literal(lit)
+		})
+	}
+	inputs := map[string]any{}
+	for n, d := range declIn {
+		decl, _ := d.(map[string]any)
+		declType, _ := decl["type"].(string)
+		if _, bound := stepIn[n]; bound {
+			continue
+		}
+		if def, ok := decl["default"]; ok && def != nil {
+			inputs[n] = map[string]any{"type": declType, "default": def}
+		} else if opt, _ := decl["optional"].(bool); !opt && comp != nil {
+			return nil, tandem.Errorf(tandem.EInvalid, "step %q: the component's required input %q is not bound", name, n).WithTarget("jobs." + name + ".inputs." + n)
+		}
+	}
+	for n, v := range stepIn {
+		decl, _ := declIn[n].(map[string]any)
+		declType, _ := decl["type"].(string)
+		var bound any
+		switch x := v.(type) {
+		case string:
+			bound = bindString(x, declType)
+		case map[string]any:
+			m := cloneMap(x)
+			for _, k := range []string{"path", "value", "default"} {
+				if s, ok := m[k].(string); ok && strings.Contains(s, "${{") {
+					switch b := bindString(s, declType).(type) {
+					case map[string]any:
+						for bk, bv := range b {
+							if bk != "type" || m["type"] == nil {
+								m[bk] = bv
+							}
+						}
+						if k != "path" {
+							delete(m, k)
+						}
+					default:
+						m[k] = b
+					}
+				}
+			}
+			if m["type"] == nil && declType != "" {
+				m["type"] = declType
+			}
+			bound = m
+		default:
+			bound = v
+		}
+		if bindErr != nil {
+			return nil, tandem.Errorf(tandem.EInvalid, "step %q: input %q: %v", name, n, bindErr).WithTarget("jobs." + name + ".inputs." + n)
+		}
+		if dataInputTypes[declType] {
+			if s, ok := bound.(string); ok {
+				bound = map[string]any{"type": declType, "path": s}
+			}
+		}
+		if bound != nil {
+			inputs[n] = bound
+		}
+	}
+	if len(inputs) > 0 {
+		child["inputs"] = inputs
+	}
+	outputs := map[string]any{}
+	for n, d := range declOut {
+		m, _ := d.(map[string]any)
+		out := map[string]any{}
+		if t, _ := m["type"].(string); t != "" {
+			out["type"] = t
+		}
+		outputs[n] = out
+	}
+	for n, v := range stepOut {
+		out, _ := outputs[n].(map[string]any)
+		if out == nil {
+			out = map[string]any{}
+		}
+		switch x := v.(type) {
+		case string:
+			m := parentOutputRE.FindStringSubmatch(x)
+			if m == nil {
+				return nil, tandem.Errorf(tandem.EInvalid, "step %q: output %q: %q is not a binding to a pipeline output", name, n, x).WithTarget("jobs." + name + ".outputs." + n)
+			}
+			po, _ := parentOutputs[m[1]].(map[string]any)
+			for k, pv := range po {
+				out[k] = pv
+			}
+		case map[string]any:
+			for k, pv := range x {
+				out[k] = pv
+			}
+		}
+		if ps, ok := out["path"].(string); ok {
+			out["path"] = nameExprRE.ReplaceAllString(ps, p.Name)
+		}
+		outputs[n] = out
+	}
+	if len(outputs) > 0 {
+		child["outputs"] = outputs
+	}
+	return child, nil
+}
+
+// runPipeline dispatches a queued pipeline parent to its coordinator and
+// reports true; for any other job it reports false.
+func (r *Region) runPipeline(ctx context.Context, ref jobRef) bool {
+	var j *tandem.Job
+	err := r.Store.View(ctx, func(tx tandem.Tx) error {
+		res, err := tx.FindResource(ctx, tandem.ResourceKey{WorkspaceID: ref.wsID, Kind: tandem.KindJob, Name: ref.name})
+		if err == nil {
+			j, err = jobFromResource(res)
+		}
+		return err
+	})
+	if err != nil || j.Type != "pipeline" {
+		return false
+	}
+	pr := r.pipelines()
+	pr.wg.Add(1)
+	go func() {
+		defer pr.wg.Done()
+		r.coordinate(ctx, ref)
+	}()
+	return true
+}
+
+// coordinate runs a pipeline to its end: steps start when their upstream
+// steps completed; a failed step stops the pipeline (running steps are
+// canceled, unstarted ones stay NotStarted) unless
+// settings.continue_on_step_failure, in which case only its dependents
+// stay NotStarted. The parent ends Completed when every step completed,
+// Canceled when canceled, Failed otherwise.
+func (r *Region) coordinate(ctx context.Context, ref jobRef) {
+	jr := r.jobs()
+	pr := r.pipelines()
+	key := ref.wsID + "/" + ref.name
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	logf, err := os.CreateTemp("", "tandem-pipeline-*.log")
+	if err != nil {
+		r.Logger.Error("pipeline log", "err", err)
+		return
+	}
+	defer os.Remove(logf.Name())
+	defer logf.Close()
+	rj := &runningJob{cancel: cancel, done: make(chan struct{}), log: logf.Name()}
+	wake := make(chan struct{}, 1)
+	jr.mu.Lock()
+	jr.running[key] = rj
+	jr.mu.Unlock()
+	pr.mu.Lock()
+	pr.notify[key] = wake
+	pr.mu.Unlock()
+	defer func() {
+		pr.mu.Lock()
+		delete(pr.notify, key)
+		pr.mu.Unlock()
+		jr.mu.Lock()
+		delete(jr.running, key)
+		jr.mu.Unlock()
+		close(rj.done)
+	}()
+	wctx := context.WithoutCancel(ctx)
+	logLine := func(format string, args ...any) {
+		fmt.Fprintf(logf, "%s %s\n", r.now().UTC().Format(time.RFC3339), fmt.Sprintf(format, args...))
+	}
+
+	var ws *tandem.Workspace
+	err = r.Store.View(wctx, func(tx tandem.Tx) error {
+		var err error
+		ws, err = tx.FindWorkspaceByID(wctx, ref.wsID)
+		return err
+	})
+	if err != nil {
+		r.Logger.Warn("cannot start pipeline", "job", ref.name, "err", err)
+		return
+	}
+	var p *tandem.Job
+	err = r.updateJob(wctx, ref, func(j *tandem.Job, _ *tandem.Resource) error {
+		if j.Status != tandem.JobQueued {
+			return errSkip
+		}
+		now := r.now()
+		j.Status, j.StartedAt = tandem.JobRunning, &now
+		p = j
+		return nil
+	})
+	if err != nil {
+		if err != errSkip {
+			r.Logger.Warn("cannot start pipeline", "job", ref.name, "err", err)
+		}
+		return
+	}
+	logLine("pipeline %s: %d steps; steps run as child jobs on the local compute", p.Name, len(p.Steps))
+	cont, _ := settingsOf(p.Spec)["continue_on_step_failure"].(bool)
+	for {
+		stopped := runCtx.Err() != nil
+		jr.mu.Lock()
+		canceled := rj.canceled
+		jr.mu.Unlock()
+		// Follow the children.
+		status := map[string]string{}
+		for _, s := range p.Steps {
+			status[s.Name] = s.Status
+			if s.Job == "" {
+				continue
+			}
+			c, err := r.findJobByID(wctx, ref.wsID, s.Job)
+			if err != nil {
+				r.Logger.Warn("pipeline step", "job", s.Job, "err", err)
+				continue
+			}
+			status[s.Name] = c.Status
+		}
+		failed := false
+		for _, s := range p.Steps {
+			if st := status[s.Name]; st == tandem.JobFailed || st == tandem.JobCanceled {
+				failed = true
+			}
+		}
+		stopping := stopped || canceled || (failed && !cont)
+		// blocked: a step that can never start.
+		var blocked func(name string, seen map[string]bool) bool
+		byName := map[string]tandem.JobStep{}
+		for _, s := range p.Steps {
+			byName[s.Name] = s
+		}
+		blocked = func(name string, seen map[string]bool) bool {
+			if seen[name] {
+				return true
+			}
+			seen[name] = true
+			for _, d := range byName[name].DependsOn {
+				st := status[d]
+				if st == tandem.JobFailed || st == tandem.JobCanceled {
+					return true
+				}
+				if byName[d].Job == "" && blocked(d, seen) {
+					return true
+				}
+			}
+			return false
+		}
+		var ready, active []string
+		for _, s := range p.Steps {
+			switch {
+			case s.Job != "" && !tandem.JobDone(status[s.Name]):
+				active = append(active, s.Name)
+			case s.Job == "" && s.Error == "" && !stopping && !blocked(s.Name, map[string]bool{}):
+				ok := true
+				for _, d := range s.DependsOn {
+					if status[d] != tandem.JobCompleted {
+						ok = false
+					}
+				}
+				if ok {
+					ready = append(ready, s.Name)
+				}
+			}
+		}
+		// Start what is ready.
+		started := map[string]string{}
+		errs := map[string]string{}
+		for _, n := range ready {
+			child, err := r.startStep(wctx, ws, p, n)
+			if err != nil {
+				errs[n] = tandem.ErrorMessage(err)
+				logLine("step %s: cannot start: %s", n, errs[n])
+				continue
+			}
+			started[n] = child.Name
+			status[n] = child.Status
+			active = append(active, n)
+			logLine("step %s: job %s %s", n, child.Name, child.Status)
+			if c := byName[n].Compute; c != "" && c != tandem.LocalCompute {
+				logLine("step %s: compute %q is not available here; the step runs on the local compute", n, c)
+			}
+		}
+		if stopping {
+			for _, n := range active {
+				if _, err := r.CancelJob(wctx, ws.Name, byName[n].Job); err != nil && !tandem.IsCode(err, tandem.EConflict) {
+					r.Logger.Warn("cancel pipeline step", "job", byName[n].Job, "err", err)
+				}
+			}
+		}
+		final := ""
+		if len(active) == 0 && len(ready) == len(errs) {
+			switch {
+			case canceled:
+				final = tandem.JobCanceled
+			case stopped:
+				final = tandem.JobFailed
+			default:
+				final = tandem.JobCompleted
+				for _, s := range p.Steps {
+					st := status[s.Name]
+					if s.Job == "" && started[s.Name] == "" {
+						st = tandem.JobNotStarted
+					}
+					if st != tandem.JobCompleted {
+						final = tandem.JobFailed
+					}
+				}
+			}
+		}
+		// Record what changed: the graph, and the end.
+		var outBlobs []tandem.BlobRef
+		if final != "" {
+			outBlobs = r.pipelineOutputs(wctx, ref.wsID, p, status)
+			if final != tandem.JobCompleted {
+				for _, s := range p.Steps {
+					if st := status[s.Name]; st != tandem.JobCompleted {
+						logLine("step %s: %s", s.Name, st)
+					}
+				}
+			}
+			logLine("pipeline %s: %s", p.Name, final)
+			if lb, err := r.storePipelineLog(wctx, ref, logf.Name()); err == nil {
+				outBlobs = append(outBlobs, lb)
+			}
+		}
+		err := r.updateJob(wctx, ref, func(j *tandem.Job, res *tandem.Resource) error {
+			changed := false
+			for i := range j.Steps {
+				s := &j.Steps[i]
+				if c, ok := started[s.Name]; ok {
+					s.Job, changed = c, true
+				}
+				if e, ok := errs[s.Name]; ok {
+					s.Error, s.Status, changed = e, tandem.JobFailed, true
+				}
+				if st := status[s.Name]; st != "" && st != s.Status && s.Job != "" {
+					s.Status, changed = st, true
+				}
+			}
+			if final != "" && !tandem.JobDone(j.Status) {
+				msg := ""
+				switch final {
+				case tandem.JobCanceled:
+					msg = "canceled"
+				case tandem.JobFailed:
+					msg = pipelineFailure(j, stopped)
+				}
+				res.Blobs = append(res.Blobs, outBlobs...)
+				r.endJob(j, final, msg, nil)
+				changed = true
+			}
+			p = j
+			if !changed {
+				return errSkip
+			}
+			return nil
+		})
+		if err != nil && err != errSkip {
+			r.Logger.Error("cannot record pipeline progress", "job", ref.name, "err", err)
+		}
+		if final != "" || tandem.JobDone(p.Status) {
+			r.Logger.Info("pipeline ended", "workspace", ref.wsID, "job", ref.name, "status", p.Status)
+			return
+		}
+		if len(started) > 0 || len(errs) > 0 {
+			continue // look again at once: a step may already have ended
+		}
+		select {
+		case <-wake:
+		case <-runCtx.Done():
+			if stopping {
+				// Already stopping: wait for the steps to end.
+				select {
+				case <-wake:
+				case <-time.After(500 * time.Millisecond):
+				}
+			}
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// pipelineFailure explains why a pipeline failed.
+func pipelineFailure(j *tandem.Job, stopped bool) string {
+	if stopped {
+		return "interrupted: server stopped"
+	}
+	var failed, notStarted []string
+	for _, s := range j.Steps {
+		switch s.Status {
+		case tandem.JobCompleted:
+		case tandem.JobNotStarted:
+			notStarted = append(notStarted, s.Name)
+		default:
+			failed = append(failed, s.Name+" "+strings.ToLower(s.Status))
+		}
+	}
+	msg := "step " + strings.Join(failed, ", step ")
+	if len(failed) == 0 {
+		msg = "no step failed"
+	}
+	if len(notStarted) > 0 {
+		msg += "; not started: " + strings.Join(notStarted, ", ")
+	}
+	return msg
+}
+
+// startStep creates one step's child job through CreateJob.
+func (r *Region) startStep(ctx context.Context, ws *tandem.Workspace, p *tandem.Job, step string) (*tandem.Job, error) {
+	childOf := func(s string) string {
+		for _, x := range p.Steps {
+			if x.Name == s && x.Job != "" {
+				return x.Job
+			}
+		}
+		return p.Name + "." + s
+	}
+	s, err := r.stepSpec(ctx, ws, p, step, childOf)
+	if err != nil {
+		return nil, err
+	}
+	return r.CreateJob(withParent(ctx, p.Name), ws.Name, &tandem.JobRequest{Spec: s})
+}
+
+func (r *Region) findJobByID(ctx context.Context, wsID, name string) (*tandem.Job, error) {
+	var j *tandem.Job
+	err := r.Store.View(ctx, func(tx tandem.Tx) error {
+		res, err := tx.FindResource(ctx, tandem.ResourceKey{WorkspaceID: wsID, Kind: tandem.KindJob, Name: name})
+		if err == nil {
+			j, err = jobFromResource(res)
+		}
+		return err
+	})
+	return j, err
+}
+
+// pipelineOutputs copies, verified, the outputs of steps bound to the
+// pipeline's outputs (${{parent.outputs.x}}) into runs/<parent>/outputs/x/.
+func (r *Region) pipelineOutputs(ctx context.Context, wsID string, p *tandem.Job, status map[string]string) []tandem.BlobRef {
+	steps, names := stepsOf(p.Spec)
+	prefix := tandem.StoragePrefix(wsID)
+	var out []tandem.BlobRef
+	for _, n := range names {
+		child := ""
+		for _, s := range p.Steps {
+			if s.Name == n {
+				child = s.Job
+			}
+		}
+		if child == "" || status[n] != tandem.JobCompleted {
+			continue
+		}
+		outs, _ := steps[n]["outputs"].(map[string]any)
+		for o, v := range outs {
+			s, _ := v.(string)
+			m := parentOutputRE.FindStringSubmatch(s)
+			if m == nil {
+				continue
+			}
+			var res *tandem.Resource
+			err := r.Store.View(ctx, func(tx tandem.Tx) error {
+				var err error
+				res, err = tx.FindResource(ctx, tandem.ResourceKey{WorkspaceID: wsID, Kind: tandem.KindJob, Name: child})
+				return err
+			})
+			if err != nil {
+				continue
+			}
+			from := prefix + runFolder(child) + "outputs/" + o + "/"
+			for _, b := range res.Blobs {
+				if !strings.HasPrefix(b.Key, from) {
+					continue
+				}
+				src, err := r.Blobs.OpenVerified(ctx, b)
+				if err != nil {
+					r.Logger.Warn("pipeline output", "key", b.Key, "err", err)
+					continue
+				}
+				ref, err := r.Blobs.Put(ctx, prefix+runFolder(p.Name)+"outputs/"+m[1]+"/"+strings.TrimPrefix(b.Key, from), src, &tandem.BlobRef{SHA256: b.SHA256, Size: b.Size})
+				src.Close()
+				if err != nil {
+					r.Logger.Warn("pipeline output", "key", b.Key, "err", err)
+					continue
+				}
+				out = append(out, ref)
+			}
+		}
+	}
+	return out
+}
+
+// storePipelineLog stores the coordinator's log as the parent's
+// std_log.txt.
+func (r *Region) storePipelineLog(ctx context.Context, ref jobRef, log string) (tandem.BlobRef, error) {
+	f, err := os.Open(filepath.Clean(log))
+	if err != nil {
+		return tandem.BlobRef{}, err
+	}
+	defer f.Close()
+	return r.Blobs.Put(ctx, tandem.StoragePrefix(ref.wsID)+runFolder(ref.name)+"logs/std_log.txt", f, nil)
+}
