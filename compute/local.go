@@ -31,6 +31,8 @@ type Job struct {
 	// (beside the working directory) and returns each input's local path,
 	// which replaces ${{inputs.NAME}} in the command.
 	Inputs func(dir string) (map[string]string, error)
+	// Notes are written to the log, one line each, before the command runs.
+	Notes []string
 }
 
 // ArtifactsOutput is Azure's default output of a command: when a job
@@ -92,6 +94,9 @@ func (l *Local) Run(ctx context.Context, job *Job, started func(log string)) *Re
 	}
 	defer logf.Close()
 	fmt.Fprintf(logf, "tandem: job %s runs on the host (no container runtime is used); the environment's image only labels it\n", job.Name)
+	for _, n := range job.Notes {
+		fmt.Fprintf(logf, "tandem: %s\n", n)
+	}
 
 	work := filepath.Join(root, "code")
 	if err := os.MkdirAll(work, 0o755); err != nil {

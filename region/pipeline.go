@@ -426,12 +426,13 @@ func (r *Region) stepSpec(ctx context.Context, ws *tandem.Workspace, p *tandem.J
 	// outputType is the type of an earlier step's output.
 	outputType := func(s, o string) string {
 		up := steps[s]
-		if m, ok := up["outputs"].(map[string]any)[o].(map[string]any); ok {
+		upOut, _ := up["outputs"].(map[string]any)
+		if m, ok := upOut[o].(map[string]any); ok {
 			if t, _ := m["type"].(string); t != "" {
 				return t
 			}
 		}
-		if s, ok := up["outputs"].(map[string]any)[o].(string); ok {
+		if s, ok := upOut[o].(string); ok {
 			if m := parentOutputRE.FindStringSubmatch(s); m != nil {
 				if po, ok := parentOutputs[m[1]].(map[string]any); ok {
 					if t, _ := po["type"].(string); t != "" {
@@ -442,7 +443,8 @@ func (r *Region) stepSpec(ctx context.Context, ws *tandem.Workspace, p *tandem.J
 		}
 		switch c := up["component"].(type) {
 		case map[string]any:
-			if m, ok := c["outputs"].(map[string]any)[o].(map[string]any); ok {
+			cOut, _ := c["outputs"].(map[string]any)
+			if m, ok := cOut[o].(map[string]any); ok {
 				if t, _ := m["type"].(string); t != "" {
 					return t
 				}
@@ -453,7 +455,8 @@ func (r *Region) stepSpec(ctx context.Context, ws *tandem.Workspace, p *tandem.J
 			_ = r.Store.View(ctx, func(tx tandem.Tx) error {
 				a, err := findAssetTx(ctx, tx, ws.ID, tandem.KindComponent, ref.Name, ref.Version, ref.Label)
 				if err == nil {
-					if m, ok := a.Spec["outputs"].(map[string]any)[o].(map[string]any); ok {
+					aOut, _ := a.Spec["outputs"].(map[string]any)
+					if m, ok := aOut[o].(map[string]any); ok {
 						t, _ = m["type"].(string)
 					}
 				}
