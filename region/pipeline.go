@@ -193,7 +193,7 @@ func (r *Region) createPipeline(ctx context.Context, ws *tandem.Workspace, doc *
 		}
 		setField(j.Spec, p.Field, uri)
 	}
-	if err := r.resolvePipelineRefs(ctx, ws, j.Spec); err != nil {
+	if err := r.resolvePipelineRefs(ctx, ws, j.Name, j.Spec); err != nil {
 		return nil, err
 	}
 	// The graph, and each step built once with stand-ins for the outputs
@@ -275,7 +275,8 @@ func settingsOf(fields map[string]any) map[string]any {
 // resolvePipelineRefs pins registered components and data inputs named by
 // a label (or none) to the version they resolve to now, and checks that
 // data the steps read exists.
-func (r *Region) resolvePipelineRefs(ctx context.Context, ws *tandem.Workspace, fields map[string]any) error {
+func (r *Region) resolvePipelineRefs(ctx context.Context, ws *tandem.Workspace, job string, fields map[string]any) error {
+	own := DatastoreURI(runFolder(job)) // files uploaded with the pipeline, copied once it is valid
 	pin := func(inputs map[string]any, where string) error {
 		for name, v := range inputs {
 			m, ok := v.(map[string]any)
@@ -283,7 +284,7 @@ func (r *Region) resolvePipelineRefs(ctx context.Context, ws *tandem.Workspace, 
 				continue
 			}
 			p, _ := m["path"].(string)
-			if p == "" || strings.Contains(p, "${{") {
+			if p == "" || strings.Contains(p, "${{") || strings.HasPrefix(p, own) {
 				continue
 			}
 			typ, _ := m["type"].(string)
