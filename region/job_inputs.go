@@ -82,6 +82,9 @@ func (r *Region) resolveInputs(ctx context.Context, ws *tandem.Workspace, job st
 			}
 			continue
 		}
+		if err := checkInputMode(name, mode); err != nil {
+			return nil, nil, err
+		}
 		if typ != "" && !dataInputTypes[typ] {
 			return nil, nil, tandem.Errorf(tandem.EInvalid, "input %q of type %s cannot have a path", name, typ).WithTarget(target)
 		}
@@ -130,6 +133,15 @@ func (r *Region) resolveInputs(ctx context.Context, ws *tandem.Workspace, job st
 		}
 	}
 	return plan, rest, nil
+}
+
+// checkInputMode refuses the input modes Tandem cannot give yet.
+func checkInputMode(name, mode string) error {
+	switch mode {
+	case "", "ro_mount", "download":
+		return nil
+	}
+	return tandem.Errorf(tandem.EInvalid, "input %q: mode %s is not supported yet; ro_mount and download give a read-only local copy", name, mode).WithTarget("inputs." + name + ".mode")
 }
 
 // fitType checks what an input resolved to against its declared type: a

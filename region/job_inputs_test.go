@@ -125,3 +125,32 @@ func TestJobInputs(t *testing.T) {
 		})
 	})
 }
+
+// Input bytes are verified as they are fetched: a data file changed in
+// storage after the job was created fails the job, and nothing runs.
+func TestJobInputsVerified(t *testing.T) {
+	each(t, func(t *testing.T, f *fixture) {
+		ctx := context.Background()
+		ws := mustCreate(t, f.Region, "mlw")
+		if _, _, err := f.CreateAsset(ctx, "mlw", modelRequest(t, f.Region, "mlw", "1", "weights")); err != nil {
+			t.Fatal(err)
+		}
+		j, err := f.CreateJob(ctx, "mlw", commandJob("echo ran; cat ${{inputs.m}}/model.pkl", map[string]any{
+			"inputs": map[string]any{"m": map[string]any{"type": "custom_model", "path": "azureml:clf@latest"}},
+		}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.Blobs.Put(ctx, "workspaces/"+ws.ID+"/assets/model/clf/1/model.pkl", strings.NewReader("evil"), nil); err != nil {
+			t.Fatal(err)
+		}
+		startJobs(t, f.Region)
+		j = waitJob(t, f.Region, "mlw", j.Name, done)
+		if j.Status != tandem.JobFailed || !strings.Contains(j.Error, "prepare inputs") || !strings.Contains(j.Error, "expected sha256") {
+			t.Fatalf("ended %s: %s", j.Status, j.Error)
+		}
+		if log := jobLog(t, f.Region, "mlw", j.Name); strings.Contains(log, "ran") {
+			t.Fatalf("the command ran on corrupt input: %q", log)
+		}
+	})
+}

@@ -346,6 +346,14 @@ func checkStepSpec(step string, child map[string]any) error {
 	if _, err := substituteInputs(doc.Fields); err != nil {
 		return tandem.Errorf(tandem.EInvalid, "step %q: %s", step, tandem.ErrorMessage(err)).WithTarget("jobs." + step)
 	}
+	inputs, _ := doc.Fields["inputs"].(map[string]any)
+	for name, v := range inputs {
+		m, _ := v.(map[string]any)
+		mode, _ := m["mode"].(string)
+		if err := checkInputMode(name, mode); err != nil {
+			return tandem.Errorf(tandem.EInvalid, "step %q: %s", step, tandem.ErrorMessage(err)).WithTarget("jobs." + step + ".inputs." + name)
+		}
+	}
 	return nil
 }
 
@@ -638,7 +646,13 @@ func (r *Region) runPipeline(ctx context.Context, ref jobRef) bool {
 		}
 		return err
 	})
-	if err != nil || j.Type != "pipeline" {
+	if err != nil {
+		// Not run as a command either: it stays Queued, and a restart
+		// marks it interrupted.
+		r.Logger.Error("cannot read queued job", "workspace", ref.wsID, "job", ref.name, "err", err)
+		return true
+	}
+	if j.Type != "pipeline" {
 		return false
 	}
 	pr := r.pipelines()
@@ -738,6 +752,11 @@ func (r *Region) coordinate(ctx context.Context, ref jobRef) {
 			}
 			status[s.Name] = c.Status
 		}
+		for _, s := range p.Steps {
+			if s.Job != "" && status[s.Name] != s.Status {
+				logLine("step %s: job %s %s", s.Name, s.Job, status[s.Name])
+			}
+		}
 		failed := false
 		for _, s := range p.Steps {
 			if st := status[s.Name]; st == tandem.JobFailed || st == tandem.JobCanceled {
@@ -833,11 +852,9 @@ func (r *Region) coordinate(ctx context.Context, ref jobRef) {
 		var outBlobs []tandem.BlobRef
 		if final != "" {
 			outBlobs = r.pipelineOutputs(wctx, ref.wsID, p, status)
-			if final != tandem.JobCompleted {
-				for _, s := range p.Steps {
-					if st := status[s.Name]; st != tandem.JobCompleted {
-						logLine("step %s: %s", s.Name, st)
-					}
+			for _, s := range p.Steps {
+				if s.Job == "" && started[s.Name] == "" && errs[s.Name] == "" && s.Error == "" {
+					logLine("step %s: not started", s.Name)
 				}
 			}
 			logLine("pipeline %s: %s", p.Name, final)
