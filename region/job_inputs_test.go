@@ -43,6 +43,7 @@ func TestJobInputs(t *testing.T) {
 			"echo n=${{inputs.n}}",
 			"stat -c '%a %n' ${{inputs.rows}}/part/a.csv ${{inputs.rows}}/part",
 			"cp ${{inputs.rows}}/part/a.csv ${{outputs.copy}}/",
+			"echo named > ${{outputs.file}}",
 		}, " && "), map[string]any{
 			"inputs": map[string]any{
 				"rows":  map[string]any{"type": "uri_folder", "path": "azureml:rows@latest", "mode": "ro_mount"},
@@ -51,7 +52,8 @@ func TestJobInputs(t *testing.T) {
 				"notes": map[string]any{"type": "uri_file", "path": "notes.txt"},
 				"n":     3,
 			},
-			"outputs": map[string]any{"copy": map[string]any{"type": "uri_folder"}},
+			"outputs": map[string]any{"copy": map[string]any{"type": "uri_folder"},
+				"file": map[string]any{"type": "uri_file", "path": "azureml://datastores/workspaceblobstore/paths/results/${{name}}/result.txt"}},
 		})
 		req.Paths = []tandem.AssetPath{{Field: "inputs.notes.path", Root: "notes.txt"}}
 		req.Files = []tandem.AssetFile{local}
@@ -81,6 +83,10 @@ func TestJobInputs(t *testing.T) {
 			if !strings.Contains(log, want) {
 				t.Fatalf("log lacks %q:\n%s", want, log)
 			}
+		}
+
+		if keys := strings.Join(blobKeys(t, f.Region, "workspaces/"+ws.ID+"/runs/"+j.Name+"/outputs/"), ","); !strings.Contains(keys, "outputs/file/result.txt") {
+			t.Fatalf("the uri_file output is not named as its path says: %s", keys)
 		}
 
 		// The output of that job is the input of the next one.

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/tandemml/tandem"
+	"github.com/tandemml/tandem/region"
 )
 
 var env = map[string]any{"image": "library/python:latest"}
@@ -161,6 +162,43 @@ func TestPipelines(t *testing.T) {
 			p = waitJob(t, f.Region, "mlw", p.Name, done)
 			if p.Status != tandem.JobFailed || stepOf(t, p, "other").Status != tandem.JobCanceled || stepOf(t, p, "after").Status != tandem.JobNotStarted {
 				t.Fatalf("ended %s (%s): %+v", p.Status, p.Error, p.Steps)
+			}
+		})
+
+		t.Run("step cannot start", func(t *testing.T) {
+			// two wants one file; one's output is a folder of two: two's
+			// child cannot be created, and the step says why.
+			p, err := f.CreateJob(ctx, "mlw", pipeline(map[string]any{
+				"one": step("touch ${{outputs.o}}/x ${{outputs.o}}/y", map[string]any{"outputs": map[string]any{"o": nil}}),
+				"two": step("cat ${{inputs.f}}", map[string]any{"inputs": map[string]any{"f": map[string]any{"type": "uri_file", "path": "${{parent.jobs.one.outputs.o}}"}}}),
+			}, nil))
+			if err != nil {
+				t.Fatal(err)
+			}
+			p = waitJob(t, f.Region, "mlw", p.Name, done)
+			two := stepOf(t, p, "two")
+			if p.Status != tandem.JobFailed || two.Status != tandem.JobFailed || two.Job != "" || !strings.Contains(two.Error, "uri_file") {
+				t.Fatalf("ended %s (%s): %+v", p.Status, p.Error, p.Steps)
+			}
+		})
+
+		t.Run("more pipelines than workers", func(t *testing.T) {
+			// Each parent waits for its steps: none may hold a worker.
+			var names []string
+			for i := 0; i < region.DefaultJobWorkers+2; i++ {
+				p, err := f.CreateJob(ctx, "mlw", pipeline(map[string]any{
+					"first":  step("echo 1 > ${{outputs.o}}/n", map[string]any{"outputs": map[string]any{"o": nil}}),
+					"second": step("cat ${{inputs.i}}/n", map[string]any{"inputs": map[string]any{"i": "${{parent.jobs.first.outputs.o}}"}}),
+				}, nil))
+				if err != nil {
+					t.Fatal(err)
+				}
+				names = append(names, p.Name)
+			}
+			for _, n := range names {
+				if p := waitJob(t, f.Region, "mlw", n, done); p.Status != tandem.JobCompleted {
+					t.Fatalf("%s ended %s (%s): %+v", n, p.Status, p.Error, p.Steps)
+				}
 			}
 		})
 
