@@ -734,79 +734,21 @@ func (r *Region) coordinate(ctx context.Context, ref jobRef) {
 	logLine("pipeline %s: %d steps; steps run as child jobs on the local compute", p.Name, len(p.Steps))
 	cont, _ := settingsOf(p.Spec)["continue_on_step_failure"].(bool)
 	for {
-		stopped := runCtx.Err() != nil
 		jr.mu.Lock()
 		canceled := rj.canceled
 		jr.mu.Unlock()
-		// Follow the children.
-		status := map[string]string{}
-		for _, s := range p.Steps {
-			status[s.Name] = s.Status
-			if s.Job == "" {
-				continue
-			}
-			c, err := r.findJobByID(wctx, ref.wsID, s.Job)
-			if err != nil {
-				r.Logger.Warn("pipeline step", "job", s.Job, "err", err)
-				continue
-			}
-			status[s.Name] = c.Status
-		}
+		stopped := runCtx.Err() != nil && !canceled // the server is stopping
+		status := r.stepStatuses(wctx, ref.wsID, p)
 		for _, s := range p.Steps {
 			if s.Job != "" && status[s.Name] != s.Status {
 				logLine("step %s: job %s %s", s.Name, s.Job, status[s.Name])
 			}
 		}
-		failed := false
-		for _, s := range p.Steps {
-			if st := status[s.Name]; st == tandem.JobFailed || st == tandem.JobCanceled {
-				failed = true
-			}
-		}
-		stopping := stopped || canceled || (failed && !cont)
-		// blocked: a step that can never start.
-		var blocked func(name string, seen map[string]bool) bool
-		byName := map[string]tandem.JobStep{}
-		for _, s := range p.Steps {
-			byName[s.Name] = s
-		}
-		blocked = func(name string, seen map[string]bool) bool {
-			if seen[name] {
-				return true
-			}
-			seen[name] = true
-			for _, d := range byName[name].DependsOn {
-				st := status[d]
-				if st == tandem.JobFailed || st == tandem.JobCanceled {
-					return true
-				}
-				if byName[d].Job == "" && blocked(d, seen) {
-					return true
-				}
-			}
-			return false
-		}
-		var ready, active []string
-		for _, s := range p.Steps {
-			switch {
-			case s.Job != "" && !tandem.JobDone(status[s.Name]):
-				active = append(active, s.Name)
-			case s.Job == "" && s.Error == "" && !stopping && !blocked(s.Name, map[string]bool{}):
-				ok := true
-				for _, d := range s.DependsOn {
-					if status[d] != tandem.JobCompleted {
-						ok = false
-					}
-				}
-				if ok {
-					ready = append(ready, s.Name)
-				}
-			}
-		}
-		// Start what is ready.
-		started := map[string]string{}
-		errs := map[string]string{}
-		for _, n := range ready {
+		plan := planPipeline(p.Steps, status, cont, canceled, stopped)
+
+		// Start what is ready, record it, and look again at once.
+		started, errs := map[string]string{}, map[string]string{}
+		for _, n := range plan.ready {
 			child, err := r.startStep(wctx, ws, p, n)
 			if err != nil {
 				errs[n] = tandem.ErrorMessage(err)
@@ -814,78 +756,56 @@ func (r *Region) coordinate(ctx context.Context, ref jobRef) {
 				continue
 			}
 			started[n] = child.Name
-			status[n] = child.Status
-			active = append(active, n)
 			logLine("step %s: job %s %s", n, child.Name, child.Status)
-			if c := byName[n].Compute; c != "" && c != tandem.LocalCompute {
-				logLine("step %s: compute %q is not available here; the step runs on the local compute", n, c)
-			}
-		}
-		if stopping {
-			for _, n := range active {
-				if _, err := r.CancelJob(wctx, ws.Name, byName[n].Job); err != nil && !tandem.IsCode(err, tandem.EConflict) {
-					r.Logger.Warn("cancel pipeline step", "job", byName[n].Job, "err", err)
+			for _, s := range p.Steps {
+				if s.Name == n && s.Compute != "" && s.Compute != tandem.LocalCompute {
+					logLine("step %s: compute %q is not available here; the step runs on the local compute", n, s.Compute)
 				}
 			}
 		}
-		final := ""
-		if len(active) == 0 && len(ready) == len(errs) {
-			switch {
-			case canceled:
-				final = tandem.JobCanceled
-			case stopped:
-				final = tandem.JobFailed
-			default:
-				final = tandem.JobCompleted
-				for _, s := range p.Steps {
-					st := status[s.Name]
-					if s.Job == "" && started[s.Name] == "" {
-						st = tandem.JobNotStarted
-					}
-					if st != tandem.JobCompleted {
-						final = tandem.JobFailed
-					}
-				}
+		for _, n := range plan.cancel {
+			if _, err := r.CancelJob(wctx, ws.Name, jobOfStep(p, n)); err != nil && !tandem.IsCode(err, tandem.EConflict) {
+				r.Logger.Warn("cancel pipeline step", "job", jobOfStep(p, n), "err", err)
 			}
 		}
-		// Record what changed: the graph, and the end.
 		var outBlobs []tandem.BlobRef
-		if final != "" {
+		if plan.final != "" {
 			outBlobs = r.pipelineOutputs(wctx, ref.wsID, p, status)
 			for _, s := range p.Steps {
-				if s.Job == "" && started[s.Name] == "" && errs[s.Name] == "" && s.Error == "" {
+				if status[s.Name] == tandem.JobNotStarted && s.Error == "" {
 					logLine("step %s: not started", s.Name)
 				}
 			}
-			logLine("pipeline %s: %s", p.Name, final)
+			logLine("pipeline %s: %s", p.Name, plan.final)
 			if lb, err := r.storePipelineLog(wctx, ref, logf.Name()); err == nil {
 				outBlobs = append(outBlobs, lb)
 			}
 		}
+		// One write per change of the graph, and the end.
 		err := r.updateJob(wctx, ref, func(j *tandem.Job, res *tandem.Resource) error {
 			changed := false
 			for i := range j.Steps {
 				s := &j.Steps[i]
 				if c, ok := started[s.Name]; ok {
-					s.Job, changed = c, true
+					s.Job, s.Status, changed = c, tandem.JobQueued, true
 				}
 				if e, ok := errs[s.Name]; ok {
 					s.Error, s.Status, changed = e, tandem.JobFailed, true
 				}
-				if st := status[s.Name]; st != "" && st != s.Status && s.Job != "" {
+				if st := status[s.Name]; s.Job != "" && started[s.Name] == "" && st != s.Status {
 					s.Status, changed = st, true
 				}
 			}
-			if final != "" && !tandem.JobDone(j.Status) {
+			if plan.final != "" && !tandem.JobDone(j.Status) {
 				msg := ""
-				switch final {
+				switch plan.final {
 				case tandem.JobCanceled:
 					msg = "canceled"
 				case tandem.JobFailed:
 					msg = pipelineFailure(j, stopped)
 				}
 				res.Blobs = append(res.Blobs, outBlobs...)
-				r.endJob(j, final, msg, nil)
+				r.endJob(j, plan.final, msg, nil)
 				changed = true
 			}
 			p = j
@@ -897,18 +817,18 @@ func (r *Region) coordinate(ctx context.Context, ref jobRef) {
 		if err != nil && err != errSkip {
 			r.Logger.Error("cannot record pipeline progress", "job", ref.name, "err", err)
 		}
-		if final != "" || tandem.JobDone(p.Status) {
+		if tandem.JobDone(p.Status) {
 			r.Logger.Info("pipeline ended", "workspace", ref.wsID, "job", ref.name, "status", p.Status)
 			return
 		}
-		if len(started) > 0 || len(errs) > 0 {
-			continue // look again at once: a step may already have ended
+		if len(plan.ready) > 0 {
+			continue
 		}
 		select {
 		case <-wake:
 		case <-runCtx.Done():
-			if stopping {
-				// Already stopping: wait for the steps to end.
+			if len(plan.cancel) > 0 || canceled {
+				// Stopping: wait for the canceled steps to end.
 				select {
 				case <-wake:
 				case <-time.After(500 * time.Millisecond):
@@ -917,6 +837,99 @@ func (r *Region) coordinate(ctx context.Context, ref jobRef) {
 		case <-time.After(time.Second):
 		}
 	}
+}
+
+// stepStatuses returns each step's status: its child's, NotStarted
+// without one, Failed when it could not start.
+func (r *Region) stepStatuses(ctx context.Context, wsID string, p *tandem.Job) map[string]string {
+	status := map[string]string{}
+	for _, s := range p.Steps {
+		switch {
+		case s.Error != "":
+			status[s.Name] = tandem.JobFailed
+		case s.Job == "":
+			status[s.Name] = tandem.JobNotStarted
+		default:
+			status[s.Name] = s.Status
+			if c, err := r.findJobByID(ctx, wsID, s.Job); err == nil {
+				status[s.Name] = c.Status
+			} else {
+				r.Logger.Warn("pipeline step", "job", s.Job, "err", err)
+			}
+		}
+	}
+	return status
+}
+
+func jobOfStep(p *tandem.Job, step string) string {
+	for _, s := range p.Steps {
+		if s.Name == step {
+			return s.Job
+		}
+	}
+	return ""
+}
+
+// pipelinePlan is what a pipeline's coordinator does next.
+type pipelinePlan struct {
+	ready  []string // steps to start: not started, every upstream step Completed
+	cancel []string // running steps to cancel
+	final  string   // the pipeline's end status; "" while steps may still run
+}
+
+// planPipeline decides from the steps' statuses (NotStarted for steps
+// without a child job). A failed or canceled step stops the pipeline —
+// its running steps are canceled and no step starts — unless cont
+// (continue_on_step_failure), when only its descendants never start. The
+// pipeline ends when nothing runs and nothing can start: Canceled if
+// canceled, Completed if every step completed, Failed otherwise. When
+// the server stops, it ends Failed at once: the steps are interrupted by
+// their own workers.
+func planPipeline(steps []tandem.JobStep, status map[string]string, cont, canceled, stopped bool) pipelinePlan {
+	var plan pipelinePlan
+	if stopped {
+		plan.final = tandem.JobFailed
+		return plan
+	}
+	failed, active := false, 0
+	for _, s := range steps {
+		switch st := status[s.Name]; {
+		case st == tandem.JobFailed || st == tandem.JobCanceled:
+			failed = true
+		case st != tandem.JobNotStarted && !tandem.JobDone(st):
+			active++
+			plan.cancel = append(plan.cancel, s.Name)
+		}
+	}
+	stopping := canceled || (failed && !cont)
+	if !stopping {
+		plan.cancel = nil
+		for _, s := range steps {
+			if status[s.Name] != tandem.JobNotStarted {
+				continue
+			}
+			ready := true
+			for _, d := range s.DependsOn {
+				ready = ready && status[d] == tandem.JobCompleted
+			}
+			if ready {
+				plan.ready = append(plan.ready, s.Name)
+			}
+		}
+	}
+	if active > 0 || len(plan.ready) > 0 {
+		return plan
+	}
+	plan.final = tandem.JobCompleted
+	for _, s := range steps {
+		if status[s.Name] != tandem.JobCompleted {
+			plan.final = tandem.JobFailed
+		}
+	}
+	if canceled {
+		plan.final = tandem.JobCanceled
+	}
+	return plan
 }
 
 // pipelineFailure explains why a pipeline failed.
