@@ -132,6 +132,40 @@ func TestPipelines(t *testing.T) {
 			}
 		})
 
+		t.Run("data inputs", func(t *testing.T) {
+			// A local folder uploaded with the pipeline, given to a step
+			// through a pipeline input, and a data asset named @latest in a
+			// step, pinned to its version at create.
+			if _, _, err := f.CreateAsset(ctx, "mlw", &tandem.AssetRequest{
+				Kind: tandem.KindData, Spec: map[string]any{"name": "words", "type": "uri_file", "path": "w.txt"},
+				Paths: []tandem.AssetPath{{Field: "path", Root: "w.txt"}},
+				Files: []tandem.AssetFile{stage(t, f.Region, "mlw", "path", "w.txt", "alpha beta\n")},
+			}); err != nil {
+				t.Fatal(err)
+			}
+			req := pipeline(map[string]any{
+				"read": step("cat ${{inputs.rows}}/r.csv ${{inputs.words}}", map[string]any{"inputs": map[string]any{
+					"rows":  "${{parent.inputs.data}}",
+					"words": map[string]any{"type": "uri_file", "path": "azureml:words@latest"},
+				}}),
+			}, map[string]any{"inputs": map[string]any{"data": map[string]any{"type": "uri_folder", "path": "rows"}}})
+			req.Paths = []tandem.AssetPath{{Field: "inputs.data.path", Root: "rows", Dir: true}}
+			req.Files = []tandem.AssetFile{stage(t, f.Region, "mlw", "inputs.data.path", "rows/r.csv", "1,2\n")}
+			p, err := f.CreateJob(ctx, "mlw", req)
+			if err != nil {
+				t.Fatalf("CreateJob: %v", err)
+			}
+			read := p.Spec["jobs"].(map[string]any)["read"].(map[string]any)["inputs"].(map[string]any)["words"].(map[string]any)
+			if read["path"] != "azureml:words:1" {
+				t.Fatalf("step input recorded as %v, want azureml:words:1", read["path"])
+			}
+			p = waitJob(t, f.Region, "mlw", p.Name, done)
+			s := stepOf(t, p, "read")
+			if log := jobLog(t, f.Region, "mlw", s.Job); p.Status != tandem.JobCompleted || !strings.Contains(log, "1,2\nalpha beta") {
+				t.Fatalf("ended %s (%s): %+v\n%s", p.Status, p.Error, p.Steps, log)
+			}
+		})
+
 		t.Run("failed step", func(t *testing.T) {
 			jobs := map[string]any{
 				"bad":   step("exit 4", map[string]any{"outputs": map[string]any{"o": nil}}),
