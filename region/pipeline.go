@@ -205,6 +205,9 @@ func (r *Region) createPipeline(ctx context.Context, ws *tandem.Workspace, doc *
 		if s.Compute == "" {
 			s.Compute = computeName(settingsOf(j.Spec)["default_compute"])
 		}
+		if s.Compute == "" {
+			s.Compute = computeName(j.Spec["compute"])
+		}
 		j.Steps = append(j.Steps, s)
 		child, err := r.stepSpec(ctx, ws, j, n, func(step string) string { return j.Name + "." + step })
 		if err != nil {

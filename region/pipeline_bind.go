@@ -123,6 +123,9 @@ func commandFields(p *tandem.Job, step, comp map[string]any) map[string]any {
 	if c == "" {
 		c = computeName(settings["default_compute"])
 	}
+	if c == "" {
+		c = computeName(p.Spec["compute"])
+	}
 	if c != "" && c != tandem.LocalCompute {
 		child["properties"] = map[string]any{requestedCompute: c}
 	}
