@@ -207,3 +207,49 @@ jobs:
 	wantExit(t, dir, env, 2, "cycle", "job", "create", "-f", bad)
 	wantExit(t, dir, env, 3, "nope", "job", "create", "-f", pipelineFile, "--set", "jobs.show.component=azureml:nope:1")
 }
+
+// TestE2EJobInputs registers data with the CLI and runs a command job that
+// reads it (named @latest), a local file and a workspace storage path
+// written by an earlier job's output.
+func TestE2EJobInputs(t *testing.T) {
+	for stack, flags := range stacks(t) {
+		t.Run(stack, func(t *testing.T) {
+			_, endpoint, token := startServer(t, flags...)
+			dir := t.TempDir()
+			env := map[string]string{EnvEndpoint: endpoint, EnvToken: token}
+			mustRun(t, dir, env, "workspace", "create", "--name", "inputs")
+			env[EnvWorkspace] = "inputs"
+			os.MkdirAll(filepath.Join(dir, "rows"), 0o755)
+			os.WriteFile(filepath.Join(dir, "rows", "r.csv"), []byte("x\n1\n"), 0o644)
+			os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("a note\n"), 0o644)
+			mustRun(t, dir, env, "data", "create", "--name", "rows", "--path", "rows", "--type", "uri_folder")
+			job := filepath.Join(dir, "job.yml")
+			os.WriteFile(job, []byte(`$schema: https://azuremlschemas.azureedge.net/latest/commandJob.schema.json
+command: cat ${{inputs.rows}}/r.csv ${{inputs.notes}} > ${{outputs.out}}/all.txt && cat ${{outputs.out}}/all.txt
+environment: {image: python}
+inputs:
+  rows: {type: uri_folder, path: "azureml:rows@latest", mode: ro_mount}
+  notes: {type: uri_file, path: ./notes.txt, mode: download}
+outputs:
+  out: {type: uri_folder}
+`), 0o644)
+			created := decode[tandem.Job](t, mustRun(t, dir, env, "job", "create", "-f", job, "-o", "json"))
+			if in := created.Inputs["rows"]; in == nil || in.Path != "azureml:rows:1" {
+				t.Fatalf("rows resolved to %+v", in)
+			}
+			j := waitJobDone(t, dir, env, created.Name)
+			out := mustRun(t, dir, env, "job", "stream", "--name", j.Name)
+			if j.Status != tandem.JobCompleted || !strings.Contains(out.stdout, "x\n1\na note\n") {
+				t.Fatalf("ended %s (%s):\n%s", j.Status, j.Error, out.stdout)
+			}
+			// The next job reads that output.
+			next := decode[tandem.Job](t, mustRun(t, dir, env, "job", "create", "-f", job, "--set", "inputs.rows.path=azureml://jobs/"+j.Name+"/outputs/out",
+				"--set", "command=cat ${{inputs.rows}}/all.txt ${{inputs.notes}} > ${{outputs.out}}/x", "-o", "json"))
+			if next = waitJobDone(t, dir, env, next.Name); next.Status != tandem.JobCompleted {
+				t.Fatalf("the job reading %s's output ended %s (%s)", j.Name, next.Status, next.Error)
+			}
+			wantExit(t, dir, env, 3, "nope", "job", "create", "-f", job, "--set", "inputs.rows.path=azureml:nope@latest")
+			wantExit(t, dir, env, 2, "undeclared input", "job", "create", "-f", job, "--set", "command=cat ${{inputs.missing}}")
+		})
+	}
+}
