@@ -46,7 +46,11 @@ type AgentWork struct {
 	// TimeoutSeconds is limits.timeout; 0: none.
 	TimeoutSeconds float64     `json:"timeout_seconds,omitempty"`
 	Files          []AgentFile `json:"files,omitempty"`
-	Attempt        int         `json:"attempt"`
+	// Inputs are the job's data and model inputs: the agent fetches each
+	// file with OpenAgentInput and delivers them read-only.
+	Inputs  map[string]*JobInput `json:"inputs,omitempty"`
+	Notes   []string             `json:"notes,omitempty"` // lines for the top of the log
+	Attempt int                  `json:"attempt"`
 }
 
 // AgentHeartbeat is an agent's periodic report; the answer tells it
@@ -94,6 +98,8 @@ type AgentService interface {
 	// StartAgentJob records that the command runs (status Running).
 	StartAgentJob(ctx context.Context, workspace, compute, agent, job string) error
 	OpenAgentFile(ctx context.Context, workspace, compute, agent, job, path string) (io.ReadCloser, error)
+	// OpenAgentInput returns file index of the job's input.
+	OpenAgentInput(ctx context.Context, workspace, compute, agent, job, input string, index int) (io.ReadCloser, error)
 	// AppendAgentLog adds to the live log that `job stream` shows.
 	AppendAgentLog(ctx context.Context, workspace, compute, agent, job string, chunk io.Reader) error
 	// PutAgentLog stores the whole log as logs/std_log.txt.

@@ -31,22 +31,25 @@ const LocalCompute = "local"
 // Job is one run of an Azure ML job document. Spec is the document with
 // its local paths replaced by the azureml:// URIs of the uploaded copies.
 type Job struct {
-	Name           string            `json:"name"`
-	Type           string            `json:"type"`
-	DisplayName    string            `json:"display_name,omitempty"`
-	ExperimentName string            `json:"experiment_name,omitempty"`
-	Description    string            `json:"description,omitempty"`
-	Tags           map[string]string `json:"tags,omitempty"`
-	Status         string            `json:"status"`
-	Compute        string            `json:"compute"`
-	Command        string            `json:"command,omitempty"` // with ${{inputs.x}} substituted
-	Spec           map[string]any    `json:"spec"`
-	Files          []AssetFile       `json:"files,omitempty"` // the code snapshot, under runs/<name>/
-	ExitCode       *int              `json:"exit_code,omitempty"`
-	Error          string            `json:"error,omitempty"`
-	CreatedAt      time.Time         `json:"created_at"`
-	StartedAt      *time.Time        `json:"started_at,omitempty"`
-	EndedAt        *time.Time        `json:"ended_at,omitempty"`
+	Name           string               `json:"name"`
+	Type           string               `json:"type"`
+	DisplayName    string               `json:"display_name,omitempty"`
+	ExperimentName string               `json:"experiment_name,omitempty"`
+	Description    string               `json:"description,omitempty"`
+	Tags           map[string]string    `json:"tags,omitempty"`
+	Status         string               `json:"status"`
+	Compute        string               `json:"compute"`
+	Command        string               `json:"command,omitempty"` // with ${{inputs.x}} substituted
+	Spec           map[string]any       `json:"spec"`
+	Files          []AssetFile          `json:"files,omitempty"`  // the code snapshot, under runs/<name>/
+	Inputs         map[string]*JobInput `json:"inputs,omitempty"` // data and model inputs, resolved at create
+	Parent         string               `json:"parent,omitempty"` // the pipeline job of a step
+	Steps          []JobStep            `json:"steps,omitempty"`  // a pipeline's graph
+	ExitCode       *int                 `json:"exit_code,omitempty"`
+	Error          string               `json:"error,omitempty"`
+	CreatedAt      time.Time            `json:"created_at"`
+	StartedAt      *time.Time           `json:"started_at,omitempty"`
+	EndedAt        *time.Time           `json:"ended_at,omitempty"`
 	// Agent is the agent that runs (or last ran) a job on a cluster;
 	// Attempts counts the times agents took it.
 	Agent    string `json:"agent,omitempty"`

@@ -14,6 +14,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -175,7 +176,11 @@ func (a *Agent) runWork(ctx context.Context, w *tandem.AgentWork) {
 		Env:     w.Env,
 		Outputs: w.Outputs,
 		Timeout: time.Duration(w.TimeoutSeconds * float64(time.Second)),
+		Notes:   w.Notes,
 		Code:    func(dir string) error { return a.fetch(runCtx, w, dir) },
+	}
+	if len(w.Inputs) > 0 {
+		cj.Inputs = func(dir string) (map[string]string, error) { return a.fetchInputs(runCtx, w, dir) }
 	}
 	res := a.Local.Run(runCtx, cj, func(p string) {
 		mu.Lock()
@@ -254,6 +259,47 @@ func (a *Agent) fetch(ctx context.Context, w *tandem.AgentWork, dir string) erro
 		}
 	}
 	return nil
+}
+
+// fetchInputs writes each input's files under dir/<input>/, verified and
+// read-only, and returns the local path ${{inputs.x}} stands for.
+func (a *Agent) fetchInputs(ctx context.Context, w *tandem.AgentWork, dir string) (map[string]string, error) {
+	names := make([]string, 0, len(w.Inputs))
+	for n := range w.Inputs {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	paths := map[string]string{}
+	for _, name := range names {
+		in := w.Inputs[name]
+		local := filepath.Join(dir, name)
+		if err := os.MkdirAll(local, 0o755); err != nil {
+			return nil, err
+		}
+		for i, f := range in.Files {
+			dst := filepath.Join(local, filepath.FromSlash(f.Path))
+			if !compute.Within(local, dst) {
+				return nil, fmt.Errorf("input %s: file %q is outside its folder", name, f.Path)
+			}
+			rc, err := a.Client.OpenVerifiedAgentInput(ctx, a.Workspace, a.Compute, a.ID, w.Job.Name, name, i, f)
+			if err != nil {
+				return nil, fmt.Errorf("input %s: %s: %w", name, f.Path, err)
+			}
+			err = writeFile(dst, rc, false)
+			rc.Close()
+			if err != nil {
+				return nil, fmt.Errorf("input %s: %s: %w", name, f.Path, err)
+			}
+		}
+		if err := compute.ReadOnlyTree(local); err != nil {
+			return nil, err
+		}
+		paths[name] = local
+		if in.File && len(in.Files) == 1 {
+			paths[name] = filepath.Join(local, filepath.FromSlash(in.Files[0].Path))
+		}
+	}
+	return paths, nil
 }
 
 func writeFile(dst string, r io.Reader, readOnly bool) error {

@@ -37,7 +37,7 @@ func TestE2ECodeSnapshot(t *testing.T) {
 		t.Fatalf("job %s (%s)", j.Status, j.Error)
 	}
 	log := mustRun(t, dir, env, "job", "stream", "--name", j.Name).stdout
-	if !strings.Contains(log, "lib\nmain.sh\n") || strings.Contains(log, "model.ckpt") || strings.Contains(log, "cache") {
+	if !strings.Contains(log, "\nlib\n") || !strings.Contains(log, "\nmain.sh\n") || strings.Contains(log, "model.ckpt") || strings.Contains(log, "cache") {
 		t.Fatalf("the run saw %q; want lib and main.sh without the ignored files", log)
 	}
 

@@ -14,7 +14,7 @@ import (
 )
 
 func (a *app) jobCommand() *cobra.Command {
-	cmd := groupCommand("job", "Command jobs from Azure ML YAML, run on the built-in local compute")
+	cmd := groupCommand("job", "Command and pipeline jobs from Azure ML YAML, run on local compute or agent-served clusters")
 	a.addConnectionFlags(cmd)
 	cmd.AddCommand(a.jobCreateCommand(), a.jobListCommand(), a.jobShowCommand(), a.jobStreamCommand(), a.jobCancelCommand(),
 		a.jobMetricsCommand(), a.jobDownloadCommand())
@@ -30,9 +30,12 @@ func (a *app) jobCreateCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "create -f FILE [--set key=value ...] [--stream]",
 		Short: "Submit a job from an Azure ML CLI v2 YAML file",
-		Long: "Submit a command job. Its code directory is uploaded with each file's sha256; the job\n" +
-			"runs on the built-in \"local\" compute (a process on the server host). --set takes dotted\n" +
-			"paths as Azure's CLI does, e.g. --set compute=local --set inputs.greeting=hi.",
+		Long: "Submit a command or pipeline job. Its code directories and local input paths (and those of\n" +
+			"the components a pipeline's steps name by file) are uploaded with each file's sha256; data\n" +
+			"assets, models, azureml://datastores/workspaceblobstore/paths/... and earlier jobs' outputs\n" +
+			"(azureml://jobs/JOB/outputs/NAME) are resolved when the job is created. Jobs run on the\n" +
+			"built-in \"local\" compute (a process on the server host). --set takes dotted paths as Azure's\n" +
+			"CLI does, e.g. --set compute=local --set inputs.greeting=hi.",
 		Args: cobra.NoArgs,
 	}
 	out := addOutputFlag(cmd)
@@ -66,14 +69,16 @@ func (a *app) jobCreateCommand() *cobra.Command {
 				return err
 			}
 		}
-		return writeOutput(a.env.Stdout, *out, job, jobDetails(job))
+		return writeOutput(a.env.Stdout, *out, job, jobTable(job))
 	}
 	return cmd
 }
 
 func (a *app) jobListCommand() *cobra.Command {
-	cmd := &cobra.Command{Use: "list", Short: "List the workspace's jobs, newest first", Args: cobra.NoArgs}
+	var parent string
+	cmd := &cobra.Command{Use: "list [--parent-job-name P]", Short: "List the workspace's jobs, newest first: pipelines and command jobs, or the steps of one pipeline", Args: cobra.NoArgs}
 	out := addOutputFlag(cmd)
+	cmd.Flags().StringVarP(&parent, "parent-job-name", "p", "", "list the steps (child jobs) of this pipeline job")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		svc, ws, err := a.workspaceClient()
 		if err != nil {
@@ -83,9 +88,10 @@ func (a *app) jobListCommand() *cobra.Command {
 		if err != nil {
 			return err
 		}
-		t := &table{header: []string{"NAME", "STATUS", "COMPUTE", "EXPERIMENT", "CREATED", "DISPLAY NAME"}}
+		list = filterJobs(list, parent)
+		t := &table{header: []string{"NAME", "TYPE", "STATUS", "COMPUTE", "EXPERIMENT", "CREATED", "DISPLAY NAME"}}
 		for _, j := range list {
-			t.add(j.Name, j.Status, j.Compute, j.ExperimentName, formatTime(j.CreatedAt), j.DisplayName)
+			t.add(j.Name, j.Type, j.Status, j.Compute, j.ExperimentName, formatTime(j.CreatedAt), j.DisplayName)
 		}
 		return writeOutput(a.env.Stdout, *out, nonNil(list), t)
 	}
@@ -116,7 +122,7 @@ func (a *app) jobShowCommand() *cobra.Command {
 		if err != nil {
 			return err
 		}
-		return writeOutput(a.env.Stdout, out, newJobView(run), runDetails(run))
+		return writeOutput(a.env.Stdout, out, newJobView(run), jobTableFrom(run.Job, runDetails(run)))
 	})
 }
 
@@ -126,7 +132,7 @@ func (a *app) jobCancelCommand() *cobra.Command {
 		if err != nil {
 			return err
 		}
-		return writeOutput(a.env.Stdout, out, j, jobDetails(j))
+		return writeOutput(a.env.Stdout, out, j, jobTable(j))
 	})
 }
 

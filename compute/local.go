@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -26,7 +27,17 @@ type Job struct {
 	// Code writes the job's code snapshot into dir, the command's working
 	// directory, before the command starts.
 	Code func(dir string) error
+	// Inputs, when set, writes the job's data and model inputs under dir
+	// (beside the working directory) and returns each input's local path,
+	// which replaces ${{inputs.NAME}} in the command.
+	Inputs func(dir string) (map[string]string, error)
+	// Notes are written to the log, one line each, before the command runs.
+	Notes []string
 }
+
+// ArtifactsOutput is Azure's default output of a command: when a job
+// declares it, it receives the run's ./outputs and ./logs folders.
+const ArtifactsOutput = "artifacts"
 
 // Result is how a run ended. Root holds the log and the outputs until the
 // caller removes it with Cleanup.
@@ -40,9 +51,15 @@ type Result struct {
 	Err      error // a failure to prepare or start the command
 }
 
-// Cleanup removes the run's directory.
+// Cleanup removes the run's directory (read-only input folders included).
 func (r *Result) Cleanup() {
 	if r.Root != "" {
+		_ = filepath.WalkDir(r.Root, func(p string, d os.DirEntry, err error) error {
+			if err == nil && d.IsDir() {
+				_ = os.Chmod(p, 0o755)
+			}
+			return nil
+		})
 		os.RemoveAll(r.Root)
 	}
 }
@@ -53,7 +70,10 @@ type Local struct {
 	TempDir string // parent of the runs' directories; default os.TempDir()
 }
 
-var outputRE = regexp.MustCompile(`\$\{\{\s*outputs\.([A-Za-z0-9_.-]+)\s*\}\}`)
+var (
+	outputRE = regexp.MustCompile(`\$\{\{\s*outputs\.([A-Za-z0-9_.-]+)\s*\}\}`)
+	inputRE  = regexp.MustCompile(`\$\{\{\s*inputs\.([A-Za-z0-9_.-]+)\s*\}\}`)
+)
 
 // Run runs job until it exits, its timeout passes or ctx ends (which kills
 // its whole process group). started is called with the log's path once the
@@ -74,6 +94,9 @@ func (l *Local) Run(ctx context.Context, job *Job, started func(log string)) *Re
 	}
 	defer logf.Close()
 	fmt.Fprintf(logf, "tandem: job %s runs on the host (no container runtime is used); the environment's image only labels it\n", job.Name)
+	for _, n := range job.Notes {
+		fmt.Fprintf(logf, "tandem: %s\n", n)
+	}
 
 	work := filepath.Join(root, "code")
 	if err := os.MkdirAll(work, 0o755); err != nil {
@@ -83,6 +106,20 @@ func (l *Local) Run(ctx context.Context, job *Job, started func(log string)) *Re
 	if job.Code != nil {
 		if err := job.Code(work); err != nil {
 			res.Err = fmt.Errorf("prepare code: %w", err)
+			return res
+		}
+	}
+	// Azure gives every command a ./outputs and a ./logs folder.
+	for _, d := range []string{"outputs", "logs"} {
+		if err := os.MkdirAll(filepath.Join(work, d), 0o755); err != nil {
+			res.Err = err
+			return res
+		}
+	}
+	inputs := map[string]string{}
+	if job.Inputs != nil {
+		if inputs, err = job.Inputs(filepath.Join(root, "inputs")); err != nil {
+			res.Err = fmt.Errorf("prepare inputs: %w", err)
 			return res
 		}
 	}
@@ -100,6 +137,12 @@ func (l *Local) Run(ctx context.Context, job *Job, started func(log string)) *Re
 		name := outputRE.FindStringSubmatch(m)[1]
 		if dir, ok := res.Outputs[name]; ok {
 			return dir
+		}
+		return m
+	})
+	command = inputRE.ReplaceAllStringFunc(command, func(m string) string {
+		if p, ok := inputs[inputRE.FindStringSubmatch(m)[1]]; ok {
+			return p
 		}
 		return m
 	})
@@ -130,6 +173,9 @@ func (l *Local) Run(ctx context.Context, job *Job, started func(log string)) *Re
 	for o, dir := range res.Outputs {
 		env = append(env, "AZUREML_OUTPUT_"+strings.ToUpper(o)+"="+dir)
 	}
+	for i, p := range inputs {
+		env = append(env, "AZUREML_INPUT_"+strings.ToUpper(i)+"="+p)
+	}
 	cmd.Env = env
 	if err := cmd.Start(); err != nil {
 		res.Err = fmt.Errorf("start bash: %w", err)
@@ -141,6 +187,11 @@ func (l *Local) Run(ctx context.Context, job *Job, started func(log string)) *Re
 	err = cmd.Wait()
 	// Whatever the shell left behind in its group goes too.
 	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	if dir, ok := res.Outputs[ArtifactsOutput]; ok {
+		if cerr := copyArtifacts(work, dir); cerr != nil {
+			fmt.Fprintf(logf, "tandem: cannot keep ./outputs and ./logs as the artifacts output: %v\n", cerr)
+		}
+	}
 	switch {
 	case ctx.Err() != nil:
 		res.Canceled = true
@@ -159,4 +210,45 @@ func (l *Local) Run(ctx context.Context, job *Job, started func(log string)) *Re
 		}
 	}
 	return res
+}
+
+// copyArtifacts copies the run's ./outputs and ./logs folders into dir.
+func copyArtifacts(work, dir string) error {
+	for _, d := range []string{"outputs", "logs"} {
+		src := filepath.Join(work, d)
+		err := filepath.WalkDir(src, func(p string, e os.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			rel, err := filepath.Rel(work, p)
+			if err != nil {
+				return err
+			}
+			dst := filepath.Join(dir, rel)
+			switch {
+			case e.IsDir():
+				return os.MkdirAll(dst, 0o755)
+			case !e.Type().IsRegular():
+				return nil
+			}
+			in, err := os.Open(p)
+			if err != nil {
+				return err
+			}
+			defer in.Close()
+			out, err := os.Create(dst)
+			if err != nil {
+				return err
+			}
+			if _, err := io.Copy(out, in); err != nil {
+				out.Close()
+				return err
+			}
+			return out.Close()
+		})
+		if err != nil && !os.IsNotExist(err) {
+			return err
+		}
+	}
+	return nil
 }

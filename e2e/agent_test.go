@@ -111,8 +111,10 @@ func testAgents(t *testing.T, stack string) {
 	r.MustCLI(t, "compute", "create", "--workspace", "mlw", "-f", clusterFile)
 
 	os.MkdirAll(filepath.Join(dir, "src"), 0o755)
-	os.WriteFile(filepath.Join(dir, "src", "main.sh"), []byte("echo \"attempt on $(hostname) reads $(cat data.txt)\"\nsleep \"${SLEEP:-0}\"\necho finished > \"$1/result.txt\"\npython3 track.py\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "src", "main.sh"), []byte("echo \"attempt on $(hostname) reads $(cat data.txt) and $(cat \"$2/hello.txt\")\"\nsleep \"${SLEEP:-0}\"\necho finished > \"$1/result.txt\"\npython3 track.py\n"), 0o644)
 	os.WriteFile(filepath.Join(dir, "src", "data.txt"), []byte("forty-two"), 0o644)
+	os.MkdirAll(filepath.Join(dir, "ref"), 0o755)
+	os.WriteFile(filepath.Join(dir, "ref", "hello.txt"), []byte("an input"), 0o644)
 	// Tracking as MLflow's client does it: plain HTTP with the run's token.
 	os.WriteFile(filepath.Join(dir, "src", "track.py"), []byte(`import json, os, urllib.request
 body = json.dumps({"run_id": os.environ["MLFLOW_RUN_ID"], "key": "loss", "value": 0.25, "timestamp": 1, "step": 1}).encode()
@@ -121,7 +123,7 @@ req = urllib.request.Request(os.environ["MLFLOW_TRACKING_URI"] + "/api/2.0/mlflo
 urllib.request.urlopen(req).read()
 `), 0o644)
 	jobFile := filepath.Join(dir, "job.yml")
-	os.WriteFile(jobFile, []byte("$schema: https://azuremlschemas.azureedge.net/latest/commandJob.schema.json\ncode: src\ncommand: bash main.sh ${{outputs.model}}\nenvironment:\n  image: library/python:latest\ncompute: azureml:cpu-cluster\noutputs:\n  model:\n    type: uri_folder\nenvironment_variables:\n  SLEEP: \"0\"\n"), 0o644)
+	os.WriteFile(jobFile, []byte("$schema: https://azuremlschemas.azureedge.net/latest/commandJob.schema.json\ncode: src\ncommand: bash main.sh ${{outputs.model}} ${{inputs.ref}}\ninputs:\n  ref:\n    type: uri_folder\n    path: ./ref\nenvironment:\n  image: library/python:latest\ncompute: azureml:cpu-cluster\noutputs:\n  model:\n    type: uri_folder\nenvironment_variables:\n  SLEEP: \"0\"\n"), 0o644)
 
 	// A queued job waits for an agent and survives a server restart.
 	queued := createJob(t, r, jobFile)
@@ -139,7 +141,7 @@ urllib.request.urlopen(req).read()
 	if done.Status != tandem.JobCompleted || done.Agent != "agent-1" || done.Attempts != 1 {
 		t.Fatalf("job ended %s on %q after %d attempts (%s)", done.Status, done.Agent, done.Attempts, done.Error)
 	}
-	if log := r.MustCLI(t, "job", "stream", "--workspace", "mlw", "--name", queued.Name); !strings.Contains(log, "reads forty-two") {
+	if log := r.MustCLI(t, "job", "stream", "--workspace", "mlw", "--name", queued.Name); !strings.Contains(log, "reads forty-two and an input") {
 		t.Fatalf("stored log %q lacks the code's output", log)
 	}
 	if storage == "" { // files in the data directory: look at the stored output
@@ -188,10 +190,23 @@ urllib.request.urlopen(req).read()
 	if j := showJob(t, r, sleeper.Name); j.Status != tandem.JobCanceled {
 		t.Fatalf("canceled job is %s", j.Status)
 	}
-	// The cluster is free again.
-	last := createJob(t, r, jobFile)
-	if j := waitJob(t, r, last.Name, "a job after the cancel", func(j tandem.Job) bool { return tandem.JobDone(j.Status) }); j.Status != tandem.JobCompleted {
-		t.Fatalf("job after the cancel: %s (%s)", j.Status, j.Error)
+	// The cluster is free again; a pipeline whose default compute is the
+	// cluster runs its steps on the agents.
+	pipeline := filepath.Join(dir, "pipeline.yml")
+	os.WriteFile(pipeline, []byte("$schema: https://azuremlschemas.azureedge.net/latest/pipelineJob.schema.json\ntype: pipeline\nsettings:\n  default_compute: azureml:cpu-cluster\njobs:\n  make:\n    command: echo made > ${{outputs.out}}/m.txt\n    environment: azureml://registries/azureml/environments/sklearn-1.5/labels/latest\n    outputs:\n      out:\n  use:\n    command: cat ${{inputs.in}}/m.txt\n    environment: azureml://registries/azureml/environments/sklearn-1.5/labels/latest\n    inputs:\n      in: ${{parent.jobs.make.outputs.out}}\n"), 0o644)
+	p := createJob(t, r, pipeline)
+	if j := waitJob(t, r, p.Name, "the pipeline on the cluster", func(j tandem.Job) bool { return tandem.JobDone(j.Status) }); j.Status != tandem.JobCompleted {
+		t.Fatalf("pipeline on the cluster: %s (%s)", j.Status, j.Error)
+	} else {
+		for _, s := range j.Steps {
+			step := showJob(t, r, s.Job)
+			if step.Compute != "cpu-cluster" || step.Agent == "" || step.Status != tandem.JobCompleted {
+				t.Fatalf("step %s ran on %q by agent %q: %s", s.Name, step.Compute, step.Agent, step.Status)
+			}
+		}
+		if log := r.MustCLI(t, "job", "stream", "--workspace", "mlw", "--name", j.Steps[1].Job); !strings.Contains(log, "made") {
+			t.Fatalf("the second step did not read the first's output: %q", log)
+		}
 	}
 }
 

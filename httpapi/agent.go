@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"time"
 
 	"github.com/tandemml/tandem"
@@ -24,6 +25,7 @@ func (s *Server) agentRoutes(v1 func(string, func(http.ResponseWriter, *http.Req
 	v1("POST "+base+"/{agent}/heartbeat", s.handleHeartbeat)
 	v1("POST "+base+"/{agent}/jobs/{job}/start", s.handleStartAgentJob)
 	v1("GET "+base+"/{agent}/jobs/{job}/files/{path...}", s.handleAgentFile)
+	v1("GET "+base+"/{agent}/jobs/{job}/inputs/{input}/{index}", s.handleAgentInput)
 	v1("POST "+base+"/{agent}/jobs/{job}/log", s.handleAppendAgentLog)
 	v1("PUT "+base+"/{agent}/jobs/{job}/log", s.handlePutAgentLog)
 	v1("PUT "+base+"/{agent}/jobs/{job}/outputs/{output}/{path...}", s.handlePutAgentOutput)
@@ -124,6 +126,29 @@ func (s *Server) handleAgentFile(w http.ResponseWriter, r *http.Request) error {
 	w.WriteHeader(http.StatusOK)
 	if _, err := io.Copy(w, rc); err != nil {
 		s.Logger.Error("agent file download failed", "path", r.URL.Path, "err", err)
+		panic(http.ErrAbortHandler)
+	}
+	return nil
+}
+
+func (s *Server) handleAgentInput(w http.ResponseWriter, r *http.Request) error {
+	svc, err := s.agents()
+	if err != nil {
+		return err
+	}
+	index, err := strconv.Atoi(r.PathValue("index"))
+	if err != nil {
+		return tandem.Errorf(tandem.EInvalid, "input file index %q is not a number", r.PathValue("index")).WithTarget("index")
+	}
+	rc, err := svc.OpenAgentInput(r.Context(), r.PathValue("ws"), r.PathValue("compute"), r.PathValue("agent"), r.PathValue("job"), r.PathValue("input"), index)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.WriteHeader(http.StatusOK)
+	if _, err := io.Copy(w, rc); err != nil {
+		s.Logger.Error("agent input download failed", "path", r.URL.Path, "err", err)
 		panic(http.ErrAbortHandler)
 	}
 	return nil
@@ -248,6 +273,26 @@ func (c *Client) OpenVerifiedAgentFile(ctx context.Context, ws, compute, agent, 
 		return nil, err
 	}
 	return &verifyingBody{rc: rc, want: f.SHA256, size: f.Size, h: sha256.New(), what: f.Path}, nil
+}
+
+// OpenAgentInput returns one input file's bytes, unverified: see
+// OpenVerifiedAgentInput.
+func (c *Client) OpenAgentInput(ctx context.Context, ws, compute, agent, job, input string, index int) (io.ReadCloser, error) {
+	resp, err := c.do(ctx, request{method: http.MethodGet, path: agentPath(ws, compute, agent, "jobs", url.PathEscape(job), "inputs", url.PathEscape(input), strconv.Itoa(index))})
+	if err != nil {
+		return nil, err
+	}
+	return resp.Body, nil
+}
+
+// OpenVerifiedAgentInput returns a reader whose final Read fails with
+// ECorrupt unless the bytes match f.
+func (c *Client) OpenVerifiedAgentInput(ctx context.Context, ws, compute, agent, job, input string, index int, f tandem.InputFile) (io.ReadCloser, error) {
+	rc, err := c.OpenAgentInput(ctx, ws, compute, agent, job, input, index)
+	if err != nil {
+		return nil, err
+	}
+	return &verifyingBody{rc: rc, want: f.SHA256, size: f.Size, h: sha256.New(), what: input + "/" + f.Path}, nil
 }
 
 func (c *Client) AppendAgentLog(ctx context.Context, ws, compute, agent, job string, chunk io.Reader) error {

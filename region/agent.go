@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/tandemml/tandem"
+	"github.com/tandemml/tandem/compute"
 )
 
 var _ tandem.AgentService = (*Region)(nil)
@@ -191,7 +192,7 @@ func (r *Region) ClaimJob(ctx context.Context, workspace, compute, agent string,
 			hb.Job = job.Name
 			r.touchAgent(ws.ID, compute, agent, hb)
 			r.Logger.Info("job claimed", "workspace", ws.Name, "job", job.Name, "compute", compute, "agent", agent, "attempt", job.Attempts)
-			work := r.agentWork(ws.ID, job)
+			work := r.agentWork(ctx, ws.ID, job)
 			// The run's token and tracking variables, as a local run gets
 			// them; revoked when the job ends or is taken back.
 			if _, err := r.trackingEnv(ctx, ws.ID, job.Name, work.Env); err != nil {
@@ -209,10 +210,14 @@ func (r *Region) ClaimJob(ctx context.Context, workspace, compute, agent string,
 	}
 }
 
-// agentWork describes a claimed job to its agent.
-func (r *Region) agentWork(wsID string, j *tandem.Job) *tandem.AgentWork {
-	env, outputs, timeout := runSettings(j)
-	w := &tandem.AgentWork{Job: j, Command: j.Command, Env: env, Outputs: outputs, TimeoutSeconds: timeout.Seconds(), Attempt: j.Attempts}
+// agentWork describes a claimed job to its agent: what a local run of it
+// would get from runSettings and prepareRun.
+func (r *Region) agentWork(ctx context.Context, wsID string, j *tandem.Job) *tandem.AgentWork {
+	cj := &compute.Job{Name: j.Name, Command: j.Command}
+	cj.Env, cj.Outputs, cj.Timeout = runSettings(j)
+	r.prepareRun(ctx, wsID, j, cj)
+	w := &tandem.AgentWork{Job: j, Command: cj.Command, Env: cj.Env, Outputs: cj.Outputs, TimeoutSeconds: cj.Timeout.Seconds(),
+		Inputs: j.Inputs, Notes: cj.Notes, Attempt: j.Attempts}
 	for _, f := range j.Files {
 		w.Files = append(w.Files, tandem.AgentFile{Path: f.Path, SHA256: f.SHA256, Size: f.Size})
 	}
@@ -302,6 +307,20 @@ func (r *Region) OpenAgentFile(ctx context.Context, workspace, compute, agent, n
 		}
 	}
 	return nil, tandem.Errorf(tandem.ENotFound, "job %q has no file %q", name, file).WithTarget(file)
+}
+
+// OpenAgentInput returns one file of one of the job's inputs.
+func (r *Region) OpenAgentInput(ctx context.Context, workspace, compute, agent, name, input string, index int) (io.ReadCloser, error) {
+	ws, j, err := r.ownedJob(ctx, workspace, compute, agent, name, false)
+	if err != nil {
+		return nil, err
+	}
+	in := j.Inputs[input]
+	if in == nil || index < 0 || index >= len(in.Files) {
+		return nil, tandem.Errorf(tandem.ENotFound, "job %q has no file %d in input %q", name, index, input).WithTarget(input)
+	}
+	f := in.Files[index]
+	return r.Blobs.OpenVerified(ctx, tandem.BlobRef{Key: tandem.StoragePrefix(ws.ID) + f.Key, SHA256: f.SHA256, Size: f.Size})
 }
 
 func (r *Region) liveLogPath(wsID, job string) (string, error) {

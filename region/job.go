@@ -110,6 +110,7 @@ func (r *Region) StartJobs(ctx context.Context, wg *sync.WaitGroup) {
 			}()
 		}
 		workers.Wait()
+		r.waitPipelines()
 	}()
 }
 
@@ -194,10 +195,13 @@ func (r *Region) CreateJob(ctx context.Context, workspace string, req *tandem.Jo
 	if err != nil {
 		return nil, tandem.Errorf(tandem.EInvalid, "%v", err)
 	}
-	if doc.Type != "command" {
-		return nil, tandem.Errorf(tandem.EInvalid, "%s jobs are not supported yet; only command jobs run", doc.Type).WithTarget("type")
+	if doc.Type == "pipeline" {
+		return r.createPipeline(ctx, ws, doc, req)
 	}
-	j := &tandem.Job{Name: doc.Name, Type: doc.Type, Description: doc.Description, Tags: doc.Tags, Status: tandem.JobQueued}
+	if doc.Type != "command" {
+		return nil, tandem.Errorf(tandem.EInvalid, "%s jobs are not supported yet; only command and pipeline jobs run", doc.Type).WithTarget("type")
+	}
+	j := &tandem.Job{Name: doc.Name, Type: doc.Type, Description: doc.Description, Tags: doc.Tags, Status: tandem.JobQueued, Parent: parentOf(ctx)}
 	j.DisplayName, _ = doc.Fields["display_name"].(string)
 	j.ExperimentName, _ = doc.Fields["experiment_name"].(string)
 	c, _ := doc.Fields["compute"].(string)
@@ -250,11 +254,17 @@ func (r *Region) CreateJob(ctx context.Context, workspace string, req *tandem.Jo
 	if err != nil {
 		return nil, err
 	}
+	plan, req, err := r.resolveInputs(ctx, ws, j.Name, doc, req)
+	if err != nil {
+		return nil, err
+	}
+	j.Inputs = plan.inputs
 
 	// Code snapshot: runs/<name>/code/...
 	j.Spec = cloneMap(doc.Fields)
 	j.Spec["name"] = j.Name
 	j.Spec["compute"] = "azureml:" + j.Compute
+	recordInputs(j.Spec, j.Inputs)
 	roots := map[string]tandem.AssetPath{}
 	for _, p := range req.Paths {
 		roots[p.Field] = p
@@ -289,6 +299,11 @@ func (r *Region) CreateJob(ctx context.Context, workspace string, req *tandem.Jo
 			r.removeBlobs(ctx, blobs)
 			return nil, fmt.Errorf("copy code file %s of job %s: %w", f.Path, j.Name, err)
 		}
+	}
+	more, err := r.copyInputFiles(ctx, ws.ID, j, plan, req.Files)
+	if blobs = append(blobs, more...); err != nil {
+		r.removeBlobs(ctx, blobs)
+		return nil, err
 	}
 	j.CreatedAt = r.now()
 	res, err := jobResource(ws.ID, j, blobs)
@@ -354,7 +369,9 @@ func substituteInputs(fields map[string]any) (string, error) {
 			values[name] = literal(x)
 		case map[string]any:
 			if p, ok := x["path"]; ok && p != nil {
-				return "", tandem.Errorf(tandem.EInvalid, "input %q: data inputs (path %v) are not supported yet; only literal inputs are", name, p).WithTarget("inputs." + name)
+				// A data input: its local path replaces it when the job runs.
+				values[name] = "${{inputs." + name + "}}"
+				continue
 			}
 			for _, k := range []string{"value", "default"} {
 				if val, ok := x[k]; ok && val != nil {
@@ -454,6 +471,10 @@ func putJob(ctx context.Context, tx tandem.Tx, res *tandem.Resource, j *tandem.J
 
 // runJob runs one queued job to its end.
 func (r *Region) runJob(ctx context.Context, ref jobRef) {
+	if r.runPipeline(ctx, ref) {
+		return
+	}
+	defer r.pipelines().poke()
 	jr := r.jobs()
 	key := ref.wsID + "/" + ref.name
 	runCtx, cancel := context.WithCancel(ctx)
@@ -500,6 +521,7 @@ func (r *Region) runJob(ctx context.Context, ref jobRef) {
 		},
 	}
 	cj.Env, cj.Outputs, cj.Timeout = runSettings(job)
+	r.prepareRun(runCtx, ref.wsID, job, cj)
 	revoke, err := r.trackingEnv(wctx, ref.wsID, job.Name, cj.Env)
 	if err != nil {
 		r.finishJob(wctx, ref, &compute.Result{ExitCode: -1, Err: fmt.Errorf("issue the job's token: %w", err)}, rj)

@@ -258,7 +258,7 @@ func TestJobOutputsRegisterAsAssets(t *testing.T) {
 			"scores":  map[string]any{"type": "uri_file", "name": "scores", "version": "3"},
 			"scratch": map[string]any{"type": "uri_folder"},
 		}
-		cmd := "mkdir -p ${{outputs.model}}/sub && echo weights > ${{outputs.model}}/sub/w.bin && echo meta > ${{outputs.model}}/MLmodel && echo 0.9 > ${{outputs.scores}}/s.txt && echo x > ${{outputs.scratch}}/x"
+		cmd := "mkdir -p ${{outputs.model}}/sub && echo weights > ${{outputs.model}}/sub/w.bin && echo meta > ${{outputs.model}}/MLmodel && echo 0.9 > ${{outputs.scores}} && echo x > ${{outputs.scratch}}/x"
 		j, err := f.CreateJob(ctx, "mlw", commandJob(cmd, map[string]any{"name": "train", "outputs": outputs}))
 		if err != nil {
 			t.Fatal(err)
@@ -292,7 +292,7 @@ func TestJobOutputsRegisterAsAssets(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if d.JobName != "train" || len(d.Files) != 1 || d.Files[0].Path != "s.txt" || d.Spec["path"] != region.DatastoreURI("runs/train/outputs/scores/s.txt") {
+		if d.JobName != "train" || len(d.Files) != 1 || d.Files[0].Path != "scores" || d.Spec["path"] != region.DatastoreURI("runs/train/outputs/scores/scores") {
 			t.Fatalf("data %+v", d)
 		}
 		// Both documents are valid Azure ML YAML, lineage included.
@@ -313,10 +313,10 @@ func TestJobOutputsRegisterAsAssets(t *testing.T) {
 		for _, f := range files {
 			paths = append(paths, f.Path)
 		}
-		if strings.Join(paths, " ") != "logs/std_log.txt outputs/model/MLmodel outputs/model/sub/w.bin outputs/scores/s.txt outputs/scratch/x" {
+		if strings.Join(paths, " ") != "logs/std_log.txt outputs/model/MLmodel outputs/model/sub/w.bin outputs/scores/scores outputs/scratch/x" {
 			t.Fatalf("job files %v", paths)
 		}
-		_, rc, err = f.OpenJobFile(ctx, "mlw", "train", "outputs/scores/s.txt")
+		_, rc, err = f.OpenJobFile(ctx, "mlw", "train", "outputs/scores/scores")
 		if err != nil {
 			t.Fatal(err)
 		}
