@@ -34,6 +34,11 @@ type Region struct {
 	// promotion calls it first.
 	StopReplication func(workspaceID string)
 	Vault           tandem.Vault // seals workspace secrets; nil: the secret calls answer Unavailable
+	// StorageURL is the URL of Blobs; OpenStorage opens another blob store
+	// by URL (a restore from storage other than the region's own). Nil:
+	// restores read this region's storage only.
+	StorageURL  string
+	OpenStorage func(ctx context.Context, url string) (tandem.BlobStore, error)
 
 	assetLocks assetLocks
 	closeOnce  sync.Once

@@ -160,6 +160,10 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	s.Region.MaxUpload = cfg.MaxUploadMB << 20
 	s.Region.Logger = cfg.Logger
 	s.Region.Vault = keys
+	s.Region.StorageURL = cfg.Storage
+	s.Region.OpenStorage = func(ctx context.Context, url string) (tandem.BlobStore, error) {
+		return blobstore.Open(ctx, url)
+	}
 	s.Region.Endpoint = cfg.Advertise
 	if s.Region.Endpoint == "" {
 		s.Region.Endpoint = "http://" + s.Addr()
@@ -190,6 +194,7 @@ func (s *Server) Open(ctx context.Context) (err error) {
 		Jobs:        s.Region,
 		Datastores:  s.Region,
 		Digests:     s.Region,
+		Archives:    s.Region,
 		Pairs:       s.Region,
 		Divergences: s.Region,
 		Replication: s.Region,
