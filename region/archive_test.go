@@ -520,4 +520,3 @@ func TestRestore(t *testing.T) {
 		})
 	}
 }
-
