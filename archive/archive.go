@@ -430,6 +430,14 @@ func (ar *Reader) next() (*File, error) {
 	if err := CheckName(hdr.Name); err != nil {
 		return nil, err
 	}
+	// A sparse file (PAX GNU.sparse.* records) reads as a regular file whose
+	// holes the tar reader fills with zeros: a few bytes could then stand
+	// for terabytes. Archives never hold one.
+	for k := range hdr.PAXRecords {
+		if strings.HasPrefix(k, "GNU.sparse.") {
+			return nil, invalid("entry %q is a sparse file; archives hold regular files only", hdr.Name)
+		}
+	}
 	if hdr.Size < 0 {
 		return nil, corrupt("entry %q has a negative size", hdr.Name)
 	}
