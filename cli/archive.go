@@ -83,9 +83,12 @@ func (a *app) workspaceExportCommand() *cobra.Command {
 			"  tandem workspace export --name mlw-prod --output last-day.tar --since 24h",
 		Args: cobra.NoArgs,
 	}
-	out := addOutputFlag(cmd)
+	// --output names the archive file, as the command line has
+	// it; the summary's format is --output-format (-O).
+	format := formatTable
 	addNameFlag(cmd, &name)
 	f := cmd.Flags()
+	f.VarP(&format, "output-format", "O", "format of the summary printed: "+strings.Join(outputFormats, ", "))
 	f.StringVar(&output, "output", "", "archive file to write")
 	f.StringSliceVar(&include, "include", nil, "categories to include: assets, jobs, notebooks, datastores, secrets, other, or all")
 	f.StringVar(&since, "since", "", "only resources updated at or after this time (RFC 3339, a date, or a duration ago such as 24h)")
@@ -131,7 +134,7 @@ func (a *app) workspaceExportCommand() *cobra.Command {
 			return err
 		}
 		res := exportResult{Workspace: name, File: output, Bytes: cw.n, SHA256: hex.EncodeToString(h.Sum(nil)), Include: include, Since: opts.Since}
-		return writeOutput(a.env.Stdout, *out, res, details{
+		return writeOutput(a.env.Stdout, format, res, details{
 			{"Workspace", res.Workspace}, {"Archive", res.File}, {"Size", formatSize(res.Bytes)}, {"SHA256", res.SHA256},
 		})
 	}
