@@ -38,6 +38,7 @@ func TestE2EArchive(t *testing.T) {
 			dstFlags = flags
 		}
 	}
+	t.Logf("import target flags: %v (empty: SQLite + files)", dstFlags)
 	_, dstEP, dstTok := startServer(t, append([]string{"--region", "westus"}, dstFlags...)...)
 	dir := t.TempDir()
 	src := map[string]string{EnvEndpoint: srcEP, EnvToken: srcTok, EnvWorkspace: "mlw-src"}
