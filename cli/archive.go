@@ -200,8 +200,20 @@ func (a *app) workspaceImportCommand() *cobra.Command {
 		if err != nil {
 			return err
 		}
-		bar := a.progress(st.Size(), "import "+filepath.Base(file))
-		rep, err := client.ImportWorkspaceSized(cmd.Context(), name, opts, &progressReader{rs: fh, bar: bar}, st.Size())
+		// A regular file can be sent again (to the primary a NotPrimary
+		// answer names); a pipe (/dev/stdin) streams once.
+		var body io.Reader
+		size := int64(-1)
+		if st.Mode().IsRegular() {
+			size = st.Size()
+		}
+		bar := a.progress(size, "import "+filepath.Base(file))
+		if size >= 0 {
+			body = &progressReader{rs: fh, bar: bar}
+		} else {
+			body, size = io.TeeReader(fh, bar), 0
+		}
+		rep, err := client.ImportWorkspaceSized(cmd.Context(), name, opts, body, size)
 		bar.finish()
 		if err != nil {
 			return err

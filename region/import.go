@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -21,6 +22,37 @@ import (
 // workspace, until the whole archive has been verified. Each import uses
 // its own folder and removes it at the end.
 const importsPrefix = "imports/"
+
+// importStampLayout starts the name of an import's staging folder, so that
+// the folders of imports that crashed can be found by age.
+const importStampLayout = "20060102T150405Z"
+
+// staleImportAge is how old a staging folder must be before another import
+// removes it: no import runs that long between staging and cleaning up.
+const staleImportAge = 24 * time.Hour
+
+// pruneImports removes staging folders left by imports that crashed.
+func (r *Region) pruneImports(ctx context.Context) {
+	stale := map[string]bool{}
+	now := r.now()
+	err := r.Blobs.List(ctx, importsPrefix, func(b tandem.BlobRef) error {
+		folder, _, _ := strings.Cut(strings.TrimPrefix(b.Key, importsPrefix), "/")
+		stamp, _, _ := strings.Cut(folder, "-")
+		if at, err := time.Parse(importStampLayout, stamp); err == nil && now.Sub(at) > staleImportAge {
+			stale[folder] = true
+		}
+		return nil
+	})
+	if err != nil {
+		r.Logger.Warn("list import staging folders", "err", err)
+		return
+	}
+	for folder := range stale {
+		if _, err := r.Blobs.DeletePrefix(ctx, importsPrefix+folder+"/"); err != nil {
+			r.Logger.Warn("remove stale import staging folder", "folder", folder, "err", err)
+		}
+	}
+}
 
 // kindRE is what an archive may name as a resource kind.
 var kindRE = regexp.MustCompile(`^[a-z][a-z0-9_]{0,63}$`)
@@ -97,7 +129,8 @@ func (r *Region) ImportWorkspace(ctx context.Context, name string, opts tandem.I
 	h := ar.Header
 	rep.Workspace, rep.SourceWorkspace, rep.SourceID, rep.SourceRegion = name, h.Workspace.Name, h.Workspace.ID, h.Region
 
-	stage := importsPrefix + uuid.NewString() + "/"
+	r.pruneImports(ctx)
+	stage := importsPrefix + r.now().Format(importStampLayout) + "-" + uuid.NewString() + "/"
 	defer func() {
 		if _, err := r.Blobs.DeletePrefix(context.WithoutCancel(ctx), stage); err != nil {
 			r.Logger.Warn("remove staged import blobs", "prefix", stage, "err", err)
