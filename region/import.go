@@ -578,6 +578,14 @@ func (r *Region) commitSecret(ctx context.Context, ws *tandem.Workspace, s *arch
 // secrets the target lacks (the archive was made without secrets).
 func (r *Region) warnCredentials(ctx context.Context, ws *tandem.Workspace, items []*importItem, rep *tandem.ImportReport) {
 	for _, it := range items {
+		if it.res != nil && it.res.Kind == tandem.KindJob {
+			var j struct {
+				Status string `json:"status"`
+			}
+			if json.Unmarshal(it.res.Spec, &j) == nil && !tandem.JobDone(j.Status) {
+				rep.Warnings = append(rep.Warnings, fmt.Sprintf("job %q was %s when it was exported: its record is imported as it was, and nothing runs it here (export again with --since once it has ended)", it.res.Name, j.Status))
+			}
+		}
 		if it.res == nil || it.res.Kind != tandem.KindDatastore {
 			continue
 		}
