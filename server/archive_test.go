@@ -73,3 +73,36 @@ func TestImportIntoPairReplicates(t *testing.T) {
 		t.Fatalf("content digests of the source and the import differ: %s vs %s", c.Digest, d.Digest)
 	}
 }
+
+// TestImportRefusedMidStream sends a large archive whose first blob is
+// damaged: the server stops at the damage, and the client still gets the
+// Corrupt answer (not a broken connection), with nothing written.
+func TestImportRefusedMidStream(t *testing.T) {
+	ctx := context.Background()
+	east := startRegion(t, "eastus", filepath.Join(t.TempDir(), "vault.key"))
+	if err := east.admin.CreateWorkspace(ctx, &tandem.Workspace{Name: "big"}); err != nil {
+		t.Fatal(err)
+	}
+	// a.bin streams first; 16 MiB follow it.
+	if _, err := east.admin.UploadNotebook(ctx, "big", "a.bin", strings.NewReader("the small first blob")); err != nil {
+		t.Fatal(err)
+	}
+	body := strings.Repeat("0123456789abcdef", 1<<20)
+	if _, err := east.admin.UploadNotebook(ctx, "big", "z.bin", strings.NewReader(body)); err != nil {
+		t.Fatal(err)
+	}
+	var tarball bytes.Buffer
+	if err := east.admin.ExportWorkspace(ctx, "big", tandem.ExportOptions{}, &tarball); err != nil {
+		t.Fatal(err)
+	}
+	b := tarball.Bytes()
+	i := bytes.Index(b, []byte("the small first blob"))
+	b[i+4] ^= 1
+	_, err := east.admin.ImportWorkspace(ctx, "copy", tandem.ImportOptions{}, bytes.NewReader(b))
+	if tandem.ErrorCode(err) != tandem.ECorrupt || !strings.Contains(err.Error(), "does not match the sha256") {
+		t.Fatalf("import of a damaged archive: %v, want Corrupt naming the blob", err)
+	}
+	if _, err := east.admin.FindWorkspace(ctx, "copy"); tandem.ErrorCode(err) != tandem.ENotFound {
+		t.Fatalf("the refused import left a workspace: %v", err)
+	}
+}
