@@ -171,6 +171,16 @@ func TestExportImport(t *testing.T) {
 		if _, err := f.FindAsset(ctx, "other", tandem.KindModel, "clf", "2", ""); err != nil {
 			t.Fatalf("the rest of the archive was not imported: %v", err)
 		}
+		// The content digest tells them apart; the plain digest differs
+		// for any two workspaces (it covers the id).
+		if contentDigest(t, f.Region, "other") == contentDigest(t, f.Region, "src") {
+			t.Fatal("content digests of different workspaces are equal")
+		}
+		d1, _ := f.DigestWorkspace(ctx, "src", tandem.DigestOptions{})
+		d2, _ := f.DigestWorkspace(ctx, "copy", tandem.DigestOptions{})
+		if d1.Digest == d2.Digest {
+			t.Fatal("the plain digests of two workspaces are equal")
+		}
 	})
 }
 
@@ -523,4 +533,51 @@ func TestRestore(t *testing.T) {
 			wantCode(t, err, tandem.EInvalid)
 		})
 	}
+}
+
+// keepOpen is a blob store whose Close does nothing, so that a restore can
+// "open" a store the test still uses.
+type keepOpen struct{ tandem.BlobStore }
+
+func (keepOpen) Close() error { return nil }
+
+// TestRestore_OtherStorage restores a workspace into a region with its own
+// (empty) storage from another storage URL: the blobs the snapshot
+// references are copied, verified, and the digest is the original's.
+func TestRestore_OtherStorage(t *testing.T) {
+	each(t, func(t *testing.T, f *fixture) {
+		ctx := context.Background()
+		ws := mustCreate(t, f.Region, "mlw")
+		fillWorkspace(t, f, "mlw")
+		before, err := f.DigestWorkspace(ctx, "mlw", tandem.DigestOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.SnapshotWorkspace(ctx, "mlw"); err != nil {
+			t.Fatal(err)
+		}
+
+		blobs, err := blobstore.Open(ctx, "mem://")
+		if err != nil {
+			t.Fatal(err)
+		}
+		g := region.New("westus", sqltest.Open(t, sqltest.SQLite), blobs)
+		g.Logger, g.Now, g.Vault, g.StorageURL = f.Logger, f.Now, f.Vault, "mem://west"
+		_, err = g.RestoreWorkspace(ctx, tandem.RestoreOptions{WorkspaceID: ws.ID, Storage: "file:///backup"})
+		wantCode(t, err, tandem.EInvalid) // no way to open other storage configured
+		g.OpenStorage = func(_ context.Context, url string) (tandem.BlobStore, error) {
+			if url != "mem://east" {
+				return nil, tandem.Errorf(tandem.ENotFound, "no storage %s", url)
+			}
+			return keepOpen{f.Blobs}, nil
+		}
+		rep, err := g.RestoreWorkspace(ctx, tandem.RestoreOptions{WorkspaceID: ws.ID, Storage: "mem://east", Name: "mlw-restored"})
+		if err != nil || rep.BlobsCopied != 5 || rep.Workspace != "mlw-restored" {
+			t.Fatalf("restore: %+v, %v", rep, err)
+		}
+		after, err := g.DigestWorkspace(ctx, "mlw-restored", tandem.DigestOptions{VerifyBlobs: true})
+		if err != nil || after.Digest != before.Digest {
+			t.Fatalf("digest after restore %v (%v), before %s", after, err, before.Digest)
+		}
+	})
 }
