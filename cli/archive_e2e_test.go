@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tandemml/tandem"
+	"github.com/tandemml/tandem/sqlstore/sqltest"
 )
 
 // writeArchiveFiles creates files under dir: path → content.
@@ -147,6 +148,47 @@ func TestE2EArchive(t *testing.T) {
 	r := runCLI(t, dir, other, "", "workspace", "import", "--file", "w.tar", "--passphrase-file", "pass.txt")
 	if r.code != 4 || !strings.Contains(r.stdout, "clf") || !strings.Contains(r.stderr, "1 resource(s) not written") {
 		t.Fatalf("conflicting import: exit %d\nstdout %s\nstderr %s", r.code, r.stdout, r.stderr)
+	}
+}
+
+// TestE2ERestore_Stacks loses the database of a server on each backend
+// stack (a fresh PostgreSQL database, the same Azure container) and
+// restores the workspace from its storage: same digest.
+func TestE2ERestore_Stacks(t *testing.T) {
+	for name, flags := range stacks(t) {
+		if name == "sqlite+file" {
+			continue // TestE2ERestore deletes the SQLite file itself
+		}
+		t.Run(name, func(t *testing.T) {
+			srv, ep, tok := startServer(t, flags...)
+			dir := t.TempDir()
+			env := map[string]string{EnvEndpoint: ep, EnvToken: tok, EnvWorkspace: "mlw"}
+			writeArchiveFiles(t, dir, map[string]string{"model.yml": "name: clf\npath: model.pkl\ntype: custom_model\n", "model.pkl": "weights"})
+			ws := decode[tandem.Workspace](t, mustRun(t, dir, env, "workspace", "create", "--name", "mlw", "-o", "json"))
+			mustRun(t, dir, env, "model", "create", "-f", "model.yml")
+			before := decode[tandem.WorkspaceDigest](t, mustRun(t, dir, env, "workspace", "digest", "-o", "json"))
+			mustRun(t, dir, env, "workspace", "snapshot")
+			srv.stop(t)
+
+			// The same storage, a new empty database.
+			fresh := append([]string(nil), flags...)
+			for i := range fresh {
+				if fresh[i] == "--db" {
+					fresh[i+1] = sqltest.DSN(t, sqltest.Postgres)
+				}
+			}
+			_, ep, tok = startServer(t, fresh...)
+			env[EnvEndpoint], env[EnvToken] = ep, tok
+			wantExit(t, dir, env, 3, "not found", "workspace", "show")
+			rep := decode[tandem.RestoreReport](t, mustRun(t, dir, env, "workspace", "restore", "--workspace-id", ws.ID, "-o", "json"))
+			if rep.ID != ws.ID || rep.Resources[tandem.ImportCreated] != 1 {
+				t.Fatalf("restore report %+v", rep)
+			}
+			after := decode[tandem.WorkspaceDigest](t, mustRun(t, dir, env, "workspace", "digest", "--verify-blobs", "-o", "json"))
+			if after.Digest != before.Digest {
+				t.Fatalf("digest after restore %s, before %s", after.Digest, before.Digest)
+			}
+		})
 	}
 }
 
