@@ -150,6 +150,19 @@ func TestExportImport(t *testing.T) {
 		if a, b := contentDigest(t, f.Region, "src"), contentDigest(t, f.Region, "copy"); a != b {
 			t.Fatalf("content digests differ after the incremental import")
 		}
+		// The notebook's new bytes went through a pending write, finished.
+		if keys := blobKeys(t, f.Region, tandem.StoragePrefix(dst.ID)+"staging/"); len(keys) != 0 {
+			t.Fatalf("staged bytes left in the target: %v", keys)
+		}
+		_, rc, err := f.OpenNotebook(ctx, "copy", "lessons/intro.ipynb")
+		if err != nil {
+			t.Fatal(err)
+		}
+		nb, _ := io.ReadAll(rc)
+		rc.Close()
+		if string(nb) != `{"cells": [1]}` {
+			t.Fatalf("imported notebook holds %q", nb)
+		}
 
 		// A version that exists with other content is a conflict, not an overwrite.
 		mustCreate(t, f.Region, "other")

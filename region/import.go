@@ -453,21 +453,30 @@ func (r *Region) commitResource(ctx context.Context, ws *tandem.Workspace, p *ta
 		return action, reason, err
 	}
 
-	// Bytes first. A key the target holds with other bytes is a conflict
-	// for a new resource (those bytes are someone's) and replaced for an
-	// update (the resource's new state names the new bytes, as a notebook
-	// saved again does).
-	var written []tandem.BlobRef
+	// Bytes first. A missing key is written in place (a failure removes
+	// it again: nothing references it). A key the target holds with other
+	// bytes is a conflict for a new resource (those bytes are someone's);
+	// for an update (a notebook saved again) the new bytes are staged and
+	// copied over the old ones only once the update has committed, as a
+	// pending write (pending.go), so the old record never points at new
+	// bytes.
+	var written []tandem.BlobRef // in place, or staged for a pending write
+	var pending []pendingWrite
 	var copied, copiedBytes, present int64
 	for i, b := range in.Blobs {
 		cur, err := r.Blobs.Stat(ctx, b.Key)
-		if err == nil && cur.SHA256 == b.SHA256 && cur.Size == b.Size {
+		dest := b.Key
+		switch {
+		case err == nil && cur.SHA256 == b.SHA256 && cur.Size == b.Size:
 			present++
 			continue
-		} else if err == nil && action == tandem.ImportCreated {
+		case err == nil && action == tandem.ImportCreated:
 			r.removeBlobs(ctx, written)
 			return tandem.ImportConflicted, fmt.Sprintf("the target's storage holds other bytes at %s", b.Key), nil
-		} else if err != nil && !tandem.IsCode(err, tandem.ENotFound) {
+		case err == nil:
+			dest = tandem.StoragePrefix(ws.ID) + "staging/import-" + uuid.NewString()
+			pending = append(pending, pendingWrite{Final: b, Staged: dest})
+		case !tandem.IsCode(err, tandem.ENotFound):
 			r.removeBlobs(ctx, written)
 			return "", "", err
 		}
@@ -476,15 +485,13 @@ func (r *Region) commitResource(ctx context.Context, ws *tandem.Workspace, p *ta
 			r.removeBlobs(ctx, written)
 			return "", "", err
 		}
-		ref, err := r.Blobs.Put(ctx, b.Key, rc, &tandem.BlobRef{SHA256: b.SHA256, Size: b.Size})
+		ref, err := r.Blobs.Put(ctx, dest, rc, &tandem.BlobRef{SHA256: b.SHA256, Size: b.Size})
 		rc.Close()
 		if err != nil {
 			r.removeBlobs(ctx, written)
 			return "", "", fmt.Errorf("copy blob %s: %w", b.Key, err)
 		}
-		if action == tandem.ImportCreated {
-			written = append(written, ref)
-		}
+		written = append(written, ref)
 		copied++
 		copiedBytes += ref.Size
 	}
@@ -502,6 +509,11 @@ func (r *Region) commitResource(ctx context.Context, ws *tandem.Workspace, p *ta
 		if err := tx.PutResource(ctx, &in); err != nil {
 			return err
 		}
+		for _, pw := range pending {
+			if err := putPending(ctx, tx, pw.Final, pw.Staged); err != nil {
+				return err
+			}
+		}
 		op := tandem.OpCreate
 		if action == tandem.ImportUpdated {
 			op = tandem.OpUpdate
@@ -511,6 +523,11 @@ func (r *Region) commitResource(ctx context.Context, ws *tandem.Workspace, p *ta
 	if err != nil || (action != tandem.ImportCreated && action != tandem.ImportUpdated) {
 		r.removeBlobs(ctx, written)
 		return action, reason, err
+	}
+	for _, pw := range pending {
+		if err := r.finishPending(ctx, pw.Final.Key); err != nil {
+			r.Logger.Warn("imported bytes left pending; the next read or restart finishes the copy", "key", pw.Final.Key, "err", err)
+		}
 	}
 	rep.BlobsCopied += copied
 	rep.BytesCopied += copiedBytes
