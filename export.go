@@ -31,14 +31,19 @@ type ExportOptions struct {
 	Include []string `json:"include,omitempty"`
 	// Since limits the archive to resources updated at or after it.
 	Since *time.Time `json:"since,omitempty"`
-	// Passphrase encrypts secret values; required with IncludeSecrets.
-	Passphrase string `json:"passphrase,omitempty"`
+	// Passphrase, or RecipientKey (a public key, "tandem-archive-recipient-1:..."),
+	// encrypts secret values; one of them is required with IncludeSecrets.
+	Passphrase   string `json:"passphrase,omitempty"`
+	RecipientKey string `json:"recipient_key,omitempty"`
 }
 
 // ImportOptions controls ImportWorkspace.
 type ImportOptions struct {
-	// Passphrase decrypts the archive's secrets; required when it has any.
+	// Passphrase, or Identity (the private key of the recipient the
+	// secrets were encrypted to), decrypts the archive's secrets; the one
+	// its method needs is required when it has any.
 	Passphrase string `json:"-"`
+	Identity   string `json:"-"`
 }
 
 // Import actions, per resource, in ImportReport.

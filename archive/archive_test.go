@@ -223,3 +223,38 @@ func FuzzReader(f *testing.F) {
 		}
 	})
 }
+
+func TestSecrets_Recipient(t *testing.T) {
+	id, rcpt, err := GenerateIdentity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := RecipientOf(id); err != nil || got != rcpt {
+		t.Fatalf("RecipientOf: %q, %v; want %q", got, err, rcpt)
+	}
+	in := []SecretValue{{Name: "k", Version: 2, Value: []byte("v4lue")}}
+	b, err := SealSecretsTo(rcpt, "ws-1", in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(b, []byte("v4lue")) {
+		t.Fatal("secret in clear")
+	}
+	out, err := OpenSecretsWith(nil, id, "ws-1", b)
+	if err != nil || len(out) != 1 || string(out[0].Value) != "v4lue" {
+		t.Fatalf("open: %+v, %v", out, err)
+	}
+	other, _, _ := GenerateIdentity()
+	if _, err := OpenSecretsWith(nil, other, "ws-1", b); tandem.ErrorCode(err) != tandem.EInvalid {
+		t.Fatalf("another identity: %v", err)
+	}
+	if _, err := OpenSecretsWith(nil, id, "ws-2", b); err == nil {
+		t.Fatal("opened for another workspace")
+	}
+	if _, err := OpenSecretsWith([]byte("a passphrase is not enough"), "", "ws-1", b); tandem.ErrorCode(err) != tandem.EInvalid || !strings.Contains(err.Error(), "--identity-file") {
+		t.Fatalf("no identity: %v", err)
+	}
+	if err := CheckRecipient(id); err == nil {
+		t.Fatal("an identity was taken for a recipient")
+	}
+}

@@ -30,14 +30,19 @@ const (
 // SealedSecrets is secrets.enc: secret values encrypted with AES-256-GCM
 // under a key derived from a passphrase with scrypt. Nothing in it is
 // readable without the passphrase; the names are inside the ciphertext too.
+//
+// With a recipient key instead (KDF KDFHPKE, recipient.go), Recipient names
+// the public key and Ciphertext is HPKE's encapsulated key followed by the
+// ciphertext; the scrypt fields are empty.
 type SealedSecrets struct {
 	Format     string `json:"format"` // SecretsFormat
-	KDF        string `json:"kdf"`    // "scrypt"
-	N          int    `json:"n"`
-	R          int    `json:"r"`
-	P          int    `json:"p"`
-	Salt       []byte `json:"salt"`  // 16 random bytes
-	Nonce      []byte `json:"nonce"` // 12 random bytes
+	KDF        string `json:"kdf"`    // KDFScrypt or KDFHPKE
+	N          int    `json:"n,omitempty"`
+	R          int    `json:"r,omitempty"`
+	P          int    `json:"p,omitempty"`
+	Salt       []byte `json:"salt,omitempty"`  // 16 random bytes
+	Nonce      []byte `json:"nonce,omitempty"` // 12 random bytes
+	Recipient  string `json:"recipient,omitempty"`
 	Ciphertext []byte `json:"ciphertext"`
 }
 
@@ -81,7 +86,7 @@ func SealSecrets(passphrase []byte, workspaceID string, secrets []SecretValue) (
 	if err := CheckPassphrase(passphrase); err != nil {
 		return nil, err
 	}
-	s := SealedSecrets{Format: SecretsFormat, KDF: "scrypt", N: scryptN, R: scryptR, P: scryptP,
+	s := SealedSecrets{Format: SecretsFormat, KDF: KDFScrypt, N: scryptN, R: scryptR, P: scryptP,
 		Salt: make([]byte, 16), Nonce: make([]byte, 12)}
 	if _, err := rand.Read(s.Salt); err != nil {
 		return nil, err
@@ -117,6 +122,12 @@ func SealSecrets(passphrase []byte, workspaceID string, secrets []SecretValue) (
 // workspaceID. A wrong passphrase, or a file altered in any way, is
 // EInvalid or ECorrupt; nothing is returned in either case.
 func OpenSecrets(passphrase []byte, workspaceID string, data []byte) ([]SecretValue, error) {
+	return OpenSecretsWith(passphrase, "", workspaceID, data)
+}
+
+// OpenSecretsWith decrypts secrets.enc with the passphrase or the identity
+// (private key) its method needs.
+func OpenSecretsWith(passphrase []byte, identity, workspaceID string, data []byte) ([]SecretValue, error) {
 	var s SealedSecrets
 	if err := json.Unmarshal(data, &s); err != nil {
 		return nil, corrupt("%s is not valid JSON: %v", SecretsFile, err)
@@ -124,9 +135,24 @@ func OpenSecrets(passphrase []byte, workspaceID string, data []byte) ([]SecretVa
 	if s.Format != SecretsFormat {
 		return nil, invalid("%s has format %q; this version of Tandem reads %q", SecretsFile, s.Format, SecretsFormat)
 	}
+	if s.KDF == KDFHPKE {
+		plain, err := openHPKE(&s, identity, workspaceID)
+		if err != nil {
+			return nil, err
+		}
+		defer clear(plain)
+		var out []SecretValue
+		if err := json.Unmarshal(plain, &out); err != nil {
+			return nil, fmt.Errorf("archive: decrypted %s is not a secret list: %w", SecretsFile, err)
+		}
+		return out, nil
+	}
+	if len(passphrase) == 0 {
+		return nil, tandem.Errorf(tandem.EInvalid, "the archive's secrets are encrypted with a passphrase: give it (--passphrase-file)").WithTarget("passphrase")
+	}
 	// Bound the cost an archive can ask for: at most 2^20 (1 GiB of memory
 	// at r=8) and no silly r or p.
-	if s.KDF != "scrypt" || s.N < 2 || s.N > 1<<20 || s.N&(s.N-1) != 0 || s.R < 1 || s.R > 32 || s.P < 1 || s.P > 16 {
+	if s.KDF != KDFScrypt || s.N < 2 || s.N > 1<<20 || s.N&(s.N-1) != 0 || s.R < 1 || s.R > 32 || s.P < 1 || s.P > 16 {
 		return nil, invalid("%s: unsupported key derivation %s(N=%d, r=%d, p=%d)", SecretsFile, s.KDF, s.N, s.R, s.P)
 	}
 	if len(s.Salt) < 16 || len(s.Nonce) != 12 {

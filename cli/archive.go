@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tandemml/tandem"
+	"github.com/tandemml/tandem/archive"
 )
 
 // readPassphrase reads a passphrase file; one trailing newline is not part
@@ -65,8 +66,8 @@ type exportResult struct {
 
 func (a *app) workspaceExportCommand() *cobra.Command {
 	var (
-		name, output, since, passFile string
-		include                       []string
+		name, output, since, passFile, recipient string
+		include                                  []string
 	)
 	cmd := &cobra.Command{
 		Use:   "export --name NAME --output FILE.tar [--include assets,jobs,...] [--since TIME]",
@@ -92,7 +93,8 @@ func (a *app) workspaceExportCommand() *cobra.Command {
 	f.StringVar(&output, "output", "", "archive file to write")
 	f.StringSliceVar(&include, "include", nil, "categories to include: assets, jobs, notebooks, datastores, secrets, other, or all")
 	f.StringVar(&since, "since", "", "only resources updated at or after this time (RFC 3339, a date, or a duration ago such as 24h)")
-	f.StringVar(&passFile, "passphrase-file", "", "file holding the passphrase that encrypts secrets (needed with --include secrets)")
+	f.StringVar(&passFile, "passphrase-file", "", "file holding the passphrase that encrypts secrets (with --include secrets)")
+	f.StringVar(&recipient, "recipient", "", "encrypt secrets to this recipient key (or a file holding it), from `tandem workspace archive-key` (instead of a passphrase)")
 	cmd.MarkFlagRequired("output")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		opts := tandem.ExportOptions{Include: include}
@@ -101,6 +103,9 @@ func (a *app) workspaceExportCommand() *cobra.Command {
 			return err
 		}
 		if opts.Passphrase, err = a.readPassphrase(passFile); err != nil {
+			return err
+		}
+		if opts.RecipientKey, err = a.readRecipient(recipient); err != nil {
 			return err
 		}
 		client, conn, err := a.client()
@@ -146,7 +151,7 @@ type countWriter struct{ n int64 }
 func (c *countWriter) Write(p []byte) (int, error) { c.n += int64(len(p)); return len(p), nil }
 
 func (a *app) workspaceImportCommand() *cobra.Command {
-	var name, file, region, passFile string
+	var name, file, region, passFile, idFile string
 	cmd := &cobra.Command{
 		Use:   "import --file FILE.tar --name NAME [--region R]",
 		Short: "Read an archive into a workspace, creating it when it does not exist",
@@ -167,12 +172,20 @@ func (a *app) workspaceImportCommand() *cobra.Command {
 	f.StringVar(&file, "file", "", "archive file to read")
 	f.StringVar(&region, "region", "", "require the server to be this region")
 	f.StringVar(&passFile, "passphrase-file", "", "file holding the passphrase the archive's secrets were encrypted with")
+	f.StringVar(&idFile, "identity-file", "", "file holding the identity (private key) the archive's secrets were encrypted to")
 	cmd.MarkFlagRequired("file")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		var opts tandem.ImportOptions
 		var err error
 		if opts.Passphrase, err = a.readPassphrase(passFile); err != nil {
 			return err
+		}
+		if idFile != "" {
+			b, err := os.ReadFile(a.path(idFile))
+			if err != nil {
+				return tandem.Errorf(tandem.EInvalid, "read identity file: %v", err).WithTarget("identity-file")
+			}
+			opts.Identity = identityLine(string(b))
 		}
 		client, conn, err := a.client()
 		if err != nil {
@@ -386,4 +399,68 @@ func (a *app) workspaceSnapshotCommand() *cobra.Command {
 		})
 	}
 	return cmd
+}
+
+// readRecipient returns a recipient key given as text or as a file holding it.
+func (a *app) readRecipient(v string) (string, error) {
+	if v == "" || strings.HasPrefix(v, archive.RecipientPrefix) {
+		return v, nil
+	}
+	b, err := os.ReadFile(a.path(v))
+	if err != nil {
+		return "", tandem.Errorf(tandem.EInvalid, "--recipient is neither a recipient key (%s...) nor a readable file: %v", archive.RecipientPrefix, err).WithTarget("recipient")
+	}
+	return strings.TrimSpace(string(b)), nil
+}
+
+func (a *app) workspaceArchiveKeyCommand() *cobra.Command {
+	var output string
+	cmd := &cobra.Command{
+		Use:   "archive-key --output FILE",
+		Short: "Create a key pair for encrypting the secrets of workspace archives",
+		Long: "Write a new identity (X25519 private key) to FILE (mode 0600; an existing file is never\n" +
+			"overwritten) and print its recipient (public key). Give the recipient to whoever exports\n" +
+			"(`tandem workspace export --include secrets --recipient KEY`); only FILE can then import the\n" +
+			"secrets (`tandem workspace import --identity-file FILE`). Encryption is HPKE (RFC 9180):\n" +
+			"DHKEM(X25519, HKDF-SHA256), HKDF-SHA256, AES-256-GCM. It runs locally; no server is called.",
+		Example: "  tandem workspace archive-key --output dr.key > dr.pub",
+		Args:    cobra.NoArgs,
+	}
+	cmd.Flags().StringVar(&output, "output", "", "file to write the identity (private key) to")
+	cmd.MarkFlagRequired("output")
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		id, rcpt, err := archive.GenerateIdentity()
+		if err != nil {
+			return err
+		}
+		f, err := os.OpenFile(a.path(output), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err != nil {
+			return tandem.Errorf(tandem.EInvalid, "create identity file: %v", err).WithTarget("output")
+		}
+		_, err = fmt.Fprintf(f, "# tandem archive identity; recipient: %s\n%s\n", rcpt, id)
+		if err == nil {
+			err = f.Sync()
+		}
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			os.Remove(a.path(output))
+			return err
+		}
+		_, err = fmt.Fprintln(a.env.Stdout, rcpt)
+		return err
+	}
+	return cmd
+}
+
+// identityLine returns the identity line of an identity file (which may
+// hold comment lines), or the whole file trimmed.
+func identityLine(file string) string {
+	for _, line := range strings.Split(file, "\n") {
+		if line = strings.TrimSpace(line); strings.HasPrefix(line, archive.IdentityPrefix) {
+			return line
+		}
+	}
+	return strings.TrimSpace(file)
 }

@@ -140,6 +140,17 @@ func TestE2EArchive(t *testing.T) {
 	wantExit(t, dir, dst, 8, "archive", "workspace", "import", "--file", "bad.tar", "--name", "mlw-bad", "--passphrase-file", "pass.txt")
 	wantExit(t, dir, dst, 3, "not found", "workspace", "show", "--name", "mlw-bad")
 
+	// Secrets to a recipient key instead of a passphrase.
+	rcpt := strings.TrimSpace(mustRun(t, dir, src, "workspace", "archive-key", "--output", "dr.key").stdout)
+	wantExit(t, dir, src, 2, "create identity file", "workspace", "archive-key", "--output", "dr.key")
+	mustRun(t, dir, src, "workspace", "export", "--output", "k.tar", "--include", "secrets", "--recipient", rcpt)
+	wantExit(t, dir, dst, 2, "--identity-file", "workspace", "import", "--file", "k.tar", "--name", "mlw-keys")
+	mustRun(t, dir, dst, "workspace", "import", "--file", "k.tar", "--name", "mlw-keys", "--identity-file", "dr.key")
+	keys := map[string]string{EnvEndpoint: dstEP, EnvToken: dstTok, EnvWorkspace: "mlw-keys"}
+	if out := mustRun(t, dir, keys, "secret", "get", "--name", "api-key"); out.stdout != "v4lue-1" {
+		t.Fatalf("secret imported with the identity: %q", out.stdout)
+	}
+
 	// A conflicting version is listed, and the command exits 4.
 	mustRun(t, dir, dst, "workspace", "create", "--name", "mlw-other")
 	writeArchiveFiles(t, dir, map[string]string{"other/model.yml": "name: clf\nversion: \"1\"\npath: model.pkl\ntype: custom_model\n", "other/model.pkl": "other weights"})

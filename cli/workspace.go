@@ -25,6 +25,7 @@ func (a *app) workspaceCommand() *cobra.Command {
 		a.workspaceImportCommand(),
 		a.workspaceRestoreCommand(),
 		a.workspaceSnapshotCommand(),
+		a.workspaceArchiveKeyCommand(),
 	)
 	return cmd
 }

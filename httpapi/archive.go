@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"io"
 	"net/http"
+	"strings"
 
 	"github.com/tandemml/tandem"
 )
@@ -12,6 +13,10 @@ import (
 // headerPassphrase carries an import's passphrase (base64), so that it
 // never appears in a URL or a log line.
 const headerPassphrase = "X-Tandem-Passphrase"
+
+// headerIdentity carries an import's identity (the private key its
+// secrets were encrypted to), as its text.
+const headerIdentity = "X-Tandem-Identity"
 
 var _ tandem.ArchiveService = (*Client)(nil)
 
@@ -79,6 +84,7 @@ func (s *Server) handleImport(w http.ResponseWriter, r *http.Request) error {
 		}
 		opts.Passphrase = string(b)
 	}
+	opts.Identity = r.Header.Get(headerIdentity)
 	rep, err := a.ImportWorkspace(r.Context(), r.PathValue("ws"), opts, r.Body)
 	if err != nil {
 		return err
@@ -146,8 +152,12 @@ func (c *Client) ImportWorkspaceSized(ctx context.Context, name string, opts tan
 
 func (c *Client) importWorkspace(ctx context.Context, name string, opts tandem.ImportOptions, body io.Reader, size int64) (*tandem.ImportReport, error) {
 	req := request{method: http.MethodPost, path: wsPath(name, "import"), body: body, size: size, ctype: "application/x-tar"}
+	req.header = http.Header{}
 	if opts.Passphrase != "" {
-		req.header = http.Header{headerPassphrase: {base64.StdEncoding.EncodeToString([]byte(opts.Passphrase))}}
+		req.header.Set(headerPassphrase, base64.StdEncoding.EncodeToString([]byte(opts.Passphrase)))
+	}
+	if opts.Identity != "" {
+		req.header.Set(headerIdentity, strings.TrimSpace(opts.Identity))
 	}
 	var rep tandem.ImportReport
 	if err := c.callRaw(ctx, req, &rep); err != nil {

@@ -106,11 +106,19 @@ func (r *Region) ExportWorkspace(ctx context.Context, name string, opts tandem.E
 		return err
 	}
 	if include[tandem.IncludeSecrets] {
-		if opts.Passphrase == "" {
-			return tandem.Errorf(tandem.EInvalid, "exporting secrets needs a passphrase to encrypt them (--passphrase-file); secrets are never exported in clear").WithTarget("passphrase")
-		}
-		if err := archive.CheckPassphrase([]byte(opts.Passphrase)); err != nil {
-			return err
+		switch {
+		case opts.Passphrase == "" && opts.RecipientKey == "":
+			return tandem.Errorf(tandem.EInvalid, "exporting secrets needs a passphrase (--passphrase-file) or a recipient key (--recipient) to encrypt them; secrets are never exported in clear").WithTarget("passphrase")
+		case opts.Passphrase != "" && opts.RecipientKey != "":
+			return tandem.Errorf(tandem.EInvalid, "give a passphrase or a recipient key, not both").WithTarget("recipient_key")
+		case opts.RecipientKey != "":
+			if err := archive.CheckRecipient(opts.RecipientKey); err != nil {
+				return err
+			}
+		default:
+			if err := archive.CheckPassphrase([]byte(opts.Passphrase)); err != nil {
+				return err
+			}
 		}
 	}
 	var (
@@ -161,7 +169,12 @@ func (r *Region) ExportWorkspace(ctx context.Context, name string, opts tandem.E
 				values = append(values, archive.SecretValue{Name: res.Name, Version: sp.Version, Value: value, CreatedAt: res.CreatedAt, UpdatedAt: res.UpdatedAt})
 			}
 		}
-		if sealed, err = archive.SealSecrets([]byte(opts.Passphrase), ws.ID, values); err != nil {
+		if opts.RecipientKey != "" {
+			sealed, err = archive.SealSecretsTo(opts.RecipientKey, ws.ID, values)
+		} else {
+			sealed, err = archive.SealSecrets([]byte(opts.Passphrase), ws.ID, values)
+		}
+		if err != nil {
 			return err
 		}
 		for _, v := range values {
@@ -206,6 +219,9 @@ func (r *Region) ExportWorkspace(ctx context.Context, name string, opts tandem.E
 	}
 	if sealed != nil {
 		h.Secrets = "passphrase"
+		if opts.RecipientKey != "" {
+			h.Secrets = "recipient-key"
+		}
 	}
 	aw, err := archive.NewWriter(w, h)
 	if err != nil {

@@ -204,10 +204,7 @@ func (r *Region) readArchive(ctx context.Context, ar *archive.Reader, opts tande
 			if err != nil {
 				return nil, nil, err
 			}
-			if opts.Passphrase == "" {
-				return nil, nil, tandem.Errorf(tandem.EInvalid, "the archive holds encrypted secrets: give the passphrase it was exported with (--passphrase-file)").WithTarget("passphrase")
-			}
-			values, err := archive.OpenSecrets([]byte(opts.Passphrase), ar.Header.Workspace.ID, data)
+			values, err := archive.OpenSecretsWith([]byte(opts.Passphrase), opts.Identity, ar.Header.Workspace.ID, data)
 			if err != nil {
 				return nil, nil, err
 			}
