@@ -210,6 +210,12 @@ func TestExport_Options(t *testing.T) {
 		wantCode(t, f.ExportWorkspace(context.Background(), "src", tandem.ExportOptions{Include: []string{"secrets"}, Passphrase: "short"}, &buf), tandem.EInvalid)
 		wantCode(t, f.ExportWorkspace(context.Background(), "src", tandem.ExportOptions{Include: []string{"models"}}, &buf), tandem.EInvalid)
 
+		// A blob over the server's upload limit is refused before it is staged.
+		f.MaxUpload = 4
+		_, err = f.ImportWorkspace(context.Background(), "big-blob", tandem.ImportOptions{}, bytes.NewReader(export(t, f.Region, "src", tandem.ExportOptions{})))
+		wantCode(t, err, tandem.ETooLarge)
+		f.MaxUpload = 0
+
 		// Only notebooks.
 		b := export(t, f.Region, "src", tandem.ExportOptions{Include: []string{"notebooks"}})
 		names := tarNames(t, b)
@@ -219,11 +225,15 @@ func TestExport_Options(t *testing.T) {
 		}
 		// Secrets need the passphrase on import too.
 		all := export(t, f.Region, "src", tandem.ExportOptions{Include: []string{"all"}, Passphrase: testPassphrase})
-		_, err = f.ImportWorkspace(context.Background(), "x1", tandem.ImportOptions{}, bytes.NewReader(all))
-		wantCode(t, err, tandem.EInvalid)
-		_, err = f.ImportWorkspace(context.Background(), "x1", tandem.ImportOptions{Passphrase: "wrong passphrase!"}, bytes.NewReader(all))
-		wantCode(t, err, tandem.EInvalid)
-		if _, err := f.FindWorkspace(context.Background(), "x1"); !tandem.IsCode(err, tandem.ENotFound) {
+		_, err = f.ImportWorkspace(context.Background(), "secrets-in", tandem.ImportOptions{}, bytes.NewReader(all))
+		if wantCode(t, err, tandem.EInvalid); !strings.Contains(err.Error(), "--passphrase-file") {
+			t.Fatalf("no passphrase: %v", err)
+		}
+		_, err = f.ImportWorkspace(context.Background(), "secrets-in", tandem.ImportOptions{Passphrase: "wrong passphrase!"}, bytes.NewReader(all))
+		if wantCode(t, err, tandem.EInvalid); !strings.Contains(err.Error(), "wrong passphrase") {
+			t.Fatalf("wrong passphrase: %v", err)
+		}
+		if _, err := f.FindWorkspace(context.Background(), "secrets-in"); !tandem.IsCode(err, tandem.ENotFound) {
 			t.Fatalf("a refused import created the workspace: %v", err)
 		}
 	})

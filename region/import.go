@@ -236,6 +236,9 @@ func (r *Region) readArchive(ctx context.Context, ar *archive.Reader, opts tande
 			if f.Size != ref.Size {
 				return nil, nil, tandem.Errorf(tandem.ECorrupt, "archive: blob entry %q is %d bytes, but %s records %d", f.Name, f.Size, owner[rel], ref.Size)
 			}
+			if err := r.checkUploadSize("blob "+f.Name, ref.Size); err != nil {
+				return nil, nil, err
+			}
 			got[rel] = true
 			if staged[ref.SHA256] {
 				continue
