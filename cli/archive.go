@@ -76,7 +76,8 @@ func (a *app) workspaceExportCommand() *cobra.Command {
 			"their Azure ML YAML, job records with their logs, outputs and code, notebooks, datastores), the\n" +
 			"blobs behind them, and a manifest with the sha256 and size of every entry. Categories:\n" +
 			"assets, jobs, notebooks, datastores, secrets, other (default: all but secrets). Secrets are\n" +
-			"exported only with --include secrets and a --passphrase-file, encrypted (scrypt, AES-256-GCM).\n" +
+			"exported only with --include secrets and a --passphrase-file (scrypt, AES-256-GCM) or a\n" +
+			"--recipient key (HPKE, X25519), encrypted, never in clear.\n" +
 			"--since limits the archive to resources updated at or after TIME, for incremental sync.\n" +
 			"FILE appears only once the archive is complete.",
 		Example: "  tandem workspace export --name mlw-prod --output prod.tar\n" +
@@ -94,7 +95,7 @@ func (a *app) workspaceExportCommand() *cobra.Command {
 	f.StringSliceVar(&include, "include", nil, "categories to include: assets, jobs, notebooks, datastores, secrets, other, or all")
 	f.StringVar(&since, "since", "", "only resources updated at or after this time (RFC 3339, a date, or a duration ago such as 24h)")
 	f.StringVar(&passFile, "passphrase-file", "", "file holding the passphrase that encrypts secrets (with --include secrets)")
-	f.StringVar(&recipient, "recipient", "", "encrypt secrets to this recipient key (or a file holding it), from `tandem workspace archive-key` (instead of a passphrase)")
+	f.StringVar(&recipient, "recipient", "", "encrypt secrets to this recipient key, or the file holding it, made by 'tandem workspace archive-key' (instead of a passphrase)")
 	cmd.MarkFlagRequired("output")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		opts := tandem.ExportOptions{Include: include}
