@@ -9,6 +9,11 @@ import (
 // Two digests are comparable only when computed with the same format.
 const DigestFormat = "tandem-workspace-digest/v1"
 
+// ContentDigestFormat names the content digest (DigestOptions.Content):
+// the digest of what a workspace holds whatever its id, to compare a
+// workspace with its import elsewhere (docs/design.md, "Digest").
+const ContentDigestFormat = "tandem-content-digest/v1"
+
 // WorkspaceDigest is a deterministic sha256 over everything a workspace
 // holds that replication copies: its replicable settings, its resources,
 // its workspace-scoped tokens and the blobs in its storage. Two converged
@@ -39,6 +44,12 @@ type DigestOptions struct {
 	// against that reference. Without it the digest uses the recorded
 	// sha256s and reads no blob.
 	VerifyBlobs bool `json:"verify_blobs"`
+	// Content computes the content digest (ContentDigestFormat) instead:
+	// no workspace id, blob references relative to the workspace's
+	// storage, no tokens, secrets by name, version and times only. A
+	// workspace and its import (under another id, in any region) have the
+	// same content digest.
+	Content bool `json:"content,omitempty"`
 }
 
 // DigestService computes workspace digests.

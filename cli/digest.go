@@ -31,6 +31,7 @@ func (a *app) workspaceDigestCommand() *cobra.Command {
 	}
 	out := addOutputFlag(cmd)
 	addNameFlag(cmd, &name)
+	cmd.Flags().BoolVar(&opts.Content, "content", false, "the content digest: independent of the workspace id, to compare a workspace with its import (tokens and secret values left out)")
 	cmd.Flags().BoolVar(&opts.VerifyBlobs, "verify-blobs", false, "read every blob again and check its sha256 and size (slow: reads all bytes)")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		client, conn, err := a.client()

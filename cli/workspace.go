@@ -21,6 +21,11 @@ func (a *app) workspaceCommand() *cobra.Command {
 		a.workspaceRecoverCommand(),
 		a.workspacePurgeCommand(),
 		a.workspaceDigestCommand(),
+		a.workspaceExportCommand(),
+		a.workspaceImportCommand(),
+		a.workspaceRestoreCommand(),
+		a.workspaceSnapshotCommand(),
+		a.workspaceArchiveKeyCommand(),
 	)
 	return cmd
 }

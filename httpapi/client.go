@@ -59,6 +59,7 @@ type request struct {
 	body   io.Reader // JSON or raw bytes; replayable when it is also an io.Seeker
 	size   int64     // length of a streamed body, when known (> 0)
 	ctype  string
+	header http.Header // extra request headers
 
 	followed bool // already retried at a primary named by NotPrimary
 }
@@ -97,6 +98,9 @@ func (c *Client) do(ctx context.Context, req request) (*http.Response, error) {
 		}
 		if req.ctype != "" {
 			hr.Header.Set("Content-Type", req.ctype)
+		}
+		for k, v := range req.header {
+			hr.Header[k] = v
 		}
 		if b, ok := req.body.(*bytes.Reader); ok {
 			hr.ContentLength = b.Size()
@@ -238,6 +242,25 @@ func (c *Client) call(ctx context.Context, method, path string, query url.Values
 		return tandem.Errorf(tandem.EInternal, "decode %s %s answer: %v", method, path, err)
 	}
 	return nil
+}
+
+// callRaw sends req as it is and decodes a JSON answer into out.
+func (c *Client) callRaw(ctx context.Context, req request, out any) error {
+	resp, err := c.do(ctx, req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		return tandem.Errorf(tandem.EInternal, "decode %s %s answer: %v", req.method, req.path, err)
+	}
+	return nil
+}
+
+// jsonBody returns v as a replayable JSON body.
+func jsonBody(v any) io.Reader {
+	b, _ := json.Marshal(v) // options structs always encode
+	return bytes.NewReader(b)
 }
 
 func wsPath(name string, rest ...string) string {

@@ -23,6 +23,9 @@ func (s *Server) handleDigestWorkspace(w http.ResponseWriter, r *http.Request) e
 	if opts.VerifyBlobs, err = boolParam(r, "verify_blobs"); err != nil {
 		return err
 	}
+	if opts.Content, err = boolParam(r, "content"); err != nil {
+		return err
+	}
 	d, err := s.Digests.DigestWorkspace(r.Context(), r.PathValue("ws"), opts)
 	if err != nil {
 		return err
@@ -36,6 +39,9 @@ func (c *Client) DigestWorkspace(ctx context.Context, name string, opts tandem.D
 	q := url.Values{}
 	if opts.VerifyBlobs {
 		q.Set("verify_blobs", "true")
+	}
+	if opts.Content {
+		q.Set("content", "true")
 	}
 	var d tandem.WorkspaceDigest
 	if err := c.call(ctx, http.MethodGet, wsPath(name, "digest"), q, nil, &d); err != nil {

@@ -36,6 +36,7 @@ type Server struct {
 	Divergences tandem.DivergenceService
 	Replication tandem.ReplicationSource
 	Digests     tandem.DigestService
+	Archives    tandem.ArchiveService
 	Auth        tandem.Authenticator
 	Info        func(ctx context.Context) (*tandem.RegionInfo, error)
 	// Ready reports whether the region's dependencies are reachable.
@@ -106,6 +107,7 @@ func (s *Server) Handler() http.Handler {
 	s.snapshotRoutes(v1)
 	s.secretRoutes(v1)
 	s.digestRoutes(v1)
+	s.archiveRoutes(v1)
 	s.mux = m
 	return http.HandlerFunc(s.serveHTTP)
 }

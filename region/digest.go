@@ -54,9 +54,16 @@ const digestTime = "2006-01-02T15:04:05.000000Z"
 const maxReportedBlobs = 20
 
 // digestExcluded describes what the digest of workspace id leaves out.
-func digestExcluded(id string) []string {
+func digestExcluded(id string, content bool) []string {
 	p := tandem.StoragePrefix(id)
-	out := []string{
+	var out []string
+	if content {
+		out = append(out,
+			"content digest: the workspace id; blob references are taken relative to "+p,
+			"content digest: workspace tokens (access, not content)",
+			"content digest: secret values and their encryption (a secret is covered by its name, version and times)")
+	}
+	out = append(out, []string{
 		"workspace name: a secondary may be named differently",
 		"workspace region",
 		"workspace created_at, updated_at, deleted_at and purge_at: each region writes its own workspace row (whether the workspace is soft-deleted is covered)",
@@ -64,7 +71,7 @@ func digestExcluded(id string) []string {
 		"change log: sequence numbers, origins and times are per region",
 		"token ids and created_at; region admin tokens, which belong to no workspace",
 		"secret key wrapping (sealed.alg, sealed.kid, sealed.wrapped_key, sealed.key_nonce): each region wraps data keys under its own key; the nonce and ciphertext are covered",
-	}
+	}...)
 	for _, ex := range digestExcludedBlobs {
 		what := "blob " + p + ex.rel
 		if strings.HasSuffix(ex.rel, "/") {
@@ -133,12 +140,20 @@ func (r *Region) DigestWorkspace(ctx context.Context, name string, opts tandem.D
 	}
 
 	d := &digester{h: sha256.New(), counts: map[string]int64{"token": 0, "blob": 0}}
-	d.line(tandem.DigestFormat)
+	format := tandem.DigestFormat
+	if opts.Content {
+		format = tandem.ContentDigestFormat
+	}
+	d.line(format)
 	state := "live"
 	if ws.Deleted() {
 		state = "deleted"
 	}
-	d.line("workspace", jsonString(ws.ID), jsonString(ws.DisplayName), jsonString(ws.Description), state)
+	if opts.Content {
+		d.line("workspace", jsonString(ws.DisplayName), jsonString(ws.Description), state)
+	} else {
+		d.line("workspace", jsonString(ws.ID), jsonString(ws.DisplayName), jsonString(ws.Description), state)
+	}
 	for _, k := range slices.Sorted(maps.Keys(ws.Tags)) {
 		d.line("tag", jsonString(k), jsonString(ws.Tags[k]))
 	}
@@ -147,7 +162,13 @@ func (r *Region) DigestWorkspace(ctx context.Context, name string, opts tandem.D
 		return cmp.Or(strings.Compare(string(a.Kind), string(b.Kind)), strings.Compare(a.Name, b.Name), strings.Compare(a.Version, b.Version))
 	})
 	for _, res := range resources {
-		sum, err := resourceDigest(res)
+		in := res
+		if opts.Content {
+			if in, err = contentResource(res); err != nil {
+				return nil, err
+			}
+		}
+		sum, err := resourceDigest(in)
 		if err != nil {
 			return nil, err
 		}
@@ -157,6 +178,9 @@ func (r *Region) DigestWorkspace(ctx context.Context, name string, opts tandem.D
 
 	slices.SortFunc(tokens, func(a, b *tandem.Token) int { return strings.Compare(a.Name, b.Name) })
 	for _, t := range tokens {
+		if opts.Content {
+			break
+		}
 		d.line("token", jsonString(t.Name), t.Hash)
 		d.counts["token"]++
 	}
@@ -196,17 +220,43 @@ func (r *Region) DigestWorkspace(ctx context.Context, name string, opts tandem.D
 	out := &tandem.WorkspaceDigest{
 		Workspace:     ws.Name,
 		ID:            ws.ID,
-		Format:        tandem.DigestFormat,
+		Format:        format,
 		Digest:        "sha256:" + hex.EncodeToString(d.h.Sum(nil)),
 		Counts:        d.counts,
 		Bytes:         d.bytes,
-		Excluded:      digestExcluded(ws.ID),
+		Excluded:      digestExcluded(ws.ID, opts.Content),
 		VerifiedBlobs: opts.VerifyBlobs,
 		ComputedAt:    r.now(),
 	}
 	r.Logger.Info("workspace digest", "workspace", ws.Name, "id", ws.ID, "digest", out.Digest,
 		"blobs", d.counts["blob"], "verified", opts.VerifyBlobs, "duration", time.Since(start))
 	return out, nil
+}
+
+// contentResource returns res as the content digest covers it: blob keys
+// relative to its workspace's storage prefix, and a secret's spec reduced
+// to its version (each workspace seals values under its own id).
+func contentResource(res *tandem.Resource) (*tandem.Resource, error) {
+	out := *res
+	prefix := tandem.StoragePrefix(res.WorkspaceID)
+	out.Blobs = make([]tandem.BlobRef, len(res.Blobs))
+	for i, b := range res.Blobs {
+		out.Blobs[i] = tandem.BlobRef{Key: strings.TrimPrefix(b.Key, prefix), SHA256: b.SHA256, Size: b.Size}
+	}
+	if res.Kind == tandem.KindSecret {
+		var sp struct {
+			Version json.Number `json:"version"`
+		}
+		if err := json.Unmarshal(res.Spec, &sp); err != nil {
+			return nil, fmt.Errorf("digest of secret %q: %w", res.Name, err)
+		}
+		v := sp.Version.String()
+		if v == "" {
+			v = "0"
+		}
+		out.Spec = json.RawMessage(`{"version":` + v + `}`)
+	}
+	return &out, nil
 }
 
 // resourceDigest returns the sha256 (hex) of the canonical document of a

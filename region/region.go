@@ -37,6 +37,11 @@ type Region struct {
 	// promotion calls it first.
 	StopReplication func(workspaceID string)
 	Vault           tandem.Vault // seals workspace secrets; nil: the secret calls answer Unavailable
+	// StorageURL is the URL of Blobs; OpenStorage opens another blob store
+	// by URL (a restore from storage other than the region's own). Nil:
+	// restores read this region's storage only.
+	StorageURL  string
+	OpenStorage func(ctx context.Context, url string) (tandem.BlobStore, error)
 
 	// Agents: how long an agent may stay silent before its job is queued
 	// again (default DefaultAgentTimeout), and how many times that happens

@@ -207,9 +207,14 @@ type snapshotFolder struct {
 // Names that are not snapshot times (other files under snapshots/) are
 // ignored.
 func (r *Region) snapshotFolders(ctx context.Context, wsID string) ([]snapshotFolder, error) {
+	return snapshotFoldersIn(ctx, r.Blobs, wsID)
+}
+
+// snapshotFoldersIn is snapshotFolders in any blob store.
+func snapshotFoldersIn(ctx context.Context, blobs tandem.BlobStore, wsID string) ([]snapshotFolder, error) {
 	prefix := snapshotsPrefix(wsID)
 	seen := map[string]bool{}
-	err := r.Blobs.List(ctx, prefix, func(ref tandem.BlobRef) error {
+	err := blobs.List(ctx, prefix, func(ref tandem.BlobRef) error {
 		name, file, ok := strings.Cut(strings.TrimPrefix(ref.Key, prefix), "/")
 		if !ok || !snapshotNameRE.MatchString(name) {
 			return nil
@@ -230,7 +235,12 @@ func (r *Region) snapshotFolders(ctx context.Context, wsID string) ([]snapshotFo
 
 // readSnapshotManifest reads and checks the manifest of one snapshot.
 func (r *Region) readSnapshotManifest(ctx context.Context, wsID, name string) (*tandem.SnapshotManifest, error) {
-	rc, err := r.Blobs.Open(ctx, snapshotKey(wsID, name, tandem.SnapshotManifestFile))
+	return readSnapshotManifestIn(ctx, r.Blobs, wsID, name)
+}
+
+// readSnapshotManifestIn is readSnapshotManifest in any blob store.
+func readSnapshotManifestIn(ctx context.Context, blobs tandem.BlobStore, wsID, name string) (*tandem.SnapshotManifest, error) {
+	rc, err := blobs.Open(ctx, snapshotKey(wsID, name, tandem.SnapshotManifestFile))
 	if tandem.IsCode(err, tandem.ENotFound) {
 		return nil, tandem.Errorf(tandem.ENotFound, "snapshot %s of workspace %s not found (or incomplete: it has no manifest)", name, wsID)
 	} else if err != nil {

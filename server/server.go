@@ -165,6 +165,10 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	s.Region.AgentTimeout, s.Region.MaxRetries = cfg.AgentTimeout, cfg.MaxRetries
 	s.Region.Logger = cfg.Logger
 	s.Region.Vault = keys
+	s.Region.StorageURL = cfg.Storage
+	s.Region.OpenStorage = func(ctx context.Context, url string) (tandem.BlobStore, error) {
+		return blobstore.Open(ctx, url)
+	}
 	s.Region.Endpoint = cfg.Advertise
 	if s.Region.Endpoint == "" {
 		s.Region.Endpoint = "http://" + s.Addr()
@@ -198,6 +202,7 @@ func (s *Server) Open(ctx context.Context) (err error) {
 		Agents:      s.Region,
 		Computes:    s.Region,
 		Digests:     s.Region,
+		Archives:    s.Region,
 		Pairs:       s.Region,
 		Divergences: s.Region,
 		Replication: s.Region,
