@@ -190,6 +190,14 @@ func jobDetails(j *tandem.Job) details {
 	if j.ExitCode != nil {
 		exit = fmt.Sprint(*j.ExitCode)
 	}
+	synced := "-"
+	if j.OutputsSyncedAt != nil {
+		var bytes int64
+		for _, f := range j.Outputs {
+			bytes += f.Size
+		}
+		synced = fmt.Sprintf("%d files, %d bytes, at %s", len(j.Outputs), bytes, formatTime(*j.OutputsSyncedAt))
+	}
 	return details{
 		{"Name", j.Name},
 		{"Type", j.Type},
@@ -203,5 +211,8 @@ func jobDetails(j *tandem.Job) details {
 		{"Created", formatTime(j.CreatedAt)},
 		{"Started", formatTimePtr(j.StartedAt)},
 		{"Ended", formatTimePtr(j.EndedAt)},
+		{"Outputs uploaded", synced},
+		{"Resubmitted from", j.ResubmittedFrom},
+		{"Resubmitted as", j.ResubmittedAs},
 	}
 }

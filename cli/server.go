@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/tandemml/tandem"
+	"github.com/tandemml/tandem/region"
 	"github.com/tandemml/tandem/server"
 )
 
@@ -37,7 +38,11 @@ func (a *app) serverCommand() *cobra.Command {
 	f.StringVar(&cfg.Advertise, "advertise", "", "URL peers and clients reach this server at (default: http://LISTEN-ADDRESS)")
 	f.Int64Var(&cfg.MaxUploadMB, "max-upload-mb", 10<<10, "largest single uploaded file (notebook or asset file), in MiB")
 	f.DurationVar(&cfg.SnapshotInterval, "snapshot-interval", time.Hour, "how often every workspace's metadata is snapshotted to its storage (workspaces/<id>/snapshots/); negative: never")
+	f.DurationVar(&cfg.JobOutputSync, "job-output-sync", region.DefaultJobOutputSync, "how often a running job's outputs and log are uploaded and recorded (so that a resubmission after a failover resumes from them); negative: only when the job ends")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		if cfg.JobOutputSync == 0 {
+			return tandem.Errorf(tandem.EInvalid, "--job-output-sync must not be 0; give a duration such as 10s, or a negative one to upload outputs only when jobs end")
+		}
 		if cfg.MaxUploadMB < 1 {
 			return tandem.Errorf(tandem.EInvalid, "--max-upload-mb must be at least 1, got %d", cfg.MaxUploadMB)
 		}

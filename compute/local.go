@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -26,6 +27,12 @@ type Job struct {
 	// Code writes the job's code snapshot into dir, the command's working
 	// directory, before the command starts.
 	Code func(dir string) error
+	// PrepareOutputs, when set, is called with the output directories
+	// (name -> directory) once they exist and before the command starts:
+	// to seed them (a resubmitted job resumes from its predecessor's
+	// outputs) or to watch them while the command runs. log is the job's
+	// log, for notes.
+	PrepareOutputs func(dirs map[string]string, log io.Writer) error
 }
 
 // Result is how a run ended. Root holds the log and the outputs until the
@@ -95,6 +102,16 @@ func (l *Local) Run(ctx context.Context, job *Job, started func(log string)) *Re
 			return res
 		}
 		res.Outputs[o] = dir
+	}
+	if job.PrepareOutputs != nil {
+		dirs := make(map[string]string, len(res.Outputs))
+		for o, dir := range res.Outputs {
+			dirs[o] = dir
+		}
+		if err := job.PrepareOutputs(dirs, logf); err != nil {
+			res.Err = fmt.Errorf("prepare outputs: %w", err)
+			return res
+		}
 	}
 	command := outputRE.ReplaceAllStringFunc(job.Command, func(m string) string {
 		name := outputRE.FindStringSubmatch(m)[1]

@@ -49,6 +49,9 @@ type runningJob struct {
 	cancel   context.CancelFunc
 	canceled bool   // by CancelJob
 	log      string // live log path, once started
+	// demotedAt is the epoch at which this region lost the primary role of
+	// the job's workspace while it ran (job_failover.go); 0 otherwise.
+	demotedAt int64
 	done     chan struct{}
 }
 
@@ -77,6 +80,9 @@ func (r *Region) StartJobs(ctx context.Context, wg *sync.WaitGroup) {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
+		// Jobs a failover interrupted in the old primary first (they become
+		// Interrupted), then this region's own, left by its last process.
+		r.recoverPromotedJobs(ctx)
 		r.failInterrupted(ctx)
 		var workers sync.WaitGroup
 		for i := 0; i < DefaultJobWorkers; i++ {
@@ -510,7 +516,9 @@ func (r *Region) runJob(ctx context.Context, ref jobRef) {
 		r.finishJob(wctx, ref, nil, rj)
 		return
 	}
+	outSync := r.watchOutputs(ref, job, cj)
 	res := jr.local.Run(runCtx, cj, func(log string) {
+		outSync.started(log)
 		jr.mu.Lock()
 		rj.log = log
 		jr.mu.Unlock()
@@ -523,6 +531,7 @@ func (r *Region) runJob(ctx context.Context, ref jobRef) {
 			r.Logger.Warn("cannot record job running", "job", ref.name, "err", err)
 		}
 	})
+	outSync.close()
 	defer res.Cleanup()
 	r.finishJob(wctx, ref, res, rj)
 }
@@ -563,6 +572,9 @@ func (r *Region) fetchBlob(ctx context.Context, ref tandem.BlobRef, dst string) 
 
 // finishJob stores the log and outputs of a run and records its end.
 func (r *Region) finishJob(ctx context.Context, ref jobRef, res *compute.Result, rj *runningJob) {
+	if r.keepDemotedRun(ctx, ref, res, rj) {
+		return
+	}
 	prefix := tandem.StoragePrefix(ref.wsID) + runFolder(ref.name)
 	var blobs []tandem.BlobRef
 	var uploadErr error
@@ -608,7 +620,7 @@ func (r *Region) finishJob(ctx context.Context, ref jobRef, res *compute.Result,
 		if tandem.JobDone(j.Status) {
 			return errSkip
 		}
-		stored.Blobs = append(stored.Blobs, blobs...)
+		r.addRunBlobs(j, stored, blobs)
 		var exit *int
 		if res != nil && res.ExitCode >= 0 {
 			code := res.ExitCode

@@ -34,6 +34,9 @@ type Region struct {
 	// promotion calls it first.
 	StopReplication func(workspaceID string)
 	Vault           tandem.Vault // seals workspace secrets; nil: the secret calls answer Unavailable
+	// JobOutputSync is how often a running job's outputs and log are
+	// uploaded; 0: DefaultJobOutputSync; negative: only at the job's end.
+	JobOutputSync time.Duration
 
 	assetLocks assetLocks
 	closeOnce  sync.Once

@@ -49,6 +49,10 @@ type Config struct {
 	// ColdPoll is how often hot/cold secondaries ask for a newer
 	// snapshot; default the pair's snapshot interval, at most 1m.
 	ColdPoll time.Duration
+	// JobOutputSync is how often a running job's outputs and log are
+	// uploaded; default 10s (region.DefaultJobOutputSync), negative: only
+	// at the job's end.
+	JobOutputSync time.Duration
 }
 
 // Server is one region server.
@@ -160,6 +164,7 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	s.Region.MaxUpload = cfg.MaxUploadMB << 20
 	s.Region.Logger = cfg.Logger
 	s.Region.Vault = keys
+	s.Region.JobOutputSync = cfg.JobOutputSync
 	s.Region.Endpoint = cfg.Advertise
 	if s.Region.Endpoint == "" {
 		s.Region.Endpoint = "http://" + s.Addr()
