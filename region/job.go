@@ -52,7 +52,7 @@ type runningJob struct {
 	// demotedAt is the epoch at which this region lost the primary role of
 	// the job's workspace while it ran (job_failover.go); 0 otherwise.
 	demotedAt int64
-	done     chan struct{}
+	done      chan struct{}
 }
 
 func (r *Region) jobs() *jobRunner {
