@@ -49,8 +49,8 @@ const resubmitKey = "resubmit_on_failover"
 // that must pass Azure's own validator unchanged, the property
 // `resubmit_on_failover: "true"`.
 func resubmits(j *tandem.Job) bool {
-	if v, ok := j.Spec[resubmitKey].(bool); ok {
-		return v
+	if v, _ := j.Spec[resubmitKey].(bool); v {
+		return true
 	}
 	props, _ := j.Spec["properties"].(map[string]any)
 	v, _ := props[resubmitKey].(string)

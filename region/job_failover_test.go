@@ -64,6 +64,11 @@ func TestStartJobsAfterPromotion(t *testing.T) {
 			Command: "echo resumed at $(cat ${{outputs.ckpt}}/step)", Spec: spec(true), CreatedAt: now}, []tandem.BlobRef{ckpt}, "westus", 1)
 		putRawJob(t, f.Region, ws.ID, &tandem.Job{Name: "queued", Type: "command", Status: tandem.JobQueued, Compute: "local",
 			Command: "true", Spec: spec(false), CreatedAt: now}, nil, "westus", 1)
+		// The Azure-valid spelling of the extension: a property.
+		props := spec(false)
+		props["properties"] = map[string]any{"resubmit_on_failover": "true"}
+		putRawJob(t, f.Region, ws.ID, &tandem.Job{Name: "viaprops", Type: "command", Status: tandem.JobPreparing, Compute: "local",
+			Command: "true", Spec: props, CreatedAt: now}, nil, "westus", 1)
 		// A pass that marked "half" and died before it resubmitted it.
 		putRawJob(t, f.Region, ws.ID, &tandem.Job{Name: "half", Type: "command", Status: tandem.JobInterrupted, Compute: "local",
 			Command: "echo half again", Spec: spec(true), ResubmittedAs: "half_resubmit2", CreatedAt: now}, nil, "eastus", 2)
@@ -94,6 +99,9 @@ func TestStartJobsAfterPromotion(t *testing.T) {
 		}
 		if q := waitJob(t, f.Region, "mlw", "queued", done); q.Status != tandem.JobInterrupted || q.ResubmittedAs != "" {
 			t.Fatalf("queued: %s %q, resubmitted as %q; want Interrupted, not resubmitted", q.Status, q.Error, q.ResubmittedAs)
+		}
+		if v := waitJob(t, f.Region, "mlw", "viaprops", done); v.Status != tandem.JobInterrupted || v.ResubmittedAs != "viaprops_resubmit2" {
+			t.Fatalf("viaprops: %s, resubmitted as %q; want Interrupted and resubmitted (the property form)", v.Status, v.ResubmittedAs)
 		}
 		if m := waitJob(t, f.Region, "mlw", "mine", done); m.Status != tandem.JobFailed || !strings.Contains(m.Error, "server restarted") {
 			t.Fatalf("mine: %s %q; want Failed by the restart", m.Status, m.Error)
