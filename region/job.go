@@ -120,7 +120,9 @@ func (r *Region) StartJobs(ctx context.Context, wg *sync.WaitGroup) {
 
 // failInterrupted marks jobs left Queued, Preparing or Running by a
 // previous process as Failed. Workspaces this region may not write (a
-// secondary's) are left to their primary.
+// secondary's) are left to their primary. It runs after
+// recoverPromotedJobs, which has already marked Interrupted the jobs that
+// were running in an old primary (not this region's own).
 func (r *Region) failInterrupted(ctx context.Context) {
 	var refs []jobRef
 	err := r.Store.View(ctx, func(tx tandem.Tx) error {
