@@ -17,11 +17,15 @@ const (
 	JobCompleted = "Completed"
 	JobFailed    = "Failed"
 	JobCanceled  = "Canceled"
+	// JobInterrupted is Tandem's own final status: the job was Queued,
+	// Preparing or Running in a region that lost the primary role of its
+	// workspace (a failover); see ResubmittedAs.
+	JobInterrupted = "Interrupted"
 )
 
 // JobDone reports whether status is final.
 func JobDone(status string) bool {
-	return status == JobCompleted || status == JobFailed || status == JobCanceled
+	return status == JobCompleted || status == JobFailed || status == JobCanceled || status == JobInterrupted
 }
 
 // LocalCompute is the built-in compute: jobs run as processes on the
@@ -57,6 +61,19 @@ type Job struct {
 	// OutputAssets are the asset versions the job's named outputs were
 	// registered as after it completed (lineage).
 	OutputAssets []OutputAsset `json:"output_assets,omitempty"`
+
+	// Outputs are the output files last uploaded (path "<output>/<file>"
+	// under runs/<name>/outputs/): periodically while the job runs, and at
+	// its end. OutputsSyncedAt is when they were.
+	Outputs         []AssetFile `json:"outputs,omitempty"`
+	OutputsSyncedAt *time.Time  `json:"outputs_synced_at,omitempty"`
+	// ResubmittedFrom names the interrupted job this one resubmits (its
+	// outputs were seeded from that job's last uploaded outputs);
+	// ResubmittedAs, on an interrupted job, names its resubmission.
+	ResubmittedFrom string `json:"resubmitted_from,omitempty"`
+	ResubmittedAs   string `json:"resubmitted_as,omitempty"`
+	// InterruptedEpoch is the epoch of the failover that interrupted it.
+	InterruptedEpoch int64 `json:"interrupted_epoch,omitempty"`
 }
 
 // JobRequest asks to run a job. Spec is the parsed document; its local

@@ -197,6 +197,14 @@ func jobDetails(j *tandem.Job) details {
 	if j.ExitCode != nil {
 		exit = fmt.Sprint(*j.ExitCode)
 	}
+	synced := "-"
+	if j.OutputsSyncedAt != nil {
+		var bytes int64
+		for _, f := range j.Outputs {
+			bytes += f.Size
+		}
+		synced = fmt.Sprintf("%d files, %d bytes, at %s", len(j.Outputs), bytes, formatTime(*j.OutputsSyncedAt))
+	}
 	return details{
 		{"Name", j.Name},
 		{"Type", j.Type},
@@ -210,5 +218,8 @@ func jobDetails(j *tandem.Job) details {
 		{"Created", formatTime(j.CreatedAt)},
 		{"Started", formatTimePtr(j.StartedAt)},
 		{"Ended", formatTimePtr(j.EndedAt)},
+		{"Outputs uploaded", synced},
+		{"Resubmitted from", j.ResubmittedFrom},
+		{"Resubmitted as", j.ResubmittedAs},
 	}
 }

@@ -41,7 +41,11 @@ func (a *app) serverCommand() *cobra.Command {
 	f.IntVar(&cfg.MaxRetries, "max-retries", region.DefaultMaxRetries, "times a job whose agent stopped heartbeating is queued again before it fails")
 	f.IntVar(&cfg.QuotaCores, "quota-cores", 0, "cores the region's amlcompute clusters may hold in all (max_instances × vCPUs of their size); 0: no quota")
 	f.DurationVar(&cfg.SnapshotInterval, "snapshot-interval", time.Hour, "how often every workspace's metadata is snapshotted to its storage (workspaces/<id>/snapshots/); negative: never")
+	f.DurationVar(&cfg.JobOutputSync, "job-output-sync", region.DefaultJobOutputSync, "how often a running job's outputs and log are uploaded and recorded (so that a resubmission after a failover resumes from them); negative: only when the job ends")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		if cfg.JobOutputSync == 0 {
+			return tandem.Errorf(tandem.EInvalid, "--job-output-sync must not be 0; give a duration such as 10s, or a negative one to upload outputs only when jobs end")
+		}
 		if cfg.MaxUploadMB < 1 {
 			return tandem.Errorf(tandem.EInvalid, "--max-upload-mb must be at least 1, got %d", cfg.MaxUploadMB)
 		}

@@ -33,6 +33,12 @@ type Job struct {
 	Inputs func(dir string) (map[string]string, error)
 	// Notes are written to the log, one line each, before the command runs.
 	Notes []string
+	// PrepareOutputs, when set, is called with the output directories
+	// (name -> directory) once they exist and before the command starts:
+	// to seed them (a resubmitted job resumes from its predecessor's
+	// outputs) or to watch them while the command runs. log is the job's
+	// log, for notes.
+	PrepareOutputs func(dirs map[string]string, log io.Writer) error
 }
 
 // ArtifactsOutput is Azure's default output of a command: when a job
@@ -132,6 +138,16 @@ func (l *Local) Run(ctx context.Context, job *Job, started func(log string)) *Re
 			return res
 		}
 		res.Outputs[o] = dir
+	}
+	if job.PrepareOutputs != nil {
+		dirs := make(map[string]string, len(res.Outputs))
+		for o, dir := range res.Outputs {
+			dirs[o] = dir
+		}
+		if err := job.PrepareOutputs(dirs, logf); err != nil {
+			res.Err = fmt.Errorf("prepare outputs: %w", err)
+			return res
+		}
 	}
 	command := outputRE.ReplaceAllStringFunc(job.Command, func(m string) string {
 		name := outputRE.FindStringSubmatch(m)[1]

@@ -56,7 +56,7 @@ func (a *agentProc) kill() {
 	_ = a.cmd.Wait()
 }
 
-func showJob(t *testing.T, r *Region, name string) tandem.Job {
+func agentJobShow(t *testing.T, r *Region, name string) tandem.Job {
 	t.Helper()
 	var j tandem.Job
 	if err := json.Unmarshal([]byte(r.MustCLI(t, "job", "show", "--workspace", "mlw", "--name", name, "-o", "json")), &j); err != nil {
@@ -65,7 +65,7 @@ func showJob(t *testing.T, r *Region, name string) tandem.Job {
 	return j
 }
 
-func createJob(t *testing.T, r *Region, file string, sets ...string) tandem.Job {
+func agentJobCreate(t *testing.T, r *Region, file string, sets ...string) tandem.Job {
 	t.Helper()
 	args := []string{"job", "create", "--workspace", "mlw", "-f", file, "-o", "json"}
 	for _, s := range sets {
@@ -78,11 +78,11 @@ func createJob(t *testing.T, r *Region, file string, sets ...string) tandem.Job 
 	return j
 }
 
-func waitJob(t *testing.T, r *Region, name string, what string, cond func(tandem.Job) bool) tandem.Job {
+func agentJobWait(t *testing.T, r *Region, name string, what string, cond func(tandem.Job) bool) tandem.Job {
 	t.Helper()
 	var j tandem.Job
 	WaitFor(t, 90*time.Second, what, func() (bool, error) {
-		j = showJob(t, r, name)
+		j = agentJobShow(t, r, name)
 		return cond(j), nil
 	})
 	return j
@@ -126,18 +126,18 @@ urllib.request.urlopen(req).read()
 	os.WriteFile(jobFile, []byte("$schema: https://azuremlschemas.azureedge.net/latest/commandJob.schema.json\ncode: src\ncommand: bash main.sh ${{outputs.model}} ${{inputs.ref}}\ninputs:\n  ref:\n    type: uri_folder\n    path: ./ref\nenvironment:\n  image: library/python:latest\ncompute: azureml:cpu-cluster\noutputs:\n  model:\n    type: uri_folder\nenvironment_variables:\n  SLEEP: \"0\"\n"), 0o644)
 
 	// A queued job waits for an agent and survives a server restart.
-	queued := createJob(t, r, jobFile)
+	queued := agentJobCreate(t, r, jobFile)
 	if queued.Status != tandem.JobQueued || queued.Compute != "cpu-cluster" {
 		t.Fatalf("created %s on %q, want Queued on cpu-cluster", queued.Status, queued.Compute)
 	}
 	r.Kill()
 	r.Restart(t)
-	if j := showJob(t, r, queued.Name); j.Status != tandem.JobQueued {
+	if j := agentJobShow(t, r, queued.Name); j.Status != tandem.JobQueued {
 		t.Fatalf("after a restart the queued job is %s (%s)", j.Status, j.Error)
 	}
 
 	a1 := startAgent(t, bin, r, "mlw", "cpu-cluster", "agent-1")
-	done := waitJob(t, r, queued.Name, "the queued job to complete on agent-1", func(j tandem.Job) bool { return tandem.JobDone(j.Status) })
+	done := agentJobWait(t, r, queued.Name, "the queued job to complete on agent-1", func(j tandem.Job) bool { return tandem.JobDone(j.Status) })
 	if done.Status != tandem.JobCompleted || done.Agent != "agent-1" || done.Attempts != 1 {
 		t.Fatalf("job ended %s on %q after %d attempts (%s)", done.Status, done.Agent, done.Attempts, done.Error)
 	}
@@ -160,20 +160,20 @@ urllib.request.urlopen(req).read()
 
 	// kill -9 of the agent mid-run: the job goes to agent-2.
 	a2 := startAgent(t, bin, r, "mlw", "cpu-cluster", "agent-2")
-	long := createJob(t, r, jobFile, "environment_variables.SLEEP=4")
-	running := waitJob(t, r, long.Name, "the long job to run", func(j tandem.Job) bool { return j.Status == tandem.JobRunning })
+	long := agentJobCreate(t, r, jobFile, "environment_variables.SLEEP=4")
+	running := agentJobWait(t, r, long.Name, "the long job to run", func(j tandem.Job) bool { return j.Status == tandem.JobRunning })
 	first := map[string]*agentProc{"agent-1": a1, "agent-2": a2}[running.Agent]
 	if first == nil {
 		t.Fatalf("job runs on unknown agent %q", running.Agent)
 	}
 	first.kill()
 	// max_instances 1: while the long job holds the cluster, another waits.
-	second := createJob(t, r, jobFile)
-	done = waitJob(t, r, long.Name, "the long job to complete after its agent was killed", func(j tandem.Job) bool { return tandem.JobDone(j.Status) })
+	second := agentJobCreate(t, r, jobFile)
+	done = agentJobWait(t, r, long.Name, "the long job to complete after its agent was killed", func(j tandem.Job) bool { return tandem.JobDone(j.Status) })
 	if done.Status != tandem.JobCompleted || done.Attempts != 2 || done.Agent == running.Agent {
 		t.Fatalf("long job ended %s on %q after %d attempts (%s); its first agent %s was killed", done.Status, done.Agent, done.Attempts, done.Error, running.Agent)
 	}
-	other := waitJob(t, r, second.Name, "the waiting job to complete", func(j tandem.Job) bool { return tandem.JobDone(j.Status) })
+	other := agentJobWait(t, r, second.Name, "the waiting job to complete", func(j tandem.Job) bool { return tandem.JobDone(j.Status) })
 	if other.Status != tandem.JobCompleted || other.StartedAt == nil || other.EndedAt == nil || done.StartedAt == nil || done.EndedAt == nil ||
 		(other.StartedAt.Before(*done.EndedAt) && done.StartedAt.Before(*other.EndedAt)) {
 		t.Fatalf("second job %s started %v, long job ran %v–%v: max_instances 1 was not kept", other.Status, other.StartedAt, done.StartedAt, done.EndedAt)
@@ -181,25 +181,25 @@ urllib.request.urlopen(req).read()
 
 	// Cancel: the agent stops the job at its next heartbeat and hands in
 	// the partial log.
-	sleeper := createJob(t, r, jobFile, "environment_variables.SLEEP=120")
-	waitJob(t, r, sleeper.Name, "the sleeper to run", func(j tandem.Job) bool { return j.Status == tandem.JobRunning })
+	sleeper := agentJobCreate(t, r, jobFile, "environment_variables.SLEEP=120")
+	agentJobWait(t, r, sleeper.Name, "the sleeper to run", func(j tandem.Job) bool { return j.Status == tandem.JobRunning })
 	r.MustCLI(t, "job", "cancel", "--workspace", "mlw", "--name", sleeper.Name)
 	WaitFor(t, 30*time.Second, "the canceled job's partial log", func() (bool, error) {
 		return strings.Contains(r.MustCLI(t, "job", "stream", "--workspace", "mlw", "--name", sleeper.Name), "reads forty-two"), nil
 	})
-	if j := showJob(t, r, sleeper.Name); j.Status != tandem.JobCanceled {
+	if j := agentJobShow(t, r, sleeper.Name); j.Status != tandem.JobCanceled {
 		t.Fatalf("canceled job is %s", j.Status)
 	}
 	// The cluster is free again; a pipeline whose default compute is the
 	// cluster runs its steps on the agents.
 	pipeline := filepath.Join(dir, "pipeline.yml")
 	os.WriteFile(pipeline, []byte("$schema: https://azuremlschemas.azureedge.net/latest/pipelineJob.schema.json\ntype: pipeline\nsettings:\n  default_compute: azureml:cpu-cluster\njobs:\n  make:\n    command: echo made > ${{outputs.out}}/m.txt\n    environment: azureml://registries/azureml/environments/sklearn-1.5/labels/latest\n    outputs:\n      out:\n  use:\n    command: cat ${{inputs.in}}/m.txt\n    environment: azureml://registries/azureml/environments/sklearn-1.5/labels/latest\n    inputs:\n      in: ${{parent.jobs.make.outputs.out}}\n"), 0o644)
-	p := createJob(t, r, pipeline)
-	if j := waitJob(t, r, p.Name, "the pipeline on the cluster", func(j tandem.Job) bool { return tandem.JobDone(j.Status) }); j.Status != tandem.JobCompleted {
+	p := agentJobCreate(t, r, pipeline)
+	if j := agentJobWait(t, r, p.Name, "the pipeline on the cluster", func(j tandem.Job) bool { return tandem.JobDone(j.Status) }); j.Status != tandem.JobCompleted {
 		t.Fatalf("pipeline on the cluster: %s (%s)", j.Status, j.Error)
 	} else {
 		for _, s := range j.Steps {
-			step := showJob(t, r, s.Job)
+			step := agentJobShow(t, r, s.Job)
 			if step.Compute != "cpu-cluster" || step.Agent == "" || step.Status != tandem.JobCompleted {
 				t.Fatalf("step %s ran on %q by agent %q: %s", s.Name, step.Compute, step.Agent, step.Status)
 			}

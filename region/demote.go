@@ -56,6 +56,9 @@ func (r *Region) NoticeEpoch(ctx context.Context, from, workspaceID string, n ta
 	if err != nil {
 		return err
 	}
+	// Its local runs of the workspace stop now, unrecorded: the new
+	// primary marks them Interrupted.
+	r.stopDemotedJobs(workspaceID, p.Epoch)
 	if err := r.setAside(ctx, p, n); err != nil {
 		return fmt.Errorf("set aside the divergent writes of %q: %w", p.Workspace, err)
 	}

@@ -170,6 +170,10 @@ func (r *Region) failoverHere(ctx context.Context, p *tandem.Pair, opts tandem.F
 		}
 	}
 	r.Logger.Info("failover: promoted", "workspace", p.Workspace, "kind", kind, "epoch", rec.NewEpoch, "rto_seconds", rec.RTOSeconds)
+	// Jobs that were running in the old primary: Interrupted, and
+	// resubmitted where they ask for it. After the promotion, not in its
+	// way; StartJobs runs the same pass again if this process dies first.
+	go r.recoverFailoverJobs(context.WithoutCancel(ctx), p.WorkspaceID)
 
 	// Tell the old primary; after a forced failover it may be gone, and
 	// the epoch announcer keeps telling it until it hears.

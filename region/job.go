@@ -49,7 +49,10 @@ type runningJob struct {
 	cancel   context.CancelFunc
 	canceled bool   // by CancelJob
 	log      string // live log path, once started
-	done     chan struct{}
+	// demotedAt is the epoch at which this region lost the primary role of
+	// the job's workspace while it ran (job_failover.go); 0 otherwise.
+	demotedAt int64
+	done      chan struct{}
 }
 
 func (r *Region) jobs() *jobRunner {
@@ -77,6 +80,9 @@ func (r *Region) StartJobs(ctx context.Context, wg *sync.WaitGroup) {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
+		// Jobs a failover interrupted in the old primary first (they become
+		// Interrupted), then this region's own, left by its last process.
+		r.recoverPromotedJobs(ctx)
 		r.failInterrupted(ctx)
 		r.revokeEndedJobTokens(ctx)
 		var workers sync.WaitGroup
@@ -116,7 +122,9 @@ func (r *Region) StartJobs(ctx context.Context, wg *sync.WaitGroup) {
 
 // failInterrupted marks jobs left Queued, Preparing or Running by a
 // previous process as Failed. Workspaces this region may not write (a
-// secondary's) are left to their primary.
+// secondary's) are left to their primary. It runs after
+// recoverPromotedJobs, which has already marked Interrupted the jobs that
+// were running in an old primary (not this region's own).
 func (r *Region) failInterrupted(ctx context.Context) {
 	var refs []jobRef
 	err := r.Store.View(ctx, func(tx tandem.Tx) error {
@@ -532,7 +540,9 @@ func (r *Region) runJob(ctx context.Context, ref jobRef) {
 		r.finishJob(wctx, ref, nil, rj)
 		return
 	}
+	outSync := r.watchOutputs(ref, job, cj)
 	res := jr.local.Run(runCtx, cj, func(log string) {
+		outSync.started(log)
 		jr.mu.Lock()
 		rj.log = log
 		jr.mu.Unlock()
@@ -545,6 +555,7 @@ func (r *Region) runJob(ctx context.Context, ref jobRef) {
 			r.Logger.Warn("cannot record job running", "job", ref.name, "err", err)
 		}
 	})
+	outSync.close()
 	defer res.Cleanup()
 	r.finishJob(wctx, ref, res, rj)
 }
@@ -612,6 +623,9 @@ func (r *Region) fetchBlob(ctx context.Context, ref tandem.BlobRef, dst string) 
 
 // finishJob stores the log and outputs of a run and records its end.
 func (r *Region) finishJob(ctx context.Context, ref jobRef, res *compute.Result, rj *runningJob) {
+	if r.keepDemotedRun(ctx, ref, res, rj) {
+		return
+	}
 	prefix := tandem.StoragePrefix(ref.wsID) + runFolder(ref.name)
 	var blobs []tandem.BlobRef
 	var uploadErr error
@@ -662,7 +676,7 @@ func (r *Region) finishJob(ctx context.Context, ref jobRef, res *compute.Result,
 		if tandem.JobDone(j.Status) {
 			return errSkip
 		}
-		stored.Blobs = append(stored.Blobs, blobs...)
+		r.addRunBlobs(j, stored, blobs)
 		j.OutputAssets = produced
 		var exit *int
 		if res != nil && res.ExitCode >= 0 {

@@ -49,6 +49,10 @@ type Region struct {
 	AgentTimeout time.Duration
 	MaxRetries   int
 
+	// JobOutputSync is how often a running job's outputs and log are
+	// uploaded; 0: DefaultJobOutputSync; negative: only at the job's end.
+	JobOutputSync time.Duration
+
 	assetLocks assetLocks
 	closeOnce  sync.Once
 	closeMu    sync.Mutex

@@ -52,6 +52,10 @@ type Config struct {
 	// ColdPoll is how often hot/cold secondaries ask for a newer
 	// snapshot; default the pair's snapshot interval, at most 1m.
 	ColdPoll time.Duration
+	// JobOutputSync is how often a running job's outputs and log are
+	// uploaded; default 10s (region.DefaultJobOutputSync), negative: only
+	// at the job's end.
+	JobOutputSync time.Duration
 }
 
 // Server is one region server.
@@ -169,6 +173,7 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	s.Region.OpenStorage = func(ctx context.Context, url string) (tandem.BlobStore, error) {
 		return blobstore.Open(ctx, url)
 	}
+	s.Region.JobOutputSync = cfg.JobOutputSync
 	s.Region.Endpoint = cfg.Advertise
 	if s.Region.Endpoint == "" {
 		s.Region.Endpoint = "http://" + s.Addr()
