@@ -56,7 +56,17 @@ func TestE2EArchive(t *testing.T) {
 		"component.yml":  "name: train\ntype: command\ncode: src\ncommand: bash main.sh\nenvironment: azureml:py:1\n",
 		"src/main.sh":    "echo trained > \"$1\"/model.txt\n",
 		"job.yml": "command: bash main.sh ${{outputs.result}} && echo done\ncode: src\nenvironment:\n  image: library/python:3.11\n" +
-			"outputs:\n  result:\n    type: uri_folder\ncompute: local\nexperiment_name: archive\n",
+			"outputs:\n  result:\n    type: custom_model\n    name: trained\ncompute: local\nexperiment_name: archive\n",
+		// A pipeline whose first step logs a metric the way MLflow's client
+		// does and hands its output to the second.
+		"pipeline.yml": "type: pipeline\nsettings:\n  default_compute: azureml:local\njobs:\n  train:\n    command: python3 track.py && echo weights > ${{outputs.model}}/m.txt\n" +
+			"    code: src\n    environment: azureml:py:1\n    outputs:\n      model:\n  check:\n    command: cat ${{inputs.m}}/m.txt\n    environment: azureml:py:1\n" +
+			"    inputs:\n      m: ${{parent.jobs.train.outputs.model}}\n",
+		"src/track.py": "import json, os, urllib.request\n" +
+			"body = json.dumps({'run_id': os.environ['MLFLOW_RUN_ID'], 'key': 'acc', 'value': 0.93, 'timestamp': 1, 'step': 1}).encode()\n" +
+			"req = urllib.request.Request(os.environ['MLFLOW_TRACKING_URI'] + '/api/2.0/mlflow/runs/log-metric', data=body, method='POST', " +
+			"headers={'Authorization': 'Bearer ' + os.environ['MLFLOW_TRACKING_TOKEN'], 'Content-Type': 'application/json'})\n" +
+			"urllib.request.urlopen(req).read()\n",
 		"datastore.yml": "name: blobs\ntype: azure_blob\naccount_name: acct\ncontainer_name: c\ncredentials:\n  account_key: c2VjcmV0LWtleQ==\n",
 		"nb.ipynb":      `{"cells": []}`,
 		"pass.txt":      "correct horse battery staple\n",
@@ -84,6 +94,17 @@ func TestE2EArchive(t *testing.T) {
 	}
 	if job.Status != tandem.JobCompleted {
 		t.Fatalf("job %s: %s", job.Status, job.Error)
+	}
+	pipe := decode[tandem.Job](t, mustRun(t, dir, src, "job", "create", "-f", "pipeline.yml", "-o", "json"))
+	for !tandem.JobDone(pipe.Status) {
+		if time.Now().After(deadline) {
+			t.Fatalf("pipeline stuck in %s", pipe.Status)
+		}
+		time.Sleep(200 * time.Millisecond)
+		pipe = decode[tandem.Job](t, mustRun(t, dir, src, "job", "show", "--name", pipe.Name, "-o", "json"))
+	}
+	if pipe.Status != tandem.JobCompleted || len(pipe.Steps) != 2 {
+		t.Fatalf("pipeline %s with %d steps: %s", pipe.Status, len(pipe.Steps), pipe.Error)
 	}
 
 	// Export everything, secrets encrypted.
@@ -123,6 +144,23 @@ func TestE2EArchive(t *testing.T) {
 	}
 	if out := mustRun(t, dir, dst, "job", "stream", "--name", job.Name); !strings.Contains(out.stdout, "done") {
 		t.Fatalf("imported job log %q", out.stdout)
+	}
+	if m := decode[tandem.Asset](t, mustRun(t, dir, dst, "model", "show", "--name", "trained", "--version", "1", "-o", "json")); m.JobName != job.Name {
+		t.Fatalf("imported model trained:1 names job %q, want %q (lineage)", m.JobName, job.Name)
+	}
+	p := decode[tandem.Job](t, mustRun(t, dir, dst, "job", "show", "--name", pipe.Name, "-o", "json"))
+	if p.Status != tandem.JobCompleted || len(p.Steps) != 2 || p.Steps[0].Status != tandem.JobCompleted || p.Steps[1].Status != tandem.JobCompleted {
+		t.Fatalf("imported pipeline %s, steps %+v", p.Status, p.Steps)
+	}
+	steps := map[string]string{}
+	for _, s := range p.Steps {
+		steps[s.Name] = s.Job
+	}
+	if m := mustRun(t, dir, dst, "job", "metrics", "--name", steps["train"], "-o", "json"); !strings.Contains(m.stdout, `"acc"`) || !strings.Contains(m.stdout, "0.93") {
+		t.Fatalf("imported step's metrics: %s", m.stdout)
+	}
+	if out := mustRun(t, dir, dst, "job", "stream", "--name", steps["check"]); !strings.Contains(out.stdout, "weights") {
+		t.Fatalf("imported step log %q", out.stdout)
 	}
 	if out := mustRun(t, dir, dst, "secret", "get", "--name", "api-key"); !strings.Contains(out.stdout, "v4lue-1") {
 		t.Fatalf("imported secret %q", out.stdout)
