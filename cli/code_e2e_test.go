@@ -41,6 +41,20 @@ func TestE2ECodeSnapshot(t *testing.T) {
 		t.Fatalf("the run saw %q; want lib and main.sh without the ignored files", log)
 	}
 
+	// The job again, in another workspace, from its own YAML.
+	y := mustRun(t, dir, env, "job", "show", "--name", j.Name, "-o", "yaml").stdout
+	writeFiles(t, dir, map[string]string{"copy.yml": y})
+	mustRun(t, dir, env, "workspace", "create", "--name", "code-ws2")
+	env2 := map[string]string{EnvEndpoint: endpoint, EnvToken: token, EnvWorkspace: "code-ws2"}
+	c := decode[tandem.Job](t, mustRun(t, dir, env2, "job", "create", "-f", "copy.yml", "-o", "json"))
+	for !tandem.JobDone(c.Status) && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+		c = decode[tandem.Job](t, mustRun(t, dir, env2, "job", "show", "--name", c.Name, "-o", "json"))
+	}
+	if log := mustRun(t, dir, env2, "job", "stream", "--name", c.Name).stdout; c.Status != tandem.JobCompleted || !strings.Contains(log, "\nmain.sh\n") || strings.Contains(log, "model.ckpt") {
+		t.Fatalf("the copy ended %s and saw %q", c.Status, log)
+	}
+
 	if err := os.Symlink(filepath.Join(dir, "outside", "password"), filepath.Join(dir, "src", "creds")); err != nil {
 		t.Skipf("no symlinks here: %v", err)
 	}

@@ -122,6 +122,24 @@ func (a *app) jobShowCommand() *cobra.Command {
 		if err != nil {
 			return err
 		}
+		if out == formatYAML {
+			// The Azure ML document, ready for `job create -f` here or in
+			// another workspace of the region.
+			info, err := svc.Info(ctx)
+			if err != nil {
+				return err
+			}
+			doc, err := jobDocument(ctx, svc, info.Region, ws, run.Job)
+			if err != nil {
+				return err
+			}
+			data, err := documentYAML(spec.KindJob, run.Job.Type, doc)
+			if err != nil {
+				return err
+			}
+			_, err = a.env.Stdout.Write(data)
+			return err
+		}
 		return writeOutput(a.env.Stdout, out, newJobView(run), jobTableFrom(run.Job, runDetails(run)))
 	})
 }

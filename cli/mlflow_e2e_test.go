@@ -182,8 +182,8 @@ func testE2EMLflowTracking(t *testing.T, flags []string) {
 			t.Fatalf("show table lacks %q:\n%s", want, table)
 		}
 	}
-	if y := mustRun(t, dir, env, "job", "show", "--name", name, "-o", "yaml").stdout; !strings.Contains(y, "loss: 0.2") || !strings.Contains(y, "lr: \"0.01\"") {
-		t.Fatalf("show yaml:\n%s", y)
+	if y := mustRun(t, dir, env, "job", "show", "--name", name, "-o", "json").stdout; !strings.Contains(y, `"loss": 0.2`) || !strings.Contains(y, `"lr": "0.01"`) {
+		t.Fatalf("show json:\n%s", y)
 	}
 
 	// job metrics: the history.

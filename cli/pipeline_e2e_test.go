@@ -189,6 +189,40 @@ jobs:
 		t.Fatalf("children %+v", children)
 	}
 
+	// The pipeline travels to another workspace as YAML, Azure's way:
+	// job show -o yaml, then job create -f there. Its code, the file given
+	// as an input and the registered component come along.
+	y := mustRun(t, dir, env, "job", "show", "--name", p.Name, "-o", "yaml").stdout
+	for _, want := range []string{"pipelineJob.schema.json", "/workspaces/pipes/datastores/workspaceblobstore/paths/", "cat ${{inputs.report}}/report.txt"} {
+		if !strings.Contains(y, want) {
+			t.Fatalf("job show -o yaml lacks %q:\n%s", want, y)
+		}
+	}
+	if strings.Contains(y, "name: "+p.Name) {
+		t.Fatalf("job show -o yaml names the job (a copy must get its own name):\n%s", y)
+	}
+	copied := write("copy/pipeline.yml", y)
+	mustRun(t, dir, env, "workspace", "create", "--name", "pipes-copy")
+	env2 := map[string]string{EnvEndpoint: endpoint, EnvToken: token, EnvWorkspace: "pipes-copy"}
+	c := decode[tandem.Job](t, mustRun(t, dir, env2, "job", "create", "-f", copied, "-o", "json"))
+	c = waitJobDone(t, dir, env2, c.Name)
+	if c.Status != tandem.JobCompleted || len(c.Steps) != 2 {
+		t.Fatalf("the copied pipeline ended %s (%s): %+v", c.Status, c.Error, c.Steps)
+	}
+	if out := mustRun(t, dir, env2, "job", "stream", "--name", stepJob(t, c, "show")); !strings.Contains(out.stdout, "lines=3") {
+		t.Fatalf("copied pipeline's show step log %q", out.stdout)
+	}
+	// A token of the copy's workspace alone cannot pull code from the
+	// source.
+	scoped := decode[struct {
+		Token string `json:"token"`
+	}](t, mustRun(t, dir, env, "token", "create", "--name", "copy-only", "--workspace", "pipes-copy", "-o", "json"))
+	env3 := map[string]string{EnvEndpoint: endpoint, EnvToken: scoped.Token, EnvWorkspace: "pipes-copy"}
+	r3 := runCLI(t, dir, env3, "", "job", "create", "-f", copied)
+	if r3.code == 0 || !strings.Contains(r3.stderr, `workspace "pipes"`) {
+		t.Fatalf("a token scoped to the copy pulled the source's code: exit %d, %s", r3.code, r3.stderr)
+	}
+
 	// Bad pipelines fail at create, naming the problem.
 	bad := write("project/bad.yml", `$schema: https://azuremlschemas.azureedge.net/latest/pipelineJob.schema.json
 type: pipeline

@@ -195,6 +195,9 @@ func (r *Region) CreateJob(ctx context.Context, workspace string, req *tandem.Jo
 	if err := r.checkWritable(ctx, ws.ID); err != nil {
 		return nil, err
 	}
+	if req, err = r.stageStoredCode(ctx, ws, req); err != nil {
+		return nil, err
+	}
 	raw, err := json.Marshal(req.Spec)
 	if err != nil {
 		return nil, tandem.Errorf(tandem.EInvalid, "spec is not a JSON document: %v", err)

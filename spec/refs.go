@@ -112,6 +112,19 @@ func ParseDatastoreURI(s string) (datastore, path string, ok bool) {
 	return m[1], m[2], true
 }
 
+var workspaceURIRe = regexp.MustCompile(`^azureml://subscriptions/[^/]+/resource[gG]roups/([^/]+)/(?:providers/Microsoft\.MachineLearningServices/)?workspaces/([^/]+)/datastores/([^/]+)/paths(?:/(.*))?$`)
+
+// ParseWorkspaceURI parses the long form of a datastore URI, which names
+// the workspace: azureml://subscriptions/S/resourcegroups/G/workspaces/W/
+// datastores/DS/paths/P. Tandem reads the resource group as the region.
+func ParseWorkspaceURI(s string) (group, workspace, datastore, path string, ok bool) {
+	m := workspaceURIRe.FindStringSubmatch(s)
+	if m == nil {
+		return "", "", "", "", false
+	}
+	return m[1], m[2], m[3], m[4], true
+}
+
 // isRefString reports whether s is written as a reference to a registered
 // asset (azureml:... but not an azureml:// URI, or a registry URI).
 func isRefString(s string) bool {
