@@ -48,9 +48,14 @@ type AgentWork struct {
 	Files          []AgentFile `json:"files,omitempty"`
 	// Inputs are the job's data and model inputs: the agent fetches each
 	// file with OpenAgentInput and delivers them read-only.
-	Inputs  map[string]*JobInput `json:"inputs,omitempty"`
-	Notes   []string             `json:"notes,omitempty"` // lines for the top of the log
-	Attempt int                  `json:"attempt"`
+	Inputs map[string]*JobInput `json:"inputs,omitempty"`
+	Notes  []string             `json:"notes,omitempty"` // lines for the top of the log
+	// Image is the environment's image, Environment how the environment
+	// is written: the agent runs the job in the image when a container
+	// runtime works on its host.
+	Image       string `json:"image,omitempty"`
+	Environment string `json:"environment,omitempty"`
+	Attempt     int    `json:"attempt"`
 }
 
 // AgentHeartbeat is an agent's periodic report; the answer tells it

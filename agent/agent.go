@@ -171,13 +171,15 @@ func (a *Agent) runWork(ctx context.Context, w *tandem.AgentWork) {
 	}()
 
 	cj := &compute.Job{
-		Name:    job,
-		Command: w.Command,
-		Env:     w.Env,
-		Outputs: w.Outputs,
-		Timeout: time.Duration(w.TimeoutSeconds * float64(time.Second)),
-		Notes:   w.Notes,
-		Code:    func(dir string) error { return a.fetch(runCtx, w, dir) },
+		Name:        job,
+		Command:     w.Command,
+		Env:         w.Env,
+		Outputs:     w.Outputs,
+		Timeout:     time.Duration(w.TimeoutSeconds * float64(time.Second)),
+		Notes:       w.Notes,
+		Image:       w.Image,
+		Environment: w.Environment,
+		Code:        func(dir string) error { return a.fetch(runCtx, w, dir) },
 	}
 	if len(w.Inputs) > 0 {
 		cj.Inputs = func(dir string) (map[string]string, error) { return a.fetchInputs(runCtx, w, dir) }

@@ -15,7 +15,7 @@ import (
 )
 
 func (a *app) agentCommand() *cobra.Command {
-	var computeName, id, workDir string
+	var computeName, id, workDir, containerRuntime string
 	var heartbeat time.Duration
 	cmd := &cobra.Command{
 		Use:   "agent --compute NAME [--endpoint URL --token T]",
@@ -32,6 +32,7 @@ func (a *app) agentCommand() *cobra.Command {
 	cmd.Flags().StringVar(&computeName, "compute", "", "the amlcompute cluster to serve")
 	cmd.Flags().StringVar(&id, "id", "", "agent id (default: HOST-RANDOM)")
 	cmd.Flags().DurationVar(&heartbeat, "heartbeat", agent.DefaultHeartbeat, "how often to tell the region the agent lives while a job runs")
+	cmd.Flags().StringVar(&containerRuntime, "container-runtime", "auto", "where jobs whose environment has an image run: auto (docker, else podman), none, or a runtime command")
 	cmd.Flags().StringVar(&workDir, "work-dir", "", "where runs get their temporary directories (default: the system's)")
 	cmd.MarkFlagRequired("compute")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
@@ -56,7 +57,7 @@ func (a *app) agentCommand() *cobra.Command {
 			Client: client, Workspace: ws, Compute: computeName, ID: id, Host: host, Heartbeat: heartbeat,
 			Logger: slog.New(slog.NewTextHandler(a.env.Stderr, nil)).With("agent", id),
 		}
-		ag.Local.TempDir = workDir
+		ag.Local.TempDir, ag.Local.Runtime = workDir, containerRuntime
 		fmt.Fprintf(a.env.Stdout, "agent %s serving compute %s of workspace %s (max %d jobs at once across its agents)\n", id, computeName, ws, c.MaxInstances)
 		err = ag.Run(cmd.Context())
 		if err == nil {

@@ -39,6 +39,11 @@ type Job struct {
 	// outputs) or to watch them while the command runs. log is the job's
 	// log, for notes.
 	PrepareOutputs func(dirs map[string]string, log io.Writer) error
+	// Image is the environment's image: the job runs in it when a
+	// container runtime works here. Environment names the environment for
+	// the log when there is no image (a registry reference, say).
+	Image       string
+	Environment string
 }
 
 // ArtifactsOutput is Azure's default output of a command: when a job
@@ -74,6 +79,10 @@ func (r *Result) Cleanup() {
 // per run.
 type Local struct {
 	TempDir string // parent of the runs' directories; default os.TempDir()
+	// Runtime is the container runtime for jobs whose environment has an
+	// image: "" or "auto" (docker, else podman, whichever answers `info`),
+	// "none", or a command. Without one, jobs run on the host.
+	Runtime string
 }
 
 var (
@@ -99,7 +108,22 @@ func (l *Local) Run(ctx context.Context, job *Job, started func(log string)) *Re
 		return res
 	}
 	defer logf.Close()
-	fmt.Fprintf(logf, "tandem: job %s runs on the host (no container runtime is used); the environment's image only labels it\n", job.Name)
+	runtime, why := "", ""
+	if job.Image != "" {
+		runtime, why = l.containerRuntime()
+	}
+	switch {
+	case runtime != "":
+		fmt.Fprint(logf, containerLine(job.Name, job.Image, filepath.Base(runtime)))
+	case job.Image != "":
+		fmt.Fprintf(logf, "tandem: job %s runs on the host: %s; the environment's image %s only labels it\n", job.Name, why, job.Image)
+	default:
+		env := job.Environment
+		if env == "" {
+			env = "(none)"
+		}
+		fmt.Fprintf(logf, "tandem: job %s runs on the host: its environment %s has no image to run in\n", job.Name, env)
+	}
 	for _, n := range job.Notes {
 		fmt.Fprintf(logf, "tandem: %s\n", n)
 	}
@@ -170,37 +194,66 @@ func (l *Local) Run(ctx context.Context, job *Job, started func(log string)) *Re
 		runCtx, c2 = context.WithTimeout(runCtx, job.Timeout)
 		defer c2()
 	}
-	cmd := exec.CommandContext(runCtx, "bash", "-c", command)
-	cmd.Dir = work
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = procAttr()
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	cmd.WaitDelay = 5 * time.Second
-	env := os.Environ()
+	var vars []string
 	keys := make([]string, 0, len(job.Env))
 	for k := range job.Env {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		env = append(env, k+"="+job.Env[k])
+		vars = append(vars, k+"="+job.Env[k])
 	}
-	env = append(env, "TANDEM_RUN_ID="+job.Name, "AZUREML_RUN_ID="+job.Name)
+	vars = append(vars, "TANDEM_RUN_ID="+job.Name, "AZUREML_RUN_ID="+job.Name)
 	for o, dir := range res.Outputs {
-		env = append(env, "AZUREML_OUTPUT_"+strings.ToUpper(o)+"="+dir)
+		vars = append(vars, "AZUREML_OUTPUT_"+strings.ToUpper(o)+"="+dir)
 	}
 	for i, p := range inputs {
-		env = append(env, "AZUREML_INPUT_"+strings.ToUpper(i)+"="+p)
+		vars = append(vars, "AZUREML_INPUT_"+strings.ToUpper(i)+"="+p)
 	}
-	cmd.Env = env
-	if err := cmd.Start(); err != nil {
-		res.Err = fmt.Errorf("start bash: %w", err)
+	var cmd *exec.Cmd
+	startCmd := func(container bool) error {
+		if container {
+			name := containerName(job.Name)
+			cmd = exec.CommandContext(runCtx, runtime, containerArgs(name, job.Image, root, work, vars, command)...)
+			cmd.Env = os.Environ()
+			cmd.Cancel = func() error {
+				rm, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				defer cancel()
+				_ = exec.CommandContext(rm, runtime, "rm", "-f", name).Run()
+				return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			}
+		} else {
+			cmd = exec.CommandContext(runCtx, "bash", "-c", command)
+			cmd.Env = append(os.Environ(), vars...)
+			cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+		}
+		cmd.Dir = work
+		cmd.Stdout, cmd.Stderr = logf, logf
+		cmd.SysProcAttr = procAttr()
+		cmd.WaitDelay = 5 * time.Second
+		return cmd.Start()
+	}
+	logStart, _ := logf.Seek(0, io.SeekCurrent)
+	if err := startCmd(runtime != ""); err != nil {
+		res.Err = fmt.Errorf("start the command: %w", err)
 		return res
 	}
 	if started != nil {
 		started(res.Log)
 	}
 	err = cmd.Wait()
+	var ee *exec.ExitError
+	if runtime != "" && runCtx.Err() == nil && errors.As(err, &ee) && runtimeFailed(ee.ExitCode()) && !loggedSince(res.Log, logStart, containerStarted) {
+		// The runtime could not start the container: the command did not
+		// run. Run it on the host, and say so.
+		fmt.Fprintf(logf, "tandem: %s could not run the container (exit %d, above); job %s runs on the host instead\n", filepath.Base(runtime), ee.ExitCode(), job.Name)
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		if err := startCmd(false); err != nil {
+			res.Err = fmt.Errorf("start bash: %w", err)
+			return res
+		}
+		err = cmd.Wait()
+	}
 	// Whatever the shell left behind in its group goes too.
 	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 	if dir, ok := res.Outputs[ArtifactsOutput]; ok {
@@ -226,6 +279,21 @@ func (l *Local) Run(ctx context.Context, job *Job, started func(log string)) *Re
 		}
 	}
 	return res
+}
+
+// loggedSince reports whether line was written to the log at or after
+// offset.
+func loggedSince(log string, offset int64, line string) bool {
+	f, err := os.Open(log)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	if _, err := f.Seek(offset, io.SeekStart); err != nil {
+		return false
+	}
+	b, err := io.ReadAll(io.LimitReader(f, 1<<20))
+	return err == nil && strings.Contains(string(b), line+"\n")
 }
 
 // copyArtifacts copies the run's ./outputs and ./logs folders into dir.

@@ -217,7 +217,7 @@ func (r *Region) agentWork(ctx context.Context, wsID string, j *tandem.Job) *tan
 	cj.Env, cj.Outputs, cj.Timeout = runSettings(j)
 	r.prepareRun(ctx, wsID, j, cj)
 	w := &tandem.AgentWork{Job: j, Command: cj.Command, Env: cj.Env, Outputs: cj.Outputs, TimeoutSeconds: cj.Timeout.Seconds(),
-		Inputs: j.Inputs, Notes: cj.Notes, Attempt: j.Attempts}
+		Inputs: j.Inputs, Notes: cj.Notes, Image: cj.Image, Environment: cj.Environment, Attempt: j.Attempts}
 	for _, f := range j.Files {
 		w.Files = append(w.Files, tandem.AgentFile{Path: f.Path, SHA256: f.SHA256, Size: f.Size})
 	}

@@ -57,7 +57,7 @@ type runningJob struct {
 
 func (r *Region) jobs() *jobRunner {
 	r.jobsOnce.Do(func() {
-		r.jobRunner = &jobRunner{wake: make(chan struct{}, 1), running: map[string]*runningJob{}}
+		r.jobRunner = &jobRunner{wake: make(chan struct{}, 1), running: map[string]*runningJob{}, local: compute.Local{Runtime: r.ContainerRuntime}}
 	})
 	return r.jobRunner
 }

@@ -383,6 +383,7 @@ func recordInputs(s map[string]any, inputs map[string]*tandem.JobInput) {
 // becomes its local path. A uri_file output's ${{outputs.y}} becomes a
 // file in y's folder, named as the output's path names it (or y).
 func (r *Region) prepareRun(ctx context.Context, wsID string, job *tandem.Job, cj *compute.Job) {
+	cj.Image, cj.Environment = r.jobImage(ctx, wsID, job)
 	if props, ok := job.Spec["properties"].(map[string]any); ok {
 		if c, _ := props[requestedCompute].(string); c != "" {
 			cj.Notes = append(cj.Notes, fmt.Sprintf("compute %q is not available here; this step of pipeline %s runs on the local compute", c, job.Parent))

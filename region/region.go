@@ -48,6 +48,9 @@ type Region struct {
 	// before the job fails.
 	AgentTimeout time.Duration
 	MaxRetries   int
+	// ContainerRuntime is the runtime local jobs with an image run in:
+	// "" or "auto", "none", docker, podman or a path (compute.Local).
+	ContainerRuntime string
 
 	// JobOutputSync is how often a running job's outputs and log are
 	// uploaded; 0: DefaultJobOutputSync; negative: only at the job's end.

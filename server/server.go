@@ -40,10 +40,13 @@ type Config struct {
 	QuotaCores    int           // cores the region's clusters may hold in all; 0: no quota
 	AgentTimeout  time.Duration // silence after which an agent's job is requeued; default 30s
 	MaxRetries    int           // times a job whose agent was lost is queued again
-	Advertise     string        // URL peers and clients reach this server at; default http://<listen address>
-	PurgeInterval time.Duration // how often expired workspaces are purged; default 1m
-	Logger        *slog.Logger  // default: text logs to LogOutput
-	LogOutput     io.Writer     // default: os.Stderr
+	// ContainerRuntime runs local jobs whose environment has an image:
+	// "auto" (docker, else podman), "none", or a runtime command.
+	ContainerRuntime string
+	Advertise        string        // URL peers and clients reach this server at; default http://<listen address>
+	PurgeInterval    time.Duration // how often expired workspaces are purged; default 1m
+	Logger           *slog.Logger  // default: text logs to LogOutput
+	LogOutput        io.Writer     // default: os.Stderr
 
 	// SnapshotInterval is how often every workspace's metadata is
 	// snapshotted to its storage; default 1h, negative: never (hot/cold
@@ -167,6 +170,7 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	s.Region.MaxUpload = cfg.MaxUploadMB << 20
 	s.Region.QuotaCores = cfg.QuotaCores
 	s.Region.AgentTimeout, s.Region.MaxRetries = cfg.AgentTimeout, cfg.MaxRetries
+	s.Region.ContainerRuntime = cfg.ContainerRuntime
 	s.Region.Logger = cfg.Logger
 	s.Region.Vault = keys
 	s.Region.StorageURL = cfg.Storage
