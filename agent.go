@@ -55,7 +55,15 @@ type AgentWork struct {
 	// runtime works on its host.
 	Image       string `json:"image,omitempty"`
 	Environment string `json:"environment,omitempty"`
-	Attempt     int    `json:"attempt"`
+	// SyncSeconds is how often the agent uploads the outputs while the job
+	// runs and records them with SyncAgentOutputs (0: only at the end), so
+	// that a resubmission after a failover resumes from them.
+	SyncSeconds float64 `json:"sync_seconds,omitempty"`
+	// Seed lists the output files of the job this one resubmits: the agent
+	// fetches each with OpenAgentSeed into the output's directory before
+	// the command runs.
+	Seed    []AgentOutput `json:"seed,omitempty"`
+	Attempt int           `json:"attempt"`
 }
 
 // AgentHeartbeat is an agent's periodic report; the answer tells it
@@ -110,6 +118,10 @@ type AgentService interface {
 	// PutAgentLog stores the whole log as logs/std_log.txt.
 	PutAgentLog(ctx context.Context, workspace, compute, agent, job string, r io.Reader) (*BlobRef, error)
 	PutAgentOutput(ctx context.Context, workspace, compute, agent, job, output, path string, r io.Reader) (*BlobRef, error)
+	// SyncAgentOutputs records output files uploaded while the job runs.
+	SyncAgentOutputs(ctx context.Context, workspace, compute, agent, job string, outputs []AgentOutput) error
+	// OpenAgentSeed returns file index of the work's Seed.
+	OpenAgentSeed(ctx context.Context, workspace, compute, agent, job string, index int) (io.ReadCloser, error)
 	CompleteAgentJob(ctx context.Context, workspace, compute, agent, job string, res *AgentResult) (*Job, error)
 	// ListAgents returns the agents of a cluster the region has heard from.
 	ListAgents(ctx context.Context, workspace, compute string) ([]*Agent, error)

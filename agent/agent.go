@@ -9,7 +9,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"os"
 	"path"
@@ -184,6 +183,8 @@ func (a *Agent) runWork(ctx context.Context, w *tandem.AgentWork) {
 	if len(w.Inputs) > 0 {
 		cj.Inputs = func(dir string) (map[string]string, error) { return a.fetchInputs(runCtx, w, dir) }
 	}
+	outs := newOutputs(a, w)
+	cj.PrepareOutputs = outs.prepare(runCtx)
 	res := a.Local.Run(runCtx, cj, func(p string) {
 		mu.Lock()
 		logPath = p
@@ -191,8 +192,16 @@ func (a *Agent) runWork(ctx context.Context, w *tandem.AgentWork) {
 		if err := a.Client.StartAgentJob(runCtx, a.Workspace, a.Compute, a.ID, job); err != nil {
 			log.Warn("cannot record the job running", "err", err)
 		}
+		outs.start(runCtx, func() string {
+			mu.Lock()
+			defer mu.Unlock()
+			return logPath
+		})
 	})
 	defer res.Cleanup()
+	if res.Log != "" && logPath != "" {
+		outs.close()
+	}
 	close(tailStop)
 	<-tailDone
 	cancel()
@@ -227,11 +236,11 @@ func (a *Agent) runWork(ctx context.Context, w *tandem.AgentWork) {
 		log.Info("agent stopping; the job goes back to the region")
 		return
 	}
-	outs, err := a.uploadOutputs(rctx, job, res.Outputs)
+	files, err := outs.final(rctx)
 	if err != nil {
 		result.Error = "storing outputs failed: " + err.Error()
 	}
-	result.Outputs = outs
+	result.Outputs = files
 	j, err := a.Client.CompleteAgentJob(rctx, a.Workspace, a.Compute, a.ID, job, result)
 	if err != nil {
 		log.Warn("cannot report the job's end", "err", err)
@@ -323,36 +332,4 @@ func writeFile(dst string, r io.Reader, readOnly bool) error {
 		return os.Chmod(dst, 0o444)
 	}
 	return nil
-}
-
-// uploadOutputs sends every regular file of the outputs' directories.
-func (a *Agent) uploadOutputs(ctx context.Context, job string, outputs map[string]string) ([]tandem.AgentOutput, error) {
-	var out []tandem.AgentOutput
-	for name, dir := range outputs {
-		err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-			if err != nil || !d.Type().IsRegular() {
-				return err
-			}
-			rel, err := filepath.Rel(dir, p)
-			if err != nil {
-				return err
-			}
-			f, err := os.Open(p)
-			if err != nil {
-				return err
-			}
-			defer f.Close()
-			rel = filepath.ToSlash(rel)
-			ref, err := a.Client.PutAgentOutput(ctx, a.Workspace, a.Compute, a.ID, job, name, rel, f)
-			if err != nil {
-				return err
-			}
-			out = append(out, tandem.AgentOutput{Output: name, Path: rel, SHA256: ref.SHA256, Size: ref.Size})
-			return nil
-		})
-		if err != nil {
-			return out, err
-		}
-	}
-	return out, nil
 }

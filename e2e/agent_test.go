@@ -103,7 +103,7 @@ func TestAgents(t *testing.T) {
 func testAgents(t *testing.T, stack string) {
 	bin := Build(t)
 	db, storage := StackURLs(t, stack)
-	r := StartRegion(t, bin, RegionOptions{Name: "eastus", DB: db, Storage: storage, ExtraArgs: []string{"--agent-timeout", "2s", "--max-retries", "1"}})
+	r := StartRegion(t, bin, RegionOptions{Name: "eastus", DB: db, Storage: storage, ExtraArgs: []string{"--agent-timeout", "2s", "--max-retries", "1", "--job-output-sync", "500ms"}})
 	r.MustCLI(t, "workspace", "create", "--name", "mlw")
 	dir := t.TempDir()
 	clusterFile := filepath.Join(dir, "cluster.yml")
@@ -111,7 +111,7 @@ func testAgents(t *testing.T, stack string) {
 	r.MustCLI(t, "compute", "create", "--workspace", "mlw", "-f", clusterFile)
 
 	os.MkdirAll(filepath.Join(dir, "src"), 0o755)
-	os.WriteFile(filepath.Join(dir, "src", "main.sh"), []byte("echo \"attempt on $(hostname) reads $(cat data.txt) and $(cat \"$2/hello.txt\")\"\nsleep \"${SLEEP:-0}\"\necho finished > \"$1/result.txt\"\npython3 track.py\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "src", "main.sh"), []byte("echo started > \"$1/progress.txt\"\necho \"attempt on $(hostname) reads $(cat data.txt) and $(cat \"$2/hello.txt\")\"\nsleep \"${SLEEP:-0}\"\necho finished > \"$1/result.txt\"\npython3 track.py\n"), 0o644)
 	os.WriteFile(filepath.Join(dir, "src", "data.txt"), []byte("forty-two"), 0o644)
 	os.MkdirAll(filepath.Join(dir, "ref"), 0o755)
 	os.WriteFile(filepath.Join(dir, "ref", "hello.txt"), []byte("an input"), 0o644)
@@ -161,7 +161,16 @@ urllib.request.urlopen(req).read()
 	// kill -9 of the agent mid-run: the job goes to agent-2.
 	a2 := startAgent(t, bin, r, "mlw", "cpu-cluster", "agent-2")
 	long := agentJobCreate(t, r, jobFile, "environment_variables.SLEEP=4")
-	running := agentJobWait(t, r, long.Name, "the long job to run", func(j tandem.Job) bool { return j.Status == tandem.JobRunning })
+	// The agent uploads outputs while the job runs (what a resubmission
+	// after a failover would start from).
+	running := agentJobWait(t, r, long.Name, "the long job's outputs synced while it runs", func(j tandem.Job) bool {
+		for _, o := range j.Outputs {
+			if o.Path == "model/progress.txt" && j.Status == tandem.JobRunning && j.OutputsSyncedAt != nil {
+				return true
+			}
+		}
+		return false
+	})
 	first := map[string]*agentProc{"agent-1": a1, "agent-2": a2}[running.Agent]
 	if first == nil {
 		t.Fatalf("job runs on unknown agent %q", running.Agent)

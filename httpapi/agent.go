@@ -30,6 +30,8 @@ func (s *Server) agentRoutes(v1 func(string, func(http.ResponseWriter, *http.Req
 	v1("PUT "+base+"/{agent}/jobs/{job}/log", s.handlePutAgentLog)
 	v1("PUT "+base+"/{agent}/jobs/{job}/outputs/{output}/{path...}", s.handlePutAgentOutput)
 	v1("POST "+base+"/{agent}/jobs/{job}/complete", s.handleCompleteAgentJob)
+	v1("POST "+base+"/{agent}/jobs/{job}/outputs-synced", s.handleSyncAgentOutputs)
+	v1("GET "+base+"/{agent}/jobs/{job}/seed/{index}", s.handleAgentSeed)
 }
 
 func (s *Server) agents() (tandem.AgentService, error) {
@@ -209,7 +211,71 @@ func (s *Server) handleCompleteAgentJob(w http.ResponseWriter, r *http.Request) 
 	return nil
 }
 
+func (s *Server) handleSyncAgentOutputs(w http.ResponseWriter, r *http.Request) error {
+	svc, err := s.agents()
+	if err != nil {
+		return err
+	}
+	var req struct {
+		Outputs []tandem.AgentOutput `json:"outputs"`
+	}
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	if err := svc.SyncAgentOutputs(r.Context(), r.PathValue("ws"), r.PathValue("compute"), r.PathValue("agent"), r.PathValue("job"), req.Outputs); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (s *Server) handleAgentSeed(w http.ResponseWriter, r *http.Request) error {
+	svc, err := s.agents()
+	if err != nil {
+		return err
+	}
+	index, err := strconv.Atoi(r.PathValue("index"))
+	if err != nil {
+		return tandem.Errorf(tandem.EInvalid, "seed file index %q is not a number", r.PathValue("index")).WithTarget("index")
+	}
+	rc, err := svc.OpenAgentSeed(r.Context(), r.PathValue("ws"), r.PathValue("compute"), r.PathValue("agent"), r.PathValue("job"), index)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.WriteHeader(http.StatusOK)
+	if _, err := io.Copy(w, rc); err != nil {
+		s.Logger.Error("agent seed download failed", "path", r.URL.Path, "err", err)
+		panic(http.ErrAbortHandler)
+	}
+	return nil
+}
+
 var _ tandem.AgentService = (*Client)(nil)
+
+func (c *Client) SyncAgentOutputs(ctx context.Context, ws, compute, agent, job string, outputs []tandem.AgentOutput) error {
+	return c.call(ctx, http.MethodPost, agentPath(ws, compute, agent, "jobs", url.PathEscape(job), "outputs-synced"), nil, map[string]any{"outputs": outputs}, nil)
+}
+
+// OpenAgentSeed returns a seed file's bytes, unverified.
+func (c *Client) OpenAgentSeed(ctx context.Context, ws, compute, agent, job string, index int) (io.ReadCloser, error) {
+	resp, err := c.do(ctx, request{method: http.MethodGet, path: agentPath(ws, compute, agent, "jobs", url.PathEscape(job), "seed", strconv.Itoa(index))})
+	if err != nil {
+		return nil, err
+	}
+	return resp.Body, nil
+}
+
+// OpenVerifiedAgentSeed returns a reader whose final Read fails with
+// ECorrupt unless the bytes match f.
+func (c *Client) OpenVerifiedAgentSeed(ctx context.Context, ws, compute, agent, job string, index int, f tandem.AgentOutput) (io.ReadCloser, error) {
+	rc, err := c.OpenAgentSeed(ctx, ws, compute, agent, job, index)
+	if err != nil {
+		return nil, err
+	}
+	return &verifyingBody{rc: rc, want: f.SHA256, size: f.Size, h: sha256.New(), what: f.Output + "/" + f.Path}, nil
+}
 
 func agentPath(ws, compute, agent string, rest ...string) string {
 	p := wsPath(ws, "computes", url.PathEscape(compute), "agents", url.PathEscape(agent))

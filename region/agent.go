@@ -221,6 +221,13 @@ func (r *Region) agentWork(ctx context.Context, wsID string, j *tandem.Job) *tan
 	for _, f := range j.Files {
 		w.Files = append(w.Files, tandem.AgentFile{Path: f.Path, SHA256: f.SHA256, Size: f.Size})
 	}
+	if sync := r.JobOutputSync; sync >= 0 {
+		if sync == 0 {
+			sync = DefaultJobOutputSync
+		}
+		w.SyncSeconds = sync.Seconds()
+	}
+	w.Seed = r.seedFiles(ctx, wsID, j)
 	return w
 }
 
@@ -456,26 +463,11 @@ func (r *Region) CompleteAgentJob(ctx context.Context, workspace, compute, agent
 	} else if !tandem.IsCode(err, tandem.ENotFound) {
 		return nil, err
 	}
-	_, outputs, _ := runSettings(j)
-	for _, o := range res.Outputs {
-		p, err := cleanOutputPath(o.Path)
-		if err != nil {
-			return nil, err
-		}
-		if !contains(outputs, o.Output) {
-			return nil, tandem.Errorf(tandem.EInvalid, "job %q has no output %q", name, o.Output).WithTarget(o.Output)
-		}
-		ref, err := r.Blobs.Stat(ctx, prefix+"outputs/"+o.Output+"/"+p)
-		if tandem.IsCode(err, tandem.ENotFound) {
-			return nil, tandem.Errorf(tandem.EInvalid, "output file %s/%s was not uploaded", o.Output, p).WithTarget(o.Output + "/" + p)
-		} else if err != nil {
-			return nil, err
-		}
-		if ref.SHA256 != o.SHA256 || ref.Size != o.Size {
-			return nil, tandem.Errorf(tandem.ECorrupt, "output file %s/%s is stored with sha256 %s (%d bytes), the agent sent %s (%d bytes)", o.Output, p, ref.SHA256, ref.Size, o.SHA256, o.Size)
-		}
-		blobs = append(blobs, ref)
+	outBlobs, err := r.checkedOutputs(ctx, ws.ID, j, res.Outputs)
+	if err != nil {
+		return nil, err
 	}
+	blobs = append(blobs, outBlobs...)
 	// Named outputs of a successful run register as assets, as on local
 	// compute.
 	var produced []tandem.OutputAsset
@@ -492,7 +484,7 @@ func (r *Region) CompleteAgentJob(ctx context.Context, workspace, compute, agent
 		if j.Agent != agent {
 			return tandem.Errorf(tandem.EConflict, "job %q was taken from agent %s", name, agent)
 		}
-		stored.Blobs = mergeBlobs(stored.Blobs, blobs)
+		r.addRunBlobs(j, stored, blobs)
 		if tandem.JobDone(j.Status) {
 			return nil // canceled meanwhile: keep the status, take the log
 		}
@@ -528,21 +520,108 @@ func (r *Region) CompleteAgentJob(ctx context.Context, workspace, compute, agent
 	return r.FindJob(ctx, workspace, name)
 }
 
-// mergeBlobs adds refs to list, replacing refs of the same key.
-func mergeBlobs(list, refs []tandem.BlobRef) []tandem.BlobRef {
-	idx := map[string]int{}
-	for i, b := range list {
-		idx[b.Key] = i
+// seedFiles lists the last uploaded outputs of the job j resubmits, for
+// its agent to start from.
+func (r *Region) seedFiles(ctx context.Context, wsID string, j *tandem.Job) []tandem.AgentOutput {
+	if j.ResubmittedFrom == "" {
+		return nil
 	}
-	for _, b := range refs {
-		if i, ok := idx[b.Key]; ok {
-			list[i] = b
-			continue
+	orig, err := r.jobByID(ctx, wsID, j.ResubmittedFrom)
+	if err != nil {
+		return nil
+	}
+	var seed []tandem.AgentOutput
+	for _, f := range orig.Outputs {
+		o, p, ok := strings.Cut(f.Path, "/")
+		if ok {
+			seed = append(seed, tandem.AgentOutput{Output: o, Path: p, SHA256: f.SHA256, Size: f.Size})
 		}
-		idx[b.Key] = len(list)
-		list = append(list, b)
 	}
-	return list
+	return seed
+}
+
+func (r *Region) jobByID(ctx context.Context, wsID, name string) (*tandem.Job, error) {
+	var j *tandem.Job
+	err := r.Store.View(ctx, func(tx tandem.Tx) error {
+		res, err := tx.FindResource(ctx, tandem.ResourceKey{WorkspaceID: wsID, Kind: tandem.KindJob, Name: name})
+		if err != nil {
+			return err
+		}
+		j, err = jobFromResource(res)
+		return err
+	})
+	return j, err
+}
+
+// OpenAgentSeed returns one file the job's work seeds its outputs with.
+func (r *Region) OpenAgentSeed(ctx context.Context, workspace, compute, agent, name string, index int) (io.ReadCloser, error) {
+	ws, j, err := r.ownedJob(ctx, workspace, compute, agent, name, false)
+	if err != nil {
+		return nil, err
+	}
+	seed := r.seedFiles(ctx, ws.ID, j)
+	if index < 0 || index >= len(seed) {
+		return nil, tandem.Errorf(tandem.ENotFound, "job %q has no seed file %d", name, index)
+	}
+	f := seed[index]
+	key := tandem.StoragePrefix(ws.ID) + runFolder(j.ResubmittedFrom) + "outputs/" + f.Output + "/" + f.Path
+	return r.Blobs.OpenVerified(ctx, tandem.BlobRef{Key: key, SHA256: f.SHA256, Size: f.Size})
+}
+
+// checkedOutputs returns the stored refs of output files an agent says it
+// uploaded, each checked against what storage holds.
+func (r *Region) checkedOutputs(ctx context.Context, wsID string, j *tandem.Job, outs []tandem.AgentOutput) ([]tandem.BlobRef, error) {
+	prefix := tandem.StoragePrefix(wsID) + runFolder(j.Name)
+	_, outputs, _ := runSettings(j)
+	var blobs []tandem.BlobRef
+	for _, o := range outs {
+		p, err := cleanOutputPath(o.Path)
+		if err != nil {
+			return nil, err
+		}
+		if !contains(outputs, o.Output) {
+			return nil, tandem.Errorf(tandem.EInvalid, "job %q has no output %q", j.Name, o.Output).WithTarget(o.Output)
+		}
+		ref, err := r.Blobs.Stat(ctx, prefix+"outputs/"+o.Output+"/"+p)
+		if tandem.IsCode(err, tandem.ENotFound) {
+			return nil, tandem.Errorf(tandem.EInvalid, "output file %s/%s was not uploaded", o.Output, p).WithTarget(o.Output + "/" + p)
+		} else if err != nil {
+			return nil, err
+		}
+		if ref.SHA256 != o.SHA256 || ref.Size != o.Size {
+			return nil, tandem.Errorf(tandem.ECorrupt, "output file %s/%s is stored with sha256 %s (%d bytes), the agent sent %s (%d bytes)", o.Output, p, ref.SHA256, ref.Size, o.SHA256, o.Size)
+		}
+		blobs = append(blobs, ref)
+	}
+	return blobs, nil
+}
+
+// SyncAgentOutputs records output files (and the log, when stored) the
+// agent uploaded while its job runs: one change entry, so the outputs
+// replicate and a resubmission after a failover starts from them.
+func (r *Region) SyncAgentOutputs(ctx context.Context, workspace, compute, agent, name string, outs []tandem.AgentOutput) error {
+	ws, j, err := r.ownedJob(ctx, workspace, compute, agent, name, false)
+	if err != nil {
+		return err
+	}
+	blobs, err := r.checkedOutputs(ctx, ws.ID, j, outs)
+	if err != nil {
+		return err
+	}
+	if ref, err := r.Blobs.Stat(ctx, tandem.StoragePrefix(ws.ID)+runFolder(name)+"logs/std_log.txt"); err == nil {
+		blobs = append(blobs, ref)
+	}
+	if len(blobs) == 0 {
+		return nil
+	}
+	err = r.updateJob(ctx, jobRef{ws.ID, name}, func(j *tandem.Job, res *tandem.Resource) error {
+		if j.Agent != agent || tandem.JobDone(j.Status) {
+			return tandem.Errorf(tandem.EConflict, "job %q is no longer agent %s's", name, agent)
+		}
+		r.addRunBlobs(j, res, blobs)
+		return nil
+	})
+	return err
 }
 
 // ListAgents returns the cluster's agents, newest heartbeat first; those
