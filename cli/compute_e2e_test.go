@@ -73,13 +73,21 @@ func TestE2ECompute(t *testing.T) {
 	if !strings.Contains(yml, "amlCompute.schema.json") || !strings.Contains(yml, "max_instances: 1") {
 		t.Fatalf("show -o yaml printed %q, want the Azure document", yml)
 	}
-	wantExit(t, dir, env, 2, "synapsespark", "compute", "create", "-f", file("attached-spark-user-identity.yml"))
+	// An attached kind is a record too (the corpus file's name is a
+	// placeholder, so it is given here).
+	spark := decode[tandem.Compute](t, mustRun(t, dir, env, "compute", "create", "-f", file("attached-spark-user-identity.yml"), "--set", "name=spark-pool", "-o", "json"))
+	if spark.Type != "synapsespark" || spark.State != tandem.ComputeNotRunnable || spark.QuotaCores() != 0 {
+		t.Fatalf("attached spark pool registered as %+v", spark)
+	}
 	wantExit(t, dir, env, 4, "built-in", "compute", "delete", "--name", "local", "--yes")
 
 	// Jobs: refused at create when their compute cannot run them.
 	job := filepath.Join(dir, "job.yml")
 	os.WriteFile(job, []byte("command: echo hi\nenvironment:\n  image: library/python:latest\n"), 0o644)
 	wantExit(t, dir, env, 2, `compute "schedule-example-i" is not runnable here`, "job", "create", "-f", job, "--set", "compute=azureml:schedule-example-i")
+	wantExit(t, dir, env, 2, `compute "spark-pool" is not runnable here`, "job", "create", "-f", job, "--set", "compute=azureml:spark-pool")
+	wantExit(t, dir, env, 9, `the job asks for 3 instances (resources.instance_count) but compute "basic-example" has at most 1 (max_instances)`, "job", "create", "-f", job, "--set", "compute=azureml:basic-example", "--set", "resources.instance_count=3")
+	wantExit(t, dir, env, 9, `compute "local" has at most 4`, "job", "create", "-f", job, "--set", "resources.instance_count=5")
 	wantExit(t, dir, env, 2, `compute "nowhere" does not exist`, "job", "create", "-f", job, "--set", "compute=azureml:nowhere")
 	if jobs := decode[[]tandem.Job](t, mustRun(t, dir, env, "job", "list", "-o", "json")); len(jobs) != 0 {
 		t.Fatalf("refused jobs were recorded: %+v", jobs)

@@ -493,3 +493,18 @@ func (r *Region) jobCompute(ctx context.Context, workspace, name string) (*tande
 	}
 	return c, nil
 }
+
+// checkInstances refuses a job that asks for more instances
+// (resources.instance_count) than its compute has (QuotaExceeded, with
+// the numbers), or for more than one: each job runs as one process here.
+func checkInstances(fields map[string]any, c *tandem.Compute) error {
+	res, _ := fields["resources"].(map[string]any)
+	n := intField(res, "instance_count", 1)
+	if n <= 1 {
+		return nil
+	}
+	if n > c.MaxInstances {
+		return tandem.Errorf(tandem.EQuotaExceeded, "the job asks for %d instances (resources.instance_count) but compute %q has at most %d (max_instances)", n, c.Name, c.MaxInstances).WithTarget("resources.instance_count")
+	}
+	return tandem.Errorf(tandem.EInvalid, "resources.instance_count %d: distributed jobs are not supported yet; each job runs as one process", n).WithTarget("resources.instance_count")
+}

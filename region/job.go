@@ -220,6 +220,9 @@ func (r *Region) CreateJob(ctx context.Context, workspace string, req *tandem.Jo
 	if err != nil {
 		return nil, err
 	}
+	if err := checkInstances(doc.Fields, target); err != nil {
+		return nil, err
+	}
 	j.Compute = target.Name
 	if j.Name == "" {
 		j.Name = jobName()

@@ -51,15 +51,16 @@ func computeDocument() *typedRule {
 		opt("ssh_settings", obj(opt("admin_username", str), opt("admin_password", str),
 			opt("ssh_private_key_file", pathRule{shape: mustBeFile}), opt("ssh_port", intRange(1, 65535)))),
 	)
+	// Attached computes: Tandem keeps them as records that jobs cannot
+	// run on.
+	attached := func() *objRule {
+		return computeFields(req("resource_id", nonEmpty), opt("identity", computeIdentity), opt("namespace", str),
+			opt("ssh_settings", obj(opt("admin_username", str), opt("admin_password", str), opt("ssh_port", intRange(1, 65535)))))
+	}
 	return typed("a compute", "", map[string]*objRule{
 		"amlcompute": aml, "computeinstance": instance, "virtualmachine": vm,
-	}, map[string]string{
-		"kubernetes":   "kubernetes computes are not supported yet",
-		"synapsespark": "attached Synapse Spark pools (synapsespark) are not supported yet",
-		"aks":          "aks computes are not supported (Azure retired them for kubernetes computes)",
-		"hdinsight":    "hdinsight computes are not supported",
-		"databricks":   "databricks computes are not supported",
-	})
+		"kubernetes": attached(), "synapsespark": attached(), "aks": attached(), "hdinsight": attached(), "databricks": attached(),
+	}, nil)
 }
 
 // Online endpoints and deployments.

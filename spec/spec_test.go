@@ -150,7 +150,7 @@ var badCases = []badCase{
 
 	// Computes and endpoints.
 	{name: "ComputeMinMax", yaml: "$schema: https://azuremlschemas.azureedge.net/latest/amlCompute.schema.json\nname: cpu\ntype: amlcompute\nmin_instances: 4\nmax_instances: 2\n", want: "4:16: min_instances: ", msg: "4 is more than max_instances (2)"},
-	{name: "ComputeKubernetes", yaml: "name: k8s\ntype: kubernetes\n", opts: Options{Kind: "compute"}, want: "2:7: type: ", msg: "kubernetes computes are not supported yet"},
+	{name: "ComputeKubernetesNeedsResource", yaml: "name: k8s\ntype: kubernetes\n", opts: Options{Kind: "compute"}, want: "1:1: ", msg: `missing required field "resource_id"`},
 	{name: "EndpointCompute", yaml: "$schema: https://azuremlschemas.azureedge.net/latest/managedOnlineEndpoint.schema.json\nname: ep1\ncompute: azureml:k8s\n", want: "3:10: compute: ", msg: "kubernetes online endpoints (with a compute) are not supported yet"},
 	{name: "EndpointAuth", yaml: "$schema: https://azuremlschemas.azureedge.net/latest/managedOnlineEndpoint.schema.json\nname: ep1\nauth_mode: password\n", want: "3:12: auth_mode: ", msg: `"password" is not allowed; use one of: key, aml_token, aad_token`},
 	{name: "EndpointName", yaml: "name: 1ep\n", opts: Options{Kind: "online-endpoint"}, want: "1:7: name: ", msg: "use 3 to 32 letters, digits and '-', starting with a letter"},
