@@ -58,6 +58,11 @@ type Job struct {
 	// Attempts counts the times agents took it.
 	Agent    string `json:"agent,omitempty"`
 	Attempts int    `json:"attempts,omitempty"`
+	// CodeStore says where the code snapshot's files are: "sha256" for
+	// the workspace's content-addressed code store (code/<sha256>, each
+	// content stored once, shared by every job that has it); empty for
+	// jobs from before it, whose files are under runs/<name>/.
+	CodeStore string `json:"code_store,omitempty"`
 	// OutputAssets are the asset versions the job's named outputs were
 	// registered as after it completed (lineage).
 	OutputAssets []OutputAsset `json:"output_assets,omitempty"`

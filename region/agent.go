@@ -310,7 +310,7 @@ func (r *Region) OpenAgentFile(ctx context.Context, workspace, compute, agent, n
 	}
 	for _, f := range j.Files {
 		if f.Path == file {
-			return r.Blobs.OpenVerified(ctx, tandem.BlobRef{Key: tandem.StoragePrefix(ws.ID) + runFolder(j.Name) + f.Path, SHA256: f.SHA256, Size: f.Size})
+			return r.Blobs.OpenVerified(ctx, tandem.BlobRef{Key: codeKey(ws.ID, j, f), SHA256: f.SHA256, Size: f.Size})
 		}
 	}
 	return nil, tandem.Errorf(tandem.ENotFound, "job %q has no file %q", name, file).WithTarget(file)

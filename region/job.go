@@ -300,19 +300,15 @@ func (r *Region) CreateJob(ctx context.Context, workspace string, req *tandem.Jo
 		j.Files = append(j.Files, f)
 	}
 	sort.Slice(j.Files, func(a, b int) bool { return j.Files[a].Path < j.Files[b].Path })
+	// The code snapshot goes to the content-addressed code store: a file
+	// the workspace already holds (an earlier job's) is not stored again.
+	j.CodeStore = codeStoreSHA256
 	for _, f := range j.Files {
-		key := tandem.StoragePrefix(ws.ID) + runFolder(j.Name) + f.Path
-		src, err := r.Blobs.OpenVerified(ctx, tandem.BlobRef{Key: stagingKey(ws.ID, f.SHA256), SHA256: f.SHA256, Size: f.Size})
-		if err == nil {
-			var ref tandem.BlobRef
-			ref, err = r.Blobs.Put(ctx, key, src, &tandem.BlobRef{SHA256: f.SHA256, Size: f.Size})
-			src.Close()
-			blobs = append(blobs, ref)
-		}
+		ref, err := r.storeCode(ctx, ws.ID, tandem.BlobRef{Key: stagingKey(ws.ID, f.SHA256), SHA256: f.SHA256, Size: f.Size})
 		if err != nil {
-			r.removeBlobs(ctx, blobs)
-			return nil, fmt.Errorf("copy code file %s of job %s: %w", f.Path, j.Name, err)
+			return nil, fmt.Errorf("store code file %s of job %s: %w", f.Path, j.Name, err)
 		}
+		blobs = addBlob(blobs, ref)
 	}
 	more, err := r.copyInputFiles(ctx, ws.ID, j, plan, req.Files)
 	if blobs = append(blobs, more...); err != nil {
@@ -521,13 +517,12 @@ func (r *Region) runJob(ctx context.Context, ref jobRef) {
 		}
 		return
 	}
-	prefix := tandem.StoragePrefix(ref.wsID) + runFolder(job.Name)
 	cj := &compute.Job{
 		Name:    job.Name,
 		Command: job.Command,
 		Code: func(dir string) error {
 			for _, f := range job.Files {
-				if err := r.fetchBlob(runCtx, tandem.BlobRef{Key: prefix + f.Path, SHA256: f.SHA256, Size: f.Size}, filepath.Join(dir, filepath.FromSlash(strings.TrimPrefix(strings.TrimPrefix(f.Path, "code"), "/")))); err != nil {
+				if err := r.fetchBlob(runCtx, tandem.BlobRef{Key: codeKey(ref.wsID, job, f), SHA256: f.SHA256, Size: f.Size}, filepath.Join(dir, filepath.FromSlash(strings.TrimPrefix(strings.TrimPrefix(f.Path, "code"), "/")))); err != nil {
 					return err
 				}
 			}

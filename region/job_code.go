@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"path"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -98,6 +99,9 @@ func (r *Region) stageStoredCode(ctx context.Context, ws *tandem.Workspace, req 
 	return out, nil
 }
 
+// runCodeRE matches the code folder of a job: runs/<job>/code[/sub].
+var runCodeRE = regexp.MustCompile(`^runs/([^/]+)/code(/.*)?$`)
+
 // stageStored stages the file or the files of the folder stored at uri
 // for field; ok reports whether uri named stored bytes at all (a local
 // path does not; a short datastore URI counts only when short is set).
@@ -122,12 +126,30 @@ func (r *Region) stageStored(ctx context.Context, ws *tandem.Workspace, uri, fie
 	}
 	prefix := tandem.StoragePrefix(src.ID) + strings.TrimSuffix(p, "/") + "/"
 	var refs []tandem.BlobRef
-	err = r.Blobs.List(ctx, prefix, func(ref tandem.BlobRef) error {
-		refs = append(refs, ref)
-		return nil
-	})
-	if err != nil {
-		return "", true, err
+	var rels []string // paths under prefix, when refs are not named by it
+	if m := runCodeRE.FindStringSubmatch(strings.TrimSuffix(p, "/")); m != nil {
+		// A job's code folder: its files may be in the content-addressed
+		// code store, listed by the job.
+		if job, err := r.jobByID(ctx, src.ID, m[1]); err == nil && job.CodeStore == codeStoreSHA256 {
+			sub := strings.TrimPrefix(m[2], "/")
+			for _, f := range job.Files {
+				rel, ok := strings.CutPrefix(strings.TrimPrefix(f.Path, "code/"), sub)
+				if !ok || (sub != "" && !strings.HasPrefix(rel, "/")) {
+					continue
+				}
+				refs = append(refs, tandem.BlobRef{Key: codeKey(src.ID, job, f), SHA256: f.SHA256, Size: f.Size})
+				rels = append(rels, strings.TrimPrefix(rel, "/"))
+			}
+		}
+	}
+	if rels == nil {
+		err = r.Blobs.List(ctx, prefix, func(ref tandem.BlobRef) error {
+			refs = append(refs, ref)
+			return nil
+		})
+		if err != nil {
+			return "", true, err
+		}
 	}
 	root = strings.ReplaceAll(field, ".", "-")
 	dir := true
@@ -146,7 +168,7 @@ func (r *Region) stageStored(ctx context.Context, ws *tandem.Workspace, uri, fie
 		return "", true, tandem.Errorf(tandem.ENotFound, "%s: no files are stored under %s", field, uri).WithTarget(field)
 	}
 	req.Paths = append(req.Paths, tandem.AssetPath{Field: field, Root: root, Dir: dir})
-	for _, ref := range refs {
+	for i, ref := range refs {
 		staged := stagingKey(ws.ID, ref.SHA256)
 		if have, err := r.Blobs.Stat(ctx, staged); err != nil || have.SHA256 != ref.SHA256 {
 			rc, err := r.Blobs.OpenVerified(ctx, ref)
@@ -160,7 +182,10 @@ func (r *Region) stageStored(ctx context.Context, ws *tandem.Workspace, uri, fie
 			}
 		}
 		name := root
-		if dir {
+		switch {
+		case rels != nil:
+			name = root + "/" + rels[i]
+		case dir:
 			name = root + "/" + strings.TrimPrefix(ref.Key, prefix)
 		}
 		req.Files = append(req.Files, tandem.AssetFile{Field: field, Path: name, SHA256: ref.SHA256, Size: ref.Size})

@@ -231,9 +231,20 @@ func (r *Region) resubmitJob(ctx context.Context, wsID string, orig *tandem.Job)
 			j.Spec[k] = newCode + strings.TrimPrefix(s, oldCode)
 		}
 	}
+	// Code in the content-addressed store is shared, not copied; older
+	// jobs' code is copied to the new run folder.
+	j.CodeStore = orig.CodeStore
 	from, to := tandem.StoragePrefix(wsID)+runFolder(orig.Name), tandem.StoragePrefix(wsID)+runFolder(j.Name)
 	var blobs []tandem.BlobRef
 	for _, f := range orig.Files {
+		if j.CodeStore == codeStoreSHA256 {
+			ref, err := r.Blobs.Stat(ctx, codeKey(wsID, j, f))
+			if err != nil {
+				return fmt.Errorf("code file %s of %s: %w", f.Path, orig.Name, err)
+			}
+			blobs = addBlob(blobs, ref)
+			continue
+		}
 		src, err := r.Blobs.OpenVerified(ctx, tandem.BlobRef{Key: from + f.Path, SHA256: f.SHA256, Size: f.Size})
 		if err != nil {
 			r.removeBlobs(ctx, blobs)

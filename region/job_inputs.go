@@ -346,10 +346,13 @@ func (r *Region) copyInputFiles(ctx context.Context, wsID string, j *tandem.Job,
 		}
 	}
 	for _, f := range plan.code {
-		if err := copyOne(prefix+f.Key, f, prefix+runFolder(j.Name)+f.Path); err != nil {
+		ref, err := r.storeCode(ctx, wsID, tandem.BlobRef{Key: prefix + f.Key, SHA256: f.SHA256, Size: f.Size})
+		if err != nil {
 			r.removeBlobs(ctx, out)
-			return nil, fmt.Errorf("copy code file %s of job %s: %w", f.Path, j.Name, err)
+			return nil, fmt.Errorf("store code file %s of job %s: %w", f.Path, j.Name, err)
 		}
+		out = addBlob(out, ref)
+		j.CodeStore = codeStoreSHA256
 		j.Files = append(j.Files, tandem.AssetFile{Field: "code", Path: f.Path, SHA256: f.SHA256, Size: f.Size})
 	}
 	sort.Slice(j.Files, func(a, b int) bool { return j.Files[a].Path < j.Files[b].Path })

@@ -198,6 +198,13 @@ func (r *Region) jobFiles(ctx context.Context, workspace, job string) ([]tandem.
 				refs = append(refs, b)
 			}
 		}
+		// Code in the content-addressed store is listed under code/ too.
+		if j, err := jobFromResource(res); err == nil && j.CodeStore == codeStoreSHA256 {
+			for _, f := range j.Files {
+				files = append(files, tandem.JobFile{Path: f.Path, SHA256: f.SHA256, Size: f.Size})
+				refs = append(refs, tandem.BlobRef{Key: codeKey(ws.ID, j, f), SHA256: f.SHA256, Size: f.Size})
+			}
+		}
 		return nil
 	})
 	if err != nil {

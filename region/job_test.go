@@ -95,10 +95,32 @@ func TestJobs(t *testing.T) {
 			}
 			prefix := "workspaces/" + ws.ID + "/runs/" + j.Name + "/"
 			keys := strings.Join(blobKeys(t, f.Region, prefix), ",")
-			for _, k := range []string{"code/greet.sh", "logs/std_log.txt", "outputs/result/o.txt"} {
+			for _, k := range []string{"logs/std_log.txt", "outputs/result/o.txt"} {
 				if !strings.Contains(keys, prefix+k) {
 					t.Fatalf("storage %s lacks %s", keys, k)
 				}
+			}
+			// The code snapshot is in the content-addressed code store, once
+			// per content: a second job with the same code adds nothing.
+			if len(j.Files) != 1 || j.Files[0].Path != "code/greet.sh" || j.CodeStore != "sha256" {
+				t.Fatalf("code files %+v (store %q)", j.Files, j.CodeStore)
+			}
+			codePrefix := "workspaces/" + ws.ID + "/code/"
+			if got := blobKeys(t, f.Region, codePrefix); len(got) != 1 || got[0] != codePrefix+j.Files[0].SHA256 {
+				t.Fatalf("code store holds %v", got)
+			}
+			again := commandJob("bash greet.sh", map[string]any{"code": "src", "environment_variables": map[string]any{"GREETING": "again"}})
+			again.Paths = []tandem.AssetPath{{Field: "code", Root: "src", Dir: true}}
+			again.Files = []tandem.AssetFile{stage(t, f.Region, "mlw", "code", "src/greet.sh", "echo from-code-$GREETING\n")}
+			j2, err := f.CreateJob(ctx, "mlw", again)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if j2 = waitJob(t, f.Region, "mlw", j2.Name, done); j2.Status != tandem.JobCompleted || !strings.Contains(jobLog(t, f.Region, "mlw", j2.Name), "from-code-again") {
+				t.Fatalf("second job with the same code: %s (%s)", j2.Status, j2.Error)
+			}
+			if got := blobKeys(t, f.Region, codePrefix); len(got) != 1 {
+				t.Fatalf("the same code stored twice: %v", got)
 			}
 			// One change entry per transition: create, Preparing, Running, Completed.
 			var n int
