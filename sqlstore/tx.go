@@ -21,20 +21,53 @@ type tx struct {
 	written  map[string]bool
 	appended map[string]int
 	applied  map[string]int // entries among appended that are replicated ones
+
+	// stmts caches the statements a SQLite write transaction prepared,
+	// by query: applying a replicated batch runs the same few statements
+	// hundreds of times, and preparing each anew took a tenth of the
+	// secondary's CPU. (PostgreSQL's driver caches statements itself.)
+	stmts map[string]*sql.Stmt
 }
 
 var _ tandem.Tx = (*tx)(nil)
 
 func (t *tx) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	if st := t.stmt(ctx, q); st != nil {
+		return st.ExecContext(ctx, args...)
+	}
 	return t.ExecContext(ctx, t.db.dialect.rebind(q), args...)
 }
 
 func (t *tx) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	if st := t.stmt(ctx, q); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
 	return t.QueryContext(ctx, t.db.dialect.rebind(q), args...)
 }
 
 func (t *tx) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	if st := t.stmt(ctx, q); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
 	return t.QueryRowContext(ctx, t.db.dialect.rebind(q), args...)
+}
+
+// stmt returns the statement of q prepared in this transaction, or nil
+// where statements are not cached (see stmts) or q did not prepare (the
+// caller then runs it unprepared, and reports its error).
+func (t *tx) stmt(ctx context.Context, q string) *sql.Stmt {
+	if t.stmts == nil {
+		return nil
+	}
+	if st, ok := t.stmts[q]; ok {
+		return st
+	}
+	st, err := t.PrepareContext(ctx, t.db.dialect.rebind(q))
+	if err != nil {
+		return nil
+	}
+	t.stmts[q] = st
+	return st
 }
 
 // exists reports whether q, a SELECT of one row, finds anything.
