@@ -282,7 +282,7 @@ func (r *replicator) copyBlobs(ctx context.Context, client tandem.PeerClient, ch
 				}
 				var err error
 				if data, ok := shipped[b]; ok {
-					err = r.storeBlob(ctx, b, bytes.NewReader(data), "in its change batch")
+					err = r.storeBlob(ctx, b, bytes.NewReader(data), "(shipped in its change batch)")
 				} else {
 					err = r.copyBlob(ctx, client, b)
 				}
@@ -332,7 +332,7 @@ func (r *replicator) copyBlob(ctx context.Context, client tandem.PeerClient, b t
 		return fmt.Errorf("fetch blob %s: %w", b.Key, err)
 	}
 	defer rc.Close()
-	return r.storeBlob(ctx, b, rc, "in transit")
+	return r.storeBlob(ctx, b, rc, "(damaged in transit or at rest in the primary)")
 }
 
 // storeBlob stores the bytes of b read from rc, verified against b.
@@ -340,7 +340,7 @@ func (r *replicator) storeBlob(ctx context.Context, b tandem.BlobRef, rc io.Read
 	want := b
 	if _, err := r.m.Blobs.Put(ctx, b.Key, rc, &want); err != nil {
 		if tandem.IsCode(err, tandem.ECorrupt) {
-			r.logger().Error("blob failed verification "+how+"; not applied", "key", b.Key, "err", err)
+			r.logger().Error("blob failed verification "+how+"; its batch is not applied", "key", b.Key, "err", err)
 		}
 		return fmt.Errorf("copy blob %s: %w", b.Key, err)
 	}
