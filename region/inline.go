@@ -98,15 +98,23 @@ func (r *Region) InlineBlobs(ctx context.Context, from, workspaceID string, chan
 }
 
 // readInline reads a blob whose bytes here are still those of ref,
-// verified; nil when they have been replaced since.
+// verified; nil when they have been replaced since. It opens the blob
+// once, and looks at its recorded digest only when the bytes do not
+// match, to tell a replaced blob from a damaged one.
 func (r *Region) readInline(ctx context.Context, ref tandem.BlobRef) ([]byte, error) {
-	cur, err := r.Blobs.Stat(ctx, ref.Key)
-	if err != nil {
-		return nil, err
+	data, err := r.readVerified(ctx, ref)
+	if !tandem.IsCode(err, tandem.ECorrupt) {
+		return data, err
 	}
-	if cur.SHA256 != ref.SHA256 || cur.Size != ref.Size {
-		return nil, nil
+	if cur, serr := r.Blobs.Stat(ctx, ref.Key); serr == nil && (cur.SHA256 != ref.SHA256 || cur.Size != ref.Size) {
+		return nil, nil // replaced since the entry named it
 	}
+	return nil, err
+}
+
+// readVerified reads the whole of a blob, ECorrupt unless its bytes are
+// those of ref.
+func (r *Region) readVerified(ctx context.Context, ref tandem.BlobRef) ([]byte, error) {
 	rc, err := r.Blobs.OpenVerified(ctx, ref)
 	if err != nil {
 		return nil, err
@@ -114,6 +122,9 @@ func (r *Region) readInline(ctx context.Context, ref tandem.BlobRef) ([]byte, er
 	defer rc.Close()
 	data := make([]byte, ref.Size)
 	if _, err := io.ReadFull(rc, data); err != nil {
+		if err == io.ErrUnexpectedEOF || err == io.EOF {
+			err = tandem.Errorf(tandem.ECorrupt, "blob %q: shorter than %d bytes", ref.Key, ref.Size)
+		}
 		return nil, err
 	}
 	// The end of the stream is where the sha256 is checked.

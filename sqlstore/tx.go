@@ -27,6 +27,10 @@ type tx struct {
 	// hundreds of times, and preparing each anew took a tenth of the
 	// secondary's CPU. (PostgreSQL's driver caches statements itself.)
 	stmts map[string]*sql.Stmt
+	// seen holds the workspaces this write transaction found to exist
+	// (workspaceExists), forgotten when it deletes one: a 500-entry batch
+	// looked its workspace up a thousand times.
+	seen map[string]bool
 }
 
 var _ tandem.Tx = (*tx)(nil)
@@ -129,11 +133,17 @@ func quoteAll(ids []string) string {
 // methods check before they insert, so that a missing workspace is a clean
 // error that leaves a PostgreSQL transaction usable.
 func (t *tx) workspaceExists(ctx context.Context, id string) error {
+	if t.seen[id] {
+		return nil
+	}
 	ok, err := t.exists(ctx, "SELECT 1 FROM workspaces WHERE id = ?", id)
 	if err != nil {
 		return fmt.Errorf("find workspace %q: %w", id, err)
 	} else if !ok {
 		return tandem.Errorf(tandem.ENotFound, "workspace with id %q not found", id)
+	}
+	if t.seen != nil {
+		t.seen[id] = true
 	}
 	return nil
 }
