@@ -171,7 +171,7 @@ func main() {
 			log.Printf("write %s: %v", cfg.out, err)
 		}
 	}
-	t.finish()
+	t.Finish()
 	if t.Failed() {
 		os.Exit(1)
 	}
