@@ -178,6 +178,28 @@ type ChangeBatch struct {
 	// leaves out the caller's own entries, so a batch may end before it:
 	// the caller's checkpoint is ScannedTo.
 	ScannedTo int64 `json:"scanned_to"`
+	// Blobs holds, when the caller asked for them (InlineLimits), the
+	// bytes of small blobs the batch's entries reference, so that the
+	// caller need not fetch them one request each. A blob left out
+	// (too large, over the batch's budget, replaced since, or failing
+	// its sha256 at the source) is fetched with OpenBlob as before.
+	Blobs []InlineBlob `json:"blobs,omitempty"`
+}
+
+// InlineBlob is a blob shipped inside a ChangeBatch: the reference the
+// entry carries and the bytes, which the receiver verifies against it
+// before it stores them.
+type InlineBlob struct {
+	BlobRef
+	Data []byte `json:"data"` // base64 in JSON
+}
+
+// InlineLimits asks a primary to ship the bytes of small blobs inside a
+// change batch: blobs of at most MaxBlob bytes, at most MaxTotal bytes in
+// all. Zero asks for none.
+type InlineLimits struct {
+	MaxBlob  int64
+	MaxTotal int64
 }
 
 // Conflict is a losing write of a hot/hot pair, kept rather than dropped.
@@ -208,6 +230,10 @@ type PeerClient interface {
 	// Changes long-polls the peer's log of a workspace for entries after
 	// seq, waiting up to wait when there are none.
 	Changes(ctx context.Context, workspaceID string, after int64, limit int, wait time.Duration) (*ChangeBatch, error)
+	// ChangesInline is Changes with the bytes of the batch's small blobs
+	// inline (ChangeBatch.Blobs), within the limits given. A peer that does
+	// not know inline blobs answers without them.
+	ChangesInline(ctx context.Context, workspaceID string, after int64, limit int, wait time.Duration, inline InlineLimits) (*ChangeBatch, error)
 	// Fence asks the peer, the primary, to stop taking writes for a
 	// planned failover and to return its last seq; Unfence undoes it.
 	Fence(ctx context.Context, workspaceID string, fenced bool) (*FenceResult, error)
@@ -253,6 +279,9 @@ type ReplicationSource interface {
 	DropPair(ctx context.Context, from, workspaceID string) error
 	Changes(ctx context.Context, from, workspaceID string, after int64, limit int, wait time.Duration) (*ChangeBatch, error)
 	OpenReplicaBlob(ctx context.Context, from, workspaceID, key, sha256 string) (io.ReadCloser, error)
+	// InlineBlobs returns the bytes of the small blobs that changes
+	// reference, within limits, for a ChangeBatch's Blobs.
+	InlineBlobs(ctx context.Context, from, workspaceID string, changes []*Change, limits InlineLimits) ([]InlineBlob, error)
 	Fence(ctx context.Context, from, workspaceID string, fenced bool) (*FenceResult, error)
 	NoticeEpoch(ctx context.Context, from, workspaceID string, n EpochNotice) error
 	ForwardedFailover(ctx context.Context, from, workspaceID string, opts FailoverOptions) (*FailoverRecord, error)

@@ -156,12 +156,23 @@ func (s *Server) handleChanges(w http.ResponseWriter, r *http.Request, from stri
 	if err != nil {
 		wait = 0
 	}
+	var inline tandem.InlineLimits
+	for name, v := range map[string]*int64{"inline_max": &inline.MaxBlob, "inline_total": &inline.MaxTotal} {
+		if q.Has(name) {
+			if *v, err = strconv.ParseInt(q.Get(name), 10, 64); err != nil || *v < 0 {
+				return tandem.Errorf(tandem.EInvalid, "%s=%q is not a byte count", name, q.Get(name))
+			}
+		}
+	}
 	batch, err := s.Replication.Changes(r.Context(), from, r.PathValue("id"), after, limit, min(wait, maxLongPoll))
 	if err != nil {
 		return err
 	}
 	if batch.Changes == nil {
 		batch.Changes = []*tandem.Change{}
+	}
+	if batch.Blobs, err = s.Replication.InlineBlobs(r.Context(), from, r.PathValue("id"), batch.Changes, inline); err != nil {
+		return err
 	}
 	// Compact, not indented: entry bodies must reach the peer byte for
 	// byte as they are stored here.
@@ -243,7 +254,15 @@ func (c *Client) DropPair(ctx context.Context, workspaceID string) error {
 }
 
 func (c *Client) Changes(ctx context.Context, workspaceID string, after int64, limit int, wait time.Duration) (*tandem.ChangeBatch, error) {
+	return c.ChangesInline(ctx, workspaceID, after, limit, wait, tandem.InlineLimits{})
+}
+
+func (c *Client) ChangesInline(ctx context.Context, workspaceID string, after int64, limit int, wait time.Duration, inline tandem.InlineLimits) (*tandem.ChangeBatch, error) {
 	q := url.Values{"after": {strconv.FormatInt(after, 10)}, "limit": {strconv.Itoa(limit)}, "wait": {wait.String()}}
+	if inline.MaxBlob > 0 && inline.MaxTotal > 0 {
+		q.Set("inline_max", strconv.FormatInt(inline.MaxBlob, 10))
+		q.Set("inline_total", strconv.FormatInt(inline.MaxTotal, 10))
+	}
 	resp, err := c.do(ctx, request{method: http.MethodGet, path: "/v1/replication/workspaces/" + url.PathEscape(workspaceID) + "/changes", query: q})
 	if err != nil {
 		return nil, err

@@ -49,7 +49,8 @@ func (r *replicator) stepHotHot(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	batch, err := client.Changes(ctx, r.pair.WorkspaceID, after, batchSize, longPoll)
+	batch, err := client.ChangesInline(ctx, r.pair.WorkspaceID, after, batchSize, longPoll,
+		tandem.InlineLimits{MaxBlob: inlineMaxBlob, MaxTotal: inlineMaxTotal})
 	if err != nil {
 		return fmt.Errorf("fetch changes after %d from %s: %w", after, r.pair.PeerRegion, err)
 	}
@@ -67,12 +68,13 @@ func (r *replicator) stepHotHot(ctx context.Context) error {
 			}
 		}
 	})
+	shipped := inlined(batch.Blobs)
 	for _, c := range batch.Changes {
 		if c.Seq <= after {
 			continue
 		}
 		for attempt := 0; ; attempt++ {
-			err := r.applyHotHot(ctx, client, c)
+			err := r.applyHotHot(ctx, client, c, shipped)
 			if errors.Is(err, errRaced) && attempt < 5 {
 				continue
 			}
@@ -135,7 +137,7 @@ func getVersion(ctx context.Context, tx tandem.Tx, key string) (*tandem.WriteVer
 // applyHotHot applies one peer entry: decide, keep the loser's bytes,
 // copy the winner's, then write rows, log, version, conflict and
 // checkpoint in one transaction (retried if a local write raced).
-func (r *replicator) applyHotHot(ctx context.Context, client tandem.PeerClient, c *tandem.Change) error {
+func (r *replicator) applyHotHot(ctx context.Context, client tandem.PeerClient, c *tandem.Change, shipped map[tandem.BlobRef][]byte) error {
 	key := versionKeyOf(c)
 	incoming := tandem.WriteVersion{Origin: c.Origin, Time: c.Time}
 	var local *tandem.WriteVersion
@@ -191,7 +193,7 @@ func (r *replicator) applyHotHot(ctx context.Context, client tandem.PeerClient, 
 		r.logger().Warn("hot/hot conflict", "kind", c.Kind, "name", c.Name, "version", c.Version, "winner", rec.Winner, "loser", rec.Loser)
 	}
 	if wins {
-		if err := r.copyBlobs(ctx, client, []*tandem.Change{c}); err != nil {
+		if err := r.copyBlobs(ctx, client, []*tandem.Change{c}, shipped); err != nil {
 			return err
 		}
 	}

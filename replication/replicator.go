@@ -1,9 +1,11 @@
 package replication
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"sync"
 	"time"
@@ -27,6 +29,7 @@ type replicator struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 	step   func(ctx context.Context) error // one pull-and-apply round
+	ahead  *fetch                          // hot/warm: the next batch, asked for while the last one applies
 
 	mu     sync.Mutex
 	status tandem.ReplicationStatus
@@ -75,11 +78,54 @@ func (r *replicator) run(ctx context.Context) {
 	}
 }
 
+// Inline blobs: the replicator asks for the bytes of blobs up to
+// inlineMaxBlob inside each change batch, up to inlineMaxTotal a batch;
+// larger ones are copied one request each, copyWorkers at once.
+const (
+	inlineMaxBlob  = 64 << 10
+	inlineMaxTotal = 8 << 20
+	copyWorkers    = 16
+)
+
+// fetch is a change batch requested, maybe still in flight.
+type fetch struct {
+	after  int64
+	done   chan struct{}
+	batch  *tandem.ChangeBatch
+	err    error
+	cancel context.CancelFunc
+}
+
+// startFetch requests the batch after seq in the background.
+func (r *replicator) startFetch(ctx context.Context, client tandem.PeerClient, after int64) *fetch {
+	ctx, cancel := context.WithCancel(ctx)
+	f := &fetch{after: after, done: make(chan struct{}), cancel: cancel}
+	go func() {
+		defer close(f.done)
+		f.batch, f.err = client.ChangesInline(ctx, r.pair.WorkspaceID, after, batchSize, longPoll,
+			tandem.InlineLimits{MaxBlob: inlineMaxBlob, MaxTotal: inlineMaxTotal})
+	}()
+	return f
+}
+
+// dropAhead abandons the batch fetched ahead, if any.
+func (r *replicator) dropAhead() {
+	if r.ahead != nil {
+		r.ahead.cancel()
+		<-r.ahead.done
+		r.ahead = nil
+	}
+}
+
 // stepHotWarm fetches one batch after the local checkpoint (the mirrored
-// log's last seq), copies its blobs and applies it.
+// log's last seq), copies its blobs and applies it. While it copies and
+// applies, it already asks for the next batch (after the last entry of
+// this one): a batch fetched ahead is used only if the checkpoint is
+// where it was asked from, and is checked like any other.
 func (r *replicator) stepHotWarm(ctx context.Context) error {
 	client, err := r.m.client(ctx, r.pair.PeerRegion)
 	if err != nil {
+		r.dropAhead()
 		return err
 	}
 	var applied int64
@@ -88,9 +134,26 @@ func (r *replicator) stepHotWarm(ctx context.Context) error {
 		return err
 	})
 	if err != nil {
+		r.dropAhead()
 		return err
 	}
-	batch, err := client.Changes(ctx, r.pair.WorkspaceID, applied, batchSize, longPoll)
+	if r.ahead != nil && r.ahead.after != applied {
+		r.dropAhead()
+	}
+	f := r.ahead
+	if f == nil {
+		f = r.startFetch(ctx, client, applied)
+	}
+	r.ahead = nil
+	select {
+	case <-f.done:
+	case <-ctx.Done():
+		f.cancel()
+		<-f.done
+		return ctx.Err()
+	}
+	f.cancel()
+	batch, err := f.batch, f.err
 	if err != nil {
 		return fmt.Errorf("fetch changes after %d from %s: %w", applied, r.pair.PeerRegion, err)
 	}
@@ -120,7 +183,10 @@ func (r *replicator) stepHotWarm(ctx context.Context) error {
 	if err := r.m.Store.View(ctx, func(tx tandem.Tx) error { return r.stillSecondary(ctx, tx) }); err != nil {
 		return err
 	}
-	if err := r.copyBlobs(ctx, client, batch.Changes); err != nil {
+	last := batch.Changes[len(batch.Changes)-1]
+	r.ahead = r.startFetch(ctx, client, last.Seq)
+	if err := r.copyBlobs(ctx, client, batch.Changes, inlined(batch.Blobs)); err != nil {
+		r.dropAhead()
 		return err
 	}
 	err = r.m.Store.Update(ctx, func(tx tandem.Tx) error {
@@ -135,9 +201,9 @@ func (r *replicator) stepHotWarm(ctx context.Context) error {
 		return nil
 	})
 	if err != nil {
+		r.dropAhead()
 		return err
 	}
-	last := batch.Changes[len(batch.Changes)-1]
 	appliedAt := r.m.now()
 	r.setStatus(func(s *tandem.ReplicationStatus) {
 		s.AppliedSeq = last.Seq
@@ -150,18 +216,28 @@ func (r *replicator) stepHotWarm(ctx context.Context) error {
 	return nil
 }
 
+// inlined maps the blobs a batch carried to their bytes.
+func inlined(blobs []tandem.InlineBlob) map[tandem.BlobRef][]byte {
+	m := make(map[tandem.BlobRef][]byte, len(blobs))
+	for _, b := range blobs {
+		m[b.BlobRef] = b.Data
+	}
+	return m
+}
+
 // copyBlobs copies every blob the batch references that this region lacks
-// or holds with other bytes, up to copyWorkers at once: each copy is a
-// round trip to the primary, and one after the other a batch of small
-// blobs took one round trip per blob. A blob the primary has replaced
-// since is skipped: a later entry names its new bytes. After the first
-// error no new copy starts; the copies in flight finish (what they copied
-// is kept, so a retried batch re-copies only what is still missing) and
-// the error is returned: the batch is not applied.
-func (r *replicator) copyBlobs(ctx context.Context, client tandem.PeerClient, changes []*tandem.Change) error {
-	const copyWorkers = 16
+// or holds with other bytes: from shipped, the bytes the batch carried,
+// when they are there, else one request each to the primary, up to
+// copyWorkers at once (writes of inline bytes share the same workers). Every
+// copy is verified against the entry's sha256 and size before it is
+// stored. A blob the primary has replaced since is skipped: a later entry
+// names its new bytes. After the first error no new copy starts; the copies
+// in flight finish (what they copied is kept, so a retried batch re-copies
+// only what is still missing) and the error is returned: the batch is not
+// applied.
+func (r *replicator) copyBlobs(ctx context.Context, client tandem.PeerClient, changes []*tandem.Change, shipped map[tandem.BlobRef][]byte) error {
 	var need []tandem.BlobRef
-	var bytes int64
+	var behind int64
 	queued := map[tandem.BlobRef]bool{} // the same bytes named twice are copied once
 	for _, c := range changes {
 		res, err := decodeResource(c)
@@ -172,21 +248,21 @@ func (r *replicator) copyBlobs(ctx context.Context, client tandem.PeerClient, ch
 			continue
 		}
 		for _, b := range res.Blobs {
+			if queued[b] {
+				continue
+			}
 			cur, err := r.m.Blobs.Stat(ctx, b.Key)
 			if err == nil && cur.SHA256 == b.SHA256 && cur.Size == b.Size {
 				continue
 			} else if err != nil && !tandem.IsCode(err, tandem.ENotFound) {
 				return err
 			}
-			if queued[b] {
-				continue
-			}
 			queued[b] = true
 			need = append(need, b)
-			bytes += b.Size
+			behind += b.Size
 		}
 	}
-	r.setStatus(func(s *tandem.ReplicationStatus) { s.BytesBehind = bytes })
+	r.setStatus(func(s *tandem.ReplicationStatus) { s.BytesBehind = behind })
 	var (
 		wg       sync.WaitGroup
 		mu       sync.Mutex
@@ -204,7 +280,12 @@ func (r *replicator) copyBlobs(ctx context.Context, client tandem.PeerClient, ch
 					continue // a copy failed: start no other
 				default:
 				}
-				err := r.copyBlob(ctx, client, b)
+				var err error
+				if data, ok := shipped[b]; ok {
+					err = r.storeBlob(ctx, b, bytes.NewReader(data), "(shipped in its change batch)")
+				} else {
+					err = r.copyBlob(ctx, client, b)
+				}
 				if tandem.IsCode(err, tandem.EConflict) {
 					r.setStatus(func(s *tandem.ReplicationStatus) { s.SkippedBlobs++ })
 					continue
@@ -251,10 +332,15 @@ func (r *replicator) copyBlob(ctx context.Context, client tandem.PeerClient, b t
 		return fmt.Errorf("fetch blob %s: %w", b.Key, err)
 	}
 	defer rc.Close()
+	return r.storeBlob(ctx, b, rc, "(damaged in transit or at rest in the primary)")
+}
+
+// storeBlob stores the bytes of b read from rc, verified against b.
+func (r *replicator) storeBlob(ctx context.Context, b tandem.BlobRef, rc io.Reader, how string) error {
 	want := b
 	if _, err := r.m.Blobs.Put(ctx, b.Key, rc, &want); err != nil {
 		if tandem.IsCode(err, tandem.ECorrupt) {
-			r.logger().Error("blob failed verification in transit; not applied", "key", b.Key, "err", err)
+			r.logger().Error("blob failed verification "+how+"; its batch is not applied", "key", b.Key, "err", err)
 		}
 		return fmt.Errorf("copy blob %s: %w", b.Key, err)
 	}

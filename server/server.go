@@ -74,6 +74,7 @@ type Server struct {
 	adminCreated bool
 	ln           net.Listener
 	http         *http.Server
+	pprof        *http.Server // see EnvPprof
 	cancel       context.CancelFunc
 	wg           sync.WaitGroup
 }
@@ -226,6 +227,7 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	// before it takes a single write.
 	s.Region.CheckEpochs(ctx, 2*time.Second)
 	s.http = &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	s.pprof = startPprof(cfg.Logger)
 
 	bg, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
@@ -317,6 +319,9 @@ func (s *Server) Close(ctx context.Context) error {
 		if err := s.http.Shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("shut down API: %w", err))
 		}
+	}
+	if s.pprof != nil {
+		s.pprof.Close()
 	}
 	if s.cancel != nil {
 		s.cancel()

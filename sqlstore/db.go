@@ -173,7 +173,10 @@ func (db *DB) View(ctx context.Context, fn func(tandem.Tx) error) error {
 // an EInternal error naming the workspace that broke the invariant.
 func (db *DB) Update(ctx context.Context, fn func(tandem.Tx) error) error {
 	return db.write(ctx, func(sqlTx *sql.Tx) error {
-		t := &tx{Tx: sqlTx, db: db, writable: true, written: map[string]bool{}, appended: map[string]int{}, applied: map[string]int{}}
+		t := &tx{Tx: sqlTx, db: db, writable: true, written: map[string]bool{}, appended: map[string]int{}, applied: map[string]int{}, seen: map[string]bool{}}
+		if db.dialect == dialectSQLite {
+			t.stmts = map[string]*sql.Stmt{}
+		}
 		if err := fn(t); err != nil {
 			return err
 		}

@@ -185,6 +185,7 @@ func (t *tx) PurgeWorkspace(ctx context.Context, id string) error {
 			return fmt.Errorf("purge workspace %q: %s: %w", id, table, err)
 		}
 	}
+	delete(t.seen, id)
 	if _, err := t.exec(ctx, "DELETE FROM workspaces WHERE id = ?", id); err != nil {
 		return fmt.Errorf("purge workspace %q: %w", id, err)
 	}

@@ -158,7 +158,7 @@ func main() {
 			t.Errorf("forced trial %d: %d acknowledged writes neither in the new primary nor set aside", r.trial, r.neither)
 		}
 	}
-	t.finish()
+	t.Finish()
 	if t.Failed() {
 		os.Exit(1)
 	}
@@ -252,7 +252,7 @@ type plannedResult struct {
 
 func plannedTrial(t *runner, cfg config, root string, i int) plannedResult {
 	tr, dir := trialRunner(t, cfg, root, fmt.Sprintf("planned-%02d", i))
-	defer tr.finish()
+	defer tr.Finish()
 	waitQuiet(fmt.Sprintf("planned trial %d", i), cfg.quietCPU, cfg.quietWait)
 	p := startPair(tr, cfg.bin, dir)
 	admin := httpapi.NewClient([]string{p.west.Endpoint}, p.west.Token)
@@ -323,7 +323,7 @@ type forcedResult struct {
 
 func forcedTrial(t *runner, cfg config, root string, i int) forcedResult {
 	tr, dir := trialRunner(t, cfg, root, fmt.Sprintf("forced-%02d", i))
-	defer tr.finish()
+	defer tr.Finish()
 	waitQuiet(fmt.Sprintf("forced trial %d", i), cfg.quietCPU, cfg.quietWait)
 	p := startPair(tr, cfg.bin, dir)
 	admin := httpapi.NewClient([]string{p.west.Endpoint}, p.west.Token)

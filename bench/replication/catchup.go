@@ -42,7 +42,7 @@ type fileSpec struct {
 
 func runCatchup(t *runner, cfg config, root string) []catchupResult {
 	dir := filepath.Join(root, "catchup")
-	r := startRegions(t, cfg.bin, dir, cfg.catchupDelay > 0)
+	r := startRegions(t, cfg, dir, cfg.catchupDelay > 0)
 	if r.proxy != nil {
 		r.proxy.SetDelay(cfg.catchupDelay)
 	}

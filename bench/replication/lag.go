@@ -54,7 +54,7 @@ const never = time.Duration(math.MaxInt64)
 
 func runLag(t *runner, cfg config, root string) []lagResult {
 	dir := filepath.Join(root, "lag")
-	r := startRegions(t, cfg.bin, dir, true)
+	r := startRegions(t, cfg, dir, true)
 	r.proxy.SetDelay(cfg.delay)
 	var results []lagResult
 	for _, rate := range cfg.rates {

@@ -39,11 +39,13 @@ import (
 	"github.com/tandemml/tandem/e2e"
 	"github.com/tandemml/tandem/faultproxy"
 	"github.com/tandemml/tandem/httpapi"
+	"github.com/tandemml/tandem/server"
 )
 
 type config struct {
 	bin, tmp, out string
 	keep          bool
+	pprof         int // first of two loopback ports for the servers' profiles; 0: none
 
 	lag      bool
 	rates    []int
@@ -83,6 +85,7 @@ func main() {
 	flag.StringVar(&cfg.tmp, "tmp", os.TempDir(), "where the temp dir holding the regions' data goes (needs ~3 GiB)")
 	flag.StringVar(&cfg.out, "out", "", "also write the markdown results to this file")
 	flag.BoolVar(&cfg.keep, "keep", false, "keep the temp dir (data and server logs) at the end")
+	flag.IntVar(&cfg.pprof, "pprof", 0, "serve the servers' Go profiles on 127.0.0.1:PORT (eastus) and PORT+1 (westus) under /debug/pprof/ (0: not served)")
 	flag.StringVar(&cfg.label, "label", "", "a label printed with the results (e.g. the replicator version)")
 
 	flag.BoolVar(&cfg.lag, "lag", true, "run the lag benchmark")
@@ -168,7 +171,7 @@ func main() {
 			log.Printf("write %s: %v", cfg.out, err)
 		}
 	}
-	t.finish()
+	t.Finish()
 	if t.Failed() {
 		os.Exit(1)
 	}
@@ -197,11 +200,17 @@ type regions struct {
 // key file in dir and registers each with the other, as e2e's
 // pairedRegions does. With viaProxy westus reaches eastus through a
 // faultproxy.
-func startRegions(t *runner, bin, dir string, viaProxy bool) *regions {
+func startRegions(t *runner, cfg config, dir string, viaProxy bool) *regions {
 	key := filepath.Join(dir, "vault.key")
 	r := &regions{}
-	r.east = e2e.StartRegion(t, bin, e2e.RegionOptions{Name: "eastus", DataDir: filepath.Join(dir, "eastus"), ExtraArgs: []string{"--key-file", key}})
-	r.west = e2e.StartRegion(t, bin, e2e.RegionOptions{Name: "westus", DataDir: filepath.Join(dir, "westus"), ExtraArgs: []string{"--key-file", key}})
+	pprofEnv := func(port int) []string {
+		if cfg.pprof == 0 {
+			return nil
+		}
+		return []string{fmt.Sprintf("%s=127.0.0.1:%d", server.EnvPprof, port)}
+	}
+	r.east = e2e.StartRegion(t, cfg.bin, e2e.RegionOptions{Name: "eastus", DataDir: filepath.Join(dir, "eastus"), ExtraArgs: []string{"--key-file", key}, Env: pprofEnv(cfg.pprof)})
+	r.west = e2e.StartRegion(t, cfg.bin, e2e.RegionOptions{Name: "westus", DataDir: filepath.Join(dir, "westus"), ExtraArgs: []string{"--key-file", key}, Env: pprofEnv(cfg.pprof + 1)})
 	eastURL := r.east.Endpoint
 	if viaProxy {
 		r.proxy = faultproxy.New(r.east.Addr)
