@@ -310,7 +310,7 @@ type forcedResult struct {
 	ackedPre   int           // acknowledged by eastus before the kill
 	lostPre    int           // of those, missing from the new primary
 	lostAge    time.Duration // age at the kill of the oldest of them
-	staleAcks  int           // acknowledged by the restarted eastus before it demoted itself
+	staleAcks  int           // acknowledged by eastus after its restart (before it demoted itself)
 	setAside   int           // acknowledged and in eastus's divergence
 	demoted    bool          // eastus demoted itself within -demote-timeout
 	heldByOld  int           // if not: acknowledged, only in eastus's rows
@@ -396,7 +396,10 @@ func forcedTrial(t *runner, cfg config, root string, i int) forcedResult {
 		}
 		res.acked++
 		switch {
-		case w.acker == p.east.Addr && w.end.Before(kill):
+		case w.acker == p.east.Addr && w.end.Before(restart):
+			// Before the kill, or an answer eastus had sent before it
+			// died that reached the client just after the kill was
+			// recorded: eastus wrote it before the kill either way.
 			res.ackedPre++
 			if !onWest[w.path] {
 				res.lostPre++
