@@ -13,7 +13,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -272,45 +271,11 @@ func (a *Agent) fetch(ctx context.Context, w *tandem.AgentWork, dir string) erro
 	return nil
 }
 
-// fetchInputs writes each input's files under dir/<input>/, verified and
-// read-only, and returns the local path ${{inputs.x}} stands for.
+// fetchInputs writes the work's inputs under dir, verified and read-only.
 func (a *Agent) fetchInputs(ctx context.Context, w *tandem.AgentWork, dir string) (map[string]string, error) {
-	names := make([]string, 0, len(w.Inputs))
-	for n := range w.Inputs {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	paths := map[string]string{}
-	for _, name := range names {
-		in := w.Inputs[name]
-		local := filepath.Join(dir, name)
-		if err := os.MkdirAll(local, 0o755); err != nil {
-			return nil, err
-		}
-		for i, f := range in.Files {
-			dst := filepath.Join(local, filepath.FromSlash(f.Path))
-			if !compute.Within(local, dst) {
-				return nil, fmt.Errorf("input %s: file %q is outside its folder", name, f.Path)
-			}
-			rc, err := a.Client.OpenVerifiedAgentInput(ctx, a.Workspace, a.Compute, a.ID, w.Job.Name, name, i, f)
-			if err != nil {
-				return nil, fmt.Errorf("input %s: %s: %w", name, f.Path, err)
-			}
-			err = writeFile(dst, rc, false)
-			rc.Close()
-			if err != nil {
-				return nil, fmt.Errorf("input %s: %s: %w", name, f.Path, err)
-			}
-		}
-		if err := compute.ReadOnlyTree(local); err != nil {
-			return nil, err
-		}
-		paths[name] = local
-		if in.File && len(in.Files) == 1 {
-			paths[name] = filepath.Join(local, filepath.FromSlash(in.Files[0].Path))
-		}
-	}
-	return paths, nil
+	return compute.WriteInputs(dir, w.Inputs, func(input string, index int, f tandem.InputFile) (io.ReadCloser, error) {
+		return a.Client.OpenVerifiedAgentInput(ctx, a.Workspace, a.Compute, a.ID, w.Job.Name, input, index, f)
+	})
 }
 
 func writeFile(dst string, r io.Reader, readOnly bool) error {

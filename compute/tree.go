@@ -1,9 +1,14 @@
 package compute
 
 import (
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
+
+	"github.com/tandemml/tandem"
 )
 
 // Within reports whether p lies inside root.
@@ -35,4 +40,62 @@ func ReadOnlyTree(root string) error {
 		}
 	}
 	return nil
+}
+
+// WriteInputs writes each input's files under dir/<input>/, read through
+// open (which must verify the bytes), makes them read-only, and returns
+// the local path ${{inputs.NAME}} stands for: the single file of a file
+// input, the folder otherwise. Local runs and agents deliver inputs alike.
+func WriteInputs(dir string, inputs map[string]*tandem.JobInput, open func(input string, index int, f tandem.InputFile) (io.ReadCloser, error)) (map[string]string, error) {
+	names := make([]string, 0, len(inputs))
+	for n := range inputs {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	paths := map[string]string{}
+	for _, name := range names {
+		in := inputs[name]
+		local := filepath.Join(dir, name)
+		if err := os.MkdirAll(local, 0o755); err != nil {
+			return nil, err
+		}
+		for i, f := range in.Files {
+			dst := filepath.Join(local, filepath.FromSlash(f.Path))
+			if !Within(local, dst) {
+				return nil, fmt.Errorf("input %s: file %q is outside its folder", name, f.Path)
+			}
+			if err := writeFrom(dst, func() (io.ReadCloser, error) { return open(name, i, f) }); err != nil {
+				return nil, fmt.Errorf("input %s: %s: %w", name, f.Path, err)
+			}
+		}
+		if err := ReadOnlyTree(local); err != nil {
+			return nil, err
+		}
+		paths[name] = local
+		if in.File && len(in.Files) == 1 {
+			paths[name] = filepath.Join(local, filepath.FromSlash(in.Files[0].Path))
+		}
+	}
+	return paths, nil
+}
+
+// writeFrom copies what open returns to a new file at dst.
+func writeFrom(dst string, open func() (io.ReadCloser, error)) error {
+	rc, err := open()
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return err
+	}
+	f, err := os.Create(dst)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, rc); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }

@@ -122,14 +122,7 @@ func (s *Server) handleAgentFile(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	defer rc.Close()
-	// The work the agent holds names the sha256 and size; the reader
-	// verifies them as it streams.
-	w.Header().Set("Content-Type", "application/octet-stream")
-	w.WriteHeader(http.StatusOK)
-	if _, err := io.Copy(w, rc); err != nil {
-		s.Logger.Error("agent file download failed", "path", r.URL.Path, "err", err)
-		panic(http.ErrAbortHandler)
-	}
+	s.streamUnverified(w, r, rc, "agent file")
 	return nil
 }
 
@@ -147,12 +140,7 @@ func (s *Server) handleAgentInput(w http.ResponseWriter, r *http.Request) error 
 		return err
 	}
 	defer rc.Close()
-	w.Header().Set("Content-Type", "application/octet-stream")
-	w.WriteHeader(http.StatusOK)
-	if _, err := io.Copy(w, rc); err != nil {
-		s.Logger.Error("agent input download failed", "path", r.URL.Path, "err", err)
-		panic(http.ErrAbortHandler)
-	}
+	s.streamUnverified(w, r, rc, "agent input")
 	return nil
 }
 
@@ -243,12 +231,7 @@ func (s *Server) handleAgentSeed(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	defer rc.Close()
-	w.Header().Set("Content-Type", "application/octet-stream")
-	w.WriteHeader(http.StatusOK)
-	if _, err := io.Copy(w, rc); err != nil {
-		s.Logger.Error("agent seed download failed", "path", r.URL.Path, "err", err)
-		panic(http.ErrAbortHandler)
-	}
+	s.streamUnverified(w, r, rc, "agent seed")
 	return nil
 }
 
@@ -410,4 +393,16 @@ func (c *Client) putAgentBlob(ctx context.Context, path string, r io.Reader, wha
 func (c *Client) CompleteAgentJob(ctx context.Context, ws, compute, agent, job string, res *tandem.AgentResult) (*tandem.Job, error) {
 	var j tandem.Job
 	return &j, c.call(ctx, http.MethodPost, agentPath(ws, compute, agent, "jobs", url.PathEscape(job), "complete"), nil, res, &j)
+}
+
+// streamUnverified sends bytes whose sha256 and size the agent already
+// holds (in its work) and checks as it reads; a failure after the status is
+// sent cuts the connection so that a short body is never taken as whole.
+func (s *Server) streamUnverified(w http.ResponseWriter, r *http.Request, rc io.Reader, what string) {
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.WriteHeader(http.StatusOK)
+	if _, err := io.Copy(w, rc); err != nil {
+		s.Logger.Error(what+" download failed", "path", r.URL.Path, "err", err)
+		panic(http.ErrAbortHandler)
+	}
 }

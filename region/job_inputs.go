@@ -3,9 +3,8 @@ package region
 import (
 	"context"
 	"fmt"
-	"os"
+	"io"
 	"path"
-	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
@@ -410,35 +409,8 @@ func (r *Region) prepareRun(ctx context.Context, wsID string, job *tandem.Job, c
 	}
 	prefix := tandem.StoragePrefix(wsID)
 	cj.Inputs = func(dir string) (map[string]string, error) {
-		paths := map[string]string{}
-		names := make([]string, 0, len(job.Inputs))
-		for n := range job.Inputs {
-			names = append(names, n)
-		}
-		sort.Strings(names)
-		for _, name := range names {
-			in := job.Inputs[name]
-			local := filepath.Join(dir, name)
-			if err := os.MkdirAll(local, 0o755); err != nil {
-				return nil, err
-			}
-			for _, f := range in.Files {
-				dst := filepath.Join(local, filepath.FromSlash(f.Path))
-				if !compute.Within(local, dst) {
-					return nil, fmt.Errorf("input %s: file %q is outside its folder", name, f.Path)
-				}
-				if err := r.fetchBlob(ctx, tandem.BlobRef{Key: prefix + f.Key, SHA256: f.SHA256, Size: f.Size}, dst); err != nil {
-					return nil, fmt.Errorf("input %s: %s: %w", name, f.Path, err)
-				}
-			}
-			if err := compute.ReadOnlyTree(local); err != nil {
-				return nil, err
-			}
-			paths[name] = local
-			if in.File && len(in.Files) == 1 {
-				paths[name] = filepath.Join(local, filepath.FromSlash(in.Files[0].Path))
-			}
-		}
-		return paths, nil
+		return compute.WriteInputs(dir, job.Inputs, func(_ string, _ int, f tandem.InputFile) (io.ReadCloser, error) {
+			return r.Blobs.OpenVerified(ctx, tandem.BlobRef{Key: prefix + f.Key, SHA256: f.SHA256, Size: f.Size})
+		})
 	}
 }
