@@ -279,18 +279,7 @@ func (a *Agent) fetchInputs(ctx context.Context, w *tandem.AgentWork, dir string
 }
 
 func writeFile(dst string, r io.Reader, readOnly bool) error {
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		return err
-	}
-	f, err := os.Create(dst)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(f, r); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
+	if err := compute.WriteFrom(dst, func() (io.ReadCloser, error) { return io.NopCloser(r), nil }); err != nil {
 		return err
 	}
 	if readOnly {

@@ -64,7 +64,7 @@ func WriteInputs(dir string, inputs map[string]*tandem.JobInput, open func(input
 			if !Within(local, dst) {
 				return nil, fmt.Errorf("input %s: file %q is outside its folder", name, f.Path)
 			}
-			if err := writeFrom(dst, func() (io.ReadCloser, error) { return open(name, i, f) }); err != nil {
+			if err := WriteFrom(dst, func() (io.ReadCloser, error) { return open(name, i, f) }); err != nil {
 				return nil, fmt.Errorf("input %s: %s: %w", name, f.Path, err)
 			}
 		}
@@ -79,8 +79,9 @@ func WriteInputs(dir string, inputs map[string]*tandem.JobInput, open func(input
 	return paths, nil
 }
 
-// writeFrom copies what open returns to a new file at dst.
-func writeFrom(dst string, open func() (io.ReadCloser, error)) error {
+// WriteFrom copies what open returns to a new file at dst, creating its
+// folder; a reader that verifies as it goes fails the copy on bad bytes.
+func WriteFrom(dst string, open func() (io.ReadCloser, error)) error {
 	rc, err := open()
 	if err != nil {
 		return err

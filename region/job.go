@@ -603,23 +603,7 @@ func dedupe(list []string) []string {
 
 // fetchBlob writes verified bytes to a local file.
 func (r *Region) fetchBlob(ctx context.Context, ref tandem.BlobRef, dst string) error {
-	rc, err := r.Blobs.OpenVerified(ctx, ref)
-	if err != nil {
-		return err
-	}
-	defer rc.Close()
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		return err
-	}
-	f, err := os.Create(dst)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(f, rc); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
+	return compute.WriteFrom(dst, func() (io.ReadCloser, error) { return r.Blobs.OpenVerified(ctx, ref) })
 }
 
 // finishJob stores the log and outputs of a run and records its end.
