@@ -23,6 +23,20 @@ func assetFolder(kind tandem.Kind, name, version string) string {
 	return "assets/" + string(kind) + "/" + name + "/" + version + "/"
 }
 
+// checkStaged checks that every file of a request was staged with the
+// sha256 and size the request gives.
+func (r *Region) checkStaged(ctx context.Context, wsID string, files []tandem.AssetFile) error {
+	for _, f := range files {
+		ref, err := r.Blobs.Stat(ctx, stagingKey(wsID, f.SHA256))
+		if tandem.IsCode(err, tandem.ENotFound) || (err == nil && (ref.SHA256 != f.SHA256 || ref.Size != f.Size)) {
+			return tandem.Errorf(tandem.ENotFound, "file %q (sha256 %s) was not staged; upload it again", f.Path, f.SHA256).WithTarget(f.Path)
+		} else if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // DatastoreURI returns the azureml:// URI of a path in a workspace's default
 // storage (the workspaceblobstore datastore, rooted at workspaces/<id>/).
 func DatastoreURI(rel string) string {
@@ -185,13 +199,8 @@ func (r *Region) prepareAsset(ctx context.Context, ws *tandem.Workspace, req *ta
 	if err := checkPaths(doc, req); err != nil {
 		return nil, err
 	}
-	for _, f := range req.Files {
-		ref, err := r.Blobs.Stat(ctx, stagingKey(ws.ID, f.SHA256))
-		if tandem.IsCode(err, tandem.ENotFound) || (err == nil && (ref.SHA256 != f.SHA256 || ref.Size != f.Size)) {
-			return nil, tandem.Errorf(tandem.ENotFound, "file %q (sha256 %s) was not staged; upload it again", f.Path, f.SHA256).WithTarget(f.Path)
-		} else if err != nil {
-			return nil, err
-		}
+	if err := r.checkStaged(ctx, ws.ID, req.Files); err != nil {
+		return nil, err
 	}
 	if err := r.resolveRefs(ctx, ws, doc); err != nil {
 		return nil, err

@@ -150,13 +150,8 @@ func (r *Region) createPipeline(ctx context.Context, ws *tandem.Workspace, doc *
 	if err := checkPaths(doc, areq); err != nil {
 		return nil, err
 	}
-	for _, f := range req.Files {
-		ref, err := r.Blobs.Stat(ctx, stagingKey(ws.ID, f.SHA256))
-		if tandem.IsCode(err, tandem.ENotFound) || (err == nil && (ref.SHA256 != f.SHA256 || ref.Size != f.Size)) {
-			return nil, tandem.Errorf(tandem.ENotFound, "file %q (sha256 %s) was not staged; upload it again", f.Path, f.SHA256).WithTarget(f.Path)
-		} else if err != nil {
-			return nil, err
-		}
+	if err := r.checkStaged(ctx, ws.ID, req.Files); err != nil {
+		return nil, err
 	}
 	refs := *doc
 	refs.Refs = nil
