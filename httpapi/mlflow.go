@@ -319,6 +319,16 @@ func (s *Server) mlflowLogBatch(w http.ResponseWriter, r *http.Request, ws strin
 }
 
 func (s *Server) mlflowLogParam(w http.ResponseWriter, r *http.Request, ws string) error {
+	return s.mlflowLogPair(w, r, ws, func(p tandem.RunParam) *tandem.RunLog { return &tandem.RunLog{Params: []tandem.RunParam{p}} })
+}
+
+func (s *Server) mlflowSetTag(w http.ResponseWriter, r *http.Request, ws string) error {
+	return s.mlflowLogPair(w, r, ws, func(t tandem.RunParam) *tandem.RunLog { return &tandem.RunLog{Tags: []tandem.RunParam{t}} })
+}
+
+// mlflowLogPair logs the one key and value of a log-parameter or set-tag
+// request, as the RunLog that as builds.
+func (s *Server) mlflowLogPair(w http.ResponseWriter, r *http.Request, ws string, as func(tandem.RunParam) *tandem.RunLog) error {
 	var req struct {
 		runRef
 		mlflowParam
@@ -334,30 +344,7 @@ func (s *Server) mlflowLogParam(w http.ResponseWriter, r *http.Request, ws strin
 	if err != nil {
 		return err
 	}
-	if err := s.Runs.LogRun(r.Context(), ws, run, &tandem.RunLog{Params: []tandem.RunParam{p}}); err != nil {
-		return err
-	}
-	writeEmpty(w)
-	return nil
-}
-
-func (s *Server) mlflowSetTag(w http.ResponseWriter, r *http.Request, ws string) error {
-	var req struct {
-		runRef
-		mlflowParam
-	}
-	if err := decodeMLflow(r, &req); err != nil {
-		return err
-	}
-	run, err := req.id()
-	if err != nil {
-		return err
-	}
-	t, err := req.param("")
-	if err != nil {
-		return err
-	}
-	if err := s.Runs.LogRun(r.Context(), ws, run, &tandem.RunLog{Tags: []tandem.RunParam{t}}); err != nil {
+	if err := s.Runs.LogRun(r.Context(), ws, run, as(p)); err != nil {
 		return err
 	}
 	writeEmpty(w)
