@@ -310,30 +310,8 @@ func (r *Region) CreateJob(ctx context.Context, workspace string, req *tandem.Jo
 		r.removeBlobs(ctx, blobs)
 		return nil, err
 	}
-	j.CreatedAt = r.now()
-	res, err := jobResource(ws.ID, j, blobs)
-	if err == nil {
-		err = r.Store.Update(ctx, func(tx tandem.Tx) error {
-			if _, err := r.liveWorkspace(ctx, tx, workspace); err != nil {
-				return err
-			}
-			if _, err := tx.FindResource(ctx, res.Key()); err == nil {
-				return tandem.Errorf(tandem.EConflict, "job %q was created concurrently", j.Name)
-			} else if !tandem.IsCode(err, tandem.ENotFound) {
-				return err
-			}
-			if err := tx.PutResource(ctx, res); err != nil {
-				return err
-			}
-			return r.logChange(ctx, tx, ws.ID, tandem.KindJob, j.Name, "", tandem.OpCreate, res)
-		})
-	}
-	if err != nil {
-		r.removeBlobs(ctx, blobs)
+	if err := r.recordNewJob(ctx, ws, j, blobs, req.Files); err != nil {
 		return nil, err
-	}
-	for _, f := range req.Files {
-		_ = r.Blobs.Delete(ctx, stagingKey(ws.ID, f.SHA256))
 	}
 	r.Logger.Info("job queued", "workspace", ws.Name, "job", j.Name, "compute", j.Compute)
 	if j.Compute == tandem.LocalCompute {
@@ -462,6 +440,38 @@ func (r *Region) updateJob(ctx context.Context, ref jobRef, fn func(j *tandem.Jo
 		}
 		return r.logChange(ctx, tx, ref.wsID, tandem.KindJob, ref.name, "", tandem.OpUpdate, res)
 	})
+}
+
+// recordNewJob records a new job with its blobs in one transaction with
+// its change entry; on failure the blobs written for it go, on success the
+// staged files it was made from.
+func (r *Region) recordNewJob(ctx context.Context, ws *tandem.Workspace, j *tandem.Job, blobs []tandem.BlobRef, staged []tandem.AssetFile) error {
+	j.CreatedAt = r.now()
+	res, err := jobResource(ws.ID, j, blobs)
+	if err == nil {
+		err = r.Store.Update(ctx, func(tx tandem.Tx) error {
+			if _, err := r.liveWorkspace(ctx, tx, ws.Name); err != nil {
+				return err
+			}
+			if _, err := tx.FindResource(ctx, res.Key()); err == nil {
+				return tandem.Errorf(tandem.EConflict, "job %q was created concurrently", j.Name)
+			} else if !tandem.IsCode(err, tandem.ENotFound) {
+				return err
+			}
+			if err := tx.PutResource(ctx, res); err != nil {
+				return err
+			}
+			return r.logChange(ctx, tx, ws.ID, tandem.KindJob, j.Name, "", tandem.OpCreate, res)
+		})
+	}
+	if err != nil {
+		r.removeBlobs(ctx, blobs)
+		return err
+	}
+	for _, f := range staged {
+		_ = r.Blobs.Delete(ctx, stagingKey(ws.ID, f.SHA256))
+	}
+	return nil
 }
 
 // putJob stores j as res's body.

@@ -235,30 +235,8 @@ func (r *Region) createPipeline(ctx context.Context, ws *tandem.Workspace, doc *
 		j.Files = append(j.Files, tandem.AssetFile{Field: f.Field, Path: "paths/" + f.Field + "/" + rel, SHA256: f.SHA256, Size: f.Size})
 	}
 	sort.Slice(j.Files, func(a, b int) bool { return j.Files[a].Path < j.Files[b].Path })
-	j.CreatedAt = r.now()
-	res, err := jobResource(ws.ID, j, blobs)
-	if err == nil {
-		err = r.Store.Update(ctx, func(tx tandem.Tx) error {
-			if _, err := r.liveWorkspace(ctx, tx, ws.Name); err != nil {
-				return err
-			}
-			if _, err := tx.FindResource(ctx, res.Key()); err == nil {
-				return tandem.Errorf(tandem.EConflict, "job %q was created concurrently", j.Name)
-			} else if !tandem.IsCode(err, tandem.ENotFound) {
-				return err
-			}
-			if err := tx.PutResource(ctx, res); err != nil {
-				return err
-			}
-			return r.logChange(ctx, tx, ws.ID, tandem.KindJob, j.Name, "", tandem.OpCreate, res)
-		})
-	}
-	if err != nil {
-		r.removeBlobs(ctx, blobs)
+	if err := r.recordNewJob(ctx, ws, j, blobs, req.Files); err != nil {
 		return nil, err
-	}
-	for _, f := range req.Files {
-		_ = r.Blobs.Delete(ctx, stagingKey(ws.ID, f.SHA256))
 	}
 	r.Logger.Info("pipeline queued", "workspace", ws.Name, "job", j.Name, "steps", len(j.Steps))
 	r.jobs().enqueue(jobRef{ws.ID, j.Name})
