@@ -15,7 +15,7 @@ import (
 //   - a job token (the one a run gets) may only track its own job's run
 //     (region/mlflow.go): every other use of its workspace is refused.
 
-func requireAdmin(ctx context.Context, action string) error {
+func RequireAdmin(ctx context.Context, action string) error {
 	p := tandem.PrincipalFromContext(ctx)
 	if p == nil || p.Admin() {
 		return nil
@@ -23,7 +23,7 @@ func requireAdmin(ctx context.Context, action string) error {
 	return tandem.Errorf(tandem.EForbidden, "%s needs a region admin token; token %q is scoped to one workspace", action, p.Name)
 }
 
-func canUseWorkspace(ctx context.Context, ws *tandem.Workspace) error {
+func CanUseWorkspace(ctx context.Context, ws *tandem.Workspace) error {
 	p := tandem.PrincipalFromContext(ctx)
 	if p != nil && p.Job() != "" {
 		return tandem.Errorf(tandem.EForbidden, "token %q belongs to job %q and may only track that job's run", p.Name, p.Job())
@@ -34,9 +34,9 @@ func canUseWorkspace(ctx context.Context, ws *tandem.Workspace) error {
 	return tandem.Errorf(tandem.EForbidden, "token %q is not scoped to workspace %q", p.Name, ws.Name)
 }
 
-// visible reports whether the caller may see ws at all. Workspaces a
+// Visible reports whether the caller may see ws at all. Workspaces a
 // workspace token may not use are reported as not found rather than
 // forbidden, so tokens cannot probe for names.
-func visible(ctx context.Context, ws *tandem.Workspace) bool {
-	return canUseWorkspace(ctx, ws) == nil
+func Visible(ctx context.Context, ws *tandem.Workspace) bool {
+	return CanUseWorkspace(ctx, ws) == nil
 }

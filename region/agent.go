@@ -42,7 +42,7 @@ type agentRegistry struct {
 
 func (r *Region) agentReg() *agentRegistry {
 	r.agentsOnce.Do(func() {
-		r.agentState = &agentRegistry{since: r.now(), agents: map[string]*tandem.Agent{}, wake: map[string]chan struct{}{}, logs: map[string]string{}}
+		r.agentState = &agentRegistry{since: r.Timestamp(), agents: map[string]*tandem.Agent{}, wake: map[string]chan struct{}{}, logs: map[string]string{}}
 	})
 	return r.agentState
 }
@@ -57,7 +57,7 @@ func (r *Region) agentTimeout() time.Duration {
 // touchAgent records a call from an agent.
 func (r *Region) touchAgent(wsID, compute, id string, hb tandem.AgentHeartbeat) {
 	reg := r.agentReg()
-	now := r.now()
+	now := r.Timestamp()
 	reg.mu.Lock()
 	defer reg.mu.Unlock()
 	key := wsID + "/" + compute + "/" + id
@@ -144,7 +144,7 @@ func (r *Region) ClaimJob(ctx context.Context, workspace, compute, agent string,
 	if err != nil {
 		return nil, err
 	}
-	if err := r.checkWritable(ctx, ws.ID); err != nil {
+	if err := r.CheckWritable(ctx, ws.ID); err != nil {
 		return nil, err
 	}
 	deadline := time.NewTimer(wait)
@@ -163,7 +163,7 @@ func (r *Region) ClaimJob(ctx context.Context, workspace, compute, agent string,
 			var next *tandem.Resource
 			var nextJob *tandem.Job
 			for _, res := range list {
-				j, err := jobFromResource(res)
+				j, err := JobFromResource(res)
 				if err != nil || j.Compute != compute {
 					continue
 				}
@@ -175,17 +175,17 @@ func (r *Region) ClaimJob(ctx context.Context, workspace, compute, agent string,
 				}
 			}
 			if nextJob == nil || active >= c.MaxInstances {
-				return errSkip
+				return ErrSkip
 			}
 			nextJob.Status, nextJob.Agent, nextJob.Error = tandem.JobPreparing, agent, ""
 			nextJob.Attempts++
-			if err := putJob(ctx, tx, next, nextJob, r.now()); err != nil {
+			if err := putJob(ctx, tx, next, nextJob, r.Timestamp()); err != nil {
 				return err
 			}
 			job = nextJob
-			return r.logChange(ctx, tx, ws.ID, tandem.KindJob, job.Name, "", tandem.OpUpdate, next)
+			return r.LogChange(ctx, tx, ws.ID, tandem.KindJob, job.Name, "", tandem.OpUpdate, next)
 		})
-		if err != nil && err != errSkip {
+		if err != nil && err != ErrSkip {
 			return nil, err
 		}
 		if job != nil {
@@ -288,15 +288,15 @@ func (r *Region) StartAgentJob(ctx context.Context, workspace, compute, agent, n
 	if err != nil {
 		return err
 	}
-	err = r.updateJob(ctx, jobRef{ws.ID, name}, func(j *tandem.Job, _ *tandem.Resource) error {
+	err = r.UpdateJob(ctx, JobRef{ws.ID, name}, func(j *tandem.Job, _ *tandem.Resource) error {
 		if j.Agent != agent || j.Status != tandem.JobPreparing {
-			return errSkip
+			return ErrSkip
 		}
-		now := r.now()
+		now := r.Timestamp()
 		j.Status, j.StartedAt = tandem.JobRunning, &now
 		return nil
 	})
-	if err == errSkip {
+	if err == ErrSkip {
 		return nil
 	}
 	return err
@@ -408,7 +408,7 @@ func (r *Region) PutAgentLog(ctx context.Context, workspace, compute, agent, nam
 	if err != nil {
 		return nil, err
 	}
-	ref, err := r.Blobs.Put(ctx, tandem.StoragePrefix(ws.ID)+runFolder(name)+"logs/std_log.txt", body, nil)
+	ref, err := r.Blobs.Put(ctx, tandem.StoragePrefix(ws.ID)+RunFolder(name)+"logs/std_log.txt", body, nil)
 	return &ref, err
 }
 
@@ -435,7 +435,7 @@ func (r *Region) PutAgentOutput(ctx context.Context, workspace, compute, agent, 
 	if err != nil {
 		return nil, err
 	}
-	ref, err := r.Blobs.Put(ctx, tandem.StoragePrefix(ws.ID)+runFolder(name)+"outputs/"+output+"/"+p, body, nil)
+	ref, err := r.Blobs.Put(ctx, tandem.StoragePrefix(ws.ID)+RunFolder(name)+"outputs/"+output+"/"+p, body, nil)
 	return &ref, err
 }
 
@@ -456,7 +456,7 @@ func (r *Region) CompleteAgentJob(ctx context.Context, workspace, compute, agent
 	if err != nil {
 		return nil, err
 	}
-	prefix := tandem.StoragePrefix(ws.ID) + runFolder(name)
+	prefix := tandem.StoragePrefix(ws.ID) + RunFolder(name)
 	var blobs []tandem.BlobRef
 	if ref, err := r.Blobs.Stat(ctx, prefix+"logs/std_log.txt"); err == nil {
 		blobs = append(blobs, ref)
@@ -473,14 +473,14 @@ func (r *Region) CompleteAgentJob(ctx context.Context, workspace, compute, agent
 	var produced []tandem.OutputAsset
 	var registerErr error
 	if !tandem.JobDone(j.Status) && !res.Canceled && res.Error == "" && !res.TimedOut && res.ExitCode == 0 {
-		produced, registerErr = r.registerOutputs(ctx, jobRef{ws.ID, name}, blobs)
+		produced, registerErr = r.registerOutputs(ctx, JobRef{ws.ID, name}, blobs)
 	}
 	defer func() {
 		if err := r.revokeJobToken(context.WithoutCancel(ctx), ws.ID, name); err != nil {
 			r.Logger.Warn("cannot revoke job token", "job", name, "err", err)
 		}
 	}()
-	err = r.updateJob(ctx, jobRef{ws.ID, name}, func(j *tandem.Job, stored *tandem.Resource) error {
+	err = r.UpdateJob(ctx, JobRef{ws.ID, name}, func(j *tandem.Job, stored *tandem.Resource) error {
 		if j.Agent != agent {
 			return tandem.Errorf(tandem.EConflict, "job %q was taken from agent %s", name, agent)
 		}
@@ -496,17 +496,17 @@ func (r *Region) CompleteAgentJob(ctx context.Context, workspace, compute, agent
 		}
 		switch {
 		case res.Canceled:
-			r.endJob(j, tandem.JobCanceled, "canceled", exit)
+			r.EndJob(j, tandem.JobCanceled, "canceled", exit)
 		case res.Error != "":
-			r.endJob(j, tandem.JobFailed, res.Error, exit)
+			r.EndJob(j, tandem.JobFailed, res.Error, exit)
 		case registerErr != nil:
-			r.endJob(j, tandem.JobFailed, "registering outputs as assets failed: "+tandem.ErrorMessage(registerErr), exit)
+			r.EndJob(j, tandem.JobFailed, "registering outputs as assets failed: "+tandem.ErrorMessage(registerErr), exit)
 		case res.TimedOut:
-			r.endJob(j, tandem.JobFailed, fmt.Sprintf("timed out after %s (limits.timeout)", time.Duration(float64(time.Second)*mustFloat(j.Spec))), exit)
+			r.EndJob(j, tandem.JobFailed, fmt.Sprintf("timed out after %s (limits.timeout)", time.Duration(float64(time.Second)*mustFloat(j.Spec))), exit)
 		case res.ExitCode != 0:
-			r.endJob(j, tandem.JobFailed, fmt.Sprintf("command exited with code %d", res.ExitCode), exit)
+			r.EndJob(j, tandem.JobFailed, fmt.Sprintf("command exited with code %d", res.ExitCode), exit)
 		default:
-			r.endJob(j, tandem.JobCompleted, "", exit)
+			r.EndJob(j, tandem.JobCompleted, "", exit)
 		}
 		return nil
 	})
@@ -547,7 +547,7 @@ func (r *Region) jobByID(ctx context.Context, wsID, name string) (*tandem.Job, e
 		if err != nil {
 			return err
 		}
-		j, err = jobFromResource(res)
+		j, err = JobFromResource(res)
 		return err
 	})
 	return j, err
@@ -564,14 +564,14 @@ func (r *Region) OpenAgentSeed(ctx context.Context, workspace, compute, agent, n
 		return nil, tandem.Errorf(tandem.ENotFound, "job %q has no seed file %d", name, index)
 	}
 	f := seed[index]
-	key := tandem.StoragePrefix(ws.ID) + runFolder(j.ResubmittedFrom) + "outputs/" + f.Output + "/" + f.Path
+	key := tandem.StoragePrefix(ws.ID) + RunFolder(j.ResubmittedFrom) + "outputs/" + f.Output + "/" + f.Path
 	return r.Blobs.OpenVerified(ctx, tandem.BlobRef{Key: key, SHA256: f.SHA256, Size: f.Size})
 }
 
 // checkedOutputs returns the stored refs of output files an agent says it
 // uploaded, each checked against what storage holds.
 func (r *Region) checkedOutputs(ctx context.Context, wsID string, j *tandem.Job, outs []tandem.AgentOutput) ([]tandem.BlobRef, error) {
-	prefix := tandem.StoragePrefix(wsID) + runFolder(j.Name)
+	prefix := tandem.StoragePrefix(wsID) + RunFolder(j.Name)
 	_, outputs, _ := runSettings(j)
 	var blobs []tandem.BlobRef
 	for _, o := range outs {
@@ -608,13 +608,13 @@ func (r *Region) SyncAgentOutputs(ctx context.Context, workspace, compute, agent
 	if err != nil {
 		return err
 	}
-	if ref, err := r.Blobs.Stat(ctx, tandem.StoragePrefix(ws.ID)+runFolder(name)+"logs/std_log.txt"); err == nil {
+	if ref, err := r.Blobs.Stat(ctx, tandem.StoragePrefix(ws.ID)+RunFolder(name)+"logs/std_log.txt"); err == nil {
 		blobs = append(blobs, ref)
 	}
 	if len(blobs) == 0 {
 		return nil
 	}
-	err = r.updateJob(ctx, jobRef{ws.ID, name}, func(j *tandem.Job, res *tandem.Resource) error {
+	err = r.UpdateJob(ctx, JobRef{ws.ID, name}, func(j *tandem.Job, res *tandem.Resource) error {
 		if j.Agent != agent || tandem.JobDone(j.Status) {
 			return tandem.Errorf(tandem.EConflict, "job %q is no longer agent %s's", name, agent)
 		}
@@ -636,7 +636,7 @@ func (r *Region) ListAgents(ctx context.Context, workspace, compute string) ([]*
 
 func (r *Region) agentsOf(wsID, compute string) []*tandem.Agent {
 	reg := r.agentReg()
-	now := r.now()
+	now := r.Timestamp()
 	reg.mu.Lock()
 	var out []*tandem.Agent
 	for key, a := range reg.agents {
@@ -674,12 +674,12 @@ func (r *Region) RunAgentReaper(ctx context.Context) {
 // ReapAgents makes one pass of the agent reaper.
 func (r *Region) ReapAgents(ctx context.Context) error {
 	type lost struct {
-		ref     jobRef
+		ref     JobRef
 		compute string
 		agent   string
 	}
 	var found []lost
-	now := r.now()
+	now := r.Timestamp()
 	err := r.Store.View(ctx, func(tx tandem.Tx) error {
 		list, err := tx.ListWorkspaces(ctx, tandem.WorkspaceFilter{})
 		if err != nil {
@@ -691,7 +691,7 @@ func (r *Region) ReapAgents(ctx context.Context) error {
 				return err
 			}
 			for _, x := range res {
-				j, err := jobFromResource(x)
+				j, err := JobFromResource(x)
 				if err != nil || j.Compute == tandem.LocalCompute || j.Agent == "" {
 					continue
 				}
@@ -699,7 +699,7 @@ func (r *Region) ReapAgents(ctx context.Context) error {
 					continue
 				}
 				if now.Sub(r.lastHeard(ws.ID, j.Compute, j.Agent)) > r.agentTimeout() {
-					found = append(found, lost{jobRef{ws.ID, j.Name}, j.Compute, j.Agent})
+					found = append(found, lost{JobRef{ws.ID, j.Name}, j.Compute, j.Agent})
 				}
 			}
 		}
@@ -709,33 +709,33 @@ func (r *Region) ReapAgents(ctx context.Context) error {
 		return err
 	}
 	for _, l := range found {
-		if err := r.checkWritable(ctx, l.ref.wsID); err != nil {
+		if err := r.CheckWritable(ctx, l.ref.WorkspaceID); err != nil {
 			continue // a secondary's jobs are its primary's to handle
 		}
-		heard := r.lastHeard(l.ref.wsID, l.compute, l.agent)
-		err := r.updateJob(ctx, l.ref, func(j *tandem.Job, _ *tandem.Resource) error {
+		heard := r.lastHeard(l.ref.WorkspaceID, l.compute, l.agent)
+		err := r.UpdateJob(ctx, l.ref, func(j *tandem.Job, _ *tandem.Resource) error {
 			if j.Agent != l.agent || (j.Status != tandem.JobPreparing && j.Status != tandem.JobRunning) {
-				return errSkip
+				return ErrSkip
 			}
 			why := fmt.Sprintf("agent %s stopped heartbeating (last heard %s, timeout %s) during attempt %d", l.agent, heard.Format(time.RFC3339), r.agentTimeout(), j.Attempts)
 			if j.Attempts > r.MaxRetries {
-				r.endJob(j, tandem.JobFailed, fmt.Sprintf("%s; no retries left (max retries %d)", why, r.MaxRetries), nil)
+				r.EndJob(j, tandem.JobFailed, fmt.Sprintf("%s; no retries left (max retries %d)", why, r.MaxRetries), nil)
 				return nil
 			}
 			j.Status, j.Agent, j.StartedAt, j.Error = tandem.JobQueued, "", nil, why+"; queued again"
 			return nil
 		})
-		if err != nil && err != errSkip {
-			r.Logger.Warn("cannot requeue job of a lost agent", "job", l.ref.name, "err", err)
+		if err != nil && err != ErrSkip {
+			r.Logger.Warn("cannot requeue job of a lost agent", "job", l.ref.Name, "err", err)
 			continue
 		}
 		if err == nil {
-			r.Logger.Warn("agent lost", "workspace", l.ref.wsID, "job", l.ref.name, "agent", l.agent)
-			if err := r.revokeJobToken(ctx, l.ref.wsID, l.ref.name); err != nil {
-				r.Logger.Warn("cannot revoke the token of a lost agent's job", "job", l.ref.name, "err", err)
+			r.Logger.Warn("agent lost", "workspace", l.ref.WorkspaceID, "job", l.ref.Name, "agent", l.agent)
+			if err := r.revokeJobToken(ctx, l.ref.WorkspaceID, l.ref.Name); err != nil {
+				r.Logger.Warn("cannot revoke the token of a lost agent's job", "job", l.ref.Name, "err", err)
 			}
-			r.dropLiveLog(l.ref.wsID, l.ref.name)
-			r.wakeAgents(l.ref.wsID, l.compute)
+			r.dropLiveLog(l.ref.WorkspaceID, l.ref.Name)
+			r.wakeAgents(l.ref.WorkspaceID, l.compute)
 		}
 	}
 	return nil

@@ -17,17 +17,17 @@ import (
 )
 
 // Where asset bytes live in a workspace's default storage.
-func stagingKey(wsID, sha string) string { return tandem.StoragePrefix(wsID) + "staging/" + sha }
+func StagingKey(wsID, sha string) string { return tandem.StoragePrefix(wsID) + "staging/" + sha }
 
-func assetFolder(kind tandem.Kind, name, version string) string {
+func AssetFolder(kind tandem.Kind, name, version string) string {
 	return "assets/" + string(kind) + "/" + name + "/" + version + "/"
 }
 
-// checkStaged checks that every file of a request was staged with the
+// CheckStaged checks that every file of a request was staged with the
 // sha256 and size the request gives.
-func (r *Region) checkStaged(ctx context.Context, wsID string, files []tandem.AssetFile) error {
+func (r *Region) CheckStaged(ctx context.Context, wsID string, files []tandem.AssetFile) error {
 	for _, f := range files {
-		ref, err := r.Blobs.Stat(ctx, stagingKey(wsID, f.SHA256))
+		ref, err := r.Blobs.Stat(ctx, StagingKey(wsID, f.SHA256))
 		if tandem.IsCode(err, tandem.ENotFound) || (err == nil && (ref.SHA256 != f.SHA256 || ref.Size != f.Size)) {
 			return tandem.Errorf(tandem.ENotFound, "file %q (sha256 %s) was not staged; upload it again", f.Path, f.SHA256).WithTarget(f.Path)
 		} else if err != nil {
@@ -46,40 +46,40 @@ func DatastoreURI(rel string) string {
 // DefaultDatastore is the datastore of every workspace's default storage.
 const DefaultDatastore = "workspaceblobstore"
 
-func validSHA256(s string) bool {
+func ValidSHA256(s string) bool {
 	b, err := hex.DecodeString(s)
 	return err == nil && len(b) == 32 && strings.ToLower(s) == s
 }
 
 // StageBlob stores bytes by sha256 ahead of CreateAsset.
 func (r *Region) StageBlob(ctx context.Context, workspace string, want tandem.BlobRef, body io.Reader) (tandem.BlobRef, error) {
-	if !validSHA256(want.SHA256) {
+	if !ValidSHA256(want.SHA256) {
 		return tandem.BlobRef{}, tandem.Errorf(tandem.EInvalid, "staged blobs are named by their sha256 in lower-case hex, got %q", want.SHA256)
 	}
 	ws, err := r.FindWorkspace(ctx, workspace)
 	if err != nil {
 		return tandem.BlobRef{}, err
 	}
-	if err := r.checkWritable(ctx, ws.ID); err != nil {
+	if err := r.CheckWritable(ctx, ws.ID); err != nil {
 		return tandem.BlobRef{}, err
 	}
-	if err := r.checkUploadSize("file "+want.SHA256, want.Size); err != nil {
+	if err := r.CheckUploadSize("file "+want.SHA256, want.Size); err != nil {
 		return tandem.BlobRef{}, err
 	}
-	want.Key = stagingKey(ws.ID, want.SHA256)
+	want.Key = StagingKey(ws.ID, want.SHA256)
 	return r.Blobs.Put(ctx, want.Key, r.limitUpload("file "+want.SHA256, body), &want)
 }
 
 // StagedBlob reports whether bytes with this sha256 are staged.
 func (r *Region) StagedBlob(ctx context.Context, workspace, sha string) (bool, error) {
-	if !validSHA256(sha) {
+	if !ValidSHA256(sha) {
 		return false, tandem.Errorf(tandem.EInvalid, "staged blobs are named by their sha256 in lower-case hex, got %q", sha)
 	}
 	ws, err := r.FindWorkspace(ctx, workspace)
 	if err != nil {
 		return false, err
 	}
-	ref, err := r.Blobs.Stat(ctx, stagingKey(ws.ID, sha))
+	ref, err := r.Blobs.Stat(ctx, StagingKey(ws.ID, sha))
 	if tandem.IsCode(err, tandem.ENotFound) {
 		return false, nil
 	}
@@ -99,7 +99,7 @@ func (r *Region) CreateAsset(ctx context.Context, workspace string, req *tandem.
 	if err != nil {
 		return nil, false, err
 	}
-	if err := r.checkWritable(ctx, ws.ID); err != nil {
+	if err := r.CheckWritable(ctx, ws.ID); err != nil {
 		return nil, false, err
 	}
 	a, err := r.prepareAsset(ctx, ws, req)
@@ -107,14 +107,14 @@ func (r *Region) CreateAsset(ctx context.Context, workspace string, req *tandem.
 		return nil, false, err
 	}
 
-	unlock := r.lockAsset(ws.ID, a.Kind, a.Name)
+	unlock := r.LockAsset(ws.ID, a.Kind, a.Name)
 	defer unlock()
 
 	// Allocate the version, or find the existing one, before touching storage.
 	var existing *tandem.Asset
 	err = r.Store.View(ctx, func(tx tandem.Tx) error {
 		if a.Version == "" {
-			v, err := nextVersion(ctx, tx, ws.ID, a.Kind, a.Name)
+			v, err := NextVersion(ctx, tx, ws.ID, a.Kind, a.Name)
 			a.Version = v
 			return err
 		}
@@ -139,16 +139,16 @@ func (r *Region) CreateAsset(ctx context.Context, workspace string, req *tandem.
 			a.Kind, a.Name, a.Version).WithTarget(a.Name + ":" + a.Version)
 	}
 
-	a.CreatedAt = r.now()
+	a.CreatedAt = r.Timestamp()
 	a.UpdatedAt = a.CreatedAt
 	blobs, err := r.copyStaged(ctx, ws, a)
 	if err != nil {
 		return nil, false, err
 	}
-	res, err := assetResource(ws.ID, a, blobs)
+	res, err := AssetResource(ws.ID, a, blobs)
 	if err == nil {
 		err = r.Store.Update(ctx, func(tx tandem.Tx) error {
-			if _, err := r.liveWorkspace(ctx, tx, workspace); err != nil {
+			if _, err := r.LiveWorkspace(ctx, tx, workspace); err != nil {
 				return err
 			}
 			if _, err := tx.FindResource(ctx, res.Key()); err == nil {
@@ -159,15 +159,15 @@ func (r *Region) CreateAsset(ctx context.Context, workspace string, req *tandem.
 			if err := tx.PutResource(ctx, res); err != nil {
 				return err
 			}
-			return r.logChange(ctx, tx, ws.ID, a.Kind, a.Name, a.Version, tandem.OpCreate, res)
+			return r.LogChange(ctx, tx, ws.ID, a.Kind, a.Name, a.Version, tandem.OpCreate, res)
 		})
 	}
 	if err != nil {
-		r.removeBlobs(ctx, blobs)
+		r.RemoveBlobs(ctx, blobs)
 		return nil, false, err
 	}
 	for _, f := range req.Files {
-		_ = r.Blobs.Delete(ctx, stagingKey(ws.ID, f.SHA256))
+		_ = r.Blobs.Delete(ctx, StagingKey(ws.ID, f.SHA256))
 	}
 	r.Logger.Info("asset created", "workspace", ws.Name, "kind", a.Kind, "name", a.Name, "version", a.Version, "files", len(a.Files))
 	return a, true, nil
@@ -196,13 +196,13 @@ func (r *Region) prepareAsset(ctx context.Context, ws *tandem.Workspace, req *ta
 			return nil, err
 		}
 	}
-	if err := checkPaths(doc, req); err != nil {
+	if err := CheckPaths(doc, req); err != nil {
 		return nil, err
 	}
-	if err := r.checkStaged(ctx, ws.ID, req.Files); err != nil {
+	if err := r.CheckStaged(ctx, ws.ID, req.Files); err != nil {
 		return nil, err
 	}
-	if err := r.resolveRefs(ctx, ws, doc); err != nil {
+	if err := r.ResolveRefs(ctx, ws, doc); err != nil {
 		return nil, err
 	}
 	files := append([]tandem.AssetFile(nil), req.Files...)
@@ -220,9 +220,9 @@ func (r *Region) prepareAsset(ctx context.Context, ws *tandem.Workspace, req *ta
 	}, nil
 }
 
-// checkPaths makes sure the request describes every local path of the
+// CheckPaths makes sure the request describes every local path of the
 // document, and that every file belongs to one of them.
-func checkPaths(doc *spec.Document, req *tandem.AssetRequest) error {
+func CheckPaths(doc *spec.Document, req *tandem.AssetRequest) error {
 	fields := map[string]bool{}
 	for _, p := range doc.Paths {
 		fields[p.Field] = true
@@ -264,7 +264,7 @@ func checkPaths(doc *spec.Document, req *tandem.AssetRequest) error {
 			return tandem.Errorf(tandem.EInvalid, "file %q: field %q is the single file %q", f.Path, f.Field, p.Root)
 		case seen[f.Path]:
 			return tandem.Errorf(tandem.EInvalid, "file %q listed twice", f.Path)
-		case !validSHA256(f.SHA256) || f.Size < 0:
+		case !ValidSHA256(f.SHA256) || f.Size < 0:
 			return tandem.Errorf(tandem.EInvalid, "file %q: bad sha256 or size", f.Path)
 		}
 		seen[f.Path] = true
@@ -272,9 +272,9 @@ func checkPaths(doc *spec.Document, req *tandem.AssetRequest) error {
 	return nil
 }
 
-// resolveRefs checks that every azureml: reference names something that
+// ResolveRefs checks that every azureml: reference names something that
 // exists in the workspace.
-func (r *Region) resolveRefs(ctx context.Context, ws *tandem.Workspace, doc *spec.Document) error {
+func (r *Region) ResolveRefs(ctx context.Context, ws *tandem.Workspace, doc *spec.Document) error {
 	return r.Store.View(ctx, func(tx tandem.Tx) error {
 		for _, ref := range doc.Refs {
 			kind := tandem.Kind(ref.Kind)
@@ -294,7 +294,7 @@ func (r *Region) resolveRefs(ctx context.Context, ws *tandem.Workspace, doc *spe
 					return err
 				}
 			case tandem.IsAssetKind(kind):
-				if _, err := findAssetTx(ctx, tx, ws.ID, kind, ref.Name, ref.Version, ref.Label); tandem.IsCode(err, tandem.ENotFound) {
+				if _, err := FindAssetTx(ctx, tx, ws.ID, kind, ref.Name, ref.Version, ref.Label); tandem.IsCode(err, tandem.ENotFound) {
 					return tandem.Errorf(tandem.ENotFound, "%s: reference %q not found in workspace %q: %s", ref.Field, ref.Raw, ws.Name, tandem.ErrorMessage(err)).WithTarget(ref.Raw)
 				} else if err != nil {
 					return err
@@ -308,16 +308,16 @@ func (r *Region) resolveRefs(ctx context.Context, ws *tandem.Workspace, doc *spe
 // finalizeSpec writes the version and the storage URIs of uploaded paths
 // into the asset's document.
 func finalizeSpec(a *tandem.Asset, req *tandem.AssetRequest) {
-	a.Spec = cloneMap(a.Spec)
+	a.Spec = CloneMap(a.Spec)
 	a.Spec["name"] = a.Name
 	a.Spec["version"] = a.Version
-	folder := assetFolder(a.Kind, a.Name, a.Version)
+	folder := AssetFolder(a.Kind, a.Name, a.Version)
 	for _, p := range req.Paths {
 		uri := DatastoreURI(folder + p.Root)
 		if p.Dir {
 			uri += "/"
 		}
-		setField(a.Spec, p.Field, uri)
+		SetField(a.Spec, p.Field, uri)
 	}
 }
 
@@ -355,17 +355,17 @@ func normalizeJSON(v any) any {
 // copyStaged copies each staged file to the version's folder, verifying the
 // bytes, and returns the refs of the copies. On error nothing is left.
 func (r *Region) copyStaged(ctx context.Context, ws *tandem.Workspace, a *tandem.Asset) ([]tandem.BlobRef, error) {
-	folder := tandem.StoragePrefix(ws.ID) + assetFolder(a.Kind, a.Name, a.Version)
+	folder := tandem.StoragePrefix(ws.ID) + AssetFolder(a.Kind, a.Name, a.Version)
 	var out []tandem.BlobRef
 	for _, f := range a.Files {
 		key := folder + f.Path
 		// A file already there with other bytes belongs to someone else's
 		// attempt at this version: never overwrite it.
 		if cur, err := r.Blobs.Stat(ctx, key); err == nil && cur.SHA256 != f.SHA256 {
-			r.removeBlobs(ctx, out)
+			r.RemoveBlobs(ctx, out)
 			return nil, tandem.Errorf(tandem.EConflict, "%s %s version %s: storage already holds other bytes at %s", a.Kind, a.Name, a.Version, key)
 		}
-		src, err := r.Blobs.OpenVerified(ctx, tandem.BlobRef{Key: stagingKey(ws.ID, f.SHA256), SHA256: f.SHA256, Size: f.Size})
+		src, err := r.Blobs.OpenVerified(ctx, tandem.BlobRef{Key: StagingKey(ws.ID, f.SHA256), SHA256: f.SHA256, Size: f.Size})
 		if err == nil {
 			var ref tandem.BlobRef
 			ref, err = r.Blobs.Put(ctx, key, src, &tandem.BlobRef{SHA256: f.SHA256, Size: f.Size})
@@ -373,14 +373,14 @@ func (r *Region) copyStaged(ctx context.Context, ws *tandem.Workspace, a *tandem
 			out = append(out, ref)
 		}
 		if err != nil {
-			r.removeBlobs(ctx, out)
+			r.RemoveBlobs(ctx, out)
 			return nil, fmt.Errorf("copy %s into %s %s:%s: %w", f.Path, a.Kind, a.Name, a.Version, err)
 		}
 	}
 	return out, nil
 }
 
-func (r *Region) removeBlobs(ctx context.Context, refs []tandem.BlobRef) {
+func (r *Region) RemoveBlobs(ctx context.Context, refs []tandem.BlobRef) {
 	for _, b := range refs {
 		if b.Key == "" {
 			continue
@@ -391,7 +391,7 @@ func (r *Region) removeBlobs(ctx context.Context, refs []tandem.BlobRef) {
 	}
 }
 
-func assetResource(wsID string, a *tandem.Asset, blobs []tandem.BlobRef) (*tandem.Resource, error) {
+func AssetResource(wsID string, a *tandem.Asset, blobs []tandem.BlobRef) (*tandem.Resource, error) {
 	b, err := json.Marshal(a)
 	if err != nil {
 		return nil, err
@@ -411,9 +411,9 @@ func assetFromResource(res *tandem.Resource) (*tandem.Asset, error) {
 	return &a, nil
 }
 
-// nextVersion returns the next integer version of a name: one more than
+// NextVersion returns the next integer version of a name: one more than
 // the largest integer version, or "1".
-func nextVersion(ctx context.Context, tx tandem.Tx, wsID string, kind tandem.Kind, name string) (string, error) {
+func NextVersion(ctx context.Context, tx tandem.Tx, wsID string, kind tandem.Kind, name string) (string, error) {
 	list, err := tx.ListResources(ctx, tandem.ResourceFilter{WorkspaceID: wsID, Kind: kind, Name: name})
 	if err != nil {
 		return "", err
@@ -427,7 +427,7 @@ func nextVersion(ctx context.Context, tx tandem.Tx, wsID string, kind tandem.Kin
 	return strconv.Itoa(max + 1), nil
 }
 
-func cloneMap(m map[string]any) map[string]any {
+func CloneMap(m map[string]any) map[string]any {
 	out, _ := normalizeJSON(m).(map[string]any)
 	if out == nil {
 		out = map[string]any{}
@@ -435,9 +435,9 @@ func cloneMap(m map[string]any) map[string]any {
 	return out
 }
 
-// setField sets a dotted field ("build.path", "code", "additional_includes[0]")
+// SetField sets a dotted field ("build.path", "code", "additional_includes[0]")
 // in a document, creating maps on the way.
-func setField(doc map[string]any, field string, v any) {
+func SetField(doc map[string]any, field string, v any) {
 	parts := strings.Split(field, ".")
 	cur := doc
 	for i, p := range parts {

@@ -18,7 +18,7 @@ type assetLocks struct {
 	locks map[string]*sync.Mutex
 }
 
-func (r *Region) lockAsset(wsID string, kind tandem.Kind, name string) (unlock func()) {
+func (r *Region) LockAsset(wsID string, kind tandem.Kind, name string) (unlock func()) {
 	al := &r.assetLocks
 	key := wsID + "/" + string(kind) + "/" + name
 	al.mu.Lock()
@@ -35,9 +35,9 @@ func (r *Region) lockAsset(wsID string, kind tandem.Kind, name string) (unlock f
 	return m.Unlock
 }
 
-// findAssetTx returns one version of an asset, or the version a label
+// FindAssetTx returns one version of an asset, or the version a label
 // selects ("latest": the most recently created, not archived).
-func findAssetTx(ctx context.Context, tx tandem.Tx, wsID string, kind tandem.Kind, name, version, label string) (*tandem.Asset, error) {
+func FindAssetTx(ctx context.Context, tx tandem.Tx, wsID string, kind tandem.Kind, name, version, label string) (*tandem.Asset, error) {
 	if label == "" && version == "" {
 		label = tandem.LabelLatest
 	}
@@ -97,11 +97,11 @@ func sortNewestFirst(list []*tandem.Asset) {
 func (r *Region) FindAsset(ctx context.Context, workspace string, kind tandem.Kind, name, version, label string) (*tandem.Asset, error) {
 	var a *tandem.Asset
 	err := r.Store.View(ctx, func(tx tandem.Tx) error {
-		ws, err := r.liveWorkspace(ctx, tx, workspace)
+		ws, err := r.LiveWorkspace(ctx, tx, workspace)
 		if err != nil {
 			return err
 		}
-		a, err = findAssetTx(ctx, tx, ws.ID, kind, name, version, label)
+		a, err = FindAssetTx(ctx, tx, ws.ID, kind, name, version, label)
 		return err
 	})
 	return a, err
@@ -115,7 +115,7 @@ func (r *Region) ListAssets(ctx context.Context, workspace string, filter tandem
 	}
 	var out []*tandem.Asset
 	err := r.Store.View(ctx, func(tx tandem.Tx) error {
-		ws, err := r.liveWorkspace(ctx, tx, workspace)
+		ws, err := r.LiveWorkspace(ctx, tx, workspace)
 		if err != nil {
 			return err
 		}
@@ -160,7 +160,7 @@ func (r *Region) UpdateAsset(ctx context.Context, workspace string, kind tandem.
 			a.Tags = upd.Tags
 			a.Spec["tags"] = upd.Tags
 		}
-		return validateFields("", a.Description, a.Tags)
+		return ValidateFields("", a.Description, a.Tags)
 	})
 }
 
@@ -171,7 +171,7 @@ func (r *Region) ArchiveAsset(ctx context.Context, workspace string, kind tandem
 	if version == "" {
 		var all []*tandem.Asset
 		err := r.Store.View(ctx, func(tx tandem.Tx) error {
-			ws, err := r.liveWorkspace(ctx, tx, workspace)
+			ws, err := r.LiveWorkspace(ctx, tx, workspace)
 			if err != nil {
 				return err
 			}
@@ -208,7 +208,7 @@ func (r *Region) mutateAsset(ctx context.Context, workspace string, kind tandem.
 	}
 	var a *tandem.Asset
 	err := r.Store.Update(ctx, func(tx tandem.Tx) error {
-		ws, err := r.liveWorkspace(ctx, tx, workspace)
+		ws, err := r.LiveWorkspace(ctx, tx, workspace)
 		if err != nil {
 			return err
 		}
@@ -228,15 +228,15 @@ func (r *Region) mutateAsset(ctx context.Context, workspace string, kind tandem.
 		if err := fn(a); err != nil {
 			return err
 		}
-		a.UpdatedAt = r.now()
-		upd, err := assetResource(ws.ID, a, res.Blobs)
+		a.UpdatedAt = r.Timestamp()
+		upd, err := AssetResource(ws.ID, a, res.Blobs)
 		if err != nil {
 			return err
 		}
 		if err := tx.PutResource(ctx, upd); err != nil {
 			return err
 		}
-		return r.logChange(ctx, tx, ws.ID, kind, name, version, tandem.OpUpdate, upd)
+		return r.LogChange(ctx, tx, ws.ID, kind, name, version, tandem.OpUpdate, upd)
 	})
 	return a, err
 }
@@ -248,7 +248,7 @@ func (r *Region) OpenAssetFile(ctx context.Context, workspace string, kind tande
 		ref  tandem.BlobRef
 	)
 	err := r.Store.View(ctx, func(tx tandem.Tx) error {
-		ws, err := r.liveWorkspace(ctx, tx, workspace)
+		ws, err := r.LiveWorkspace(ctx, tx, workspace)
 		if err != nil {
 			return err
 		}
@@ -262,7 +262,7 @@ func (r *Region) OpenAssetFile(ctx context.Context, workspace string, kind tande
 		if err != nil {
 			return err
 		}
-		key := tandem.StoragePrefix(ws.ID) + assetStorageFolder(a) + p
+		key := tandem.StoragePrefix(ws.ID) + AssetStorageFolder(a) + p
 		for i, f := range a.Files {
 			if f.Path == p && i < len(res.Blobs) && res.Blobs[i].Key == key {
 				file, ref = f, res.Blobs[i]

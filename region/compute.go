@@ -108,10 +108,10 @@ func (r *Region) CreateCompute(ctx context.Context, workspace string, fields map
 	if err != nil {
 		return nil, err
 	}
-	if err := r.checkWritable(ctx, ws.ID); err != nil {
+	if err := r.CheckWritable(ctx, ws.ID); err != nil {
 		return nil, err
 	}
-	c := &tandem.Compute{Name: doc.Name, Type: doc.Type, Description: doc.Description, Tags: doc.Tags, Spec: cloneMap(doc.Fields)}
+	c := &tandem.Compute{Name: doc.Name, Type: doc.Type, Description: doc.Description, Tags: doc.Tags, Spec: CloneMap(doc.Fields)}
 	c.Size, _ = c.Spec["size"].(string)
 	switch c.Type {
 	case "amlcompute":
@@ -174,7 +174,7 @@ func (r *Region) CreateCompute(ctx context.Context, workspace string, fields map
 		c.Credentials[f] = name
 	}
 
-	now := r.now()
+	now := r.Timestamp()
 	c.CreatedAt, c.UpdatedAt = now, now
 	body, err := json.Marshal(c)
 	if err == nil {
@@ -197,7 +197,7 @@ func (r *Region) CreateCompute(ctx context.Context, workspace string, fields map
 			if err := tx.PutResource(ctx, res); err != nil {
 				return err
 			}
-			return r.logChange(ctx, tx, ws.ID, tandem.KindCompute, c.Name, "", tandem.OpCreate, res)
+			return r.LogChange(ctx, tx, ws.ID, tandem.KindCompute, c.Name, "", tandem.OpCreate, res)
 		})
 	}
 	if err != nil {
@@ -265,7 +265,7 @@ func (r *Region) quota(ctx context.Context, tx tandem.Tx) (*tandem.Quota, error)
 
 // RegionQuota returns the region's core quota and what holds it.
 func (r *Region) RegionQuota(ctx context.Context) (*tandem.Quota, error) {
-	if err := requireAdmin(ctx, "read the region's quota"); err != nil {
+	if err := RequireAdmin(ctx, "read the region's quota"); err != nil {
 		return nil, err
 	}
 	var q *tandem.Quota
@@ -288,7 +288,7 @@ func computeFromResource(res *tandem.Resource) (*tandem.Compute, error) {
 func (r *Region) FindCompute(ctx context.Context, workspace, name string) (*tandem.Compute, error) {
 	var c *tandem.Compute
 	err := r.Store.View(ctx, func(tx tandem.Tx) error {
-		ws, err := r.liveWorkspace(ctx, tx, workspace)
+		ws, err := r.LiveWorkspace(ctx, tx, workspace)
 		if err != nil {
 			return err
 		}
@@ -314,7 +314,7 @@ func (r *Region) FindCompute(ctx context.Context, workspace, name string) (*tand
 func (r *Region) ListComputes(ctx context.Context, workspace string) ([]*tandem.Compute, error) {
 	var out []*tandem.Compute
 	err := r.Store.View(ctx, func(tx tandem.Tx) error {
-		ws, err := r.liveWorkspace(ctx, tx, workspace)
+		ws, err := r.LiveWorkspace(ctx, tx, workspace)
 		if err != nil {
 			return err
 		}
@@ -349,7 +349,7 @@ func (r *Region) UpdateCompute(ctx context.Context, workspace, name string, u ta
 	if err != nil {
 		return nil, err
 	}
-	if err := r.checkWritable(ctx, ws.ID); err != nil {
+	if err := r.CheckWritable(ctx, ws.ID); err != nil {
 		return nil, err
 	}
 	var c *tandem.Compute
@@ -415,7 +415,7 @@ func (r *Region) UpdateCompute(ctx context.Context, workspace, name string, u ta
 				return quotaError(r.Name, c, q)
 			}
 		}
-		c.UpdatedAt = r.now()
+		c.UpdatedAt = r.Timestamp()
 		body, err := json.Marshal(c)
 		if err != nil {
 			return err
@@ -424,7 +424,7 @@ func (r *Region) UpdateCompute(ctx context.Context, workspace, name string, u ta
 		if err := tx.PutResource(ctx, res); err != nil {
 			return err
 		}
-		return r.logChange(ctx, tx, ws.ID, tandem.KindCompute, name, "", tandem.OpUpdate, res)
+		return r.LogChange(ctx, tx, ws.ID, tandem.KindCompute, name, "", tandem.OpUpdate, res)
 	})
 	if err != nil {
 		return nil, err
@@ -443,7 +443,7 @@ func (r *Region) DeleteCompute(ctx context.Context, workspace, name string) erro
 	if err != nil {
 		return err
 	}
-	if err := r.checkWritable(ctx, ws.ID); err != nil {
+	if err := r.CheckWritable(ctx, ws.ID); err != nil {
 		return err
 	}
 	var c *tandem.Compute
@@ -461,7 +461,7 @@ func (r *Region) DeleteCompute(ctx context.Context, workspace, name string) erro
 		if err := tx.DeleteResource(ctx, key); err != nil {
 			return err
 		}
-		return r.logChange(ctx, tx, ws.ID, tandem.KindCompute, name, "", tandem.OpDelete, nil)
+		return r.LogChange(ctx, tx, ws.ID, tandem.KindCompute, name, "", tandem.OpDelete, nil)
 	})
 	if err != nil {
 		return err

@@ -8,10 +8,10 @@ import (
 	"github.com/tandemml/tandem"
 )
 
-// recordWrite notes v as the last write of a resource of a hot/hot
+// RecordWrite notes v as the last write of a resource of a hot/hot
 // workspace and returns the version it replaced ("" if none), which the
 // write's change carries as its Base.
-func recordWrite(ctx context.Context, tx tandem.Tx, wsID string, kind tandem.Kind, name, version string, v tandem.WriteVersion) (string, error) {
+func RecordWrite(ctx context.Context, tx tandem.Tx, wsID string, kind tandem.Kind, name, version string, v tandem.WriteVersion) (string, error) {
 	key := tandem.VersionKey(wsID, kind, name, version)
 	var base string
 	b, err := tx.GetSetting(ctx, key)
@@ -34,7 +34,7 @@ func recordWrite(ctx context.Context, tx tandem.Tx, wsID string, kind tandem.Kin
 // ListConflicts returns the losing writes of a hot/hot pair kept in this
 // region, oldest first.
 func (r *Region) ListConflicts(ctx context.Context, workspace string) ([]*tandem.Conflict, error) {
-	p, err := r.findPair(ctx, workspace)
+	p, err := r.FindPair(ctx, workspace)
 	if err != nil {
 		return nil, err
 	}

@@ -73,7 +73,7 @@ func (r *Region) CreateDatastore(ctx context.Context, workspace string, fields m
 		return nil, err
 	}
 
-	ds := &tandem.Datastore{Name: doc.Name, Type: doc.Type, Description: doc.Description, Tags: doc.Tags, Spec: cloneMap(doc.Fields)}
+	ds := &tandem.Datastore{Name: doc.Name, Type: doc.Type, Description: doc.Description, Tags: doc.Tags, Spec: CloneMap(doc.Fields)}
 	creds, _ := ds.Spec["credentials"].(map[string]any)
 	secrets := map[string][]byte{}
 	for k, v := range creds {
@@ -115,7 +115,7 @@ func (r *Region) CreateDatastore(ctx context.Context, workspace string, fields m
 		ds.Credentials[k] = name
 	}
 
-	now := r.now()
+	now := r.Timestamp()
 	ds.CreatedAt, ds.UpdatedAt = now, now
 	body, err := json.Marshal(ds)
 	if err == nil {
@@ -129,7 +129,7 @@ func (r *Region) CreateDatastore(ctx context.Context, workspace string, fields m
 			if err := tx.PutResource(ctx, res); err != nil {
 				return err
 			}
-			return r.logChange(ctx, tx, ws.ID, tandem.KindDatastore, ds.Name, "", tandem.OpCreate, res)
+			return r.LogChange(ctx, tx, ws.ID, tandem.KindDatastore, ds.Name, "", tandem.OpCreate, res)
 		})
 	}
 	if err != nil {
@@ -144,7 +144,7 @@ func (r *Region) CreateDatastore(ctx context.Context, workspace string, fields m
 func (r *Region) FindDatastore(ctx context.Context, workspace, name string) (*tandem.Datastore, error) {
 	var ds *tandem.Datastore
 	err := r.Store.View(ctx, func(tx tandem.Tx) error {
-		ws, err := r.liveWorkspace(ctx, tx, workspace)
+		ws, err := r.LiveWorkspace(ctx, tx, workspace)
 		if err != nil {
 			return err
 		}
@@ -176,7 +176,7 @@ func datastoreFromResource(res *tandem.Resource) (*tandem.Datastore, error) {
 func (r *Region) ListDatastores(ctx context.Context, workspace string) ([]*tandem.Datastore, error) {
 	var out []*tandem.Datastore
 	err := r.Store.View(ctx, func(tx tandem.Tx) error {
-		ws, err := r.liveWorkspace(ctx, tx, workspace)
+		ws, err := r.LiveWorkspace(ctx, tx, workspace)
 		if err != nil {
 			return err
 		}
@@ -201,7 +201,7 @@ func (r *Region) DeleteDatastore(ctx context.Context, workspace, name string) er
 	}
 	var ds *tandem.Datastore
 	err := r.Store.Update(ctx, func(tx tandem.Tx) error {
-		ws, err := r.liveWorkspace(ctx, tx, workspace)
+		ws, err := r.LiveWorkspace(ctx, tx, workspace)
 		if err != nil {
 			return err
 		}
@@ -218,7 +218,7 @@ func (r *Region) DeleteDatastore(ctx context.Context, workspace, name string) er
 		if err := tx.DeleteResource(ctx, key); err != nil {
 			return err
 		}
-		return r.logChange(ctx, tx, ws.ID, tandem.KindDatastore, name, "", tandem.OpDelete, nil)
+		return r.LogChange(ctx, tx, ws.ID, tandem.KindDatastore, name, "", tandem.OpDelete, nil)
 	})
 	if err != nil {
 		return err

@@ -21,7 +21,7 @@ const divergenceKeyPrefix = "divergence/" // divergence/<workspace-id>/<id> → 
 // rows they wrote reverted, so that its log mirrors the new primary's
 // again and replication resumes from there.
 func (r *Region) NoticeEpoch(ctx context.Context, from, workspaceID string, n tandem.EpochNotice) error {
-	p, err := r.replicaPair(ctx, from, workspaceID)
+	p, err := r.ReplicaPair(ctx, from, workspaceID)
 	if err != nil {
 		return err
 	}
@@ -35,30 +35,30 @@ func (r *Region) NoticeEpoch(ctx context.Context, from, workspaceID string, n ta
 	// the peer that told us stops waiting: a half-done demotion would
 	// leave the workspace fenced with nothing set aside.
 	ctx = context.WithoutCancel(ctx)
-	unlock := r.lockAsset("", "demote", workspaceID)
+	unlock := r.LockAsset("", "demote", workspaceID)
 	defer unlock()
-	if p, err = r.replicaPair(ctx, from, workspaceID); err != nil || n.Epoch <= p.Epoch {
+	if p, err = r.ReplicaPair(ctx, from, workspaceID); err != nil || n.Epoch <= p.Epoch {
 		return err
 	}
 	r.Logger.Warn("higher epoch learned: demoting to secondary", "workspace", p.Workspace, "epoch", p.Epoch, "new_epoch", n.Epoch, "new_primary", from)
 
 	// First stop writes: demote at once, then set aside what diverged.
 	err = r.Store.Update(ctx, func(tx tandem.Tx) error {
-		cur, err := pairOf(ctx, tx, workspaceID)
+		cur, err := PairOf(ctx, tx, workspaceID)
 		if err != nil || cur == nil {
 			return err
 		}
 		// Fenced: no more writes. The role changes with the set-aside, so
 		// that no replicator starts pulling before the logs meet again.
 		cur.Fenced = true
-		return putPair(ctx, tx, cur)
+		return PutPair(ctx, tx, cur)
 	})
 	if err != nil {
 		return err
 	}
 	// Its local runs of the workspace stop now, unrecorded: the new
 	// primary marks them Interrupted.
-	r.stopDemotedJobs(workspaceID, p.Epoch)
+	r.StopDemotedJobs(workspaceID, p.Epoch)
 	if err := r.setAside(ctx, p, n); err != nil {
 		return fmt.Errorf("set aside the divergent writes of %q: %w", p.Workspace, err)
 	}
@@ -75,10 +75,10 @@ func (r *Region) setAside(ctx context.Context, p *tandem.Pair, n tandem.EpochNot
 		if last, err = tx.LastChangeSeq(ctx, p.WorkspaceID); err != nil || last <= n.PromotedAtSeq {
 			return err
 		}
-		if diverged, err = listAll(ctx, tx, p.WorkspaceID, n.PromotedAtSeq, last); err != nil {
+		if diverged, err = ChangesBetween(ctx, tx, p.WorkspaceID, n.PromotedAtSeq, last); err != nil {
 			return err
 		}
-		history, err = listAll(ctx, tx, p.WorkspaceID, 0, n.PromotedAtSeq)
+		history, err = ChangesBetween(ctx, tx, p.WorkspaceID, 0, n.PromotedAtSeq)
 		return err
 	})
 	if err != nil {
@@ -90,7 +90,7 @@ func (r *Region) setAside(ctx context.Context, p *tandem.Pair, n tandem.EpochNot
 		div = &tandem.Divergence{
 			ID: uuid.NewString(), Workspace: p.Workspace, WorkspaceID: p.WorkspaceID, Region: r.Name,
 			Epoch: p.Epoch, NewEpoch: n.Epoch, FromSeq: diverged[0].Seq, ToSeq: last, Changes: diverged,
-			DetectedAt: r.now(),
+			DetectedAt: r.Timestamp(),
 		}
 		div.BlobsFolder = tandem.StoragePrefix(p.WorkspaceID) + "divergence/" + div.ID + "/"
 		for _, c := range diverged {
@@ -112,7 +112,7 @@ func (r *Region) setAside(ctx context.Context, p *tandem.Pair, n tandem.EpochNot
 		}
 	}
 	err = r.Store.Update(ctx, func(tx tandem.Tx) error {
-		cur, err := pairOf(ctx, tx, p.WorkspaceID)
+		cur, err := PairOf(ctx, tx, p.WorkspaceID)
 		if err != nil || cur == nil {
 			return err
 		}
@@ -135,7 +135,7 @@ func (r *Region) setAside(ctx context.Context, p *tandem.Pair, n tandem.EpochNot
 		}
 		cur.Role, cur.Fenced, cur.Epoch = tandem.RoleSecondary, false, n.Epoch
 		cur.PrimaryRegion, cur.PrimaryEndpoint, cur.PromotedAtSeq = n.PrimaryRegion, n.PrimaryEndpoint, 0
-		return putPair(ctx, tx, cur)
+		return PutPair(ctx, tx, cur)
 	})
 	if err == nil && div != nil {
 		// Bytes written in the divergence for rows that no longer exist
@@ -157,7 +157,7 @@ func (r *Region) setAside(ctx context.Context, p *tandem.Pair, n tandem.EpochNot
 	return err
 }
 
-func listAll(ctx context.Context, tx tandem.Tx, wsID string, after, upTo int64) ([]*tandem.Change, error) {
+func ChangesBetween(ctx context.Context, tx tandem.Tx, wsID string, after, upTo int64) ([]*tandem.Change, error) {
 	var out []*tandem.Change
 	for after < upTo {
 		page, err := tx.ListChanges(ctx, wsID, after, 1000)
@@ -233,7 +233,7 @@ func (r *Region) keepDivergentBlobs(ctx context.Context, changes []*tandem.Chang
 }
 
 func (r *Region) restoreRevertedBlobs(ctx context.Context, p *tandem.Pair, reverts map[string]*tandem.Change) error {
-	client, _, err := r.dialPeer(ctx, p.PeerRegion)
+	client, _, err := r.DialPeer(ctx, p.PeerRegion)
 	if err != nil {
 		return err
 	}
@@ -286,7 +286,7 @@ func (r *Region) RunEpochAnnouncer(ctx context.Context, interval time.Duration) 
 			if p.Role != tandem.RolePrimary || p.PromotedAtSeq == 0 || p.Tier == tandem.TierHotHot || p.NoticedEpoch == p.Epoch {
 				continue
 			}
-			client, _, err := r.dialPeer(ctx, p.PeerRegion)
+			client, _, err := r.DialPeer(ctx, p.PeerRegion)
 			if err != nil {
 				continue
 			}
@@ -309,7 +309,7 @@ func (r *Region) RunEpochAnnouncer(ctx context.Context, interval time.Duration) 
 
 // PeerPair returns this region's side of a pair, for its peer.
 func (r *Region) PeerPair(ctx context.Context, from, workspaceID string) (*tandem.Pair, error) {
-	return r.replicaPair(ctx, from, workspaceID)
+	return r.ReplicaPair(ctx, from, workspaceID)
 }
 
 // CheckEpochs asks the peer of every pair this region holds the primary of
@@ -326,7 +326,7 @@ func (r *Region) CheckEpochs(ctx context.Context, timeout time.Duration) {
 		if p.Role != tandem.RolePrimary || p.Tier == tandem.TierHotHot {
 			continue
 		}
-		client, _, err := r.dialPeer(ctx, p.PeerRegion)
+		client, _, err := r.DialPeer(ctx, p.PeerRegion)
 		if err != nil {
 			continue
 		}
@@ -346,12 +346,12 @@ func (r *Region) CheckEpochs(ctx context.Context, timeout time.Duration) {
 // noticed records that the peer has acknowledged epoch.
 func (r *Region) noticed(ctx context.Context, wsID string, epoch int64) {
 	err := r.Store.Update(ctx, func(tx tandem.Tx) error {
-		cur, err := pairOf(ctx, tx, wsID)
+		cur, err := PairOf(ctx, tx, wsID)
 		if err != nil || cur == nil || cur.Epoch != epoch {
 			return err
 		}
 		cur.NoticedEpoch = epoch
-		return putPair(ctx, tx, cur)
+		return PutPair(ctx, tx, cur)
 	})
 	if err != nil {
 		r.Logger.Warn("record the peer's acknowledgement of the epoch", "err", err)
@@ -360,7 +360,7 @@ func (r *Region) noticed(ctx context.Context, wsID string, epoch int64) {
 
 // ListDivergences returns the divergences kept here, oldest first.
 func (r *Region) ListDivergences(ctx context.Context, workspace string) ([]*tandem.Divergence, error) {
-	p, err := r.findPair(ctx, workspace)
+	p, err := r.FindPair(ctx, workspace)
 	if err != nil {
 		return nil, err
 	}
@@ -395,7 +395,7 @@ func (r *Region) FindDivergence(ctx context.Context, workspace, id string) (*tan
 
 // DiscardDivergence deletes a divergence and the bytes it kept.
 func (r *Region) DiscardDivergence(ctx context.Context, workspace, id string) error {
-	if err := requireAdmin(ctx, "discarding a divergence"); err != nil {
+	if err := RequireAdmin(ctx, "discarding a divergence"); err != nil {
 		return err
 	}
 	d, err := r.FindDivergence(ctx, workspace, id)

@@ -33,7 +33,7 @@ var digestExcludedBlobs = []struct{ rel, why string }{
 	{"snapshots/", "metadata snapshots and exports, written by each region for itself"},
 	{"divergence/", "copies of the bytes of writes a demoted primary set aside (listed by tandem pair divergence)"},
 	{"conflicts/", "copies of the bytes of losing hot/hot writes, kept by each region under its own conflict ids (listed by tandem pair conflicts)"},
-	{workspaceMeta, "the storage marker, which names the region and the workspace's name there"},
+	{WorkspaceMarker, "the storage marker, which names the region and the workspace's name there"},
 }
 
 // digestLocalSpecFields are the fields of a kind's spec that each region
@@ -126,7 +126,7 @@ func (r *Region) DigestWorkspace(ctx context.Context, name string, opts tandem.D
 		tokens    []*tandem.Token
 	)
 	err := r.Store.View(ctx, func(tx tandem.Tx) (err error) {
-		if ws, err = r.anyWorkspace(ctx, tx, name); err != nil {
+		if ws, err = r.AnyWorkspace(ctx, tx, name); err != nil {
 			return err
 		}
 		if resources, err = tx.ListResources(ctx, tandem.ResourceFilter{WorkspaceID: ws.ID}); err != nil {
@@ -226,7 +226,7 @@ func (r *Region) DigestWorkspace(ctx context.Context, name string, opts tandem.D
 		Bytes:         d.bytes,
 		Excluded:      digestExcluded(ws.ID, opts.Content),
 		VerifiedBlobs: opts.VerifyBlobs,
-		ComputedAt:    r.now(),
+		ComputedAt:    r.Timestamp(),
 	}
 	r.Logger.Info("workspace digest", "workspace", ws.Name, "id", ws.ID, "digest", out.Digest,
 		"blobs", d.counts["blob"], "verified", opts.VerifyBlobs, "duration", time.Since(start))

@@ -126,7 +126,7 @@ func (r *Region) ExportWorkspace(ctx context.Context, name string, opts tandem.E
 		resources []*tandem.Resource
 	)
 	err = r.Store.View(ctx, func(tx tandem.Tx) (err error) {
-		if ws, err = r.liveWorkspace(ctx, tx, name); err != nil {
+		if ws, err = r.LiveWorkspace(ctx, tx, name); err != nil {
 			return err
 		}
 		resources, err = tx.ListResources(ctx, tandem.ResourceFilter{WorkspaceID: ws.ID})
@@ -153,18 +153,18 @@ func (r *Region) ExportWorkspace(ctx context.Context, name string, opts tandem.E
 	if include[tandem.IncludeSecrets] {
 		values := make([]archive.SecretValue, 0, len(secrets))
 		if len(secrets) > 0 {
-			v, err := r.vault()
+			v, err := r.RequireVault()
 			if err != nil {
 				return err
 			}
 			for _, res := range secrets {
-				_, sp, err := decodeSecret(res)
+				_, sp, err := DecodeSecret(res)
 				if err != nil {
 					return err
 				}
-				value, err := v.Open(sp.Sealed, secretAAD(ws.ID, res.Name))
+				value, err := v.Open(sp.Sealed, SecretAAD(ws.ID, res.Name))
 				if err != nil {
-					return r.vaultError(err, ws.Name, res.Name)
+					return r.VaultError(err, ws.Name, res.Name)
 				}
 				values = append(values, archive.SecretValue{Name: res.Name, Version: sp.Version, Value: value, CreatedAt: res.CreatedAt, UpdatedAt: res.UpdatedAt})
 			}
@@ -212,7 +212,7 @@ func (r *Region) ExportWorkspace(ctx context.Context, name string, opts tandem.E
 		Workspace: archive.SourceWorkspace{ID: ws.ID, Name: ws.Name, DisplayName: ws.DisplayName,
 			Description: ws.Description, Tags: ws.Tags, CreatedAt: ws.CreatedAt},
 		Region:        r.Name,
-		CreatedAt:     r.now(),
+		CreatedAt:     r.Timestamp(),
 		Since:         opts.Since,
 		Include:       inc,
 		TandemVersion: tandem.Version,
@@ -284,7 +284,7 @@ func (r *Region) exportBlob(ctx context.Context, aw *archive.Writer, rel string,
 func (r *Region) SnapshotWorkspace(ctx context.Context, name string) (*tandem.SnapshotInfo, error) {
 	var ws *tandem.Workspace
 	if err := r.Store.View(ctx, func(tx tandem.Tx) (err error) {
-		ws, err = r.anyWorkspace(ctx, tx, name)
+		ws, err = r.AnyWorkspace(ctx, tx, name)
 		return err
 	}); err != nil {
 		return nil, err

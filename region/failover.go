@@ -26,10 +26,10 @@ const historyKeyPrefix = "history/" // history/<workspace-id>/<time> → Failove
 // higher epoch when it is reachable again and sets its unreplicated
 // entries aside as a divergence.
 func (r *Region) Failover(ctx context.Context, workspace string, opts tandem.FailoverOptions) (*tandem.FailoverRecord, error) {
-	if err := requireAdmin(ctx, "failing over a pair"); err != nil {
+	if err := RequireAdmin(ctx, "failing over a pair"); err != nil {
 		return nil, err
 	}
-	p, err := r.findPair(ctx, workspace)
+	p, err := r.FindPair(ctx, workspace)
 	if err != nil {
 		return nil, err
 	}
@@ -40,7 +40,7 @@ func (r *Region) Failover(ctx context.Context, workspace string, opts tandem.Fai
 		return nil, tandem.Errorf(tandem.EConflict, "region %q, the original primary of %q, is already its primary: nothing to fail back", p.PrimaryRegion, workspace)
 	}
 	if p.Role == tandem.RolePrimary {
-		client, _, err := r.dialPeer(ctx, p.PeerRegion)
+		client, _, err := r.DialPeer(ctx, p.PeerRegion)
 		if err != nil {
 			return nil, err
 		}
@@ -59,7 +59,7 @@ func (r *Region) Failover(ctx context.Context, workspace string, opts tandem.Fai
 
 // ForwardedFailover runs a failover a peer (the primary) forwarded here.
 func (r *Region) ForwardedFailover(ctx context.Context, from, workspaceID string, opts tandem.FailoverOptions) (*tandem.FailoverRecord, error) {
-	p, err := r.replicaPair(ctx, from, workspaceID)
+	p, err := r.ReplicaPair(ctx, from, workspaceID)
 	if err != nil {
 		return nil, err
 	}
@@ -90,7 +90,7 @@ func (r *Region) failoverHere(ctx context.Context, p *tandem.Pair, opts tandem.F
 	if r.ReplicationStatus != nil {
 		st = r.ReplicationStatus(p.WorkspaceID)
 	}
-	client, _, err := r.dialPeer(ctx, p.PeerRegion)
+	client, _, err := r.DialPeer(ctx, p.PeerRegion)
 	if err != nil {
 		return nil, err
 	}
@@ -143,7 +143,7 @@ func (r *Region) failoverHere(ctx context.Context, p *tandem.Pair, opts tandem.F
 	}
 	// Promote: from this commit on, this region takes writes at epoch+1.
 	err = r.Store.Update(ctx, func(tx tandem.Tx) error {
-		cur, err := pairOf(ctx, tx, p.WorkspaceID)
+		cur, err := PairOf(ctx, tx, p.WorkspaceID)
 		if err != nil {
 			return err
 		}
@@ -156,7 +156,7 @@ func (r *Region) failoverHere(ctx context.Context, p *tandem.Pair, opts tandem.F
 		cur.Role, cur.Epoch, cur.Fenced = tandem.RolePrimary, rec.NewEpoch, false
 		cur.PrimaryRegion, cur.PrimaryEndpoint, cur.PromotedAtSeq = r.Name, r.Endpoint, rec.AppliedSeq
 		*p = *cur
-		return putPair(ctx, tx, cur)
+		return PutPair(ctx, tx, cur)
 	})
 	if err != nil {
 		return nil, err
@@ -173,7 +173,7 @@ func (r *Region) failoverHere(ctx context.Context, p *tandem.Pair, opts tandem.F
 	// Jobs that were running in the old primary: Interrupted, and
 	// resubmitted where they ask for it. After the promotion, not in its
 	// way; StartJobs runs the same pass again if this process dies first.
-	go r.recoverFailoverJobs(context.WithoutCancel(ctx), p.WorkspaceID)
+	go r.RecoverFailoverJobs(context.WithoutCancel(ctx), p.WorkspaceID)
 
 	// Tell the old primary; after a forced failover it may be gone, and
 	// the epoch announcer keeps telling it until it hears.
@@ -222,12 +222,12 @@ func (r *Region) waitApplied(ctx context.Context, wsID string, seq int64, timeou
 // so every write either committed before the fence (and is counted in the
 // seq returned) or is refused after it.
 func (r *Region) Fence(ctx context.Context, from, workspaceID string, fenced bool) (*tandem.FenceResult, error) {
-	if _, err := r.replicaPair(ctx, from, workspaceID); err != nil {
+	if _, err := r.ReplicaPair(ctx, from, workspaceID); err != nil {
 		return nil, err
 	}
 	var res tandem.FenceResult
 	err := r.Store.Update(ctx, func(tx tandem.Tx) error {
-		p, err := pairOf(ctx, tx, workspaceID)
+		p, err := PairOf(ctx, tx, workspaceID)
 		if err != nil {
 			return err
 		}
@@ -239,7 +239,7 @@ func (r *Region) Fence(ctx context.Context, from, workspaceID string, fenced boo
 			return err
 		}
 		res.Epoch = p.Epoch
-		return putPair(ctx, tx, p)
+		return PutPair(ctx, tx, p)
 	})
 	if err == nil {
 		r.Logger.Info("pair fenced for failover", "workspace", workspaceID, "fenced", fenced, "last_seq", res.LastSeq)
@@ -259,7 +259,7 @@ func (r *Region) recordHistory(ctx context.Context, wsID string, rec *tandem.Fai
 
 // History lists a pair's failovers and failbacks, oldest first.
 func (r *Region) History(ctx context.Context, workspace string) ([]*tandem.FailoverRecord, error) {
-	p, err := r.findPair(ctx, workspace)
+	p, err := r.FindPair(ctx, workspace)
 	if err != nil {
 		return nil, err
 	}

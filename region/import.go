@@ -34,7 +34,7 @@ const staleImportAge = 24 * time.Hour
 // pruneImports removes staging folders left by imports that crashed.
 func (r *Region) pruneImports(ctx context.Context) {
 	stale := map[string]bool{}
-	now := r.now()
+	now := r.Timestamp()
 	err := r.Blobs.List(ctx, importsPrefix, func(b tandem.BlobRef) error {
 		folder, _, _ := strings.Cut(strings.TrimPrefix(b.Key, importsPrefix), "/")
 		stamp, _, _ := strings.Cut(folder, "-")
@@ -105,23 +105,23 @@ func (r *Region) ImportWorkspace(ctx context.Context, name string, opts tandem.I
 		} else if err != nil {
 			return err
 		}
-		if ws.Deleted() && visible(ctx, ws) {
+		if ws.Deleted() && Visible(ctx, ws) {
 			return tandem.Errorf(tandem.EConflict, "workspace %q is deleted; recover it, or import into another name", name).WithTarget(name)
 		}
-		target, err = r.liveWorkspace(ctx, tx, name)
+		target, err = r.LiveWorkspace(ctx, tx, name)
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
 	if target == nil {
-		if err := requireAdmin(ctx, "importing into a new workspace"); err != nil {
+		if err := RequireAdmin(ctx, "importing into a new workspace"); err != nil {
 			return nil, err
 		}
 		if err := tandem.ValidateWorkspaceName(name); err != nil {
 			return nil, err
 		}
-	} else if err := r.checkWritable(ctx, target.ID); err != nil {
+	} else if err := r.CheckWritable(ctx, target.ID); err != nil {
 		return nil, err
 	}
 
@@ -130,7 +130,7 @@ func (r *Region) ImportWorkspace(ctx context.Context, name string, opts tandem.I
 	rep.Workspace, rep.SourceWorkspace, rep.SourceID, rep.SourceRegion = name, h.Workspace.Name, h.Workspace.ID, h.Region
 
 	r.pruneImports(ctx)
-	stage := importsPrefix + r.now().Format(importStampLayout) + "-" + uuid.NewString() + "/"
+	stage := importsPrefix + r.Timestamp().Format(importStampLayout) + "-" + uuid.NewString() + "/"
 	defer func() {
 		if _, err := r.Blobs.DeletePrefix(context.WithoutCancel(ctx), stage); err != nil {
 			r.Logger.Warn("remove staged import blobs", "prefix", stage, "err", err)
@@ -213,7 +213,7 @@ func (r *Region) readArchive(ctx context.Context, ar *archive.Reader, opts tande
 				if err := tandem.ValidateSecretName(v.Name); err != nil {
 					return nil, nil, tandem.Errorf(tandem.ECorrupt, "archive: %s: %s", archive.SecretsFile, tandem.ErrorMessage(err))
 				}
-				if err := checkSecretValue(v.Value); err != nil {
+				if err := CheckSecretValue(v.Value); err != nil {
 					return nil, nil, tandem.Errorf(tandem.ECorrupt, "archive: %s: secret %q: %s", archive.SecretsFile, v.Name, tandem.ErrorMessage(err))
 				}
 				items = append(items, &importItem{secret: v})
@@ -236,7 +236,7 @@ func (r *Region) readArchive(ctx context.Context, ar *archive.Reader, opts tande
 			if f.Size != ref.Size {
 				return nil, nil, tandem.Errorf(tandem.ECorrupt, "archive: blob entry %q is %d bytes, but %s records %d", f.Name, f.Size, owner[rel], ref.Size)
 			}
-			if err := r.checkUploadSize("blob "+f.Name, ref.Size); err != nil {
+			if err := r.CheckUploadSize("blob "+f.Name, ref.Size); err != nil {
 				return nil, nil, err
 			}
 			got[rel] = true
@@ -328,7 +328,7 @@ func readResources(f io.Reader, owner map[string]string) ([]*importItem, map[str
 			if err := archive.CheckName(archive.BlobsDir + b.Key); err != nil {
 				return nil, nil, tandem.Errorf(tandem.ECorrupt, "archive: %s: blob key %q: %s", where, b.Key, tandem.ErrorMessage(err))
 			}
-			if !validSHA256(b.SHA256) || b.Size < 0 {
+			if !ValidSHA256(b.SHA256) || b.Size < 0 {
 				return nil, nil, tandem.Errorf(tandem.ECorrupt, "archive: %s: blob %q has an invalid sha256 or size", where, b.Key)
 			}
 			if prev, ok := want[b.Key]; ok && (prev.SHA256 != b.SHA256 || prev.Size != b.Size) {
@@ -461,7 +461,7 @@ func (r *Region) commitResource(ctx context.Context, ws *tandem.Workspace, p *ta
 	// pending write (pending.go), so the old record never points at new
 	// bytes.
 	var written []tandem.BlobRef // in place, or staged for a pending write
-	var pending []pendingWrite
+	var pending []PendingWrite
 	var copied, copiedBytes, present int64
 	for i, b := range in.Blobs {
 		cur, err := r.Blobs.Stat(ctx, b.Key)
@@ -471,24 +471,24 @@ func (r *Region) commitResource(ctx context.Context, ws *tandem.Workspace, p *ta
 			present++
 			continue
 		case err == nil && action == tandem.ImportCreated:
-			r.removeBlobs(ctx, written)
+			r.RemoveBlobs(ctx, written)
 			return tandem.ImportConflicted, fmt.Sprintf("the target's storage holds other bytes at %s", b.Key), nil
 		case err == nil:
 			dest = tandem.StoragePrefix(ws.ID) + "staging/import-" + uuid.NewString()
-			pending = append(pending, pendingWrite{Final: b, Staged: dest})
+			pending = append(pending, PendingWrite{Final: b, Staged: dest})
 		case !tandem.IsCode(err, tandem.ENotFound):
-			r.removeBlobs(ctx, written)
+			r.RemoveBlobs(ctx, written)
 			return "", "", err
 		}
 		rc, err := src(ctx, p.Blobs[i])
 		if err != nil {
-			r.removeBlobs(ctx, written)
+			r.RemoveBlobs(ctx, written)
 			return "", "", err
 		}
 		ref, err := r.Blobs.Put(ctx, dest, rc, &tandem.BlobRef{SHA256: b.SHA256, Size: b.Size})
 		rc.Close()
 		if err != nil {
-			r.removeBlobs(ctx, written)
+			r.RemoveBlobs(ctx, written)
 			return "", "", fmt.Errorf("copy blob %s: %w", b.Key, err)
 		}
 		written = append(written, ref)
@@ -510,7 +510,7 @@ func (r *Region) commitResource(ctx context.Context, ws *tandem.Workspace, p *ta
 			return err
 		}
 		for _, pw := range pending {
-			if err := putPending(ctx, tx, pw.Final, pw.Staged); err != nil {
+			if err := PutPending(ctx, tx, pw.Final, pw.Staged); err != nil {
 				return err
 			}
 		}
@@ -518,14 +518,14 @@ func (r *Region) commitResource(ctx context.Context, ws *tandem.Workspace, p *ta
 		if action == tandem.ImportUpdated {
 			op = tandem.OpUpdate
 		}
-		return r.logChange(ctx, tx, ws.ID, in.Kind, in.Name, in.Version, op, &in)
+		return r.LogChange(ctx, tx, ws.ID, in.Kind, in.Name, in.Version, op, &in)
 	})
 	if err != nil || (action != tandem.ImportCreated && action != tandem.ImportUpdated) {
-		r.removeBlobs(ctx, written)
+		r.RemoveBlobs(ctx, written)
 		return action, reason, err
 	}
 	for _, pw := range pending {
-		if err := r.finishPending(ctx, pw.Final.Key); err != nil {
+		if err := r.FinishPending(ctx, pw.Final.Key); err != nil {
 			r.Logger.Warn("imported bytes left pending; the next read or restart finishes the copy", "key", pw.Final.Key, "err", err)
 		}
 	}
@@ -538,7 +538,7 @@ func (r *Region) commitResource(ctx context.Context, ws *tandem.Workspace, p *ta
 // commitSecret seals a secret under this region's vault, bound to ws, and
 // writes it with its version and times.
 func (r *Region) commitSecret(ctx context.Context, ws *tandem.Workspace, s *archive.SecretValue) (string, string, error) {
-	v, err := r.vault()
+	v, err := r.RequireVault()
 	if err != nil {
 		return "", "", err
 	}
@@ -549,13 +549,13 @@ func (r *Region) commitSecret(ctx context.Context, ws *tandem.Workspace, s *arch
 		cur, err := tx.FindResource(ctx, key)
 		switch {
 		case err == nil:
-			_, sp, err := decodeSecret(cur)
+			_, sp, err := DecodeSecret(cur)
 			if err != nil {
 				return err
 			}
-			value, err := v.Open(sp.Sealed, secretAAD(ws.ID, s.Name))
+			value, err := v.Open(sp.Sealed, SecretAAD(ws.ID, s.Name))
 			if err != nil {
-				return r.vaultError(err, ws.Name, s.Name)
+				return r.VaultError(err, ws.Name, s.Name)
 			}
 			same := bytes.Equal(value, s.Value)
 			clear(value)
@@ -575,8 +575,8 @@ func (r *Region) commitSecret(ctx context.Context, ws *tandem.Workspace, s *arch
 		default:
 			return err
 		}
-		sp := secretSpec{Version: s.Version}
-		if sp.Sealed, err = v.Seal(s.Value, secretAAD(ws.ID, s.Name)); err != nil {
+		sp := SecretSpec{Version: s.Version}
+		if sp.Sealed, err = v.Seal(s.Value, SecretAAD(ws.ID, s.Name)); err != nil {
 			return fmt.Errorf("seal secret %q: %w", s.Name, err)
 		}
 		res := &tandem.Resource{WorkspaceID: ws.ID, Kind: tandem.KindSecret, Name: s.Name, CreatedAt: s.CreatedAt.UTC(), UpdatedAt: s.UpdatedAt.UTC()}
@@ -586,7 +586,7 @@ func (r *Region) commitSecret(ctx context.Context, ws *tandem.Workspace, s *arch
 		if err := tx.PutResource(ctx, res); err != nil {
 			return err
 		}
-		return r.logChange(ctx, tx, ws.ID, tandem.KindSecret, s.Name, "", op, res)
+		return r.LogChange(ctx, tx, ws.ID, tandem.KindSecret, s.Name, "", op, res)
 	})
 	return action, reason, err
 }

@@ -29,7 +29,7 @@ func (r *Region) InlineBlobs(ctx context.Context, from, workspaceID string, chan
 	if limits.MaxBlob <= 0 || limits.MaxTotal <= 0 || len(changes) == 0 {
 		return nil, nil
 	}
-	if _, err := r.replicaPair(ctx, from, workspaceID); err != nil {
+	if _, err := r.ReplicaPair(ctx, from, workspaceID); err != nil {
 		return nil, err
 	}
 	prefix := tandem.StoragePrefix(workspaceID)
@@ -63,7 +63,7 @@ func (r *Region) InlineBlobs(ctx context.Context, from, workspaceID string, chan
 	var pending []string
 	err := r.Store.View(ctx, func(tx tandem.Tx) error {
 		for _, b := range want {
-			_, err := tx.GetSetting(ctx, pendingKeyPrefix+b.Key)
+			_, err := tx.GetSetting(ctx, PendingKeyPrefix+b.Key)
 			if err == nil {
 				pending = append(pending, b.Key)
 			} else if !tandem.IsCode(err, tandem.ENotFound) {
@@ -76,7 +76,7 @@ func (r *Region) InlineBlobs(ctx context.Context, from, workspaceID string, chan
 		return nil, err
 	}
 	for _, key := range pending {
-		if err := r.finishPending(ctx, key); err != nil {
+		if err := r.FinishPending(ctx, key); err != nil {
 			r.Logger.Warn("pending copy not finished; the blob is not shipped inline", "key", key, "err", err)
 		}
 	}

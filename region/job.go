@@ -29,23 +29,23 @@ var _ tandem.JobService = (*Region)(nil)
 // DefaultJobWorkers is how many jobs a region runs at once on local compute.
 const DefaultJobWorkers = 4
 
-// runFolder is where a job's files live in its workspace's storage.
-func runFolder(job string) string { return "runs/" + job + "/" }
+// RunFolder is where a job's files live in its workspace's storage.
+func RunFolder(job string) string { return "runs/" + job + "/" }
 
 // jobRunner is a region's queue of local jobs and the runs in progress.
 // It lives beside the Region (keyed by it) so that a Region needs no new
 // fields.
 type jobRunner struct {
 	mu      sync.Mutex
-	pending []jobRef
+	pending []JobRef
 	wake    chan struct{}
-	running map[string]*runningJob // wsID/name
+	running map[string]*RunningJob // wsID/name
 	local   compute.Local
 }
 
-type jobRef struct{ wsID, name string }
+type JobRef struct{ WorkspaceID, Name string }
 
-type runningJob struct {
+type RunningJob struct {
 	cancel   context.CancelFunc
 	canceled bool   // by CancelJob
 	log      string // live log path, once started
@@ -57,12 +57,12 @@ type runningJob struct {
 
 func (r *Region) jobs() *jobRunner {
 	r.jobsOnce.Do(func() {
-		r.jobRunner = &jobRunner{wake: make(chan struct{}, 1), running: map[string]*runningJob{}, local: compute.Local{Runtime: r.ContainerRuntime}}
+		r.jobRunner = &jobRunner{wake: make(chan struct{}, 1), running: map[string]*RunningJob{}, local: compute.Local{Runtime: r.ContainerRuntime}}
 	})
 	return r.jobRunner
 }
 
-func (jr *jobRunner) enqueue(ref jobRef) {
+func (jr *jobRunner) enqueue(ref JobRef) {
 	jr.mu.Lock()
 	jr.pending = append(jr.pending, ref)
 	jr.mu.Unlock()
@@ -126,7 +126,7 @@ func (r *Region) StartJobs(ctx context.Context, wg *sync.WaitGroup) {
 // recoverPromotedJobs, which has already marked Interrupted the jobs that
 // were running in an old primary (not this region's own).
 func (r *Region) failInterrupted(ctx context.Context) {
-	var refs []jobRef
+	var refs []JobRef
 	err := r.Store.View(ctx, func(tx tandem.Tx) error {
 		list, err := tx.ListWorkspaces(ctx, tandem.WorkspaceFilter{})
 		if err != nil {
@@ -138,11 +138,11 @@ func (r *Region) failInterrupted(ctx context.Context) {
 				return err
 			}
 			for _, x := range res {
-				j, err := jobFromResource(x)
+				j, err := JobFromResource(x)
 				// Jobs on clusters belong to their agents: the agent reaper
 				// handles those whose agent does not come back.
 				if err == nil && !tandem.JobDone(j.Status) && j.Compute == tandem.LocalCompute {
-					refs = append(refs, jobRef{ws.ID, j.Name})
+					refs = append(refs, JobRef{ws.ID, j.Name})
 				}
 			}
 		}
@@ -156,7 +156,7 @@ func (r *Region) failInterrupted(ctx context.Context) {
 	// are not interrupted ones.
 	jr := r.jobs()
 	jr.mu.Lock()
-	ours := map[jobRef]bool{}
+	ours := map[JobRef]bool{}
 	for _, ref := range jr.pending {
 		ours[ref] = true
 	}
@@ -165,23 +165,23 @@ func (r *Region) failInterrupted(ctx context.Context) {
 		if ours[ref] {
 			continue
 		}
-		err := r.updateJob(ctx, ref, func(j *tandem.Job, _ *tandem.Resource) error {
+		err := r.UpdateJob(ctx, ref, func(j *tandem.Job, _ *tandem.Resource) error {
 			if tandem.JobDone(j.Status) {
-				return errSkip
+				return ErrSkip
 			}
-			r.endJob(j, tandem.JobFailed, "interrupted: server restarted", nil)
+			r.EndJob(j, tandem.JobFailed, "interrupted: server restarted", nil)
 			return nil
 		})
-		if err != nil && err != errSkip {
-			r.Logger.Warn("cannot mark interrupted job failed", "workspace", ref.wsID, "job", ref.name, "err", err)
+		if err != nil && err != ErrSkip {
+			r.Logger.Warn("cannot mark interrupted job failed", "workspace", ref.WorkspaceID, "job", ref.Name, "err", err)
 		}
 	}
 }
 
-var errSkip = fmt.Errorf("skip")
+var ErrSkip = fmt.Errorf("skip")
 
-func (r *Region) endJob(j *tandem.Job, status, msg string, exit *int) {
-	now := r.now()
+func (r *Region) EndJob(j *tandem.Job, status, msg string, exit *int) {
+	now := r.Timestamp()
 	j.Status, j.Error, j.ExitCode, j.EndedAt = status, msg, exit, &now
 }
 
@@ -192,7 +192,7 @@ func (r *Region) CreateJob(ctx context.Context, workspace string, req *tandem.Jo
 	if err != nil {
 		return nil, err
 	}
-	if err := r.checkWritable(ctx, ws.ID); err != nil {
+	if err := r.CheckWritable(ctx, ws.ID); err != nil {
 		return nil, err
 	}
 	if req, err = r.stageStoredCode(ctx, ws, req); err != nil {
@@ -212,7 +212,7 @@ func (r *Region) CreateJob(ctx context.Context, workspace string, req *tandem.Jo
 	if doc.Type != "command" {
 		return nil, tandem.Errorf(tandem.EInvalid, "%s jobs are not supported yet; only command and pipeline jobs run", doc.Type).WithTarget("type")
 	}
-	j := &tandem.Job{Name: doc.Name, Type: doc.Type, Description: doc.Description, Tags: doc.Tags, Status: tandem.JobQueued, Parent: parentOf(ctx)}
+	j := &tandem.Job{Name: doc.Name, Type: doc.Type, Description: doc.Description, Tags: doc.Tags, Status: tandem.JobQueued, Parent: ParentOf(ctx)}
 	j.DisplayName, _ = doc.Fields["display_name"].(string)
 	j.ExperimentName, _ = doc.Fields["experiment_name"].(string)
 	c, _ := doc.Fields["compute"].(string)
@@ -225,18 +225,18 @@ func (r *Region) CreateJob(ctx context.Context, workspace string, req *tandem.Jo
 	}
 	j.Compute = target.Name
 	if j.Name == "" {
-		j.Name = jobName()
+		j.Name = NewJobName()
 	} else if err := tandem.ValidateAssetName(j.Name); err != nil {
 		return nil, err
 	}
-	if j.Command, err = substituteInputs(doc.Fields); err != nil {
+	if j.Command, err = SubstituteInputs(doc.Fields); err != nil {
 		return nil, err
 	}
 	areq := &tandem.AssetRequest{Kind: tandem.KindJob, Spec: req.Spec, Paths: req.Paths, Files: req.Files}
-	if err := checkPaths(doc, areq); err != nil {
+	if err := CheckPaths(doc, areq); err != nil {
 		return nil, err
 	}
-	if err := r.checkStaged(ctx, ws.ID, req.Files); err != nil {
+	if err := r.CheckStaged(ctx, ws.ID, req.Files); err != nil {
 		return nil, err
 	}
 	// The environment only labels a host run: references to curated or
@@ -248,7 +248,7 @@ func (r *Region) CreateJob(ctx context.Context, workspace string, req *tandem.Jo
 			refs.Refs = append(refs.Refs, ref)
 		}
 	}
-	if err := r.resolveRefs(ctx, ws, &refs); err != nil {
+	if err := r.ResolveRefs(ctx, ws, &refs); err != nil {
 		return nil, err
 	}
 	err = r.Store.View(ctx, func(tx tandem.Tx) error {
@@ -270,18 +270,18 @@ func (r *Region) CreateJob(ctx context.Context, workspace string, req *tandem.Jo
 	j.Inputs = plan.inputs
 
 	// Code snapshot: runs/<name>/code/...
-	j.Spec = cloneMap(doc.Fields)
+	j.Spec = CloneMap(doc.Fields)
 	j.Spec["name"] = j.Name
 	j.Spec["compute"] = "azureml:" + j.Compute
 	recordInputs(j.Spec, j.Inputs)
 	roots := map[string]tandem.AssetPath{}
 	for _, p := range req.Paths {
 		roots[p.Field] = p
-		uri := DatastoreURI(runFolder(j.Name) + "code")
+		uri := DatastoreURI(RunFolder(j.Name) + "code")
 		if p.Dir {
 			uri += "/"
 		}
-		setField(j.Spec, p.Field, uri)
+		SetField(j.Spec, p.Field, uri)
 	}
 	var blobs []tandem.BlobRef
 	for _, f := range req.Files {
@@ -299,7 +299,7 @@ func (r *Region) CreateJob(ctx context.Context, workspace string, req *tandem.Jo
 	// the workspace already holds (an earlier job's) is not stored again.
 	j.CodeStore = codeStoreSHA256
 	for _, f := range j.Files {
-		ref, err := r.storeCode(ctx, ws.ID, tandem.BlobRef{Key: stagingKey(ws.ID, f.SHA256), SHA256: f.SHA256, Size: f.Size})
+		ref, err := r.storeCode(ctx, ws.ID, tandem.BlobRef{Key: StagingKey(ws.ID, f.SHA256), SHA256: f.SHA256, Size: f.Size})
 		if err != nil {
 			return nil, fmt.Errorf("store code file %s of job %s: %w", f.Path, j.Name, err)
 		}
@@ -307,15 +307,15 @@ func (r *Region) CreateJob(ctx context.Context, workspace string, req *tandem.Jo
 	}
 	more, err := r.copyInputFiles(ctx, ws.ID, j, plan, req.Files)
 	if blobs = append(blobs, more...); err != nil {
-		r.removeBlobs(ctx, blobs)
+		r.RemoveBlobs(ctx, blobs)
 		return nil, err
 	}
-	if err := r.recordNewJob(ctx, ws, j, blobs, req.Files); err != nil {
+	if err := r.RecordNewJob(ctx, ws, j, blobs, req.Files); err != nil {
 		return nil, err
 	}
 	r.Logger.Info("job queued", "workspace", ws.Name, "job", j.Name, "compute", j.Compute)
 	if j.Compute == tandem.LocalCompute {
-		r.jobs().enqueue(jobRef{ws.ID, j.Name})
+		r.jobs().enqueue(JobRef{ws.ID, j.Name})
 	} else {
 		r.wakeAgents(ws.ID, j.Compute) // agents of the cluster claim it
 	}
@@ -327,8 +327,8 @@ var (
 	jobNouns      = []string{"apple", "brush", "cloud", "drum", "engine", "fox", "garden", "heart", "island", "jelly", "kite", "lemon", "moon", "night", "ocean", "pepper", "quail", "river", "stone", "tiger", "umbrella", "violin", "whale", "yarn"}
 )
 
-// jobName returns a name like Azure's generated ones: adjective_noun_hex.
-func jobName() string {
+// NewJobName returns a name like Azure's generated ones: adjective_noun_hex.
+func NewJobName() string {
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
 	return jobAdjectives[int(b[0])%len(jobAdjectives)] + "_" + jobNouns[int(b[1])%len(jobNouns)] + "_" + hex.EncodeToString(b[2:])
@@ -339,17 +339,17 @@ var (
 	optionalRE = regexp.MustCompile(`\$\[\[(.*?)\]\]`)
 )
 
-// substituteInputs returns the command with literal inputs in place of
+// SubstituteInputs returns the command with literal inputs in place of
 // ${{inputs.x}}, and optional $[[...]] parts kept when their inputs are
 // given and dropped otherwise.
-func substituteInputs(fields map[string]any) (string, error) {
+func SubstituteInputs(fields map[string]any) (string, error) {
 	command, _ := fields["command"].(string)
 	inputs, _ := fields["inputs"].(map[string]any)
 	values := map[string]string{}
 	for name, v := range inputs {
 		switch x := v.(type) {
 		case string, bool, float64, int, int64:
-			values[name] = literal(x)
+			values[name] = Literal(x)
 		case map[string]any:
 			if p, ok := x["path"]; ok && p != nil {
 				// A data input: its local path replaces it when the job runs.
@@ -358,7 +358,7 @@ func substituteInputs(fields map[string]any) (string, error) {
 			}
 			for _, k := range []string{"value", "default"} {
 				if val, ok := x[k]; ok && val != nil {
-					values[name] = literal(val)
+					values[name] = Literal(val)
 					break
 				}
 			}
@@ -390,7 +390,7 @@ func substituteInputs(fields map[string]any) (string, error) {
 	return command, nil
 }
 
-func literal(v any) string {
+func Literal(v any) string {
 	switch x := v.(type) {
 	case string:
 		return x
@@ -411,7 +411,7 @@ func jobResource(wsID string, j *tandem.Job, blobs []tandem.BlobRef) (*tandem.Re
 	}, nil
 }
 
-func jobFromResource(res *tandem.Resource) (*tandem.Job, error) {
+func JobFromResource(res *tandem.Resource) (*tandem.Job, error) {
 	var j tandem.Job
 	if err := json.Unmarshal(res.Spec, &j); err != nil {
 		return nil, fmt.Errorf("decode job %s: %w", res.Name, err)
@@ -419,38 +419,38 @@ func jobFromResource(res *tandem.Resource) (*tandem.Job, error) {
 	return &j, nil
 }
 
-// updateJob changes a job in one transaction with its change entry (one
+// UpdateJob changes a job in one transaction with its change entry (one
 // entry per status transition, so replicas follow the job). fn returning
 // errSkip leaves the job as it is.
-func (r *Region) updateJob(ctx context.Context, ref jobRef, fn func(j *tandem.Job, res *tandem.Resource) error) error {
+func (r *Region) UpdateJob(ctx context.Context, ref JobRef, fn func(j *tandem.Job, res *tandem.Resource) error) error {
 	return r.Store.Update(ctx, func(tx tandem.Tx) error {
-		res, err := tx.FindResource(ctx, tandem.ResourceKey{WorkspaceID: ref.wsID, Kind: tandem.KindJob, Name: ref.name})
+		res, err := tx.FindResource(ctx, tandem.ResourceKey{WorkspaceID: ref.WorkspaceID, Kind: tandem.KindJob, Name: ref.Name})
 		if err != nil {
 			return err
 		}
-		j, err := jobFromResource(res)
+		j, err := JobFromResource(res)
 		if err != nil {
 			return err
 		}
 		if err := fn(j, res); err != nil {
 			return err
 		}
-		if err := putJob(ctx, tx, res, j, r.now()); err != nil {
+		if err := putJob(ctx, tx, res, j, r.Timestamp()); err != nil {
 			return err
 		}
-		return r.logChange(ctx, tx, ref.wsID, tandem.KindJob, ref.name, "", tandem.OpUpdate, res)
+		return r.LogChange(ctx, tx, ref.WorkspaceID, tandem.KindJob, ref.Name, "", tandem.OpUpdate, res)
 	})
 }
 
-// recordNewJob records a new job with its blobs in one transaction with
+// RecordNewJob records a new job with its blobs in one transaction with
 // its change entry; on failure the blobs written for it go, on success the
 // staged files it was made from.
-func (r *Region) recordNewJob(ctx context.Context, ws *tandem.Workspace, j *tandem.Job, blobs []tandem.BlobRef, staged []tandem.AssetFile) error {
-	j.CreatedAt = r.now()
+func (r *Region) RecordNewJob(ctx context.Context, ws *tandem.Workspace, j *tandem.Job, blobs []tandem.BlobRef, staged []tandem.AssetFile) error {
+	j.CreatedAt = r.Timestamp()
 	res, err := jobResource(ws.ID, j, blobs)
 	if err == nil {
 		err = r.Store.Update(ctx, func(tx tandem.Tx) error {
-			if _, err := r.liveWorkspace(ctx, tx, ws.Name); err != nil {
+			if _, err := r.LiveWorkspace(ctx, tx, ws.Name); err != nil {
 				return err
 			}
 			if _, err := tx.FindResource(ctx, res.Key()); err == nil {
@@ -461,15 +461,15 @@ func (r *Region) recordNewJob(ctx context.Context, ws *tandem.Workspace, j *tand
 			if err := tx.PutResource(ctx, res); err != nil {
 				return err
 			}
-			return r.logChange(ctx, tx, ws.ID, tandem.KindJob, j.Name, "", tandem.OpCreate, res)
+			return r.LogChange(ctx, tx, ws.ID, tandem.KindJob, j.Name, "", tandem.OpCreate, res)
 		})
 	}
 	if err != nil {
-		r.removeBlobs(ctx, blobs)
+		r.RemoveBlobs(ctx, blobs)
 		return err
 	}
 	for _, f := range staged {
-		_ = r.Blobs.Delete(ctx, stagingKey(ws.ID, f.SHA256))
+		_ = r.Blobs.Delete(ctx, StagingKey(ws.ID, f.SHA256))
 	}
 	return nil
 }
@@ -485,16 +485,16 @@ func putJob(ctx context.Context, tx tandem.Tx, res *tandem.Resource, j *tandem.J
 }
 
 // runJob runs one queued job to its end.
-func (r *Region) runJob(ctx context.Context, ref jobRef) {
+func (r *Region) runJob(ctx context.Context, ref JobRef) {
 	if r.runPipeline(ctx, ref) {
 		return
 	}
 	defer r.pipelines().poke()
 	jr := r.jobs()
-	key := ref.wsID + "/" + ref.name
+	key := ref.WorkspaceID + "/" + ref.Name
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	rj := &runningJob{cancel: cancel, done: make(chan struct{})}
+	rj := &RunningJob{cancel: cancel, done: make(chan struct{})}
 	jr.mu.Lock()
 	jr.running[key] = rj
 	jr.mu.Unlock()
@@ -508,17 +508,17 @@ func (r *Region) runJob(ctx context.Context, ref jobRef) {
 	wctx := context.WithoutCancel(ctx)
 
 	var job *tandem.Job
-	err := r.updateJob(wctx, ref, func(j *tandem.Job, _ *tandem.Resource) error {
+	err := r.UpdateJob(wctx, ref, func(j *tandem.Job, _ *tandem.Resource) error {
 		if j.Status != tandem.JobQueued {
-			return errSkip
+			return ErrSkip
 		}
 		j.Status = tandem.JobPreparing
 		job = j
 		return nil
 	})
 	if err != nil {
-		if err != errSkip {
-			r.Logger.Warn("cannot start job", "workspace", ref.wsID, "job", ref.name, "err", err)
+		if err != ErrSkip {
+			r.Logger.Warn("cannot start job", "workspace", ref.WorkspaceID, "job", ref.Name, "err", err)
 		}
 		return
 	}
@@ -527,7 +527,7 @@ func (r *Region) runJob(ctx context.Context, ref jobRef) {
 		Command: job.Command,
 		Code: func(dir string) error {
 			for _, f := range job.Files {
-				if err := r.fetchBlob(runCtx, tandem.BlobRef{Key: codeKey(ref.wsID, job, f), SHA256: f.SHA256, Size: f.Size}, filepath.Join(dir, filepath.FromSlash(strings.TrimPrefix(strings.TrimPrefix(f.Path, "code"), "/")))); err != nil {
+				if err := r.fetchBlob(runCtx, tandem.BlobRef{Key: codeKey(ref.WorkspaceID, job, f), SHA256: f.SHA256, Size: f.Size}, filepath.Join(dir, filepath.FromSlash(strings.TrimPrefix(strings.TrimPrefix(f.Path, "code"), "/")))); err != nil {
 					return err
 				}
 			}
@@ -535,8 +535,8 @@ func (r *Region) runJob(ctx context.Context, ref jobRef) {
 		},
 	}
 	cj.Env, cj.Outputs, cj.Timeout = runSettings(job)
-	r.prepareRun(runCtx, ref.wsID, job, cj)
-	revoke, err := r.trackingEnv(wctx, ref.wsID, job.Name, cj.Env)
+	r.prepareRun(runCtx, ref.WorkspaceID, job, cj)
+	revoke, err := r.trackingEnv(wctx, ref.WorkspaceID, job.Name, cj.Env)
 	if err != nil {
 		r.finishJob(wctx, ref, &compute.Result{ExitCode: -1, Err: fmt.Errorf("issue the job's token: %w", err)}, rj)
 		return
@@ -552,13 +552,13 @@ func (r *Region) runJob(ctx context.Context, ref jobRef) {
 		jr.mu.Lock()
 		rj.log = log
 		jr.mu.Unlock()
-		err := r.updateJob(wctx, ref, func(j *tandem.Job, _ *tandem.Resource) error {
-			now := r.now()
+		err := r.UpdateJob(wctx, ref, func(j *tandem.Job, _ *tandem.Resource) error {
+			now := r.Timestamp()
 			j.Status, j.StartedAt = tandem.JobRunning, &now
 			return nil
 		})
 		if err != nil {
-			r.Logger.Warn("cannot record job running", "job", ref.name, "err", err)
+			r.Logger.Warn("cannot record job running", "job", ref.Name, "err", err)
 		}
 	})
 	outSync.close()
@@ -575,7 +575,7 @@ func runSettings(job *tandem.Job) (env map[string]string, outputs []string, time
 	env = map[string]string{}
 	if vars, ok := job.Spec["environment_variables"].(map[string]any); ok {
 		for k, v := range vars {
-			env[k] = literal(v)
+			env[k] = Literal(v)
 		}
 	}
 	if outs, ok := job.Spec["outputs"].(map[string]any); ok {
@@ -612,11 +612,11 @@ func (r *Region) fetchBlob(ctx context.Context, ref tandem.BlobRef, dst string) 
 }
 
 // finishJob stores the log and outputs of a run and records its end.
-func (r *Region) finishJob(ctx context.Context, ref jobRef, res *compute.Result, rj *runningJob) {
+func (r *Region) finishJob(ctx context.Context, ref JobRef, res *compute.Result, rj *RunningJob) {
 	if r.keepDemotedRun(ctx, ref, res, rj) {
 		return
 	}
-	prefix := tandem.StoragePrefix(ref.wsID) + runFolder(ref.name)
+	prefix := tandem.StoragePrefix(ref.WorkspaceID) + RunFolder(ref.Name)
 	var blobs []tandem.BlobRef
 	var uploadErr error
 	if res != nil && res.Log != "" {
@@ -662,9 +662,9 @@ func (r *Region) finishJob(ctx context.Context, ref jobRef, res *compute.Result,
 	if res != nil && !canceled && !res.Canceled && res.Err == nil && !res.TimedOut && res.ExitCode == 0 && uploadErr == nil {
 		produced, registerErr = r.registerOutputs(ctx, ref, blobs)
 	}
-	err := r.updateJob(ctx, ref, func(j *tandem.Job, stored *tandem.Resource) error {
+	err := r.UpdateJob(ctx, ref, func(j *tandem.Job, stored *tandem.Resource) error {
 		if tandem.JobDone(j.Status) {
-			return errSkip
+			return ErrSkip
 		}
 		r.addRunBlobs(j, stored, blobs)
 		j.OutputAssets = produced
@@ -675,29 +675,29 @@ func (r *Region) finishJob(ctx context.Context, ref jobRef, res *compute.Result,
 		}
 		switch {
 		case canceled:
-			r.endJob(j, tandem.JobCanceled, "canceled", exit)
+			r.EndJob(j, tandem.JobCanceled, "canceled", exit)
 		case res == nil || res.Canceled:
-			r.endJob(j, tandem.JobFailed, "interrupted: server stopped", exit)
+			r.EndJob(j, tandem.JobFailed, "interrupted: server stopped", exit)
 		case res.Err != nil:
-			r.endJob(j, tandem.JobFailed, res.Err.Error(), exit)
+			r.EndJob(j, tandem.JobFailed, res.Err.Error(), exit)
 		case res.TimedOut:
-			r.endJob(j, tandem.JobFailed, fmt.Sprintf("timed out after %s (limits.timeout)", time.Duration(float64(time.Second)*mustFloat(j.Spec))), exit)
+			r.EndJob(j, tandem.JobFailed, fmt.Sprintf("timed out after %s (limits.timeout)", time.Duration(float64(time.Second)*mustFloat(j.Spec))), exit)
 		case res.ExitCode != 0:
-			r.endJob(j, tandem.JobFailed, fmt.Sprintf("command exited with code %d", res.ExitCode), exit)
+			r.EndJob(j, tandem.JobFailed, fmt.Sprintf("command exited with code %d", res.ExitCode), exit)
 		case uploadErr != nil:
-			r.endJob(j, tandem.JobFailed, "storing logs and outputs failed: "+uploadErr.Error(), exit)
+			r.EndJob(j, tandem.JobFailed, "storing logs and outputs failed: "+uploadErr.Error(), exit)
 		case registerErr != nil:
-			r.endJob(j, tandem.JobFailed, "registering outputs as assets failed: "+tandem.ErrorMessage(registerErr), exit)
+			r.EndJob(j, tandem.JobFailed, "registering outputs as assets failed: "+tandem.ErrorMessage(registerErr), exit)
 		default:
-			r.endJob(j, tandem.JobCompleted, "", exit)
+			r.EndJob(j, tandem.JobCompleted, "", exit)
 		}
 		return nil
 	})
-	if err != nil && err != errSkip {
-		r.Logger.Error("cannot record job end", "job", ref.name, "err", err)
+	if err != nil && err != ErrSkip {
+		r.Logger.Error("cannot record job end", "job", ref.Name, "err", err)
 		return
 	}
-	r.Logger.Info("job ended", "workspace", ref.wsID, "job", ref.name)
+	r.Logger.Info("job ended", "workspace", ref.WorkspaceID, "job", ref.Name)
 }
 
 func mustFloat(s map[string]any) float64 {
@@ -710,7 +710,7 @@ func mustFloat(s map[string]any) float64 {
 func (r *Region) FindJob(ctx context.Context, workspace, name string) (*tandem.Job, error) {
 	var j *tandem.Job
 	err := r.Store.View(ctx, func(tx tandem.Tx) error {
-		ws, err := r.liveWorkspace(ctx, tx, workspace)
+		ws, err := r.LiveWorkspace(ctx, tx, workspace)
 		if err != nil {
 			return err
 		}
@@ -720,7 +720,7 @@ func (r *Region) FindJob(ctx context.Context, workspace, name string) (*tandem.J
 		} else if err != nil {
 			return err
 		}
-		j, err = jobFromResource(res)
+		j, err = JobFromResource(res)
 		return err
 	})
 	return j, err
@@ -730,7 +730,7 @@ func (r *Region) FindJob(ctx context.Context, workspace, name string) (*tandem.J
 func (r *Region) ListJobs(ctx context.Context, workspace string) ([]*tandem.Job, error) {
 	var out []*tandem.Job
 	err := r.Store.View(ctx, func(tx tandem.Tx) error {
-		ws, err := r.liveWorkspace(ctx, tx, workspace)
+		ws, err := r.LiveWorkspace(ctx, tx, workspace)
 		if err != nil {
 			return err
 		}
@@ -739,7 +739,7 @@ func (r *Region) ListJobs(ctx context.Context, workspace string) ([]*tandem.Job,
 			return err
 		}
 		for _, res := range list {
-			j, err := jobFromResource(res)
+			j, err := JobFromResource(res)
 			if err != nil {
 				return err
 			}
@@ -764,7 +764,7 @@ func (r *Region) CancelJob(ctx context.Context, workspace, name string) (*tandem
 	if tandem.JobDone(j.Status) {
 		return nil, tandem.Errorf(tandem.EConflict, "job %q already ended (%s)", name, j.Status).WithTarget(name)
 	}
-	if err := r.checkWritable(ctx, ws.ID); err != nil {
+	if err := r.CheckWritable(ctx, ws.ID); err != nil {
 		return nil, err
 	}
 	jr := r.jobs()
@@ -784,14 +784,14 @@ func (r *Region) CancelJob(ctx context.Context, workspace, name string) (*tandem
 		}
 		return r.FindJob(ctx, workspace, name)
 	}
-	err = r.updateJob(ctx, jobRef{ws.ID, name}, func(j *tandem.Job, _ *tandem.Resource) error {
+	err = r.UpdateJob(ctx, JobRef{ws.ID, name}, func(j *tandem.Job, _ *tandem.Resource) error {
 		if tandem.JobDone(j.Status) {
-			return errSkip
+			return ErrSkip
 		}
-		r.endJob(j, tandem.JobCanceled, "canceled", nil)
+		r.EndJob(j, tandem.JobCanceled, "canceled", nil)
 		return nil
 	})
-	if err != nil && err != errSkip {
+	if err != nil && err != ErrSkip {
 		return nil, err
 	}
 	return r.FindJob(ctx, workspace, name)
@@ -826,7 +826,7 @@ func (r *Region) OpenJobLog(ctx context.Context, workspace, name string) (io.Rea
 		}
 		// It may have ended in between: fall through to storage.
 	}
-	rc, err := r.Blobs.Open(ctx, tandem.StoragePrefix(ws.ID)+runFolder(name)+"logs/std_log.txt")
+	rc, err := r.Blobs.Open(ctx, tandem.StoragePrefix(ws.ID)+RunFolder(name)+"logs/std_log.txt")
 	if tandem.IsCode(err, tandem.ENotFound) {
 		return io.NopCloser(bytes.NewReader(nil)), nil
 	}

@@ -169,7 +169,7 @@ func (r *Region) stageStored(ctx context.Context, ws *tandem.Workspace, uri, fie
 	}
 	req.Paths = append(req.Paths, tandem.AssetPath{Field: field, Root: root, Dir: dir})
 	for i, ref := range refs {
-		staged := stagingKey(ws.ID, ref.SHA256)
+		staged := StagingKey(ws.ID, ref.SHA256)
 		if have, err := r.Blobs.Stat(ctx, staged); err != nil || have.SHA256 != ref.SHA256 {
 			rc, err := r.Blobs.OpenVerified(ctx, ref)
 			if err != nil {

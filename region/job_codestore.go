@@ -15,7 +15,7 @@ func codeKey(wsID string, j *tandem.Job, f tandem.AssetFile) string {
 	if j.CodeStore == codeStoreSHA256 {
 		return tandem.StoragePrefix(wsID) + "code/" + f.SHA256
 	}
-	return tandem.StoragePrefix(wsID) + runFolder(j.Name) + f.Path
+	return tandem.StoragePrefix(wsID) + RunFolder(j.Name) + f.Path
 }
 
 // storeCode puts a code file into the content-addressed code store,

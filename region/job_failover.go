@@ -82,7 +82,7 @@ func (r *Region) recoverPromotedJobs(ctx context.Context) {
 			return err
 		}
 		for _, ws := range list {
-			p, err := pairOf(ctx, tx, ws.ID)
+			p, err := PairOf(ctx, tx, ws.ID)
 			if err != nil {
 				return err
 			}
@@ -97,7 +97,7 @@ func (r *Region) recoverPromotedJobs(ctx context.Context) {
 		return
 	}
 	for _, id := range ids {
-		r.recoverFailoverJobs(ctx, id)
+		r.RecoverFailoverJobs(ctx, id)
 	}
 }
 
@@ -107,13 +107,13 @@ func promoted(p *tandem.Pair) bool {
 	return p != nil && p.Role == tandem.RolePrimary && p.Tier != tandem.TierHotHot && p.PromotedAtSeq > 0 && p.Writable()
 }
 
-// recoverFailoverJobs marks Interrupted the jobs of a workspace promoted
+// RecoverFailoverJobs marks Interrupted the jobs of a workspace promoted
 // here that were Queued, Preparing or Running in the old primary, and
 // resubmits those that ask for it. A job was the old primary's when its
 // record has not been written since the promotion (every status change is
 // an entry; this region writes them only for jobs it runs). Jobs queued or
 // running in this process are never touched.
-func (r *Region) recoverFailoverJobs(ctx context.Context, wsID string) {
+func (r *Region) RecoverFailoverJobs(ctx context.Context, wsID string) {
 	var (
 		p           *tandem.Pair
 		unfinished  []*tandem.Job
@@ -122,7 +122,7 @@ func (r *Region) recoverFailoverJobs(ctx context.Context, wsID string) {
 	)
 	err := r.Store.View(ctx, func(tx tandem.Tx) error {
 		var err error
-		if p, err = pairOf(ctx, tx, wsID); err != nil || !promoted(p) {
+		if p, err = PairOf(ctx, tx, wsID); err != nil || !promoted(p) {
 			return err
 		}
 		list, err := tx.ListResources(ctx, tandem.ResourceFilter{WorkspaceID: wsID, Kind: tandem.KindJob})
@@ -130,7 +130,7 @@ func (r *Region) recoverFailoverJobs(ctx context.Context, wsID string) {
 			return err
 		}
 		for _, res := range list {
-			j, err := jobFromResource(res)
+			j, err := JobFromResource(res)
 			if err != nil {
 				return err
 			}
@@ -153,7 +153,7 @@ func (r *Region) recoverFailoverJobs(ctx context.Context, wsID string) {
 		if err != nil {
 			return err
 		}
-		since, err := listAll(ctx, tx, wsID, p.PromotedAtSeq, last)
+		since, err := ChangesBetween(ctx, tx, wsID, p.PromotedAtSeq, last)
 		for _, c := range since {
 			if c.Kind == tandem.KindJob {
 				writtenHere[c.Name] = true
@@ -172,7 +172,7 @@ func (r *Region) recoverFailoverJobs(ctx context.Context, wsID string) {
 	jr.mu.Lock()
 	ours := map[string]bool{}
 	for _, ref := range jr.pending {
-		ours[ref.wsID+"/"+ref.name] = true
+		ours[ref.WorkspaceID+"/"+ref.Name] = true
 	}
 	for key := range jr.running {
 		ours[key] = true
@@ -183,9 +183,9 @@ func (r *Region) recoverFailoverJobs(ctx context.Context, wsID string) {
 			continue // this region's own: a restart, which failInterrupted handles
 		}
 		var marked *tandem.Job
-		err := r.updateJob(ctx, jobRef{wsID, j.Name}, func(j *tandem.Job, _ *tandem.Resource) error {
+		err := r.UpdateJob(ctx, JobRef{wsID, j.Name}, func(j *tandem.Job, _ *tandem.Resource) error {
 			if tandem.JobDone(j.Status) {
-				return errSkip
+				return ErrSkip
 			}
 			msg := fmt.Sprintf("interrupted by the failover to region %q at epoch %d: the job was %s in region %q, the primary until then",
 				r.Name, p.Epoch, j.Status, p.PeerRegion)
@@ -193,12 +193,12 @@ func (r *Region) recoverFailoverJobs(ctx context.Context, wsID string) {
 				j.ResubmittedAs = resubmitName(j.Name, p.Epoch)
 				msg += "; resubmitted as " + j.ResubmittedAs + " (resubmit_on_failover)"
 			}
-			r.endJob(j, tandem.JobInterrupted, msg, nil)
+			r.EndJob(j, tandem.JobInterrupted, msg, nil)
 			j.InterruptedEpoch = p.Epoch
 			marked = j
 			return nil
 		})
-		if err == errSkip {
+		if err == ErrSkip {
 			continue
 		} else if err != nil {
 			r.Logger.Warn("cannot mark a job interrupted by the failover", "workspace", wsID, "job", j.Name, "err", err)
@@ -222,10 +222,10 @@ func (r *Region) resubmitJob(ctx context.Context, wsID string, orig *tandem.Job)
 	j := &tandem.Job{
 		Name: orig.ResubmittedAs, Type: orig.Type, DisplayName: orig.DisplayName, ExperimentName: orig.ExperimentName,
 		Description: orig.Description, Tags: orig.Tags, Status: tandem.JobQueued, Compute: orig.Compute,
-		Command: orig.Command, Spec: cloneMap(orig.Spec), Files: orig.Files, Inputs: orig.Inputs, ResubmittedFrom: orig.Name,
+		Command: orig.Command, Spec: CloneMap(orig.Spec), Files: orig.Files, Inputs: orig.Inputs, ResubmittedFrom: orig.Name,
 	}
 	j.Spec["name"] = j.Name
-	oldCode, newCode := DatastoreURI(runFolder(orig.Name)+"code"), DatastoreURI(runFolder(j.Name)+"code")
+	oldCode, newCode := DatastoreURI(RunFolder(orig.Name)+"code"), DatastoreURI(RunFolder(j.Name)+"code")
 	for k, v := range j.Spec {
 		if s, ok := v.(string); ok && strings.HasPrefix(s, oldCode) {
 			j.Spec[k] = newCode + strings.TrimPrefix(s, oldCode)
@@ -234,7 +234,7 @@ func (r *Region) resubmitJob(ctx context.Context, wsID string, orig *tandem.Job)
 	// Code in the content-addressed store is shared, not copied; older
 	// jobs' code is copied to the new run folder.
 	j.CodeStore = orig.CodeStore
-	from, to := tandem.StoragePrefix(wsID)+runFolder(orig.Name), tandem.StoragePrefix(wsID)+runFolder(j.Name)
+	from, to := tandem.StoragePrefix(wsID)+RunFolder(orig.Name), tandem.StoragePrefix(wsID)+RunFolder(j.Name)
 	var blobs []tandem.BlobRef
 	for _, f := range orig.Files {
 		if j.CodeStore == codeStoreSHA256 {
@@ -247,18 +247,18 @@ func (r *Region) resubmitJob(ctx context.Context, wsID string, orig *tandem.Job)
 		}
 		src, err := r.Blobs.OpenVerified(ctx, tandem.BlobRef{Key: from + f.Path, SHA256: f.SHA256, Size: f.Size})
 		if err != nil {
-			r.removeBlobs(ctx, blobs)
+			r.RemoveBlobs(ctx, blobs)
 			return fmt.Errorf("code file %s of %s: %w", f.Path, orig.Name, err)
 		}
 		ref, err := r.Blobs.Put(ctx, to+f.Path, src, &tandem.BlobRef{SHA256: f.SHA256, Size: f.Size})
 		src.Close()
 		if err != nil {
-			r.removeBlobs(ctx, blobs)
+			r.RemoveBlobs(ctx, blobs)
 			return fmt.Errorf("copy code file %s of %s: %w", f.Path, orig.Name, err)
 		}
 		blobs = append(blobs, ref)
 	}
-	j.CreatedAt = r.now()
+	j.CreatedAt = r.Timestamp()
 	res, err := jobResource(wsID, j, blobs)
 	if err != nil {
 		return err
@@ -268,27 +268,27 @@ func (r *Region) resubmitJob(ctx context.Context, wsID string, orig *tandem.Job)
 		if err != nil {
 			return err
 		}
-		if o, err := jobFromResource(cur); err != nil || o.ResubmittedAs != j.Name {
-			return errSkip // changed meanwhile
+		if o, err := JobFromResource(cur); err != nil || o.ResubmittedAs != j.Name {
+			return ErrSkip // changed meanwhile
 		}
 		if _, err := tx.FindResource(ctx, res.Key()); err == nil {
-			return errSkip // already resubmitted
+			return ErrSkip // already resubmitted
 		} else if !tandem.IsCode(err, tandem.ENotFound) {
 			return err
 		}
 		if err := tx.PutResource(ctx, res); err != nil {
 			return err
 		}
-		return r.logChange(ctx, tx, wsID, tandem.KindJob, j.Name, "", tandem.OpCreate, res)
+		return r.LogChange(ctx, tx, wsID, tandem.KindJob, j.Name, "", tandem.OpCreate, res)
 	})
-	if err == errSkip {
+	if err == ErrSkip {
 		return nil
 	} else if err != nil {
 		return err
 	}
 	r.Logger.Info("interrupted job resubmitted", "workspace", wsID, "job", orig.Name, "as", j.Name)
 	if j.Compute == tandem.LocalCompute {
-		r.jobs().enqueue(jobRef{wsID, j.Name})
+		r.jobs().enqueue(JobRef{wsID, j.Name})
 	} else {
 		r.wakeAgents(wsID, j.Compute) // the cluster's agents claim it
 	}
@@ -297,16 +297,16 @@ func (r *Region) resubmitJob(ctx context.Context, wsID string, orig *tandem.Job)
 
 // --- demotion: stop the local runs
 
-// stopDemotedJobs kills this region's runs of a workspace it no longer
+// StopDemotedJobs kills this region's runs of a workspace it no longer
 // holds the primary of (the old epoch is given). They end without a
 // status write: finishJob sees the mark and keeps only their logs.
-func (r *Region) stopDemotedJobs(wsID string, epoch int64) {
+func (r *Region) StopDemotedJobs(wsID string, epoch int64) {
 	jr := r.jobs()
 	jr.mu.Lock()
 	defer jr.mu.Unlock()
 	kept := jr.pending[:0]
 	for _, ref := range jr.pending {
-		if ref.wsID != wsID {
+		if ref.WorkspaceID != wsID {
 			kept = append(kept, ref)
 		}
 	}
@@ -325,7 +325,7 @@ func (r *Region) stopDemotedJobs(wsID string, epoch int64) {
 // marks the job Interrupted); the log, up to the kill, is kept in this
 // region's storage as runs/<job>/logs/std_log.<region>.epoch<N>.txt, a key
 // no resource names, so that replication never replaces it.
-func (r *Region) keepDemotedRun(ctx context.Context, ref jobRef, res *compute.Result, rj *runningJob) bool {
+func (r *Region) keepDemotedRun(ctx context.Context, ref JobRef, res *compute.Result, rj *RunningJob) bool {
 	r.jobs().mu.Lock()
 	epoch := rj.demotedAt
 	r.jobs().mu.Unlock()
@@ -333,14 +333,14 @@ func (r *Region) keepDemotedRun(ctx context.Context, ref jobRef, res *compute.Re
 		return false
 	}
 	if res != nil && res.Log != "" {
-		key := fmt.Sprintf("%s%slogs/std_log.%s.epoch%d.txt", tandem.StoragePrefix(ref.wsID), runFolder(ref.name), r.Name, epoch)
+		key := fmt.Sprintf("%s%slogs/std_log.%s.epoch%d.txt", tandem.StoragePrefix(ref.WorkspaceID), RunFolder(ref.Name), r.Name, epoch)
 		if f, err := os.Open(res.Log); err == nil {
 			_, err = r.Blobs.Put(ctx, key, f, nil)
 			f.Close()
 			if err != nil {
-				r.Logger.Warn("cannot keep the log of a job stopped by the demotion", "job", ref.name, "err", err)
+				r.Logger.Warn("cannot keep the log of a job stopped by the demotion", "job", ref.Name, "err", err)
 			} else {
-				r.Logger.Info("log of a job stopped by the demotion kept", "job", ref.name, "key", key)
+				r.Logger.Info("log of a job stopped by the demotion kept", "job", ref.Name, "key", key)
 			}
 		}
 	}
@@ -354,7 +354,7 @@ func (r *Region) keepDemotedRun(ctx context.Context, ref jobRef, res *compute.Re
 // first seeds the output directories from the original's last upload.
 type outputSync struct {
 	r        *Region
-	ref      jobRef
+	ref      JobRef
 	job      *tandem.Job
 	interval time.Duration
 
@@ -374,7 +374,7 @@ type stamp struct {
 // watchOutputs wires an outputSync into cj (its PrepareOutputs) for job.
 // Call started with the log's path once the command runs, and close before
 // the run's end is recorded.
-func (r *Region) watchOutputs(ref jobRef, job *tandem.Job, cj *compute.Job) *outputSync {
+func (r *Region) watchOutputs(ref JobRef, job *tandem.Job, cj *compute.Job) *outputSync {
 	s := &outputSync{r: r, ref: ref, job: job, interval: r.JobOutputSync, sent: map[string]stamp{}, stop: make(chan struct{}), done: make(chan struct{})}
 	if s.interval == 0 {
 		s.interval = DefaultJobOutputSync
@@ -398,14 +398,14 @@ func (s *outputSync) seed(dirs map[string]string, log io.Writer) {
 	ctx := context.Background()
 	var res *tandem.Resource
 	err := s.r.Store.View(ctx, func(tx tandem.Tx) (err error) {
-		res, err = tx.FindResource(ctx, tandem.ResourceKey{WorkspaceID: s.ref.wsID, Kind: tandem.KindJob, Name: s.job.ResubmittedFrom})
+		res, err = tx.FindResource(ctx, tandem.ResourceKey{WorkspaceID: s.ref.WorkspaceID, Kind: tandem.KindJob, Name: s.job.ResubmittedFrom})
 		return err
 	})
 	if err != nil {
 		fmt.Fprintf(log, "tandem: cannot seed the outputs from job %s: %v\n", s.job.ResubmittedFrom, err)
 		return
 	}
-	prefix := tandem.StoragePrefix(s.ref.wsID) + runFolder(s.job.ResubmittedFrom) + "outputs/"
+	prefix := tandem.StoragePrefix(s.ref.WorkspaceID) + RunFolder(s.job.ResubmittedFrom) + "outputs/"
 	var files int
 	var bytes int64
 	for _, b := range res.Blobs {
@@ -473,7 +473,7 @@ func (s *outputSync) syncOnce(ctx context.Context) bool {
 	s.mu.Lock()
 	dirs, log := s.dirs, s.log
 	s.mu.Unlock()
-	prefix := tandem.StoragePrefix(s.ref.wsID) + runFolder(s.ref.name)
+	prefix := tandem.StoragePrefix(s.ref.WorkspaceID) + RunFolder(s.ref.Name)
 	var blobs []tandem.BlobRef
 	stamps := map[string]stamp{}
 	upload := func(key, p string, fi fs.FileInfo) error {
@@ -519,32 +519,32 @@ func (s *outputSync) syncOnce(ctx context.Context) bool {
 			return upload(prefix+"outputs/"+o+"/"+path.Clean(filepath.ToSlash(rel)), p, fi)
 		})
 		if err != nil {
-			s.r.Logger.Warn("output sync failed; trying again later", "job", s.ref.name, "err", err)
+			s.r.Logger.Warn("output sync failed; trying again later", "job", s.ref.Name, "err", err)
 			return true
 		}
 	}
 	if fi, err := os.Stat(log); err == nil {
 		if err := upload(prefix+"logs/std_log.txt", log, fi); err != nil {
-			s.r.Logger.Warn("log sync failed; trying again later", "job", s.ref.name, "err", err)
+			s.r.Logger.Warn("log sync failed; trying again later", "job", s.ref.Name, "err", err)
 		}
 	}
 	if len(blobs) == 0 {
 		return true
 	}
-	err := s.r.updateJob(ctx, s.ref, func(j *tandem.Job, res *tandem.Resource) error {
+	err := s.r.UpdateJob(ctx, s.ref, func(j *tandem.Job, res *tandem.Resource) error {
 		if tandem.JobDone(j.Status) {
-			return errSkip
+			return ErrSkip
 		}
 		s.r.addRunBlobs(j, res, blobs)
 		return nil
 	})
 	switch {
-	case err == errSkip:
+	case err == ErrSkip:
 		return false
 	case tandem.IsCode(err, tandem.ENotPrimary):
 		return false
 	case err != nil:
-		s.r.Logger.Warn("recording synced outputs failed; trying again later", "job", s.ref.name, "err", err)
+		s.r.Logger.Warn("recording synced outputs failed; trying again later", "job", s.ref.Name, "err", err)
 		return true
 	}
 	for k, st := range stamps {
@@ -568,7 +568,7 @@ func (r *Region) addRunBlobs(j *tandem.Job, res *tandem.Resource, blobs []tandem
 			res.Blobs = append(res.Blobs, b)
 		}
 	}
-	prefix := tandem.StoragePrefix(res.WorkspaceID) + runFolder(j.Name) + "outputs/"
+	prefix := tandem.StoragePrefix(res.WorkspaceID) + RunFolder(j.Name) + "outputs/"
 	j.Outputs = nil
 	for _, b := range res.Blobs {
 		if rel, ok := strings.CutPrefix(b.Key, prefix); ok {
@@ -578,7 +578,7 @@ func (r *Region) addRunBlobs(j *tandem.Job, res *tandem.Resource, blobs []tandem
 	}
 	sort.Slice(j.Outputs, func(a, b int) bool { return j.Outputs[a].Path < j.Outputs[b].Path })
 	if len(blobs) > 0 {
-		now := r.now()
+		now := r.Timestamp()
 		j.OutputsSyncedAt = &now
 	}
 }

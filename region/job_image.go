@@ -23,7 +23,7 @@ func (r *Region) jobImage(ctx context.Context, wsID string, job *tandem.Job) (im
 		}
 		var a *tandem.Asset
 		err := r.Store.View(ctx, func(tx tandem.Tx) (err error) {
-			a, err = findAssetTx(ctx, tx, wsID, tandem.KindEnvironment, ref.Name, ref.Version, ref.Label)
+			a, err = FindAssetTx(ctx, tx, wsID, tandem.KindEnvironment, ref.Name, ref.Version, ref.Label)
 			return err
 		})
 		if err != nil {

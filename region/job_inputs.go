@@ -31,8 +31,8 @@ type inputPlan struct {
 	code []tandem.InputFile
 }
 
-// dataInputTypes are the input types delivered as files.
-var dataInputTypes = map[string]bool{
+// DataInputTypes are the input types delivered as files.
+var DataInputTypes = map[string]bool{
 	"uri_file": true, "uri_folder": true, "mltable": true,
 	"custom_model": true, "mlflow_model": true, "triton_model": true,
 }
@@ -74,22 +74,22 @@ func (r *Region) resolveInputs(ctx context.Context, ws *tandem.Workspace, job st
 		raw, hasPath := m["path"].(string)
 		target := "inputs." + name
 		if !hasPath {
-			if dataInputTypes[typ] {
+			if DataInputTypes[typ] {
 				if opt, _ := m["optional"].(bool); !opt {
 					return nil, nil, tandem.Errorf(tandem.EInvalid, "input %q of type %s has no path", name, typ).WithTarget(target)
 				}
 			}
 			continue
 		}
-		if err := checkInputMode(name, mode); err != nil {
+		if err := CheckInputMode(name, mode); err != nil {
 			return nil, nil, err
 		}
-		if typ != "" && !dataInputTypes[typ] {
+		if typ != "" && !DataInputTypes[typ] {
 			return nil, nil, tandem.Errorf(tandem.EInvalid, "input %q of type %s cannot have a path", name, typ).WithTarget(target)
 		}
 		var in *tandem.JobInput
 		if p, ok := local[target+".path"]; ok {
-			in = &tandem.JobInput{Type: typ, Path: DatastoreURI(runFolder(job) + "inputs/" + name + "/"), File: !p.Dir}
+			in = &tandem.JobInput{Type: typ, Path: DatastoreURI(RunFolder(job) + "inputs/" + name + "/"), File: !p.Dir}
 			for _, f := range req.Files {
 				if f.Field != p.Field {
 					continue
@@ -97,15 +97,15 @@ func (r *Region) resolveInputs(ctx context.Context, ws *tandem.Workspace, job st
 				rel := strings.TrimPrefix(f.Path, p.Root+"/")
 				if !p.Dir {
 					rel = p.Root
-					in.Path = DatastoreURI(runFolder(job) + "inputs/" + name + "/" + rel)
+					in.Path = DatastoreURI(RunFolder(job) + "inputs/" + name + "/" + rel)
 				}
-				file := tandem.InputFile{Key: runFolder(job) + "inputs/" + name + "/" + rel, Path: rel, SHA256: f.SHA256, Size: f.Size}
+				file := tandem.InputFile{Key: RunFolder(job) + "inputs/" + name + "/" + rel, Path: rel, SHA256: f.SHA256, Size: f.Size}
 				in.Files = append(in.Files, file)
 				plan.staged = append(plan.staged, file)
 			}
 		} else {
 			var err error
-			if in, err = r.resolveDataPath(ctx, ws, typ, raw); err != nil {
+			if in, err = r.ResolveDataPath(ctx, ws, typ, raw); err != nil {
 				return nil, nil, tandem.Errorf(tandem.ErrorCode(err), "input %q: %s", name, tandem.ErrorMessage(err)).WithTarget(target)
 			}
 		}
@@ -123,7 +123,7 @@ func (r *Region) resolveInputs(ctx context.Context, ws *tandem.Workspace, job st
 	}
 	// Code from storage (a pipeline step's, or azureml://datastores/...).
 	if code, ok := doc.Fields["code"].(string); ok && strings.HasPrefix(code, "azureml://") {
-		in, err := r.resolveDataPath(ctx, ws, "uri_folder", code)
+		in, err := r.ResolveDataPath(ctx, ws, "uri_folder", code)
 		if err != nil {
 			return nil, nil, tandem.Errorf(tandem.ErrorCode(err), "code: %s", tandem.ErrorMessage(err)).WithTarget("code")
 		}
@@ -134,8 +134,8 @@ func (r *Region) resolveInputs(ctx context.Context, ws *tandem.Workspace, job st
 	return plan, rest, nil
 }
 
-// checkInputMode refuses the input modes Tandem cannot give yet.
-func checkInputMode(name, mode string) error {
+// CheckInputMode refuses the input modes Tandem cannot give yet.
+func CheckInputMode(name, mode string) error {
 	switch mode {
 	case "", "ro_mount", "download":
 		return nil
@@ -160,9 +160,9 @@ func fitType(in *tandem.JobInput, typ string) error {
 
 var jobOutputURI = regexp.MustCompile(`^azureml://jobs/([^/]+)/outputs/([^/]+)(?:/paths/(.*))?$`)
 
-// resolveDataPath resolves a path that is not local: an asset reference,
+// ResolveDataPath resolves a path that is not local: an asset reference,
 // a workspace storage URI or an earlier job's output.
-func (r *Region) resolveDataPath(ctx context.Context, ws *tandem.Workspace, typ, raw string) (*tandem.JobInput, error) {
+func (r *Region) ResolveDataPath(ctx context.Context, ws *tandem.Workspace, typ, raw string) (*tandem.JobInput, error) {
 	prefix := tandem.StoragePrefix(ws.ID)
 	if m := jobOutputURI.FindStringSubmatch(raw); m != nil {
 		return r.resolveJobOutput(ctx, ws, m[1], m[2], strings.Trim(m[3], "/"))
@@ -192,7 +192,7 @@ func (r *Region) resolveDataPath(ctx context.Context, ws *tandem.Workspace, typ,
 		var a *tandem.Asset
 		err := r.Store.View(ctx, func(tx tandem.Tx) error {
 			var err error
-			a, err = findAssetTx(ctx, tx, ws.ID, kind, ref.Name, ref.Version, ref.Label)
+			a, err = FindAssetTx(ctx, tx, ws.ID, kind, ref.Name, ref.Version, ref.Label)
 			return err
 		})
 		if err != nil {
@@ -204,7 +204,7 @@ func (r *Region) resolveDataPath(ctx context.Context, ws *tandem.Workspace, typ,
 			if ds, _, ok := spec.ParseDatastoreURI(p); !ok || ds != DefaultDatastore {
 				return nil, tandem.Errorf(tandem.EInvalid, "%s %s:%s points at %q; jobs read only data in the workspace's storage yet", kind, a.Name, a.Version, p)
 			}
-			sub, err := r.resolveDataPath(ctx, ws, typ, p)
+			sub, err := r.ResolveDataPath(ctx, ws, typ, p)
 			if err != nil {
 				return nil, err
 			}
@@ -217,7 +217,7 @@ func (r *Region) resolveDataPath(ctx context.Context, ws *tandem.Workspace, typ,
 				root, dir = p.Root, p.Dir
 			}
 		}
-		folder := assetFolder(kind, a.Name, a.Version)
+		folder := AssetFolder(kind, a.Name, a.Version)
 		for _, f := range a.Files {
 			if f.Field != "path" {
 				continue
@@ -277,7 +277,7 @@ func (r *Region) resolveJobOutput(ctx context.Context, ws *tandem.Workspace, job
 	} else if err != nil {
 		return nil, err
 	}
-	j, err := jobFromResource(res)
+	j, err := JobFromResource(res)
 	if err != nil {
 		return nil, err
 	}
@@ -285,7 +285,7 @@ func (r *Region) resolveJobOutput(ctx context.Context, ws *tandem.Workspace, job
 		return nil, tandem.Errorf(tandem.EConflict, "%q: job %q is %s; its outputs are stored when it ends", uri, job, j.Status)
 	}
 	prefix := tandem.StoragePrefix(ws.ID)
-	dir := runFolder(job) + "outputs/" + output + "/"
+	dir := RunFolder(job) + "outputs/" + output + "/"
 	if sub != "" {
 		dir += sub + "/"
 	}
@@ -339,15 +339,15 @@ func (r *Region) copyInputFiles(ctx context.Context, wsID string, j *tandem.Job,
 		return nil
 	}
 	for _, f := range plan.staged {
-		if err := copyOne(stagingKey(wsID, f.SHA256), f, prefix+f.Key); err != nil {
-			r.removeBlobs(ctx, out)
+		if err := copyOne(StagingKey(wsID, f.SHA256), f, prefix+f.Key); err != nil {
+			r.RemoveBlobs(ctx, out)
 			return nil, fmt.Errorf("copy input file %s of job %s: %w", f.Path, j.Name, err)
 		}
 	}
 	for _, f := range plan.code {
 		ref, err := r.storeCode(ctx, wsID, tandem.BlobRef{Key: prefix + f.Key, SHA256: f.SHA256, Size: f.Size})
 		if err != nil {
-			r.removeBlobs(ctx, out)
+			r.RemoveBlobs(ctx, out)
 			return nil, fmt.Errorf("store code file %s of job %s: %w", f.Path, j.Name, err)
 		}
 		out = addBlob(out, ref)
@@ -362,7 +362,7 @@ func (r *Region) copyInputFiles(ctx context.Context, wsID string, j *tandem.Job,
 	}
 	for _, f := range plan.staged {
 		if !used[f.SHA256] {
-			_ = r.Blobs.Delete(ctx, stagingKey(wsID, f.SHA256))
+			_ = r.Blobs.Delete(ctx, StagingKey(wsID, f.SHA256))
 		}
 	}
 	return out, nil
@@ -387,7 +387,7 @@ func recordInputs(s map[string]any, inputs map[string]*tandem.JobInput) {
 func (r *Region) prepareRun(ctx context.Context, wsID string, job *tandem.Job, cj *compute.Job) {
 	cj.Image, cj.Environment = r.jobImage(ctx, wsID, job)
 	if props, ok := job.Spec["properties"].(map[string]any); ok {
-		if c, _ := props[requestedCompute].(string); c != "" {
+		if c, _ := props[RequestedCompute].(string); c != "" {
 			cj.Notes = append(cj.Notes, fmt.Sprintf("compute %q is not available here; this step of pipeline %s runs on the local compute", c, job.Parent))
 		}
 	}

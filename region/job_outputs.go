@@ -11,17 +11,17 @@ import (
 
 // outputFolder is where a job's outputs are stored, relative to its
 // workspace's storage.
-func outputFolder(job string) string { return runFolder(job) + "outputs/" }
+func outputFolder(job string) string { return RunFolder(job) + "outputs/" }
 
-// assetStorageFolder is the folder an asset version's file paths are
+// AssetStorageFolder is the folder an asset version's file paths are
 // relative to: its own folder under assets/, or for a version registered
 // from a job's output, that job's outputs folder (the version references
 // the bytes the job stored; nothing is copied).
-func assetStorageFolder(a *tandem.Asset) string {
+func AssetStorageFolder(a *tandem.Asset) string {
 	if a.JobName != "" {
 		return outputFolder(a.JobName)
 	}
-	return assetFolder(a.Kind, a.Name, a.Version)
+	return AssetFolder(a.Kind, a.Name, a.Version)
 }
 
 // outputAssetKind returns the asset kind an output of this type registers
@@ -41,19 +41,19 @@ func outputAssetKind(typ string) tandem.Kind {
 // the job stored. blobs are the job's stored outputs and log. Each version
 // is one transaction with its change. It returns the versions it created,
 // also when a later one fails.
-func (r *Region) registerOutputs(ctx context.Context, ref jobRef, blobs []tandem.BlobRef) ([]tandem.OutputAsset, error) {
+func (r *Region) registerOutputs(ctx context.Context, ref JobRef, blobs []tandem.BlobRef) ([]tandem.OutputAsset, error) {
 	var j *tandem.Job
 	var ws *tandem.Workspace
 	err := r.Store.View(ctx, func(tx tandem.Tx) error {
 		var err error
-		if ws, err = tx.FindWorkspaceByID(ctx, ref.wsID); err != nil {
+		if ws, err = tx.FindWorkspaceByID(ctx, ref.WorkspaceID); err != nil {
 			return err
 		}
-		res, err := tx.FindResource(ctx, tandem.ResourceKey{WorkspaceID: ref.wsID, Kind: tandem.KindJob, Name: ref.name})
+		res, err := tx.FindResource(ctx, tandem.ResourceKey{WorkspaceID: ref.WorkspaceID, Kind: tandem.KindJob, Name: ref.Name})
 		if err != nil {
 			return err
 		}
-		j, err = jobFromResource(res)
+		j, err = JobFromResource(res)
 		return err
 	})
 	if err != nil {
@@ -74,7 +74,7 @@ func (r *Region) registerOutputs(ctx context.Context, ref jobRef, blobs []tandem
 		}
 		version := ""
 		if v, ok := decl["version"]; ok && v != nil {
-			version = literal(v)
+			version = Literal(v)
 		}
 		typ, _ := decl["type"].(string)
 		if typ == "" {
@@ -126,11 +126,11 @@ func (r *Region) registerOutput(ctx context.Context, ws *tandem.Workspace, j *ta
 		a.Spec["properties"] = map[string]any{"job_name": j.Name}
 	}
 
-	unlock := r.lockAsset(ws.ID, kind, name)
+	unlock := r.LockAsset(ws.ID, kind, name)
 	defer unlock()
 	err := r.Store.Update(ctx, func(tx tandem.Tx) error {
 		if a.Version == "" {
-			v, err := nextVersion(ctx, tx, ws.ID, kind, name)
+			v, err := NextVersion(ctx, tx, ws.ID, kind, name)
 			if err != nil {
 				return err
 			}
@@ -142,16 +142,16 @@ func (r *Region) registerOutput(ctx context.Context, ws *tandem.Workspace, j *ta
 			return err
 		}
 		a.Spec["version"] = a.Version
-		a.CreatedAt = r.now()
+		a.CreatedAt = r.Timestamp()
 		a.UpdatedAt = a.CreatedAt
-		res, err := assetResource(ws.ID, a, refs)
+		res, err := AssetResource(ws.ID, a, refs)
 		if err != nil {
 			return err
 		}
 		if err := tx.PutResource(ctx, res); err != nil {
 			return err
 		}
-		return r.logChange(ctx, tx, ws.ID, kind, name, a.Version, tandem.OpCreate, res)
+		return r.LogChange(ctx, tx, ws.ID, kind, name, a.Version, tandem.OpCreate, res)
 	})
 	if err != nil {
 		return nil, err
@@ -181,7 +181,7 @@ func (r *Region) jobFiles(ctx context.Context, workspace, job string) ([]tandem.
 		refs  []tandem.BlobRef
 	)
 	err := r.Store.View(ctx, func(tx tandem.Tx) error {
-		ws, err := r.liveWorkspace(ctx, tx, workspace)
+		ws, err := r.LiveWorkspace(ctx, tx, workspace)
 		if err != nil {
 			return err
 		}
@@ -191,7 +191,7 @@ func (r *Region) jobFiles(ctx context.Context, workspace, job string) ([]tandem.
 		} else if err != nil {
 			return err
 		}
-		prefix := tandem.StoragePrefix(ws.ID) + runFolder(job)
+		prefix := tandem.StoragePrefix(ws.ID) + RunFolder(job)
 		for _, b := range res.Blobs {
 			if rel, ok := strings.CutPrefix(b.Key, prefix); ok {
 				files = append(files, tandem.JobFile{Path: rel, SHA256: b.SHA256, Size: b.Size})
@@ -199,7 +199,7 @@ func (r *Region) jobFiles(ctx context.Context, workspace, job string) ([]tandem.
 			}
 		}
 		// Code in the content-addressed store is listed under code/ too.
-		if j, err := jobFromResource(res); err == nil && j.CodeStore == codeStoreSHA256 {
+		if j, err := JobFromResource(res); err == nil && j.CodeStore == codeStoreSHA256 {
 			for _, f := range j.Files {
 				files = append(files, tandem.JobFile{Path: f.Path, SHA256: f.SHA256, Size: f.Size})
 				refs = append(refs, tandem.BlobRef{Key: codeKey(ws.ID, j, f), SHA256: f.SHA256, Size: f.Size})

@@ -19,12 +19,12 @@ import (
 // same transaction (one change: the replica's applier replaces a token by
 // name too).
 func (r *Region) issueJobToken(ctx context.Context, wsID, job string) (string, error) {
-	secret, err := newSecret()
+	secret, err := NewSecret()
 	if err != nil {
 		return "", err
 	}
 	name := tandem.JobTokenName(wsID, job)
-	t := &tandem.Token{ID: uuid.NewString(), Name: name, WorkspaceID: wsID, Hash: HashToken(secret), CreatedAt: r.now()}
+	t := &tandem.Token{ID: uuid.NewString(), Name: name, WorkspaceID: wsID, Hash: HashToken(secret), CreatedAt: r.Timestamp()}
 	err = r.Store.Update(ctx, func(tx tandem.Tx) error {
 		old, err := tx.ListTokens(ctx, tandem.TokenFilter{Name: name})
 		if err != nil {
@@ -38,7 +38,7 @@ func (r *Region) issueJobToken(ctx context.Context, wsID, job string) (string, e
 		if err := tx.CreateToken(ctx, t); err != nil {
 			return err
 		}
-		return r.logChange(ctx, tx, wsID, tandem.KindToken, name, "", tandem.OpCreate, tokenRecord{t, t.Hash})
+		return r.LogChange(ctx, tx, wsID, tandem.KindToken, name, "", tandem.OpCreate, TokenRecord{t, t.Hash})
 	})
 	if err != nil {
 		return "", err
@@ -57,7 +57,7 @@ func (r *Region) revokeJobToken(ctx context.Context, wsID, job string) error {
 		if err := tx.DeleteToken(ctx, found[0].ID); err != nil {
 			return err
 		}
-		return r.logChange(ctx, tx, wsID, tandem.KindToken, name, "", tandem.OpDelete, nil)
+		return r.LogChange(ctx, tx, wsID, tandem.KindToken, name, "", tandem.OpDelete, nil)
 	})
 }
 
@@ -88,7 +88,7 @@ func (r *Region) trackingEnv(ctx context.Context, wsID, job string, env map[stri
 // a crash between a job's end and its token's revocation) in the
 // workspaces this region may write.
 func (r *Region) revokeEndedJobTokens(ctx context.Context) {
-	var stale []jobRef
+	var stale []JobRef
 	err := r.Store.View(ctx, func(tx tandem.Tx) error {
 		tokens, err := tx.ListTokens(ctx, tandem.TokenFilter{})
 		if err != nil {
@@ -101,13 +101,13 @@ func (r *Region) revokeEndedJobTokens(ctx context.Context) {
 			}
 			res, err := tx.FindResource(ctx, tandem.ResourceKey{WorkspaceID: t.WorkspaceID, Kind: tandem.KindJob, Name: job})
 			if tandem.IsCode(err, tandem.ENotFound) {
-				stale = append(stale, jobRef{t.WorkspaceID, job})
+				stale = append(stale, JobRef{t.WorkspaceID, job})
 				continue
 			} else if err != nil {
 				return err
 			}
-			if j, err := jobFromResource(res); err == nil && tandem.JobDone(j.Status) {
-				stale = append(stale, jobRef{t.WorkspaceID, job})
+			if j, err := JobFromResource(res); err == nil && tandem.JobDone(j.Status) {
+				stale = append(stale, JobRef{t.WorkspaceID, job})
 			}
 		}
 		return nil
@@ -117,11 +117,11 @@ func (r *Region) revokeEndedJobTokens(ctx context.Context) {
 		return
 	}
 	for _, ref := range stale {
-		if r.checkWritable(ctx, ref.wsID) != nil {
+		if r.CheckWritable(ctx, ref.WorkspaceID) != nil {
 			continue
 		}
-		if err := r.revokeJobToken(ctx, ref.wsID, ref.name); err != nil {
-			r.Logger.Warn("cannot revoke the token of an ended job", "job", ref.name, "err", err)
+		if err := r.revokeJobToken(ctx, ref.WorkspaceID, ref.Name); err != nil {
+			r.Logger.Warn("cannot revoke the token of an ended job", "job", ref.Name, "err", err)
 		}
 	}
 }

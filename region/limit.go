@@ -6,9 +6,9 @@ import (
 	"github.com/tandemml/tandem"
 )
 
-// checkUploadSize refuses a declared size over the upload limit before any
+// CheckUploadSize refuses a declared size over the upload limit before any
 // byte is read.
-func (r *Region) checkUploadSize(what string, size int64) error {
+func (r *Region) CheckUploadSize(what string, size int64) error {
 	if r.MaxUpload > 0 && size > r.MaxUpload {
 		return tandem.Errorf(tandem.ETooLarge, "%s is %d bytes; the server's upload limit is %d bytes (--max-upload-mb)", what, size, r.MaxUpload)
 	}

@@ -152,7 +152,7 @@ func findRunJob(ctx context.Context, tx tandem.Tx, ws *tandem.Workspace, job str
 	} else if err != nil {
 		return nil, err
 	}
-	return jobFromResource(res)
+	return JobFromResource(res)
 }
 
 // LogRun stores one tracking record: one resource and its change, in one
@@ -189,7 +189,7 @@ func (r *Region) LogRun(ctx context.Context, workspace, job string, l *tandem.Ru
 		if err != nil {
 			return err
 		}
-		now := r.now()
+		now := r.Timestamp()
 		res := &tandem.Resource{
 			WorkspaceID: ws.ID, Kind: tandem.KindJobMetric, Name: name, Version: recordVersion(seq+1, r.Name),
 			Spec: body, CreatedAt: now, UpdatedAt: now,
@@ -197,7 +197,7 @@ func (r *Region) LogRun(ctx context.Context, workspace, job string, l *tandem.Ru
 		if err := tx.PutResource(ctx, res); err != nil {
 			return err
 		}
-		return r.logChange(ctx, tx, ws.ID, tandem.KindJobMetric, res.Name, res.Version, tandem.OpCreate, res)
+		return r.LogChange(ctx, tx, ws.ID, tandem.KindJobMetric, res.Name, res.Version, tandem.OpCreate, res)
 	})
 	return err
 }

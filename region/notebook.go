@@ -70,7 +70,7 @@ func (r *Region) UploadNotebook(ctx context.Context, workspace, p string, body i
 	if err != nil {
 		return nil, err
 	}
-	if err := r.checkWritable(ctx, ws.ID); err != nil {
+	if err := r.CheckWritable(ctx, ws.ID); err != nil {
 		return nil, err
 	}
 	staged, err := r.Blobs.Put(ctx, tandem.StoragePrefix(ws.ID)+"staging/upload-"+uuid.NewString(), r.limitUpload("notebook file "+rel, body), nil)
@@ -78,7 +78,7 @@ func (r *Region) UploadNotebook(ctx context.Context, workspace, p string, body i
 		return nil, err
 	}
 	final := tandem.BlobRef{Key: notebookKey(ws.ID, rel), SHA256: staged.SHA256, Size: staged.Size}
-	now := r.now()
+	now := r.Timestamp()
 	res := &tandem.Resource{
 		WorkspaceID: ws.ID,
 		Kind:        tandem.KindNotebook,
@@ -89,7 +89,7 @@ func (r *Region) UploadNotebook(ctx context.Context, workspace, p string, body i
 	}
 	res.Spec, _ = json.Marshal(map[string]any{"path": rel})
 	err = r.Store.Update(ctx, func(tx tandem.Tx) error {
-		if _, err := r.liveWorkspace(ctx, tx, workspace); err != nil {
+		if _, err := r.LiveWorkspace(ctx, tx, workspace); err != nil {
 			return err
 		}
 		op := tandem.OpCreate
@@ -101,16 +101,16 @@ func (r *Region) UploadNotebook(ctx context.Context, workspace, p string, body i
 		if err := tx.PutResource(ctx, res); err != nil {
 			return err
 		}
-		if err := putPending(ctx, tx, final, staged.Key); err != nil {
+		if err := PutPending(ctx, tx, final, staged.Key); err != nil {
 			return err
 		}
-		return r.logChange(ctx, tx, ws.ID, tandem.KindNotebook, rel, "", op, res)
+		return r.LogChange(ctx, tx, ws.ID, tandem.KindNotebook, rel, "", op, res)
 	})
 	if err != nil {
-		r.removeBlobs(ctx, []tandem.BlobRef{staged})
+		r.RemoveBlobs(ctx, []tandem.BlobRef{staged})
 		return nil, err
 	}
-	if err := r.finishPending(ctx, final.Key); err != nil {
+	if err := r.FinishPending(ctx, final.Key); err != nil {
 		r.Logger.Warn("notebook copy left pending; the next read finishes it", "key", final.Key, "err", err)
 	}
 	return notebookFromResource(res), nil
@@ -120,7 +120,7 @@ func (r *Region) UploadNotebook(ctx context.Context, workspace, p string, body i
 func (r *Region) ListNotebooks(ctx context.Context, workspace string) ([]*tandem.Notebook, error) {
 	var out []*tandem.Notebook
 	err := r.Store.View(ctx, func(tx tandem.Tx) error {
-		ws, err := r.liveWorkspace(ctx, tx, workspace)
+		ws, err := r.LiveWorkspace(ctx, tx, workspace)
 		if err != nil {
 			return err
 		}
@@ -142,7 +142,7 @@ func (r *Region) OpenNotebook(ctx context.Context, workspace, p string) (*tandem
 	}
 	var res *tandem.Resource
 	err = r.Store.View(ctx, func(tx tandem.Tx) error {
-		ws, err := r.liveWorkspace(ctx, tx, workspace)
+		ws, err := r.LiveWorkspace(ctx, tx, workspace)
 		if err != nil {
 			return err
 		}
@@ -158,7 +158,7 @@ func (r *Region) OpenNotebook(ctx context.Context, workspace, p string) (*tandem
 	if len(res.Blobs) == 0 {
 		return nil, nil, tandem.Errorf(tandem.EInternal, "notebook file %q has no blob", rel)
 	}
-	if err := r.finishPending(ctx, res.Blobs[0].Key); err != nil {
+	if err := r.FinishPending(ctx, res.Blobs[0].Key); err != nil {
 		return nil, nil, err
 	}
 	rc, err := r.Blobs.OpenVerified(ctx, res.Blobs[0])

@@ -41,7 +41,7 @@ func peerAAD(name string) []byte { return []byte("region-peer/" + name) }
 // AddRegion registers a peer region after checking that its endpoint
 // answers, with the token given, as the region named.
 func (r *Region) AddRegion(ctx context.Context, name, endpoint, token string) (*tandem.Peer, error) {
-	if err := requireAdmin(ctx, "adding a region"); err != nil {
+	if err := RequireAdmin(ctx, "adding a region"); err != nil {
 		return nil, err
 	}
 	if err := ValidateRegionName(name); err != nil {
@@ -57,11 +57,11 @@ func (r *Region) AddRegion(ctx context.Context, name, endpoint, token string) (*
 	if strings.TrimSpace(token) == "" {
 		return nil, tandem.Errorf(tandem.EInvalid, "the peer's token is empty").WithTarget("token")
 	}
-	v, err := r.vault()
+	v, err := r.RequireVault()
 	if err != nil {
 		return nil, err
 	}
-	peer := &tandem.Peer{Name: name, Endpoint: strings.TrimRight(endpoint, "/"), CreatedAt: r.now()}
+	peer := &tandem.Peer{Name: name, Endpoint: strings.TrimRight(endpoint, "/"), CreatedAt: r.Timestamp()}
 	if r.Dial == nil {
 		return nil, tandem.Errorf(tandem.EUnavailable, "this server cannot call peer regions")
 	}
@@ -123,7 +123,7 @@ func (r *Region) Peer(ctx context.Context, name string) (*tandem.Peer, string, e
 	if err != nil {
 		return nil, "", err
 	}
-	v, err := r.vault()
+	v, err := r.RequireVault()
 	if err != nil {
 		return nil, "", err
 	}
@@ -146,7 +146,7 @@ func (r *Region) KnownPeer(ctx context.Context, name string) error {
 	return err
 }
 
-func (r *Region) dialPeer(ctx context.Context, name string) (tandem.PeerClient, *tandem.Peer, error) {
+func (r *Region) DialPeer(ctx context.Context, name string) (tandem.PeerClient, *tandem.Peer, error) {
 	peer, token, err := r.Peer(ctx, name)
 	if err != nil {
 		return nil, nil, err
@@ -154,8 +154,8 @@ func (r *Region) dialPeer(ctx context.Context, name string) (tandem.PeerClient, 
 	return r.Dial(r.Name, peer, token), peer, nil
 }
 
-// pairOf returns the pair of a workspace, or nil when it is not paired.
-func pairOf(ctx context.Context, tx tandem.Tx, wsID string) (*tandem.Pair, error) {
+// PairOf returns the pair of a workspace, or nil when it is not paired.
+func PairOf(ctx context.Context, tx tandem.Tx, wsID string) (*tandem.Pair, error) {
 	b, err := tx.GetSetting(ctx, pairKeyPrefix+wsID)
 	if tandem.IsCode(err, tandem.ENotFound) {
 		return nil, nil
@@ -169,7 +169,7 @@ func pairOf(ctx context.Context, tx tandem.Tx, wsID string) (*tandem.Pair, error
 	return &p, nil
 }
 
-func putPair(ctx context.Context, tx tandem.Tx, p *tandem.Pair) error {
+func PutPair(ctx context.Context, tx tandem.Tx, p *tandem.Pair) error {
 	b, err := json.Marshal(p)
 	if err != nil {
 		return err
@@ -183,7 +183,7 @@ func (r *Region) Shutdown() {
 	r.closeOnce.Do(func() { close(r.closingCh()) })
 }
 
-func (r *Region) closing() <-chan struct{} { return r.closingCh() }
+func (r *Region) Closing() <-chan struct{} { return r.closingCh() }
 
 func (r *Region) closingCh() chan struct{} {
 	r.closeMu.Lock()
@@ -194,21 +194,21 @@ func (r *Region) closingCh() chan struct{} {
 	return r.closeCh
 }
 
-// checkWritable refuses, before any byte is stored, a write to a workspace
+// CheckWritable refuses, before any byte is stored, a write to a workspace
 // that is a read-only secondary. logChange checks again inside the write's
 // transaction; this early check keeps refused writes from touching storage.
-func (r *Region) checkWritable(ctx context.Context, wsID string) error {
+func (r *Region) CheckWritable(ctx context.Context, wsID string) error {
 	return r.Store.View(ctx, func(tx tandem.Tx) error {
-		p, err := pairOf(ctx, tx, wsID)
+		p, err := PairOf(ctx, tx, wsID)
 		if err == nil && p != nil && !p.Writable() {
-			return notPrimary(p)
+			return NotPrimary(p)
 		}
 		return err
 	})
 }
 
-// notPrimary is the error of a write refused by a read-only secondary.
-func notPrimary(p *tandem.Pair) error {
+// NotPrimary is the error of a write refused by a read-only secondary.
+func NotPrimary(p *tandem.Pair) error {
 	return tandem.Errorf(tandem.ENotPrimary,
 		"workspace %q is a read-only secondary in region %q; write to its primary in region %q at %s",
 		p.Workspace, p.Region, p.PrimaryRegion, p.PrimaryEndpoint).WithTarget(p.PrimaryEndpoint)
@@ -217,7 +217,7 @@ func notPrimary(p *tandem.Pair) error {
 // CreatePair pairs a workspace of this region (the primary) with a peer
 // region (the secondary), which records its side and starts pulling.
 func (r *Region) CreatePair(ctx context.Context, req tandem.PairRequest) (*tandem.Pair, error) {
-	if err := requireAdmin(ctx, "pairing a workspace"); err != nil {
+	if err := RequireAdmin(ctx, "pairing a workspace"); err != nil {
 		return nil, err
 	}
 	if req.Tier == "" {
@@ -239,13 +239,13 @@ func (r *Region) CreatePair(ctx context.Context, req tandem.PairRequest) (*tande
 	if req.Tier == tandem.TierHotCold && req.SnapshotInterval <= 0 {
 		req.SnapshotInterval = 15 * time.Minute
 	}
-	client, peer, err := r.dialPeer(ctx, req.SecondaryRegion)
+	client, peer, err := r.DialPeer(ctx, req.SecondaryRegion)
 	if err != nil {
 		return nil, err
 	}
 	var existing *tandem.Pair
 	if err := r.Store.View(ctx, func(tx tandem.Tx) (err error) {
-		existing, err = pairOf(ctx, tx, ws.ID)
+		existing, err = PairOf(ctx, tx, ws.ID)
 		return err
 	}); err != nil {
 		return nil, err
@@ -253,7 +253,7 @@ func (r *Region) CreatePair(ctx context.Context, req tandem.PairRequest) (*tande
 	if existing != nil {
 		return nil, tandem.Errorf(tandem.EConflict, "workspace %q is already paired with region %q", ws.Name, existing.PeerRegion).WithTarget(ws.Name)
 	}
-	now := r.now()
+	now := r.Timestamp()
 	local := &tandem.Pair{
 		WorkspaceID: ws.ID, Workspace: ws.Name, PeerWorkspace: req.SecondaryWorkspace,
 		Region: r.Name, PeerRegion: peer.Name, Role: tandem.RolePrimary, Tier: req.Tier, Epoch: 1,
@@ -267,7 +267,7 @@ func (r *Region) CreatePair(ctx context.Context, req tandem.PairRequest) (*tande
 	if err := client.AcceptPair(ctx, &remote); err != nil {
 		return nil, fmt.Errorf("region %q refused the pair: %w", peer.Name, err)
 	}
-	if err := r.Store.Update(ctx, func(tx tandem.Tx) error { return putPair(ctx, tx, local) }); err != nil {
+	if err := r.Store.Update(ctx, func(tx tandem.Tx) error { return PutPair(ctx, tx, local) }); err != nil {
 		_ = client.DropPair(context.WithoutCancel(ctx), ws.ID)
 		return nil, err
 	}
@@ -284,7 +284,7 @@ func (r *Region) AcceptPair(ctx context.Context, from string, p *tandem.Pair) er
 		return err
 	}
 	return r.Store.Update(ctx, func(tx tandem.Tx) error {
-		if cur, err := pairOf(ctx, tx, p.WorkspaceID); err != nil {
+		if cur, err := PairOf(ctx, tx, p.WorkspaceID); err != nil {
 			return err
 		} else if cur != nil {
 			return tandem.Errorf(tandem.EConflict, "workspace %q is already paired here with region %q", cur.Workspace, cur.PeerRegion)
@@ -294,7 +294,7 @@ func (r *Region) AcceptPair(ctx context.Context, from string, p *tandem.Pair) er
 		} else if err != nil && !tandem.IsCode(err, tandem.ENotFound) {
 			return err
 		}
-		return putPair(ctx, tx, p)
+		return PutPair(ctx, tx, p)
 	})
 }
 
@@ -315,9 +315,9 @@ func (r *Region) ListPairs(ctx context.Context) ([]*tandem.Pair, error) {
 	return out, err
 }
 
-// findPair returns the pair of the workspace named workspace. A secondary
+// FindPair returns the pair of the workspace named workspace. A secondary
 // whose first entries have not arrived yet is found by its pair's name.
-func (r *Region) findPair(ctx context.Context, workspace string) (*tandem.Pair, error) {
+func (r *Region) FindPair(ctx context.Context, workspace string) (*tandem.Pair, error) {
 	pairs, err := r.ListPairs(ctx)
 	if err != nil {
 		return nil, err
@@ -332,7 +332,7 @@ func (r *Region) findPair(ctx context.Context, workspace string) (*tandem.Pair, 
 
 // PairStatus returns a pair with its replication figures.
 func (r *Region) PairStatus(ctx context.Context, workspace string) (*tandem.PairStatus, error) {
-	p, err := r.findPair(ctx, workspace)
+	p, err := r.FindPair(ctx, workspace)
 	if err != nil {
 		return nil, err
 	}
@@ -352,14 +352,14 @@ func (r *Region) PairStatus(ctx context.Context, workspace string) (*tandem.Pair
 
 // DeletePair unpairs a workspace; both workspaces stay, each writable.
 func (r *Region) DeletePair(ctx context.Context, workspace string) error {
-	if err := requireAdmin(ctx, "unpairing a workspace"); err != nil {
+	if err := RequireAdmin(ctx, "unpairing a workspace"); err != nil {
 		return err
 	}
-	p, err := r.findPair(ctx, workspace)
+	p, err := r.FindPair(ctx, workspace)
 	if err != nil {
 		return err
 	}
-	if client, _, err := r.dialPeer(ctx, p.PeerRegion); err == nil {
+	if client, _, err := r.DialPeer(ctx, p.PeerRegion); err == nil {
 		if err := client.DropPair(ctx, p.WorkspaceID); err != nil {
 			r.Logger.Warn("peer did not drop its side of the pair", "workspace", workspace, "peer", p.PeerRegion, "err", err)
 		}
@@ -370,7 +370,7 @@ func (r *Region) DeletePair(ctx context.Context, workspace string) error {
 // DropPair forgets this region's side of a pair, at the peer's request.
 func (r *Region) DropPair(ctx context.Context, from, workspaceID string) error {
 	return r.Store.Update(ctx, func(tx tandem.Tx) error {
-		p, err := pairOf(ctx, tx, workspaceID)
+		p, err := PairOf(ctx, tx, workspaceID)
 		if err != nil || p == nil {
 			return err
 		}
@@ -381,11 +381,11 @@ func (r *Region) DropPair(ctx context.Context, from, workspaceID string) error {
 	})
 }
 
-// replicaPair checks that a peer asking for a workspace's log is its pair.
-func (r *Region) replicaPair(ctx context.Context, from, workspaceID string) (*tandem.Pair, error) {
+// ReplicaPair checks that a peer asking for a workspace's log is its pair.
+func (r *Region) ReplicaPair(ctx context.Context, from, workspaceID string) (*tandem.Pair, error) {
 	var p *tandem.Pair
 	err := r.Store.View(ctx, func(tx tandem.Tx) (err error) {
-		p, err = pairOf(ctx, tx, workspaceID)
+		p, err = PairOf(ctx, tx, workspaceID)
 		return err
 	})
 	if err != nil {
@@ -400,7 +400,7 @@ func (r *Region) replicaPair(ctx context.Context, from, workspaceID string) (*ta
 // Changes serves a workspace's log to its pair's replicator, waiting up
 // to wait for new entries.
 func (r *Region) Changes(ctx context.Context, from, workspaceID string, after int64, limit int, wait time.Duration) (*tandem.ChangeBatch, error) {
-	p, err := r.replicaPair(ctx, from, workspaceID)
+	p, err := r.ReplicaPair(ctx, from, workspaceID)
 	if err != nil {
 		return nil, err
 	}
@@ -442,7 +442,7 @@ func (r *Region) Changes(ctx context.Context, from, workspaceID string, after in
 		select {
 		case <-ctx.Done():
 			return batch, nil
-		case <-r.closing():
+		case <-r.Closing():
 			return batch, nil // the server is stopping: answer now, not at the deadline
 		case <-time.After(100 * time.Millisecond):
 		}
@@ -453,13 +453,13 @@ func (r *Region) Changes(ctx context.Context, from, workspaceID string, after in
 // whose bytes changed since the entry that named it is EConflict. Asked
 // with a sha256, the bytes are not verified here: the peer does it.
 func (r *Region) OpenReplicaBlob(ctx context.Context, from, workspaceID, key, sha string) (io.ReadCloser, error) {
-	if _, err := r.replicaPair(ctx, from, workspaceID); err != nil {
+	if _, err := r.ReplicaPair(ctx, from, workspaceID); err != nil {
 		return nil, err
 	}
 	if !strings.HasPrefix(key, tandem.StoragePrefix(workspaceID)) {
 		return nil, tandem.Errorf(tandem.EForbidden, "blob %q is not in workspace %s", key, workspaceID)
 	}
-	if err := r.finishPending(ctx, key); err != nil {
+	if err := r.FinishPending(ctx, key); err != nil {
 		return nil, err
 	}
 	cur, err := r.Blobs.Stat(ctx, key)

@@ -13,36 +13,36 @@ import (
 // area, to be copied to their readable key. It is noted in a setting in the
 // transaction that commits the write, and removed once the copy is done.
 
-const pendingKeyPrefix = "pending/"
+const PendingKeyPrefix = "pending/"
 
-type pendingWrite struct {
+type PendingWrite struct {
 	Final  tandem.BlobRef `json:"final"`
 	Staged string         `json:"staged"`
 }
 
-func putPending(ctx context.Context, tx tandem.Tx, final tandem.BlobRef, staged string) error {
-	b, err := json.Marshal(pendingWrite{Final: final, Staged: staged})
+func PutPending(ctx context.Context, tx tandem.Tx, final tandem.BlobRef, staged string) error {
+	b, err := json.Marshal(PendingWrite{Final: final, Staged: staged})
 	if err != nil {
 		return err
 	}
-	return tx.PutSetting(ctx, pendingKeyPrefix+final.Key, b)
+	return tx.PutSetting(ctx, PendingKeyPrefix+final.Key, b)
 }
 
-// finishPending completes the pending copy to key, if there is one. Copies
+// FinishPending completes the pending copy to key, if there is one. Copies
 // to one key are serialized, and each reads the note once it holds the
 // lock, so an older copy never lands after a newer one.
-func (r *Region) finishPending(ctx context.Context, key string) error {
-	unlock := r.lockAsset("", "pending", key)
+func (r *Region) FinishPending(ctx context.Context, key string) error {
+	unlock := r.LockAsset("", "pending", key)
 	defer unlock()
-	var pw *pendingWrite
+	var pw *PendingWrite
 	err := r.Store.View(ctx, func(tx tandem.Tx) error {
-		b, err := tx.GetSetting(ctx, pendingKeyPrefix+key)
+		b, err := tx.GetSetting(ctx, PendingKeyPrefix+key)
 		if tandem.IsCode(err, tandem.ENotFound) {
 			return nil
 		} else if err != nil {
 			return err
 		}
-		pw = &pendingWrite{}
+		pw = &PendingWrite{}
 		return json.Unmarshal(b, pw)
 	})
 	if err != nil || pw == nil {
@@ -51,7 +51,7 @@ func (r *Region) finishPending(ctx context.Context, key string) error {
 	return r.completePending(ctx, pw)
 }
 
-func (r *Region) completePending(ctx context.Context, pw *pendingWrite) error {
+func (r *Region) completePending(ctx context.Context, pw *PendingWrite) error {
 	// Copy even when the key's recorded sha256 already matches: the record
 	// says nothing of bytes that rotted under it.
 	src, err := r.Blobs.OpenVerified(ctx, tandem.BlobRef{Key: pw.Staged, SHA256: pw.Final.SHA256, Size: pw.Final.Size})
@@ -69,15 +69,15 @@ func (r *Region) completePending(ctx context.Context, pw *pendingWrite) error {
 	}
 	err = r.Store.Update(ctx, func(tx tandem.Tx) error {
 		// A newer write of the same key may have replaced the note.
-		b, err := tx.GetSetting(ctx, pendingKeyPrefix+pw.Final.Key)
+		b, err := tx.GetSetting(ctx, PendingKeyPrefix+pw.Final.Key)
 		if tandem.IsCode(err, tandem.ENotFound) {
 			return nil
 		} else if err != nil {
 			return err
 		}
-		var now pendingWrite
+		var now PendingWrite
 		if json.Unmarshal(b, &now) == nil && now.Staged == pw.Staged {
-			return tx.DeleteSetting(ctx, pendingKeyPrefix+pw.Final.Key)
+			return tx.DeleteSetting(ctx, PendingKeyPrefix+pw.Final.Key)
 		}
 		return nil
 	})
@@ -92,14 +92,14 @@ func (r *Region) completePending(ctx context.Context, pw *pendingWrite) error {
 func (r *Region) FinishPendingWrites(ctx context.Context) error {
 	var list []tandem.Setting
 	err := r.Store.View(ctx, func(tx tandem.Tx) (err error) {
-		list, err = tx.ListSettings(ctx, pendingKeyPrefix)
+		list, err = tx.ListSettings(ctx, PendingKeyPrefix)
 		return err
 	})
 	if err != nil {
 		return err
 	}
 	for _, s := range list {
-		if err := r.finishPending(ctx, strings.TrimPrefix(s.Key, pendingKeyPrefix)); err != nil {
+		if err := r.FinishPending(ctx, strings.TrimPrefix(s.Key, PendingKeyPrefix)); err != nil {
 			return err
 		}
 	}

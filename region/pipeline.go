@@ -22,18 +22,18 @@ import (
 // steps need) creates each step as a child command job through CreateJob
 // once its upstream steps completed, and follows the children to the end.
 
-// requestedCompute is the property a step's child job records the compute
+// RequestedCompute is the property a step's child job records the compute
 // its pipeline asked for, when it runs on local instead.
-const requestedCompute = "tandem.requested_compute"
+const RequestedCompute = "tandem.requested_compute"
 
 type parentKey struct{}
 
-// withParent marks jobs created with ctx as steps of the pipeline parent.
-func withParent(ctx context.Context, parent string) context.Context {
+// WithParent marks jobs created with ctx as steps of the pipeline parent.
+func WithParent(ctx context.Context, parent string) context.Context {
 	return context.WithValue(ctx, parentKey{}, parent)
 }
 
-func parentOf(ctx context.Context) string {
+func ParentOf(ctx context.Context) string {
 	p, _ := ctx.Value(parentKey{}).(string)
 	return p
 }
@@ -125,14 +125,14 @@ func computeName(v any) string {
 // become a command job fails the create), records the parent as Queued and
 // schedules it.
 func (r *Region) createPipeline(ctx context.Context, ws *tandem.Workspace, doc *spec.Document, req *tandem.JobRequest) (*tandem.Job, error) {
-	if parentOf(ctx) != "" {
+	if ParentOf(ctx) != "" {
 		return nil, tandem.Errorf(tandem.EInvalid, "a pipeline cannot be a step of a pipeline yet").WithTarget("type")
 	}
 	j := &tandem.Job{Name: doc.Name, Type: doc.Type, Description: doc.Description, Tags: doc.Tags, Status: tandem.JobQueued, Compute: tandem.LocalCompute}
 	j.DisplayName, _ = doc.Fields["display_name"].(string)
 	j.ExperimentName, _ = doc.Fields["experiment_name"].(string)
 	if j.Name == "" {
-		j.Name = jobName()
+		j.Name = NewJobName()
 	} else if err := tandem.ValidateAssetName(j.Name); err != nil {
 		return nil, err
 	}
@@ -147,10 +147,10 @@ func (r *Region) createPipeline(ctx context.Context, ws *tandem.Workspace, doc *
 		}
 	}
 	areq := &tandem.AssetRequest{Kind: tandem.KindJob, Spec: req.Spec, Paths: req.Paths, Files: req.Files}
-	if err := checkPaths(doc, areq); err != nil {
+	if err := CheckPaths(doc, areq); err != nil {
 		return nil, err
 	}
-	if err := r.checkStaged(ctx, ws.ID, req.Files); err != nil {
+	if err := r.CheckStaged(ctx, ws.ID, req.Files); err != nil {
 		return nil, err
 	}
 	refs := *doc
@@ -160,7 +160,7 @@ func (r *Region) createPipeline(ctx context.Context, ws *tandem.Workspace, doc *
 			refs.Refs = append(refs.Refs, ref)
 		}
 	}
-	if err := r.resolveRefs(ctx, ws, &refs); err != nil {
+	if err := r.ResolveRefs(ctx, ws, &refs); err != nil {
 		return nil, err
 	}
 	err := r.Store.View(ctx, func(tx tandem.Tx) error {
@@ -176,17 +176,17 @@ func (r *Region) createPipeline(ctx context.Context, ws *tandem.Workspace, doc *
 		return nil, err
 	}
 
-	j.Spec = cloneMap(doc.Fields)
+	j.Spec = CloneMap(doc.Fields)
 	j.Spec["name"] = j.Name
 	// Uploaded paths: runs/<name>/paths/<field>/...
 	byField := map[string]tandem.AssetPath{}
 	for _, p := range req.Paths {
 		byField[p.Field] = p
-		uri := DatastoreURI(runFolder(j.Name) + "paths/" + p.Field + "/")
+		uri := DatastoreURI(RunFolder(j.Name) + "paths/" + p.Field + "/")
 		if !p.Dir {
 			uri += p.Root
 		}
-		setField(j.Spec, p.Field, uri)
+		SetField(j.Spec, p.Field, uri)
 	}
 	if err := r.resolvePipelineRefs(ctx, ws, j.Name, j.Spec); err != nil {
 		return nil, err
@@ -214,14 +214,14 @@ func (r *Region) createPipeline(ctx context.Context, ws *tandem.Workspace, doc *
 	}
 
 	var blobs []tandem.BlobRef
-	prefix := tandem.StoragePrefix(ws.ID) + runFolder(j.Name) + "paths/"
+	prefix := tandem.StoragePrefix(ws.ID) + RunFolder(j.Name) + "paths/"
 	for _, f := range req.Files {
 		p := byField[f.Field]
 		rel := p.Root
 		if p.Dir {
 			rel = strings.TrimPrefix(f.Path, p.Root+"/")
 		}
-		src, err := r.Blobs.OpenVerified(ctx, tandem.BlobRef{Key: stagingKey(ws.ID, f.SHA256), SHA256: f.SHA256, Size: f.Size})
+		src, err := r.Blobs.OpenVerified(ctx, tandem.BlobRef{Key: StagingKey(ws.ID, f.SHA256), SHA256: f.SHA256, Size: f.Size})
 		if err == nil {
 			var ref tandem.BlobRef
 			ref, err = r.Blobs.Put(ctx, prefix+f.Field+"/"+rel, src, &tandem.BlobRef{SHA256: f.SHA256, Size: f.Size})
@@ -229,17 +229,17 @@ func (r *Region) createPipeline(ctx context.Context, ws *tandem.Workspace, doc *
 			blobs = append(blobs, ref)
 		}
 		if err != nil {
-			r.removeBlobs(ctx, blobs)
+			r.RemoveBlobs(ctx, blobs)
 			return nil, fmt.Errorf("copy file %s of pipeline %s: %w", f.Path, j.Name, err)
 		}
 		j.Files = append(j.Files, tandem.AssetFile{Field: f.Field, Path: "paths/" + f.Field + "/" + rel, SHA256: f.SHA256, Size: f.Size})
 	}
 	sort.Slice(j.Files, func(a, b int) bool { return j.Files[a].Path < j.Files[b].Path })
-	if err := r.recordNewJob(ctx, ws, j, blobs, req.Files); err != nil {
+	if err := r.RecordNewJob(ctx, ws, j, blobs, req.Files); err != nil {
 		return nil, err
 	}
 	r.Logger.Info("pipeline queued", "workspace", ws.Name, "job", j.Name, "steps", len(j.Steps))
-	r.jobs().enqueue(jobRef{ws.ID, j.Name})
+	r.jobs().enqueue(JobRef{ws.ID, j.Name})
 	return j, nil
 }
 
@@ -252,7 +252,7 @@ func settingsOf(fields map[string]any) map[string]any {
 // a label (or none) to the version they resolve to now, and checks that
 // data the steps read exists.
 func (r *Region) resolvePipelineRefs(ctx context.Context, ws *tandem.Workspace, job string, fields map[string]any) error {
-	own := DatastoreURI(runFolder(job)) // files uploaded with the pipeline, copied once it is valid
+	own := DatastoreURI(RunFolder(job)) // files uploaded with the pipeline, copied once it is valid
 	pin := func(inputs map[string]any, where string) error {
 		for name, v := range inputs {
 			m, ok := v.(map[string]any)
@@ -264,7 +264,7 @@ func (r *Region) resolvePipelineRefs(ctx context.Context, ws *tandem.Workspace, 
 				continue
 			}
 			typ, _ := m["type"].(string)
-			in, err := r.resolveDataPath(ctx, ws, typ, p)
+			in, err := r.ResolveDataPath(ctx, ws, typ, p)
 			if err != nil {
 				return tandem.Errorf(tandem.ErrorCode(err), "%sinput %q: %s", where, name, tandem.ErrorMessage(err)).WithTarget(strings.TrimPrefix(where+"inputs."+name, " "))
 			}
@@ -294,7 +294,7 @@ func (r *Region) resolvePipelineRefs(ctx context.Context, ws *tandem.Workspace, 
 		var a *tandem.Asset
 		err := r.Store.View(ctx, func(tx tandem.Tx) error {
 			var err error
-			a, err = findAssetTx(ctx, tx, ws.ID, tandem.KindComponent, ref.Name, ref.Version, ref.Label)
+			a, err = FindAssetTx(ctx, tx, ws.ID, tandem.KindComponent, ref.Name, ref.Version, ref.Label)
 			return err
 		})
 		if err != nil {
@@ -319,14 +319,14 @@ func checkStepSpec(step string, child map[string]any) error {
 	if err != nil {
 		return tandem.Errorf(tandem.EInvalid, "step %q: %v", step, err).WithTarget("jobs." + step)
 	}
-	if _, err := substituteInputs(doc.Fields); err != nil {
+	if _, err := SubstituteInputs(doc.Fields); err != nil {
 		return tandem.Errorf(tandem.EInvalid, "step %q: %s", step, tandem.ErrorMessage(err)).WithTarget("jobs." + step)
 	}
 	inputs, _ := doc.Fields["inputs"].(map[string]any)
 	for name, v := range inputs {
 		m, _ := v.(map[string]any)
 		mode, _ := m["mode"].(string)
-		if err := checkInputMode(name, mode); err != nil {
+		if err := CheckInputMode(name, mode); err != nil {
 			return tandem.Errorf(tandem.EInvalid, "step %q: %s", step, tandem.ErrorMessage(err)).WithTarget("jobs." + step + ".inputs." + name)
 		}
 	}
@@ -335,19 +335,19 @@ func checkStepSpec(step string, child map[string]any) error {
 
 // runPipeline dispatches a queued pipeline parent to its coordinator and
 // reports true; for any other job it reports false.
-func (r *Region) runPipeline(ctx context.Context, ref jobRef) bool {
+func (r *Region) runPipeline(ctx context.Context, ref JobRef) bool {
 	var j *tandem.Job
 	err := r.Store.View(ctx, func(tx tandem.Tx) error {
-		res, err := tx.FindResource(ctx, tandem.ResourceKey{WorkspaceID: ref.wsID, Kind: tandem.KindJob, Name: ref.name})
+		res, err := tx.FindResource(ctx, tandem.ResourceKey{WorkspaceID: ref.WorkspaceID, Kind: tandem.KindJob, Name: ref.Name})
 		if err == nil {
-			j, err = jobFromResource(res)
+			j, err = JobFromResource(res)
 		}
 		return err
 	})
 	if err != nil {
 		// Not run as a command either: it stays Queued, and a restart
 		// marks it interrupted.
-		r.Logger.Error("cannot read queued job", "workspace", ref.wsID, "job", ref.name, "err", err)
+		r.Logger.Error("cannot read queued job", "workspace", ref.WorkspaceID, "job", ref.Name, "err", err)
 		return true
 	}
 	if j.Type != "pipeline" {
@@ -368,10 +368,10 @@ func (r *Region) runPipeline(ctx context.Context, ref jobRef) bool {
 // settings.continue_on_step_failure, in which case only its dependents
 // stay NotStarted. The parent ends Completed when every step completed,
 // Canceled when canceled, Failed otherwise.
-func (r *Region) coordinate(ctx context.Context, ref jobRef) {
+func (r *Region) coordinate(ctx context.Context, ref JobRef) {
 	jr := r.jobs()
 	pr := r.pipelines()
-	key := ref.wsID + "/" + ref.name
+	key := ref.WorkspaceID + "/" + ref.Name
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	logf, err := os.CreateTemp("", "tandem-pipeline-*.log")
@@ -381,7 +381,7 @@ func (r *Region) coordinate(ctx context.Context, ref jobRef) {
 	}
 	defer os.Remove(logf.Name())
 	defer logf.Close()
-	rj := &runningJob{cancel: cancel, done: make(chan struct{}), log: logf.Name()}
+	rj := &RunningJob{cancel: cancel, done: make(chan struct{}), log: logf.Name()}
 	wake := make(chan struct{}, 1)
 	jr.mu.Lock()
 	jr.running[key] = rj
@@ -400,32 +400,32 @@ func (r *Region) coordinate(ctx context.Context, ref jobRef) {
 	}()
 	wctx := context.WithoutCancel(ctx)
 	logLine := func(format string, args ...any) {
-		fmt.Fprintf(logf, "%s %s\n", r.now().UTC().Format(time.RFC3339), fmt.Sprintf(format, args...))
+		fmt.Fprintf(logf, "%s %s\n", r.Timestamp().UTC().Format(time.RFC3339), fmt.Sprintf(format, args...))
 	}
 
 	var ws *tandem.Workspace
 	err = r.Store.View(wctx, func(tx tandem.Tx) error {
 		var err error
-		ws, err = tx.FindWorkspaceByID(wctx, ref.wsID)
+		ws, err = tx.FindWorkspaceByID(wctx, ref.WorkspaceID)
 		return err
 	})
 	if err != nil {
-		r.Logger.Warn("cannot start pipeline", "job", ref.name, "err", err)
+		r.Logger.Warn("cannot start pipeline", "job", ref.Name, "err", err)
 		return
 	}
 	var p *tandem.Job
-	err = r.updateJob(wctx, ref, func(j *tandem.Job, _ *tandem.Resource) error {
+	err = r.UpdateJob(wctx, ref, func(j *tandem.Job, _ *tandem.Resource) error {
 		if j.Status != tandem.JobQueued {
-			return errSkip
+			return ErrSkip
 		}
-		now := r.now()
+		now := r.Timestamp()
 		j.Status, j.StartedAt = tandem.JobRunning, &now
 		p = j
 		return nil
 	})
 	if err != nil {
-		if err != errSkip {
-			r.Logger.Warn("cannot start pipeline", "job", ref.name, "err", err)
+		if err != ErrSkip {
+			r.Logger.Warn("cannot start pipeline", "job", ref.Name, "err", err)
 		}
 		return
 	}
@@ -436,7 +436,7 @@ func (r *Region) coordinate(ctx context.Context, ref jobRef) {
 		canceled := rj.canceled
 		jr.mu.Unlock()
 		stopped := runCtx.Err() != nil && !canceled // the server is stopping
-		status := r.stepStatuses(wctx, ref.wsID, p)
+		status := r.stepStatuses(wctx, ref.WorkspaceID, p)
 		for _, s := range p.Steps {
 			if s.Job != "" && status[s.Name] != s.Status {
 				logLine("step %s: job %s %s", s.Name, s.Job, status[s.Name])
@@ -468,7 +468,7 @@ func (r *Region) coordinate(ctx context.Context, ref jobRef) {
 		}
 		var outBlobs []tandem.BlobRef
 		if plan.final != "" {
-			outBlobs = r.pipelineOutputs(wctx, ref.wsID, p, status)
+			outBlobs = r.pipelineOutputs(wctx, ref.WorkspaceID, p, status)
 			for _, s := range p.Steps {
 				if status[s.Name] == tandem.JobNotStarted && s.Error == "" {
 					logLine("step %s: not started", s.Name)
@@ -480,7 +480,7 @@ func (r *Region) coordinate(ctx context.Context, ref jobRef) {
 			}
 		}
 		// One write per change of the graph, and the end.
-		err := r.updateJob(wctx, ref, func(j *tandem.Job, res *tandem.Resource) error {
+		err := r.UpdateJob(wctx, ref, func(j *tandem.Job, res *tandem.Resource) error {
 			changed := false
 			for i := range j.Steps {
 				s := &j.Steps[i]
@@ -503,20 +503,20 @@ func (r *Region) coordinate(ctx context.Context, ref jobRef) {
 					msg = pipelineFailure(j, stopped)
 				}
 				res.Blobs = append(res.Blobs, outBlobs...)
-				r.endJob(j, plan.final, msg, nil)
+				r.EndJob(j, plan.final, msg, nil)
 				changed = true
 			}
 			p = j
 			if !changed {
-				return errSkip
+				return ErrSkip
 			}
 			return nil
 		})
-		if err != nil && err != errSkip {
-			r.Logger.Error("cannot record pipeline progress", "job", ref.name, "err", err)
+		if err != nil && err != ErrSkip {
+			r.Logger.Error("cannot record pipeline progress", "job", ref.Name, "err", err)
 		}
 		if tandem.JobDone(p.Status) {
-			r.Logger.Info("pipeline ended", "workspace", ref.wsID, "job", ref.name, "status", p.Status)
+			r.Logger.Info("pipeline ended", "workspace", ref.WorkspaceID, "job", ref.Name, "status", p.Status)
 			return
 		}
 		if len(plan.ready) > 0 {
@@ -669,7 +669,7 @@ func (r *Region) startStep(ctx context.Context, ws *tandem.Workspace, p *tandem.
 	if err != nil {
 		return nil, err
 	}
-	return r.CreateJob(withParent(ctx, p.Name), ws.Name, &tandem.JobRequest{Spec: s})
+	return r.CreateJob(WithParent(ctx, p.Name), ws.Name, &tandem.JobRequest{Spec: s})
 }
 
 func (r *Region) findJobByID(ctx context.Context, wsID, name string) (*tandem.Job, error) {
@@ -677,7 +677,7 @@ func (r *Region) findJobByID(ctx context.Context, wsID, name string) (*tandem.Jo
 	err := r.Store.View(ctx, func(tx tandem.Tx) error {
 		res, err := tx.FindResource(ctx, tandem.ResourceKey{WorkspaceID: wsID, Kind: tandem.KindJob, Name: name})
 		if err == nil {
-			j, err = jobFromResource(res)
+			j, err = JobFromResource(res)
 		}
 		return err
 	})
@@ -716,7 +716,7 @@ func (r *Region) pipelineOutputs(ctx context.Context, wsID string, p *tandem.Job
 			if err != nil {
 				continue
 			}
-			from := prefix + runFolder(child) + "outputs/" + o + "/"
+			from := prefix + RunFolder(child) + "outputs/" + o + "/"
 			for _, b := range res.Blobs {
 				if !strings.HasPrefix(b.Key, from) {
 					continue
@@ -726,7 +726,7 @@ func (r *Region) pipelineOutputs(ctx context.Context, wsID string, p *tandem.Job
 					r.Logger.Warn("pipeline output", "key", b.Key, "err", err)
 					continue
 				}
-				ref, err := r.Blobs.Put(ctx, prefix+runFolder(p.Name)+"outputs/"+m[1]+"/"+strings.TrimPrefix(b.Key, from), src, &tandem.BlobRef{SHA256: b.SHA256, Size: b.Size})
+				ref, err := r.Blobs.Put(ctx, prefix+RunFolder(p.Name)+"outputs/"+m[1]+"/"+strings.TrimPrefix(b.Key, from), src, &tandem.BlobRef{SHA256: b.SHA256, Size: b.Size})
 				src.Close()
 				if err != nil {
 					r.Logger.Warn("pipeline output", "key", b.Key, "err", err)
@@ -741,11 +741,11 @@ func (r *Region) pipelineOutputs(ctx context.Context, wsID string, p *tandem.Job
 
 // storePipelineLog stores the coordinator's log as the parent's
 // std_log.txt.
-func (r *Region) storePipelineLog(ctx context.Context, ref jobRef, log string) (tandem.BlobRef, error) {
+func (r *Region) storePipelineLog(ctx context.Context, ref JobRef, log string) (tandem.BlobRef, error) {
 	f, err := os.Open(filepath.Clean(log))
 	if err != nil {
 		return tandem.BlobRef{}, err
 	}
 	defer f.Close()
-	return r.Blobs.Put(ctx, tandem.StoragePrefix(ref.wsID)+runFolder(ref.name)+"logs/std_log.txt", f, nil)
+	return r.Blobs.Put(ctx, tandem.StoragePrefix(ref.WorkspaceID)+RunFolder(ref.Name)+"logs/std_log.txt", f, nil)
 }

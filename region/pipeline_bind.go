@@ -34,14 +34,14 @@ func (r *Region) stepSpec(ctx context.Context, ws *tandem.Workspace, p *tandem.J
 	b := &stepBinder{r: r, ctx: ctx, ws: ws, p: p, steps: steps, childOf: childOf}
 	b.inputs, _ = p.Spec["inputs"].(map[string]any)
 	b.outputs, _ = p.Spec["outputs"].(map[string]any)
-	step := cloneMap(steps[name])
+	step := CloneMap(steps[name])
 	comp, err := b.component(step["component"])
 	if err != nil {
 		return nil, tandem.Errorf(tandem.ErrorCode(err), "step %q: %s", name, tandem.ErrorMessage(err))
 	}
 	child := commandFields(p, step, comp)
 	props, _ := child["properties"].(map[string]any)
-	if c, _ := props[requestedCompute].(string); c != "" {
+	if c, _ := props[RequestedCompute].(string); c != "" {
 		// A cluster of the workspace serves the step through its agents;
 		// any other compute the step asks for falls back to local.
 		if cc, err := b.r.FindCompute(b.ctx, b.ws.Name, c); err == nil && cc.Type == "amlcompute" {
@@ -82,13 +82,13 @@ func (b *stepBinder) component(v any) (map[string]any, error) {
 		var a *tandem.Asset
 		err := b.r.Store.View(b.ctx, func(tx tandem.Tx) error {
 			var err error
-			a, err = findAssetTx(b.ctx, tx, b.ws.ID, tandem.KindComponent, ref.Name, ref.Version, ref.Label)
+			a, err = FindAssetTx(b.ctx, tx, b.ws.ID, tandem.KindComponent, ref.Name, ref.Version, ref.Label)
 			return err
 		})
 		if err != nil {
 			return nil, tandem.Errorf(tandem.ErrorCode(err), "component %q: %s", c, tandem.ErrorMessage(err))
 		}
-		return cloneMap(a.Spec), nil
+		return CloneMap(a.Spec), nil
 	}
 	return nil, nil
 }
@@ -136,7 +136,7 @@ func commandFields(p *tandem.Job, step, comp map[string]any) map[string]any {
 		c = computeName(p.Spec["compute"])
 	}
 	if c != "" && c != tandem.LocalCompute {
-		child["properties"] = map[string]any{requestedCompute: c}
+		child["properties"] = map[string]any{RequestedCompute: c}
 	}
 	return child
 }
@@ -185,7 +185,7 @@ func (b *stepBinder) bindInput(v any, declType string) (any, error) {
 			return nil, err
 		}
 	case map[string]any:
-		m := cloneMap(x)
+		m := CloneMap(x)
 		for _, k := range []string{"path", "value", "default"} {
 			s, ok := m[k].(string)
 			if !ok || !strings.Contains(s, "${{") {
@@ -216,7 +216,7 @@ func (b *stepBinder) bindInput(v any, declType string) (any, error) {
 	default:
 		bound = v
 	}
-	if s, ok := bound.(string); ok && dataInputTypes[declType] {
+	if s, ok := bound.(string); ok && DataInputTypes[declType] {
 		bound = map[string]any{"type": declType, "path": s}
 	}
 	return bound, nil
@@ -230,7 +230,7 @@ func (b *stepBinder) bindString(s, declType string) (any, error) {
 	whole := strings.TrimSpace(s)
 	if m := stepOutputRE.FindStringSubmatch(whole); m != nil && m[0] == whole {
 		t := declType
-		if !dataInputTypes[t] {
+		if !DataInputTypes[t] {
 			t = b.outputType(m[1], m[2])
 		}
 		return map[string]any{"type": t, "path": "azureml://jobs/" + b.childOf(m[1]) + "/outputs/" + m[2]}, nil
@@ -247,7 +247,7 @@ func (b *stepBinder) bindString(s, declType string) (any, error) {
 		if !ok {
 			return nil, nil
 		}
-		out := cloneMap(pm)
+		out := CloneMap(pm)
 		if declType != "" && out["type"] == nil {
 			out["type"] = declType
 		}
@@ -261,7 +261,7 @@ func (b *stepBinder) bindString(s, declType string) (any, error) {
 			err = fmt.Errorf("%s: input %q of the pipeline is not a literal and cannot be part of a string", s, n)
 			return e
 		}
-		return literal(lit)
+		return Literal(lit)
 	})
 	return out, err
 }

@@ -16,21 +16,21 @@ import (
 // fetched from here), and marks them applied. Entries already applied are
 // skipped, so it can be run again after a failure.
 func (r *Region) ApplyDivergence(ctx context.Context, workspace, id string, seqs []int64) (*tandem.Divergence, error) {
-	if err := requireAdmin(ctx, "applying a divergence"); err != nil {
+	if err := RequireAdmin(ctx, "applying a divergence"); err != nil {
 		return nil, err
 	}
 	d, err := r.FindDivergence(ctx, workspace, id)
 	if err != nil {
 		return nil, err
 	}
-	p, err := r.findPair(ctx, workspace)
+	p, err := r.FindPair(ctx, workspace)
 	if err != nil {
 		return nil, err
 	}
 	if p.Role == tandem.RolePrimary {
 		return nil, tandem.Errorf(tandem.EConflict, "region %q holds the primary of %q now: its own writes need no re-applying", r.Name, workspace)
 	}
-	client, _, err := r.dialPeer(ctx, p.PeerRegion)
+	client, _, err := r.DialPeer(ctx, p.PeerRegion)
 	if err != nil {
 		return nil, err
 	}
@@ -70,7 +70,7 @@ func (r *Region) ApplyDivergence(ctx context.Context, workspace, id string, seqs
 // aside: as a new write of this region, at its epoch, with its bytes
 // fetched from the peer and verified.
 func (r *Region) Reapply(ctx context.Context, from, workspaceID string, req tandem.ReapplyRequest) error {
-	p, err := r.replicaPair(ctx, from, workspaceID)
+	p, err := r.ReplicaPair(ctx, from, workspaceID)
 	if err != nil {
 		return err
 	}
@@ -78,10 +78,10 @@ func (r *Region) Reapply(ctx context.Context, from, workspaceID string, req tand
 	if c == nil || c.WorkspaceID != workspaceID {
 		return tandem.Errorf(tandem.EInvalid, "the entry to re-apply is missing or belongs to another workspace")
 	}
-	if err := r.checkWritable(ctx, workspaceID); err != nil {
+	if err := r.CheckWritable(ctx, workspaceID); err != nil {
 		return err
 	}
-	client, _, err := r.dialPeer(ctx, from)
+	client, _, err := r.DialPeer(ctx, from)
 	if err != nil {
 		return err
 	}
@@ -107,7 +107,7 @@ func (r *Region) Reapply(ctx context.Context, from, workspaceID string, req tand
 			}
 		}
 	}
-	now := r.now()
+	now := r.Timestamp()
 	return r.Store.Update(ctx, func(tx tandem.Tx) error {
 		entry := *c
 		if res != nil {
@@ -115,7 +115,7 @@ func (r *Region) Reapply(ctx context.Context, from, workspaceID string, req tand
 				if err := tx.DeleteResource(ctx, res.Key()); err != nil && !tandem.IsCode(err, tandem.ENotFound) {
 					return err
 				}
-				return r.logChange(ctx, tx, workspaceID, c.Kind, c.Name, c.Version, tandem.OpDelete, nil)
+				return r.LogChange(ctx, tx, workspaceID, c.Kind, c.Name, c.Version, tandem.OpDelete, nil)
 			}
 			res.UpdatedAt = now
 			if old, err := tx.FindResource(ctx, res.Key()); err == nil {
@@ -124,7 +124,7 @@ func (r *Region) Reapply(ctx context.Context, from, workspaceID string, req tand
 			if err := tx.PutResource(ctx, res); err != nil {
 				return err
 			}
-			return r.logChange(ctx, tx, workspaceID, c.Kind, c.Name, c.Version, tandem.OpUpdate, res)
+			return r.LogChange(ctx, tx, workspaceID, c.Kind, c.Name, c.Version, tandem.OpUpdate, res)
 		}
 		// Workspace settings and tokens: apply the body as the entry did,
 		// then log it as this region's write.
@@ -135,6 +135,6 @@ func (r *Region) Reapply(ctx context.Context, from, workspaceID string, req tand
 		if len(c.Body) > 0 {
 			body = json.RawMessage(c.Body)
 		}
-		return r.logChange(ctx, tx, workspaceID, c.Kind, c.Name, c.Version, c.Op, body)
+		return r.LogChange(ctx, tx, workspaceID, c.Kind, c.Name, c.Version, c.Op, body)
 	})
 }

@@ -92,27 +92,27 @@ func (r *Region) Info(ctx context.Context) (*tandem.RegionInfo, error) {
 	return &tandem.RegionInfo{Region: r.Name, Version: tandem.Version}, nil
 }
 
-func (r *Region) now() time.Time { return r.Now().UTC().Truncate(time.Microsecond) }
+func (r *Region) Timestamp() time.Time { return r.Now().UTC().Truncate(time.Microsecond) }
 
-// logChange appends the one change-log entry of a write (invariant 1).
-func (r *Region) logChange(ctx context.Context, tx tandem.Tx, wsID string, kind tandem.Kind, name, version string, op tandem.Op, body any) error {
+// LogChange appends the one change-log entry of a write (invariant 1).
+func (r *Region) LogChange(ctx context.Context, tx tandem.Tx, wsID string, kind tandem.Kind, name, version string, op tandem.Op, body any) error {
 	// Invariant 3: only a writable member of a pair writes, and every
 	// write carries the pair's epoch.
-	p, err := pairOf(ctx, tx, wsID)
+	p, err := PairOf(ctx, tx, wsID)
 	if err != nil {
 		return err
 	}
 	var epoch int64
 	if p != nil {
 		if !p.Writable() {
-			return notPrimary(p)
+			return NotPrimary(p)
 		}
 		epoch = p.Epoch
 	}
-	now := r.now()
+	now := r.Timestamp()
 	var base string
 	if p != nil && p.Tier == tandem.TierHotHot {
-		if base, err = recordWrite(ctx, tx, wsID, kind, name, version, tandem.WriteVersion{Origin: r.Name, Time: now}); err != nil {
+		if base, err = RecordWrite(ctx, tx, wsID, kind, name, version, tandem.WriteVersion{Origin: r.Name, Time: now}); err != nil {
 			return err
 		}
 	}

@@ -26,7 +26,7 @@ func readSnapshotContent(ctx context.Context, blobs tandem.BlobStore, man *tande
 	if f == nil {
 		return nil, tandem.Errorf(tandem.ECorrupt, "snapshot %s lists no %s", man.Name, tandem.SnapshotMetadataFile)
 	}
-	rc, err := blobs.OpenVerified(ctx, tandem.BlobRef{Key: snapshotKey(man.WorkspaceID, man.Name, f.Name), SHA256: f.SHA256, Size: f.Size})
+	rc, err := blobs.OpenVerified(ctx, tandem.BlobRef{Key: SnapshotKey(man.WorkspaceID, man.Name, f.Name), SHA256: f.SHA256, Size: f.Size})
 	if err != nil {
 		return nil, err
 	}
@@ -71,7 +71,7 @@ func readSnapshotContent(ctx context.Context, blobs tandem.BlobStore, man *tande
 // resource references (written after the snapshot) are reported, not
 // attached.
 func (r *Region) RestoreWorkspace(ctx context.Context, opts tandem.RestoreOptions) (*tandem.RestoreReport, error) {
-	if err := requireAdmin(ctx, "restoring a workspace"); err != nil {
+	if err := RequireAdmin(ctx, "restoring a workspace"); err != nil {
 		return nil, err
 	}
 	id := opts.WorkspaceID
@@ -233,7 +233,7 @@ func (r *Region) restoreWorkspaceRow(ctx context.Context, snap *tandem.Workspace
 		if !tandem.IsCode(err, tandem.ENotFound) {
 			return err
 		}
-		return nameFree(ctx, tx, name)
+		return NameFree(ctx, tx, name)
 	})
 	if err != nil {
 		return nil, false, err
@@ -242,12 +242,12 @@ func (r *Region) restoreWorkspaceRow(ctx context.Context, snap *tandem.Workspace
 		if existing.Deleted() {
 			return nil, false, tandem.Errorf(tandem.EConflict, "workspace %s exists here as %q and is deleted; recover it instead", snap.ID, existing.Name)
 		}
-		if err := r.checkWritable(ctx, existing.ID); err != nil {
+		if err := r.CheckWritable(ctx, existing.ID); err != nil {
 			return nil, false, err
 		}
 		return existing, false, nil
 	}
-	now := r.now()
+	now := r.Timestamp()
 	w := &tandem.Workspace{
 		ID: snap.ID, Name: name, DisplayName: snap.DisplayName, Description: snap.Description, Tags: snap.Tags,
 		Region: r.Name, CreatedAt: snap.CreatedAt.UTC(), UpdatedAt: now,
@@ -265,17 +265,17 @@ func (r *Region) restoreWorkspaceRow(ctx context.Context, snap *tandem.Workspace
 	if err != nil {
 		return nil, false, err
 	}
-	if _, err := r.Blobs.Put(ctx, w.Resources.Storage+workspaceMeta, strings.NewReader(string(marker)), nil); err != nil {
+	if _, err := r.Blobs.Put(ctx, w.Resources.Storage+WorkspaceMarker, strings.NewReader(string(marker)), nil); err != nil {
 		return nil, false, fmt.Errorf("write storage marker of workspace %q: %w", w.Name, err)
 	}
 	err = r.Store.Update(ctx, func(tx tandem.Tx) error {
-		if err := nameFree(ctx, tx, w.Name); err != nil {
+		if err := NameFree(ctx, tx, w.Name); err != nil {
 			return err
 		}
 		if err := tx.CreateWorkspace(ctx, w); err != nil {
 			return err
 		}
-		return r.logChange(ctx, tx, w.ID, tandem.KindWorkspace, w.Name, "", tandem.OpCreate, w)
+		return r.LogChange(ctx, tx, w.ID, tandem.KindWorkspace, w.Name, "", tandem.OpCreate, w)
 	})
 	if err != nil {
 		return nil, false, err
@@ -303,7 +303,7 @@ func (r *Region) restoreTokens(ctx context.Context, ws *tandem.Workspace, tokens
 				return err
 			}
 			rep.Tokens++
-			return r.logChange(ctx, tx, ws.ID, tandem.KindToken, t.Name, "", tandem.OpCreate, tokenRecord{&t, t.Hash})
+			return r.LogChange(ctx, tx, ws.ID, tandem.KindToken, t.Name, "", tandem.OpCreate, TokenRecord{&t, t.Hash})
 		})
 		if tandem.IsCode(err, tandem.EConflict) {
 			rep.Warnings = append(rep.Warnings, fmt.Sprintf("token %q not restored: %s", t.Name, tandem.ErrorMessage(err)))

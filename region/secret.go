@@ -11,10 +11,10 @@ import (
 
 var _ tandem.SecretService = (*Region)(nil)
 
-// secretSpec is the Spec of a KindSecret resource: the sealed value and a
+// SecretSpec is the Spec of a KindSecret resource: the sealed value and a
 // version counter. It never holds the plaintext, so neither do the
 // resources table, the change log, nor anything that replicates them.
-type secretSpec struct {
+type SecretSpec struct {
 	Version int64         `json:"version"`
 	Sealed  tandem.Sealed `json:"sealed"`
 }
@@ -26,20 +26,20 @@ type rekeyRecord struct {
 	Secrets []string `json:"secrets"`
 }
 
-// secretAAD binds a sealed value to its workspace and name, so that it
+// SecretAAD binds a sealed value to its workspace and name, so that it
 // cannot be copied onto another secret, in this workspace or another.
-func secretAAD(wsID, name string) []byte {
+func SecretAAD(wsID, name string) []byte {
 	return []byte("tandem/secret/v1\x00" + wsID + "\x00" + name)
 }
 
-func (r *Region) vault() (tandem.Vault, error) {
+func (r *Region) RequireVault() (tandem.Vault, error) {
 	if r.Vault == nil {
 		return nil, tandem.Errorf(tandem.EUnavailable, "this region has no vault configured; secrets are unavailable")
 	}
 	return r.Vault, nil
 }
 
-func checkSecretValue(value []byte) error {
+func CheckSecretValue(value []byte) error {
 	switch {
 	case len(value) == 0:
 		return tandem.Errorf(tandem.EInvalid, "secret value is empty").WithTarget("value")
@@ -50,8 +50,8 @@ func checkSecretValue(value []byte) error {
 	return nil
 }
 
-func decodeSecret(res *tandem.Resource) (*tandem.Secret, secretSpec, error) {
-	var sp secretSpec
+func DecodeSecret(res *tandem.Resource) (*tandem.Secret, SecretSpec, error) {
+	var sp SecretSpec
 	if err := json.Unmarshal(res.Spec, &sp); err != nil {
 		return nil, sp, fmt.Errorf("decode secret %q of workspace %s: %w", res.Name, res.WorkspaceID, err)
 	}
@@ -83,25 +83,25 @@ func (r *Region) SetSecret(ctx context.Context, workspace, name string, value []
 	if err := tandem.ValidateSecretName(name); err != nil {
 		return nil, err
 	}
-	if err := checkSecretValue(value); err != nil {
+	if err := CheckSecretValue(value); err != nil {
 		return nil, err
 	}
-	v, err := r.vault()
+	v, err := r.RequireVault()
 	if err != nil {
 		return nil, err
 	}
 	var sec *tandem.Secret
 	err = r.Store.Update(ctx, func(tx tandem.Tx) error {
-		ws, err := r.liveWorkspace(ctx, tx, workspace)
+		ws, err := r.LiveWorkspace(ctx, tx, workspace)
 		if err != nil {
 			return err
 		}
-		now := r.now()
+		now := r.Timestamp()
 		res := &tandem.Resource{WorkspaceID: ws.ID, Kind: tandem.KindSecret, Name: name, CreatedAt: now, UpdatedAt: now}
-		sp := secretSpec{Version: 1}
+		sp := SecretSpec{Version: 1}
 		op := tandem.OpCreate
 		if old, err := tx.FindResource(ctx, res.Key()); err == nil {
-			_, oldSpec, err := decodeSecret(old)
+			_, oldSpec, err := DecodeSecret(old)
 			if err != nil {
 				return err
 			}
@@ -112,7 +112,7 @@ func (r *Region) SetSecret(ctx context.Context, workspace, name string, value []
 		// Seal inside the transaction: a key rotation's rewrap, serialized
 		// with it, either sees this value or ran before it was sealed, so no
 		// value is ever left under a key the rotation then retires.
-		if sp.Sealed, err = v.Seal(value, secretAAD(ws.ID, name)); err != nil {
+		if sp.Sealed, err = v.Seal(value, SecretAAD(ws.ID, name)); err != nil {
 			return fmt.Errorf("seal secret %q: %w", name, err)
 		}
 		if res.Spec, err = json.Marshal(sp); err != nil {
@@ -121,10 +121,10 @@ func (r *Region) SetSecret(ctx context.Context, workspace, name string, value []
 		if err := tx.PutResource(ctx, res); err != nil {
 			return err
 		}
-		if sec, _, err = decodeSecret(res); err != nil {
+		if sec, _, err = DecodeSecret(res); err != nil {
 			return err
 		}
-		return r.logChange(ctx, tx, ws.ID, tandem.KindSecret, name, "", op, res)
+		return r.LogChange(ctx, tx, ws.ID, tandem.KindSecret, name, "", op, res)
 	})
 	if err != nil {
 		return nil, err
@@ -137,7 +137,7 @@ func (r *Region) SetSecret(ctx context.Context, workspace, name string, value []
 func (r *Region) ListSecrets(ctx context.Context, workspace string) ([]*tandem.Secret, error) {
 	var out []*tandem.Secret
 	err := r.Store.View(ctx, func(tx tandem.Tx) error {
-		ws, err := r.liveWorkspace(ctx, tx, workspace)
+		ws, err := r.LiveWorkspace(ctx, tx, workspace)
 		if err != nil {
 			return err
 		}
@@ -146,7 +146,7 @@ func (r *Region) ListSecrets(ctx context.Context, workspace string) ([]*tandem.S
 			return err
 		}
 		for _, res := range list {
-			sec, _, err := decodeSecret(res)
+			sec, _, err := DecodeSecret(res)
 			if err != nil {
 				return err
 			}
@@ -158,17 +158,17 @@ func (r *Region) ListSecrets(ctx context.Context, workspace string) ([]*tandem.S
 }
 
 // findSecret returns a secret's resource, decoded.
-func (r *Region) findSecret(ctx context.Context, workspace, name string) (*tandem.Workspace, *tandem.Secret, secretSpec, error) {
+func (r *Region) findSecret(ctx context.Context, workspace, name string) (*tandem.Workspace, *tandem.Secret, SecretSpec, error) {
 	var (
 		ws  *tandem.Workspace
 		sec *tandem.Secret
-		sp  secretSpec
+		sp  SecretSpec
 	)
 	if err := tandem.ValidateSecretName(name); err != nil {
 		return nil, nil, sp, err
 	}
 	err := r.Store.View(ctx, func(tx tandem.Tx) (err error) {
-		if ws, err = r.liveWorkspace(ctx, tx, workspace); err != nil {
+		if ws, err = r.LiveWorkspace(ctx, tx, workspace); err != nil {
 			return err
 		}
 		res, err := tx.FindResource(ctx, tandem.ResourceKey{WorkspaceID: ws.ID, Kind: tandem.KindSecret, Name: name})
@@ -177,7 +177,7 @@ func (r *Region) findSecret(ctx context.Context, workspace, name string) (*tande
 		} else if err != nil {
 			return err
 		}
-		sec, sp, err = decodeSecret(res)
+		sec, sp, err = DecodeSecret(res)
 		return err
 	})
 	return ws, sec, sp, err
@@ -192,7 +192,7 @@ func (r *Region) FindSecret(ctx context.Context, workspace, name string) (*tande
 // GetSecretValue opens a secret's value. Every read is logged (without the
 // value) for audit.
 func (r *Region) GetSecretValue(ctx context.Context, workspace, name string) ([]byte, error) {
-	v, err := r.vault()
+	v, err := r.RequireVault()
 	if err != nil {
 		return nil, err
 	}
@@ -200,18 +200,18 @@ func (r *Region) GetSecretValue(ctx context.Context, workspace, name string) ([]
 	if err != nil {
 		return nil, err
 	}
-	value, err := v.Open(sp.Sealed, secretAAD(ws.ID, name))
+	value, err := v.Open(sp.Sealed, SecretAAD(ws.ID, name))
 	if err != nil {
-		return nil, r.vaultError(err, workspace, name)
+		return nil, r.VaultError(err, workspace, name)
 	}
 	r.Logger.Info("secret read", "workspace", workspace, "secret", name, "by", caller(ctx))
 	return value, nil
 }
 
-// vaultError explains a vault failure on one secret: a key missing from the
+// VaultError explains a vault failure on one secret: a key missing from the
 // key file is the operator's to fix (Unavailable), a value that fails
 // authentication is corrupt. Both are logged.
-func (r *Region) vaultError(err error, workspace, name string) error {
+func (r *Region) VaultError(err error, workspace, name string) error {
 	r.Logger.Error("open secret", "workspace", workspace, "secret", name, "err", err)
 	switch tandem.ErrorCode(err) {
 	case tandem.ENotFound:
@@ -230,7 +230,7 @@ func (r *Region) DeleteSecret(ctx context.Context, workspace, name string) error
 		return err
 	}
 	err := r.Store.Update(ctx, func(tx tandem.Tx) error {
-		ws, err := r.liveWorkspace(ctx, tx, workspace)
+		ws, err := r.LiveWorkspace(ctx, tx, workspace)
 		if err != nil {
 			return err
 		}
@@ -240,7 +240,7 @@ func (r *Region) DeleteSecret(ctx context.Context, workspace, name string) error
 		} else if err != nil {
 			return err
 		}
-		return r.logChange(ctx, tx, ws.ID, tandem.KindSecret, name, "", tandem.OpDelete, nil)
+		return r.LogChange(ctx, tx, ws.ID, tandem.KindSecret, name, "", tandem.OpDelete, nil)
 	})
 	if err == nil {
 		r.Logger.Info("secret deleted", "workspace", workspace, "secret", name, "by", caller(ctx))
@@ -262,10 +262,10 @@ func (r *Region) DeleteSecret(ctx context.Context, workspace, name string) error
 // A failure at step 2 or 3 leaves the old keys in the ring; running the
 // rotation again finishes the job.
 func (r *Region) RotateKey(ctx context.Context) (*tandem.KeyRotation, error) {
-	if err := requireAdmin(ctx, "rotating the vault key"); err != nil {
+	if err := RequireAdmin(ctx, "rotating the vault key"); err != nil {
 		return nil, err
 	}
-	v, err := r.vault()
+	v, err := r.RequireVault()
 	if err != nil {
 		return nil, err
 	}
@@ -323,7 +323,7 @@ func (r *Region) rewrapWorkspace(ctx context.Context, tx tandem.Tx, v tandem.Vau
 	}
 	rec := rekeyRecord{KeyID: v.KeyID(), Secrets: []string{}}
 	for _, res := range list {
-		_, sp, err := decodeSecret(res)
+		_, sp, err := DecodeSecret(res)
 		if err != nil {
 			return 0, err
 		}
@@ -344,7 +344,7 @@ func (r *Region) rewrapWorkspace(ctx context.Context, tx tandem.Tx, v tandem.Vau
 	if len(rec.Secrets) == 0 {
 		return 0, nil
 	}
-	return len(rec.Secrets), r.logChange(ctx, tx, ws.ID, tandem.KindSecret, "", "", tandem.OpRekey, rec)
+	return len(rec.Secrets), r.LogChange(ctx, tx, ws.ID, tandem.KindSecret, "", "", tandem.OpRekey, rec)
 }
 
 // keysInUse returns the ids of the keys that stored secrets are sealed under.
@@ -361,7 +361,7 @@ func (r *Region) keysInUse(ctx context.Context) ([]string, error) {
 				return err
 			}
 			for _, res := range list {
-				_, sp, err := decodeSecret(res)
+				_, sp, err := DecodeSecret(res)
 				if err != nil {
 					return err
 				}

@@ -43,11 +43,11 @@ var snapshotNameRE = regexp.MustCompile(`^[0-9]{8}T[0-9]{6}\.[0-9]{6}Z$`)
 // snapshotsPrefix is where the snapshots of a workspace live.
 func snapshotsPrefix(wsID string) string { return tandem.StoragePrefix(wsID) + snapshotsDir }
 
-func snapshotKey(wsID, name, file string) string {
+func SnapshotKey(wsID, name, file string) string {
 	return snapshotsPrefix(wsID) + name + "/" + file
 }
 
-func validSnapshotName(name string) error {
+func ValidSnapshotName(name string) error {
 	if !snapshotNameRE.MatchString(name) {
 		return tandem.Errorf(tandem.EInvalid, "invalid snapshot name %q: snapshots are named by their UTC time, e.g. 20261127T003000.000000Z", name)
 	}
@@ -61,13 +61,13 @@ func validSnapshotName(name string) error {
 // read. A snapshot is not a workspace write: it appends no change-log
 // entry, and it is written on a read-only secondary too.
 func (r *Region) WriteSnapshot(ctx context.Context, workspaceID string) (*tandem.SnapshotInfo, error) {
-	if err := requireAdmin(ctx, "writing a snapshot"); err != nil {
+	if err := RequireAdmin(ctx, "writing a snapshot"); err != nil {
 		return nil, err
 	}
-	at := r.now()
+	at := r.Timestamp()
 	name := at.Format(snapshotNameLayout)
 	for range 1000 { // two snapshots in one microsecond: take the next free one
-		if _, err := r.Blobs.Stat(ctx, snapshotKey(workspaceID, name, tandem.SnapshotManifestFile)); tandem.IsCode(err, tandem.ENotFound) {
+		if _, err := r.Blobs.Stat(ctx, SnapshotKey(workspaceID, name, tandem.SnapshotManifestFile)); tandem.IsCode(err, tandem.ENotFound) {
 			break
 		} else if err != nil {
 			return nil, err
@@ -95,7 +95,7 @@ func (r *Region) WriteSnapshot(ctx context.Context, workspaceID string) (*tandem
 	}
 	put := make(chan putResult, 1)
 	go func() {
-		ref, err := r.Blobs.Put(ctx, snapshotKey(workspaceID, name, tandem.SnapshotMetadataFile), pr, nil)
+		ref, err := r.Blobs.Put(ctx, SnapshotKey(workspaceID, name, tandem.SnapshotMetadataFile), pr, nil)
 		pr.CloseWithError(fmt.Errorf("storage stopped reading: %w", err)) // unblocks the writer if Put ended early
 		put <- putResult{ref, err}
 	}()
@@ -125,7 +125,7 @@ func (r *Region) WriteSnapshot(ctx context.Context, workspaceID string) (*tandem
 		return nil, err
 	}
 	b = append(b, '\n')
-	if _, err := r.Blobs.Put(ctx, snapshotKey(workspaceID, name, tandem.SnapshotManifestFile), strings.NewReader(string(b)), nil); err != nil {
+	if _, err := r.Blobs.Put(ctx, SnapshotKey(workspaceID, name, tandem.SnapshotManifestFile), strings.NewReader(string(b)), nil); err != nil {
 		return nil, fmt.Errorf("write snapshot manifest of workspace %s: %w", workspaceID, err)
 	}
 	r.Logger.Debug("snapshot written", "workspace", man.Workspace, "id", workspaceID, "snapshot", name, "last_seq", man.LastSeq)
@@ -158,7 +158,7 @@ func (r *Region) snapshotMetadata(ctx context.Context, tx tandem.Tx, man *tandem
 			man.LastChangeAt = &t
 		}
 	}
-	if p, err := pairOf(ctx, tx, ws.ID); err != nil {
+	if p, err := PairOf(ctx, tx, ws.ID); err != nil {
 		return err
 	} else if p != nil {
 		man.Epoch = p.Epoch
@@ -203,10 +203,10 @@ type snapshotFolder struct {
 	complete bool // it has a manifest
 }
 
-// snapshotFolders lists the snapshot folders of a workspace, newest first.
+// SnapshotFoldersOf lists the snapshot folders of a workspace, newest first.
 // Names that are not snapshot times (other files under snapshots/) are
 // ignored.
-func (r *Region) snapshotFolders(ctx context.Context, wsID string) ([]snapshotFolder, error) {
+func (r *Region) SnapshotFoldersOf(ctx context.Context, wsID string) ([]snapshotFolder, error) {
 	return snapshotFoldersIn(ctx, r.Blobs, wsID)
 }
 
@@ -233,14 +233,14 @@ func snapshotFoldersIn(ctx context.Context, blobs tandem.BlobStore, wsID string)
 	return out, nil
 }
 
-// readSnapshotManifest reads and checks the manifest of one snapshot.
-func (r *Region) readSnapshotManifest(ctx context.Context, wsID, name string) (*tandem.SnapshotManifest, error) {
+// ReadSnapshotManifest reads and checks the manifest of one snapshot.
+func (r *Region) ReadSnapshotManifest(ctx context.Context, wsID, name string) (*tandem.SnapshotManifest, error) {
 	return readSnapshotManifestIn(ctx, r.Blobs, wsID, name)
 }
 
 // readSnapshotManifestIn is readSnapshotManifest in any blob store.
 func readSnapshotManifestIn(ctx context.Context, blobs tandem.BlobStore, wsID, name string) (*tandem.SnapshotManifest, error) {
-	rc, err := blobs.Open(ctx, snapshotKey(wsID, name, tandem.SnapshotManifestFile))
+	rc, err := blobs.Open(ctx, SnapshotKey(wsID, name, tandem.SnapshotManifestFile))
 	if tandem.IsCode(err, tandem.ENotFound) {
 		return nil, tandem.Errorf(tandem.ENotFound, "snapshot %s of workspace %s not found (or incomplete: it has no manifest)", name, wsID)
 	} else if err != nil {
@@ -264,10 +264,10 @@ func readSnapshotManifestIn(ctx context.Context, blobs tandem.BlobStore, wsID, n
 // newest first. A folder whose manifest cannot be read is left out and
 // logged.
 func (r *Region) ListSnapshots(ctx context.Context, workspaceID string) ([]*tandem.SnapshotInfo, error) {
-	if err := requireAdmin(ctx, "listing snapshots"); err != nil {
+	if err := RequireAdmin(ctx, "listing snapshots"); err != nil {
 		return nil, err
 	}
-	folders, err := r.snapshotFolders(ctx, workspaceID)
+	folders, err := r.SnapshotFoldersOf(ctx, workspaceID)
 	if err != nil {
 		return nil, err
 	}
@@ -276,7 +276,7 @@ func (r *Region) ListSnapshots(ctx context.Context, workspaceID string) ([]*tand
 		if !f.complete {
 			continue
 		}
-		man, err := r.readSnapshotManifest(ctx, workspaceID, f.name)
+		man, err := r.ReadSnapshotManifest(ctx, workspaceID, f.name)
 		if err != nil {
 			r.Logger.Warn("unreadable snapshot skipped", "id", workspaceID, "snapshot", f.name, "err", err)
 			continue
@@ -286,10 +286,10 @@ func (r *Region) ListSnapshots(ctx context.Context, workspaceID string) ([]*tand
 	return out, nil
 }
 
-// latestSnapshot returns the newest complete, readable snapshot of a
+// LatestSnapshot returns the newest complete, readable snapshot of a
 // workspace; ENotFound when there is none.
-func (r *Region) latestSnapshot(ctx context.Context, wsID string) (*tandem.SnapshotInfo, error) {
-	folders, err := r.snapshotFolders(ctx, wsID)
+func (r *Region) LatestSnapshot(ctx context.Context, wsID string) (*tandem.SnapshotInfo, error) {
+	folders, err := r.SnapshotFoldersOf(ctx, wsID)
 	if err != nil {
 		return nil, err
 	}
@@ -297,7 +297,7 @@ func (r *Region) latestSnapshot(ctx context.Context, wsID string) (*tandem.Snaps
 		if !f.complete {
 			continue
 		}
-		man, err := r.readSnapshotManifest(ctx, wsID, f.name)
+		man, err := r.ReadSnapshotManifest(ctx, wsID, f.name)
 		if err != nil {
 			r.Logger.Warn("unreadable snapshot skipped", "id", wsID, "snapshot", f.name, "err", err)
 			continue
@@ -312,11 +312,11 @@ func (r *Region) latestSnapshot(ctx context.Context, wsID string) (*tandem.Snaps
 // manifest goes first, so that a reader never takes a half-deleted folder
 // for a complete snapshot.
 func (r *Region) pruneSnapshots(ctx context.Context, wsID string, keep int) error {
-	folders, err := r.snapshotFolders(ctx, wsID)
+	folders, err := r.SnapshotFoldersOf(ctx, wsID)
 	if err != nil {
 		return err
 	}
-	now := r.now()
+	now := r.Timestamp()
 	kept := 0
 	for _, f := range folders {
 		prefix := snapshotsPrefix(wsID) + f.name + "/"
@@ -340,10 +340,10 @@ func (r *Region) pruneSnapshots(ctx context.Context, wsID string, keep int) erro
 // LatestReplicaSnapshot returns the manifest of the newest snapshot of a
 // paired workspace to its peer.
 func (r *Region) LatestReplicaSnapshot(ctx context.Context, from, workspaceID string) (*tandem.SnapshotManifest, error) {
-	if _, err := r.replicaPair(ctx, from, workspaceID); err != nil {
+	if _, err := r.ReplicaPair(ctx, from, workspaceID); err != nil {
 		return nil, err
 	}
-	info, err := r.latestSnapshot(ctx, workspaceID)
+	info, err := r.LatestSnapshot(ctx, workspaceID)
 	if err != nil {
 		return nil, err
 	}
@@ -355,24 +355,24 @@ func (r *Region) LatestReplicaSnapshot(ctx context.Context, from, workspaceID st
 // against the sha256 and size its manifest records (a file corrupted at
 // rest fails at its end with ECorrupt).
 func (r *Region) OpenReplicaSnapshotFile(ctx context.Context, from, workspaceID, snapshot, file string) (io.ReadCloser, error) {
-	if _, err := r.replicaPair(ctx, from, workspaceID); err != nil {
+	if _, err := r.ReplicaPair(ctx, from, workspaceID); err != nil {
 		return nil, err
 	}
-	if err := validSnapshotName(snapshot); err != nil {
+	if err := ValidSnapshotName(snapshot); err != nil {
 		return nil, err
 	}
-	man, err := r.readSnapshotManifest(ctx, workspaceID, snapshot)
+	man, err := r.ReadSnapshotManifest(ctx, workspaceID, snapshot)
 	if err != nil {
 		return nil, err
 	}
 	if file == tandem.SnapshotManifestFile {
-		return r.Blobs.Open(ctx, snapshotKey(workspaceID, snapshot, file))
+		return r.Blobs.Open(ctx, SnapshotKey(workspaceID, snapshot, file))
 	}
 	f := man.File(file)
 	if f == nil {
 		return nil, tandem.Errorf(tandem.ENotFound, "snapshot %s of workspace %s has no file %q", snapshot, workspaceID, file)
 	}
-	ref := tandem.BlobRef{Key: snapshotKey(workspaceID, snapshot, file), SHA256: f.SHA256, Size: f.Size}
+	ref := tandem.BlobRef{Key: SnapshotKey(workspaceID, snapshot, file), SHA256: f.SHA256, Size: f.Size}
 	// Check the file before streaming it: a corrupt one is then a clear
 	// ECorrupt answer instead of a transfer broken off at its end. (Its
 	// metadata only, so reading it twice is cheap next to the blobs.)
@@ -413,7 +413,7 @@ func (r *Region) RunSnapshots(ctx context.Context, every time.Duration) {
 		select {
 		case <-ctx.Done():
 			return
-		case <-r.closing():
+		case <-r.Closing():
 			return
 		case <-time.After(wait):
 		}
@@ -479,11 +479,11 @@ func (r *Region) snapshotRound(ctx context.Context, every time.Duration, state m
 // snapshotIfDue writes a snapshot of ws when its newest one is older than
 // interval and its log has advanced since.
 func (r *Region) snapshotIfDue(ctx context.Context, ws *tandem.Workspace, interval time.Duration, state map[string]*snapState) error {
-	now := r.now()
+	now := r.Timestamp()
 	st := state[ws.ID]
 	if st == nil {
 		st = &snapState{}
-		latest, err := r.latestSnapshot(ctx, ws.ID)
+		latest, err := r.LatestSnapshot(ctx, ws.ID)
 		if err == nil {
 			st.has, st.at, st.seq = true, latest.Time, latest.LastSeq
 		} else if !tandem.IsCode(err, tandem.ENotFound) {

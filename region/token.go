@@ -27,7 +27,7 @@ func HashToken(secret string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-func newSecret() (string, error) {
+func NewSecret() (string, error) {
 	b := make([]byte, 32)
 	if _, err := rand.Read(b); err != nil {
 		return "", fmt.Errorf("generate token: %w", err)
@@ -35,30 +35,30 @@ func newSecret() (string, error) {
 	return tokenPrefix + base64.RawURLEncoding.EncodeToString(b), nil
 }
 
-// tokenRecord is a workspace token as the change log records it: with its
+// TokenRecord is a workspace token as the change log records it: with its
 // hash, so that a replica can authenticate the same secret.
-type tokenRecord struct {
+type TokenRecord struct {
 	*tandem.Token
 	Hash string `json:"hash"`
 }
 
 // CreateToken creates a token and returns its secret, shown once.
 func (r *Region) CreateToken(ctx context.Context, name, workspace string) (*tandem.Token, string, error) {
-	if err := requireAdmin(ctx, "creating a token"); err != nil {
+	if err := RequireAdmin(ctx, "creating a token"); err != nil {
 		return nil, "", err
 	}
 	if !tokenNameRE.MatchString(name) {
 		return nil, "", tandem.Errorf(tandem.EInvalid,
 			"invalid token name %q: use 1 to 64 characters, letters, digits, '.', '-' and '_', starting with a letter or digit", name).WithTarget("name")
 	}
-	secret, err := newSecret()
+	secret, err := NewSecret()
 	if err != nil {
 		return nil, "", err
 	}
-	t := &tandem.Token{ID: uuid.NewString(), Name: name, Hash: HashToken(secret), CreatedAt: r.now()}
+	t := &tandem.Token{ID: uuid.NewString(), Name: name, Hash: HashToken(secret), CreatedAt: r.Timestamp()}
 	err = r.Store.Update(ctx, func(tx tandem.Tx) error {
 		if workspace != "" {
-			ws, err := r.liveWorkspace(ctx, tx, workspace)
+			ws, err := r.LiveWorkspace(ctx, tx, workspace)
 			if err != nil {
 				return err
 			}
@@ -73,7 +73,7 @@ func (r *Region) CreateToken(ctx context.Context, name, workspace string) (*tand
 		if t.WorkspaceID == "" {
 			return nil // region admin tokens are region-local and log nothing
 		}
-		return r.logChange(ctx, tx, t.WorkspaceID, tandem.KindToken, t.Name, "", tandem.OpCreate, tokenRecord{t, t.Hash})
+		return r.LogChange(ctx, tx, t.WorkspaceID, tandem.KindToken, t.Name, "", tandem.OpCreate, TokenRecord{t, t.Hash})
 	})
 	if err != nil {
 		return nil, "", err
@@ -115,7 +115,7 @@ func (r *Region) ListTokens(ctx context.Context) ([]*tandem.Token, error) {
 
 // RevokeToken deletes a token; it stops working at once.
 func (r *Region) RevokeToken(ctx context.Context, name string) error {
-	if err := requireAdmin(ctx, "revoking a token"); err != nil {
+	if err := RequireAdmin(ctx, "revoking a token"); err != nil {
 		return err
 	}
 	return r.Store.Update(ctx, func(tx tandem.Tx) error {
@@ -133,7 +133,7 @@ func (r *Region) RevokeToken(ctx context.Context, name string) error {
 		if t.WorkspaceID == "" {
 			return nil
 		}
-		return r.logChange(ctx, tx, t.WorkspaceID, tandem.KindToken, t.Name, "", tandem.OpDelete, nil)
+		return r.LogChange(ctx, tx, t.WorkspaceID, tandem.KindToken, t.Name, "", tandem.OpDelete, nil)
 	})
 }
 
@@ -173,7 +173,7 @@ func (r *Region) EnsureAdminToken(ctx context.Context, path string) (created boo
 		return false, fmt.Errorf("read admin token: %w", err)
 	}
 
-	secret, err := newSecret()
+	secret, err := NewSecret()
 	if err != nil {
 		return false, err
 	}
@@ -210,6 +210,6 @@ func (r *Region) registerAdmin(ctx context.Context, secret string) error {
 		for i := 2; taken[name]; i++ {
 			name = fmt.Sprintf("admin-%d", i)
 		}
-		return tx.CreateToken(ctx, &tandem.Token{ID: uuid.NewString(), Name: name, Hash: HashToken(secret), CreatedAt: r.now()})
+		return tx.CreateToken(ctx, &tandem.Token{ID: uuid.NewString(), Name: name, Hash: HashToken(secret), CreatedAt: r.Timestamp()})
 	})
 }

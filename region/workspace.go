@@ -18,23 +18,23 @@ const (
 	maxTags        = 64
 	maxTagKey      = 128
 	maxTagValue    = 1024
-	workspaceMeta  = ".tandem/workspace.json" // marker written into each workspace's storage
+	WorkspaceMarker  = ".tandem/workspace.json" // marker written into each workspace's storage
 )
 
 // FindWorkspace returns a live workspace visible to the caller.
 func (r *Region) FindWorkspace(ctx context.Context, name string) (*tandem.Workspace, error) {
 	var ws *tandem.Workspace
 	err := r.Store.View(ctx, func(tx tandem.Tx) (err error) {
-		ws, err = r.liveWorkspace(ctx, tx, name)
+		ws, err = r.LiveWorkspace(ctx, tx, name)
 		return err
 	})
 	return ws, err
 }
 
-// liveWorkspace finds a live workspace the caller may use, with errors that
+// LiveWorkspace finds a live workspace the caller may use, with errors that
 // say what to do about a soft-deleted one.
-func (r *Region) liveWorkspace(ctx context.Context, tx tandem.Tx, name string) (*tandem.Workspace, error) {
-	ws, err := r.anyWorkspace(ctx, tx, name)
+func (r *Region) LiveWorkspace(ctx context.Context, tx tandem.Tx, name string) (*tandem.Workspace, error) {
+	ws, err := r.AnyWorkspace(ctx, tx, name)
 	if err != nil {
 		return nil, err
 	}
@@ -46,10 +46,10 @@ func (r *Region) liveWorkspace(ctx context.Context, tx tandem.Tx, name string) (
 	return ws, nil
 }
 
-// anyWorkspace finds a live or soft-deleted workspace the caller may see.
-func (r *Region) anyWorkspace(ctx context.Context, tx tandem.Tx, name string) (*tandem.Workspace, error) {
+// AnyWorkspace finds a live or soft-deleted workspace the caller may see.
+func (r *Region) AnyWorkspace(ctx context.Context, tx tandem.Tx, name string) (*tandem.Workspace, error) {
 	ws, err := tx.FindWorkspaceByName(ctx, name)
-	if tandem.IsCode(err, tandem.ENotFound) || (err == nil && !visible(ctx, ws)) {
+	if tandem.IsCode(err, tandem.ENotFound) || (err == nil && !Visible(ctx, ws)) {
 		return nil, tandem.Errorf(tandem.ENotFound, "workspace %q not found", name).WithTarget(name)
 	} else if err != nil {
 		return nil, err
@@ -66,7 +66,7 @@ func (r *Region) ListWorkspaces(ctx context.Context, filter tandem.WorkspaceFilt
 			return err
 		}
 		for _, ws := range all {
-			if visible(ctx, ws) {
+			if Visible(ctx, ws) {
 				out = append(out, ws)
 			}
 		}
@@ -78,21 +78,21 @@ func (r *Region) ListWorkspaces(ctx context.Context, filter tandem.WorkspaceFilt
 // CreateWorkspace validates w, provisions its associated resources and
 // records it. On any failure nothing of it remains.
 func (r *Region) CreateWorkspace(ctx context.Context, w *tandem.Workspace) error {
-	if err := requireAdmin(ctx, "creating a workspace"); err != nil {
+	if err := RequireAdmin(ctx, "creating a workspace"); err != nil {
 		return err
 	}
 	if err := tandem.ValidateWorkspaceName(w.Name); err != nil {
 		return err
 	}
-	if err := validateFields(w.DisplayName, w.Description, w.Tags); err != nil {
+	if err := ValidateFields(w.DisplayName, w.Description, w.Tags); err != nil {
 		return err
 	}
 	// Refuse a taken name before touching storage.
-	if err := r.Store.View(ctx, func(tx tandem.Tx) error { return nameFree(ctx, tx, w.Name) }); err != nil {
+	if err := r.Store.View(ctx, func(tx tandem.Tx) error { return NameFree(ctx, tx, w.Name) }); err != nil {
 		return err
 	}
 
-	now := r.now()
+	now := r.Timestamp()
 	w.ID = uuid.NewString()
 	w.Region = r.Name
 	w.CreatedAt, w.UpdatedAt = now, now
@@ -110,19 +110,19 @@ func (r *Region) CreateWorkspace(ctx context.Context, w *tandem.Workspace) error
 	if err != nil {
 		return err
 	}
-	markerKey := w.Resources.Storage + workspaceMeta
+	markerKey := w.Resources.Storage + WorkspaceMarker
 	if _, err := r.Blobs.Put(ctx, markerKey, strings.NewReader(string(marker)), nil); err != nil {
 		return fmt.Errorf("provision storage for workspace %q: %w", w.Name, err)
 	}
 
 	err = r.Store.Update(ctx, func(tx tandem.Tx) error {
-		if err := nameFree(ctx, tx, w.Name); err != nil {
+		if err := NameFree(ctx, tx, w.Name); err != nil {
 			return err
 		}
 		if err := tx.CreateWorkspace(ctx, w); err != nil {
 			return err
 		}
-		return r.logChange(ctx, tx, w.ID, tandem.KindWorkspace, w.Name, "", tandem.OpCreate, w)
+		return r.LogChange(ctx, tx, w.ID, tandem.KindWorkspace, w.Name, "", tandem.OpCreate, w)
 	})
 	if err != nil {
 		if derr := r.Blobs.Delete(context.WithoutCancel(ctx), markerKey); derr != nil {
@@ -134,7 +134,7 @@ func (r *Region) CreateWorkspace(ctx context.Context, w *tandem.Workspace) error
 	return nil
 }
 
-func nameFree(ctx context.Context, tx tandem.Tx, name string) error {
+func NameFree(ctx context.Context, tx tandem.Tx, name string) error {
 	ws, err := tx.FindWorkspaceByName(ctx, name)
 	if tandem.IsCode(err, tandem.ENotFound) {
 		return nil
@@ -149,7 +149,7 @@ func nameFree(ctx context.Context, tx tandem.Tx, name string) error {
 	return tandem.Errorf(tandem.EConflict, "workspace %q already exists", name).WithTarget(name)
 }
 
-func validateFields(displayName, description string, tags map[string]string) error {
+func ValidateFields(displayName, description string, tags map[string]string) error {
 	switch {
 	case utf8.RuneCountInString(displayName) > maxDisplayName:
 		return tandem.Errorf(tandem.EInvalid, "display name is longer than %d characters", maxDisplayName).WithTarget("display_name")
@@ -176,7 +176,7 @@ func validateFields(displayName, description string, tags map[string]string) err
 func (r *Region) UpdateWorkspace(ctx context.Context, name string, upd tandem.WorkspaceUpdate) (*tandem.Workspace, error) {
 	var ws *tandem.Workspace
 	err := r.Store.Update(ctx, func(tx tandem.Tx) (err error) {
-		if ws, err = r.liveWorkspace(ctx, tx, name); err != nil {
+		if ws, err = r.LiveWorkspace(ctx, tx, name); err != nil {
 			return err
 		}
 		if upd.DisplayName != nil {
@@ -188,14 +188,14 @@ func (r *Region) UpdateWorkspace(ctx context.Context, name string, upd tandem.Wo
 		if upd.Tags != nil {
 			ws.Tags = upd.Tags
 		}
-		if err := validateFields(ws.DisplayName, ws.Description, ws.Tags); err != nil {
+		if err := ValidateFields(ws.DisplayName, ws.Description, ws.Tags); err != nil {
 			return err
 		}
-		ws.UpdatedAt = r.now()
+		ws.UpdatedAt = r.Timestamp()
 		if err := tx.UpdateWorkspace(ctx, ws); err != nil {
 			return err
 		}
-		return r.logChange(ctx, tx, ws.ID, tandem.KindWorkspace, ws.Name, "", tandem.OpUpdate, ws)
+		return r.LogChange(ctx, tx, ws.ID, tandem.KindWorkspace, ws.Name, "", tandem.OpUpdate, ws)
 	})
 	return ws, err
 }
@@ -203,15 +203,15 @@ func (r *Region) UpdateWorkspace(ctx context.Context, name string, upd tandem.Wo
 // DeleteWorkspace soft-deletes a live workspace for the retention period,
 // or purges it at once with opts.Permanent.
 func (r *Region) DeleteWorkspace(ctx context.Context, name string, opts tandem.DeleteOptions) (*tandem.Workspace, error) {
-	if err := requireAdmin(ctx, "deleting a workspace"); err != nil {
+	if err := RequireAdmin(ctx, "deleting a workspace"); err != nil {
 		return nil, err
 	}
 	var ws *tandem.Workspace
 	err := r.Store.Update(ctx, func(tx tandem.Tx) (err error) {
-		if ws, err = r.liveWorkspace(ctx, tx, name); err != nil {
+		if ws, err = r.LiveWorkspace(ctx, tx, name); err != nil {
 			return err
 		}
-		now := r.now()
+		now := r.Timestamp()
 		purgeAt := now.Add(r.Retention)
 		if opts.Permanent {
 			purgeAt = now
@@ -223,7 +223,7 @@ func (r *Region) DeleteWorkspace(ctx context.Context, name string, opts tandem.D
 		if err := tx.UpdateWorkspace(ctx, ws); err != nil {
 			return err
 		}
-		return r.logChange(ctx, tx, ws.ID, tandem.KindWorkspace, ws.Name, "", tandem.OpDelete, ws)
+		return r.LogChange(ctx, tx, ws.ID, tandem.KindWorkspace, ws.Name, "", tandem.OpDelete, ws)
 	})
 	if err != nil {
 		return nil, err
@@ -243,22 +243,22 @@ func (r *Region) DeleteWorkspace(ctx context.Context, name string, opts tandem.D
 
 // RecoverWorkspace brings back a soft-deleted workspace with everything in it.
 func (r *Region) RecoverWorkspace(ctx context.Context, name string) (*tandem.Workspace, error) {
-	if err := requireAdmin(ctx, "recovering a workspace"); err != nil {
+	if err := RequireAdmin(ctx, "recovering a workspace"); err != nil {
 		return nil, err
 	}
 	var ws *tandem.Workspace
 	err := r.Store.Update(ctx, func(tx tandem.Tx) (err error) {
-		if ws, err = r.anyWorkspace(ctx, tx, name); err != nil {
+		if ws, err = r.AnyWorkspace(ctx, tx, name); err != nil {
 			return err
 		}
 		if !ws.Deleted() {
 			return tandem.Errorf(tandem.EConflict, "workspace %q is not deleted; there is nothing to recover", name).WithTarget(name)
 		}
-		ws.DeletedAt, ws.PurgeAt, ws.UpdatedAt = nil, nil, r.now()
+		ws.DeletedAt, ws.PurgeAt, ws.UpdatedAt = nil, nil, r.Timestamp()
 		if err := tx.UpdateWorkspace(ctx, ws); err != nil {
 			return err
 		}
-		return r.logChange(ctx, tx, ws.ID, tandem.KindWorkspace, ws.Name, "", tandem.OpRecover, ws)
+		return r.LogChange(ctx, tx, ws.ID, tandem.KindWorkspace, ws.Name, "", tandem.OpRecover, ws)
 	})
 	if err == nil {
 		r.Logger.Info("workspace recovered", "workspace", ws.Name, "id", ws.ID)
@@ -269,12 +269,12 @@ func (r *Region) RecoverWorkspace(ctx context.Context, name string) (*tandem.Wor
 // PurgeWorkspace removes a soft-deleted workspace's metadata now, and its
 // storage too with opts.Storage. Notebooks stay in storage otherwise.
 func (r *Region) PurgeWorkspace(ctx context.Context, name string, opts tandem.PurgeOptions) error {
-	if err := requireAdmin(ctx, "purging a workspace"); err != nil {
+	if err := RequireAdmin(ctx, "purging a workspace"); err != nil {
 		return err
 	}
 	var ws *tandem.Workspace
 	err := r.Store.Update(ctx, func(tx tandem.Tx) (err error) {
-		if ws, err = r.anyWorkspace(ctx, tx, name); err != nil {
+		if ws, err = r.AnyWorkspace(ctx, tx, name); err != nil {
 			return err
 		}
 		if !ws.Deleted() {
@@ -309,7 +309,7 @@ func (r *Region) PurgeExpired(ctx context.Context) (int, error) {
 	var due []*tandem.Workspace
 	err := r.Store.View(ctx, func(tx tandem.Tx) error {
 		deleted, err := tx.ListWorkspaces(ctx, tandem.WorkspaceFilter{Deleted: true})
-		now := r.now()
+		now := r.Timestamp()
 		for _, ws := range deleted {
 			if ws.PurgeAt != nil && !ws.PurgeAt.After(now) {
 				due = append(due, ws)
@@ -326,7 +326,7 @@ func (r *Region) PurgeExpired(ctx context.Context) (int, error) {
 		err := r.Store.Update(ctx, func(tx tandem.Tx) error {
 			// Recheck inside the transaction: it may have been recovered.
 			cur, err := tx.FindWorkspaceByID(ctx, ws.ID)
-			if err != nil || !cur.Deleted() || cur.PurgeAt.After(r.now()) {
+			if err != nil || !cur.Deleted() || cur.PurgeAt.After(r.Timestamp()) {
 				return err
 			}
 			purged = true
