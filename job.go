@@ -106,4 +106,9 @@ type JobService interface {
 	// OpenJobLog returns the job's log so far (live while it runs, the
 	// stored std_log.txt once it ended).
 	OpenJobLog(ctx context.Context, workspace, name string) (io.ReadCloser, error)
+	// ListJobFiles returns the job's stored files, ordered by path.
+	ListJobFiles(ctx context.Context, workspace, job string) ([]JobFile, error)
+	// OpenJobFile returns a reader that verifies the file's sha256 as it
+	// reads.
+	OpenJobFile(ctx context.Context, workspace, job, path string) (*JobFile, io.ReadCloser, error)
 }

@@ -161,6 +161,12 @@ type PairService interface {
 	DeletePair(ctx context.Context, workspace string) error
 	// ListConflicts returns the losing writes of a hot/hot pair kept here.
 	ListConflicts(ctx context.Context, workspace string) ([]*Conflict, error)
+}
+
+// FailoverService moves the primary role of a pair and keeps the record.
+//
+// Errors: as PairService.
+type FailoverService interface {
 	// Failover moves the primary role of a pair to the other region: a
 	// planned failover (no acknowledged write lost; EUnavailable when the
 	// primary cannot be reached: use Force), a forced one, or a failback.
@@ -271,22 +277,34 @@ type EpochNotice struct {
 // region, which the peer checks against the regions it knows.
 type PeerDialer func(from string, peer *Peer, token string) PeerClient
 
-// ReplicationSource is the peer-facing side of a region: what a peer's
-// replicator and pair commands call. The caller's region has been checked
-// against the known peers before any of these run.
-type ReplicationSource interface {
+// PeerService is what a peer region calls to bind and unbind pairs, and
+// the check that a caller is a region added here.
+type PeerService interface {
 	AcceptPair(ctx context.Context, from string, p *Pair) error
 	DropPair(ctx context.Context, from, workspaceID string) error
+	// KnownPeer returns EForbidden unless name is a region added here.
+	KnownPeer(ctx context.Context, name string) error
+}
+
+// ReplicationSource is the change feed a region serves its peers: what a
+// peer's replicator calls. The caller's region has been checked against
+// the known peers before any of these run.
+type ReplicationSource interface {
 	Changes(ctx context.Context, from, workspaceID string, after int64, limit int, wait time.Duration) (*ChangeBatch, error)
 	OpenReplicaBlob(ctx context.Context, from, workspaceID, key, sha256 string) (io.ReadCloser, error)
 	// InlineBlobs returns the bytes of the small blobs that changes
 	// reference, within limits, for a ChangeBatch's Blobs.
 	InlineBlobs(ctx context.Context, from, workspaceID string, changes []*Change, limits InlineLimits) ([]InlineBlob, error)
+}
+
+// FailoverPeer is the peer-facing side of failover: fencing, epoch
+// notices, failovers forwarded to the secondary, and re-applied
+// divergences. The caller's region has been checked as for
+// ReplicationSource.
+type FailoverPeer interface {
 	Fence(ctx context.Context, from, workspaceID string, fenced bool) (*FenceResult, error)
 	NoticeEpoch(ctx context.Context, from, workspaceID string, n EpochNotice) error
 	ForwardedFailover(ctx context.Context, from, workspaceID string, opts FailoverOptions) (*FailoverRecord, error)
 	Reapply(ctx context.Context, from, workspaceID string, req ReapplyRequest) error
 	PeerPair(ctx context.Context, from, workspaceID string) (*Pair, error)
-	// KnownPeer returns EForbidden unless name is a region added here.
-	KnownPeer(ctx context.Context, name string) error
 }

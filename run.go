@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"math"
 	"strconv"
 	"strings"
@@ -139,10 +138,9 @@ func (t *Token) Job() string {
 }
 
 // RunService tracks the runs of jobs (metrics, parameters, tags, the
-// MLflow-compatible API) and serves a job's stored files. A run is a job:
-// its id is the job's name.
+// MLflow-compatible API). A run is a job: its id is the job's name.
 //
-// Errors: ENotFound for unknown workspaces, jobs, metrics and files;
+// Errors: ENotFound for unknown workspaces, jobs and metrics;
 // EInvalid for values that break MLflow's rules (among them a parameter
 // logged again with another value); EForbidden for a job token used for
 // another run.
@@ -154,9 +152,4 @@ type RunService interface {
 	// MetricHistory returns every point of one metric, or of every metric
 	// when key is "", ordered by timestamp, then step, then logging order.
 	MetricHistory(ctx context.Context, workspace, job, key string) ([]Metric, error)
-	// ListJobFiles returns the job's stored files, ordered by path.
-	ListJobFiles(ctx context.Context, workspace, job string) ([]JobFile, error)
-	// OpenJobFile returns a reader that verifies the file's sha256 as it
-	// reads.
-	OpenJobFile(ctx context.Context, workspace, job, path string) (*JobFile, io.ReadCloser, error)
 }

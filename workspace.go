@@ -56,6 +56,15 @@ type WorkspaceResources struct {
 // StoragePrefix returns the blob key prefix of the workspace with the given id.
 func StoragePrefix(workspaceID string) string { return "workspaces/" + workspaceID + "/" }
 
+// RunFolder is where a job's files live in its workspace's storage,
+// relative to StoragePrefix: runs/<job>/ (code of older jobs, logs).
+func RunFolder(job string) string { return "runs/" + job + "/" }
+
+// JobOutputFolder is where a job's outputs live, relative to
+// StoragePrefix: runs/<job>/outputs/. Asset versions registered from a
+// job's outputs reference their bytes there.
+func JobOutputFolder(job string) string { return RunFolder(job) + "outputs/" }
+
 // WorkspaceFilter selects workspaces in a list.
 type WorkspaceFilter struct {
 	Deleted bool   // list soft-deleted workspaces instead of live ones

@@ -9,7 +9,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/tandemml/tandem"
-	"github.com/tandemml/tandem/region"
+	"github.com/tandemml/tandem/jobs"
 	"github.com/tandemml/tandem/server"
 )
 
@@ -37,12 +37,12 @@ func (a *app) serverCommand() *cobra.Command {
 	f.IntVar(&cfg.RetentionDays, "retention-days", 14, "days a deleted workspace stays recoverable before it is purged")
 	f.StringVar(&cfg.Advertise, "advertise", "", "URL peers and clients reach this server at (default: http://LISTEN-ADDRESS)")
 	f.Int64Var(&cfg.MaxUploadMB, "max-upload-mb", 10<<10, "largest single uploaded file (notebook or asset file), in MiB")
-	f.DurationVar(&cfg.AgentTimeout, "agent-timeout", region.DefaultAgentTimeout, "how long an agent may stay silent before its job is queued again (or failed)")
-	f.IntVar(&cfg.MaxRetries, "max-retries", region.DefaultMaxRetries, "times a job whose agent stopped heartbeating is queued again before it fails")
+	f.DurationVar(&cfg.AgentTimeout, "agent-timeout", jobs.DefaultAgentTimeout, "how long an agent may stay silent before its job is queued again (or failed)")
+	f.IntVar(&cfg.MaxRetries, "max-retries", jobs.DefaultMaxRetries, "times a job whose agent stopped heartbeating is queued again before it fails")
 	f.StringVar(&cfg.ContainerRuntime, "container-runtime", "auto", "where jobs whose environment has an image run: auto (docker, else podman, whichever works), none (always on the host), or a runtime command")
 	f.IntVar(&cfg.QuotaCores, "quota-cores", 0, "cores the region's amlcompute clusters may hold in all (max_instances × vCPUs of their size); 0: no quota")
 	f.DurationVar(&cfg.SnapshotInterval, "snapshot-interval", time.Hour, "how often every workspace's metadata is snapshotted to its storage (workspaces/<id>/snapshots/); negative: never")
-	f.DurationVar(&cfg.JobOutputSync, "job-output-sync", region.DefaultJobOutputSync, "how often a running job's outputs and log are uploaded and recorded (so that a resubmission after a failover resumes from them); negative: only when the job ends")
+	f.DurationVar(&cfg.JobOutputSync, "job-output-sync", jobs.DefaultJobOutputSync, "how often a running job's outputs and log are uploaded and recorded (so that a resubmission after a failover resumes from them); negative: only when the job ends")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		if cfg.JobOutputSync == 0 {
 			return tandem.Errorf(tandem.EInvalid, "--job-output-sync must not be 0; give a duration such as 10s, or a negative one to upload outputs only when jobs end")

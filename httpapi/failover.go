@@ -28,7 +28,7 @@ func (s *Server) handleFailover(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(r, &opts); err != nil {
 		return err
 	}
-	rec, err := s.Pairs.Failover(r.Context(), r.PathValue("ws"), opts)
+	rec, err := s.Failovers.Failover(r.Context(), r.PathValue("ws"), opts)
 	if err != nil {
 		return err
 	}
@@ -37,7 +37,7 @@ func (s *Server) handleFailover(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) handleHistory(w http.ResponseWriter, r *http.Request) error {
-	list, err := s.Pairs.History(r.Context(), r.PathValue("ws"))
+	list, err := s.Failovers.History(r.Context(), r.PathValue("ws"))
 	if err != nil {
 		return err
 	}
@@ -76,7 +76,7 @@ func (s *Server) handleFence(w http.ResponseWriter, r *http.Request, from string
 	if err != nil {
 		return err
 	}
-	res, err := s.Replication.Fence(r.Context(), from, r.PathValue("id"), fenced)
+	res, err := s.FailoverPeer.Fence(r.Context(), from, r.PathValue("id"), fenced)
 	if err != nil {
 		return err
 	}
@@ -89,7 +89,7 @@ func (s *Server) handleNoticeEpoch(w http.ResponseWriter, r *http.Request, from 
 	if err := decode(r, &n); err != nil {
 		return err
 	}
-	if err := s.Replication.NoticeEpoch(r.Context(), from, r.PathValue("id"), n); err != nil {
+	if err := s.FailoverPeer.NoticeEpoch(r.Context(), from, r.PathValue("id"), n); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -101,7 +101,7 @@ func (s *Server) handleForwardedFailover(w http.ResponseWriter, r *http.Request,
 	if err := decode(r, &opts); err != nil {
 		return err
 	}
-	rec, err := s.Replication.ForwardedFailover(r.Context(), from, r.PathValue("id"), opts)
+	rec, err := s.FailoverPeer.ForwardedFailover(r.Context(), from, r.PathValue("id"), opts)
 	if err != nil {
 		return err
 	}
@@ -183,7 +183,7 @@ func (s *Server) handleReapply(w http.ResponseWriter, r *http.Request, from stri
 	if err := decode(r, &req); err != nil {
 		return err
 	}
-	if err := s.Replication.Reapply(r.Context(), from, r.PathValue("id"), req); err != nil {
+	if err := s.FailoverPeer.Reapply(r.Context(), from, r.PathValue("id"), req); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -200,7 +200,7 @@ func (c *Client) Reapply(ctx context.Context, workspaceID string, req tandem.Rea
 }
 
 func (s *Server) handlePeerPair(w http.ResponseWriter, r *http.Request, from string) error {
-	p, err := s.Replication.PeerPair(r.Context(), from, r.PathValue("id"))
+	p, err := s.FailoverPeer.PeerPair(r.Context(), from, r.PathValue("id"))
 	if err != nil {
 		return err
 	}

@@ -42,7 +42,7 @@ func (s *Server) peer(h func(http.ResponseWriter, *http.Request, string) error) 
 		if p := tandem.PrincipalFromContext(r.Context()); p == nil || !p.Admin() {
 			return tandem.Errorf(tandem.EForbidden, "replication requests need a region admin token")
 		}
-		if err := s.Replication.KnownPeer(r.Context(), from); err != nil {
+		if err := s.Peers.KnownPeer(r.Context(), from); err != nil {
 			return err
 		}
 		return h(w, r, from)
@@ -130,7 +130,7 @@ func (s *Server) handleAcceptPair(w http.ResponseWriter, r *http.Request, from s
 	if err := decode(r, &p); err != nil {
 		return err
 	}
-	if err := s.Replication.AcceptPair(r.Context(), from, &p); err != nil {
+	if err := s.Peers.AcceptPair(r.Context(), from, &p); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusCreated, p)
@@ -138,7 +138,7 @@ func (s *Server) handleAcceptPair(w http.ResponseWriter, r *http.Request, from s
 }
 
 func (s *Server) handleDropPair(w http.ResponseWriter, r *http.Request, from string) error {
-	if err := s.Replication.DropPair(r.Context(), from, r.PathValue("id")); err != nil {
+	if err := s.Peers.DropPair(r.Context(), from, r.PathValue("id")); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

@@ -67,7 +67,7 @@ func (s *Server) handleMetricHistory(w http.ResponseWriter, r *http.Request) err
 }
 
 func (s *Server) handleListJobFiles(w http.ResponseWriter, r *http.Request) error {
-	svc, err := s.runService()
+	svc, err := s.jobService()
 	if err != nil {
 		return err
 	}
@@ -80,7 +80,7 @@ func (s *Server) handleListJobFiles(w http.ResponseWriter, r *http.Request) erro
 }
 
 func (s *Server) handleJobFile(w http.ResponseWriter, r *http.Request) error {
-	svc, err := s.runService()
+	svc, err := s.jobService()
 	if err != nil {
 		return err
 	}

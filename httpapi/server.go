@@ -33,12 +33,17 @@ type Server struct {
 	Computes    tandem.ComputeService
 	Agents      tandem.AgentService
 	Pairs       tandem.PairService
+	Failovers   tandem.FailoverService
 	Divergences tandem.DivergenceService
+	Peers       tandem.PeerService
 	Replication tandem.ReplicationSource
-	Digests     tandem.DigestService
-	Archives    tandem.ArchiveService
-	Auth        tandem.Authenticator
-	Info        func(ctx context.Context) (*tandem.RegionInfo, error)
+	// Snapshots serves hot/cold secondaries; nil: not served.
+	Snapshots    tandem.SnapshotSource
+	FailoverPeer tandem.FailoverPeer
+	Digests      tandem.DigestService
+	Archives     tandem.ArchiveService
+	Auth         tandem.Authenticator
+	Info         func(ctx context.Context) (*tandem.RegionInfo, error)
 	// Ready reports whether the region's dependencies are reachable.
 	Ready  func(ctx context.Context) error
 	Logger *slog.Logger

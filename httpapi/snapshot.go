@@ -17,11 +17,10 @@ func (s *Server) snapshotRoutes(v1 func(string, func(http.ResponseWriter, *http.
 	v1("GET /v1/replication/workspaces/{id}/snapshots/{name}/files/{file}", s.peer(s.handleSnapshotFile))
 }
 
-// snapshots returns the region's snapshot source: the replication source
-// when it serves snapshots too.
+// snapshots returns the region's snapshot source.
 func (s *Server) snapshots() (tandem.SnapshotSource, error) {
-	if src, ok := s.Replication.(tandem.SnapshotSource); ok {
-		return src, nil
+	if s.Snapshots != nil {
+		return s.Snapshots, nil
 	}
 	return nil, tandem.Errorf(tandem.EUnavailable, "this server does not serve snapshots")
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/url"
 	"regexp"
 	"strings"
@@ -395,86 +394,4 @@ func (r *Region) ReplicaPair(ctx context.Context, from, workspaceID string) (*ta
 		return nil, tandem.Errorf(tandem.EForbidden, "workspace %s is not paired with region %q", workspaceID, from)
 	}
 	return p, nil
-}
-
-// Changes serves a workspace's log to its pair's replicator, waiting up
-// to wait for new entries.
-func (r *Region) Changes(ctx context.Context, from, workspaceID string, after int64, limit int, wait time.Duration) (*tandem.ChangeBatch, error) {
-	p, err := r.ReplicaPair(ctx, from, workspaceID)
-	if err != nil {
-		return nil, err
-	}
-	// In hot/hot the caller's own writes come back to it in our log
-	// (applied here with their origin): never echo them.
-	skipOrigin := ""
-	if p.Tier == tandem.TierHotHot {
-		skipOrigin = from
-	}
-	if limit <= 0 || limit > 1000 {
-		limit = 500
-	}
-	deadline := time.Now().Add(wait)
-	for {
-		batch := &tandem.ChangeBatch{ScannedTo: after}
-		err := r.Store.View(ctx, func(tx tandem.Tx) (err error) {
-			scanned, err := tx.ListChanges(ctx, workspaceID, after, limit)
-			if err != nil {
-				return err
-			}
-			for _, c := range scanned {
-				batch.ScannedTo = c.Seq
-				if skipOrigin == "" || c.Origin != skipOrigin {
-					batch.Changes = append(batch.Changes, c)
-				}
-			}
-			if batch.LastSeq, err = tx.LastChangeSeq(ctx, workspaceID); err != nil || batch.LastSeq == 0 {
-				return err
-			}
-			last, err := tx.ListChanges(ctx, workspaceID, batch.LastSeq-1, 1)
-			if err == nil && len(last) == 1 {
-				batch.LastTime = last[0].Time
-			}
-			return err
-		})
-		if err != nil || batch.ScannedTo > after || !time.Now().Before(deadline) {
-			return batch, err
-		}
-		select {
-		case <-ctx.Done():
-			return batch, nil
-		case <-r.Closing():
-			return batch, nil // the server is stopping: answer now, not at the deadline
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-}
-
-// OpenReplicaBlob streams a blob of a paired workspace to its peer. A blob
-// whose bytes changed since the entry that named it is EConflict. Asked
-// with a sha256, the bytes are not verified here: the peer does it.
-func (r *Region) OpenReplicaBlob(ctx context.Context, from, workspaceID, key, sha string) (io.ReadCloser, error) {
-	if _, err := r.ReplicaPair(ctx, from, workspaceID); err != nil {
-		return nil, err
-	}
-	if !strings.HasPrefix(key, tandem.StoragePrefix(workspaceID)) {
-		return nil, tandem.Errorf(tandem.EForbidden, "blob %q is not in workspace %s", key, workspaceID)
-	}
-	if err := r.FinishPending(ctx, key); err != nil {
-		return nil, err
-	}
-	cur, err := r.Blobs.Stat(ctx, key)
-	if err != nil {
-		return nil, err
-	}
-	if sha != "" && cur.SHA256 != sha {
-		return nil, tandem.Errorf(tandem.EConflict, "blob %s was replaced since (now sha256 %s)", key, cur.SHA256)
-	}
-	if sha == "" {
-		return r.Blobs.OpenVerified(ctx, cur)
-	}
-	// Not hashed here: the peer verifies every byte against the sha256 it
-	// asked for before it stores the blob, which catches bytes damaged at
-	// rest here as well as in transit, and hashing 1 GiB on both sides took
-	// a second of this region's CPU during a catch-up.
-	return r.Blobs.Open(ctx, key)
 }

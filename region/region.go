@@ -14,56 +14,35 @@ import (
 // DefaultRetention is how long a soft-deleted workspace stays recoverable.
 const DefaultRetention = 14 * 24 * time.Hour
 
-// Region implements tandem.WorkspaceService, tandem.TokenService,
-// tandem.NotebookService and tandem.Authenticator for one region.
+// Region is the kernel of one region: workspaces and their soft delete,
+// tokens and access, notebooks, pairs and peers with the writable check
+// (invariant 3), staging, and the change log (invariant 1). The domain
+// services (assets, jobs, tracking, secrets, failover, backup and the
+// replication feed) are built on it; see doc.go.
 type Region struct {
 	Name      string           // the region's name, recorded as the origin of its writes
 	Store     tandem.Store     // metadata
 	Blobs     tandem.BlobStore // default storage of every workspace
 	Retention time.Duration    // soft-delete retention
 	MaxUpload int64            // largest single uploaded file in bytes; 0: no limit
-	// QuotaCores caps the cores the region's clusters may hold (the sum of
-	// max_instances × vCPUs per instance); 0: no quota.
-	QuotaCores int
-	Now        func() time.Time // clock; replaceable in tests
-	Logger     *slog.Logger
+	Now       func() time.Time // clock; replaceable in tests
+	Logger    *slog.Logger
+	// PurgeInterval is how often Start's loop purges the workspaces whose
+	// retention ended; 0: DefaultPurgeInterval.
+	PurgeInterval time.Duration
 
 	// Replication wiring: this region's own endpoint (named in NotPrimary
 	// errors and pairs), how to call peers, and the replicator's figures.
 	Endpoint          string
 	Dial              tandem.PeerDialer
 	ReplicationStatus func(workspaceID string) tandem.ReplicationStatus
-	// StopReplication stops a workspace's replicator and waits for it; a
-	// promotion calls it first.
-	StopReplication func(workspaceID string)
-	Vault           tandem.Vault // seals workspace secrets; nil: the secret calls answer Unavailable
-	// StorageURL is the URL of Blobs; OpenStorage opens another blob store
-	// by URL (a restore from storage other than the region's own). Nil:
-	// restores read this region's storage only.
-	StorageURL  string
-	OpenStorage func(ctx context.Context, url string) (tandem.BlobStore, error)
-
-	// Agents: how long an agent may stay silent before its job is queued
-	// again (default DefaultAgentTimeout), and how many times that happens
-	// before the job fails.
-	AgentTimeout time.Duration
-	MaxRetries   int
-	// ContainerRuntime is the runtime local jobs with an image run in:
-	// "" or "auto", "none", docker, podman or a path (compute.Local).
-	ContainerRuntime string
-
-	// JobOutputSync is how often a running job's outputs and log are
-	// uploaded; 0: DefaultJobOutputSync; negative: only at the job's end.
-	JobOutputSync time.Duration
+	Vault             tandem.Vault // seals workspace secrets and peer tokens; nil: the secret calls answer Unavailable
 
 	assetLocks assetLocks
 	closeOnce  sync.Once
 	closeMu    sync.Mutex
 	closeCh    chan struct{}
-	jobsOnce   sync.Once
-	jobRunner  *jobRunner
-	agentsOnce sync.Once
-	agentState *agentRegistry
+	loops      Loops
 }
 
 var (
@@ -77,13 +56,12 @@ var (
 // default logger.
 func New(name string, store tandem.Store, blobs tandem.BlobStore) *Region {
 	return &Region{
-		Name:       name,
-		Store:      store,
-		Blobs:      blobs,
-		Retention:  DefaultRetention,
-		MaxRetries: DefaultMaxRetries,
-		Now:        time.Now,
-		Logger:     slog.Default(),
+		Name:      name,
+		Store:     store,
+		Blobs:     blobs,
+		Retention: DefaultRetention,
+		Now:       time.Now,
+		Logger:    slog.Default(),
 	}
 }
 
@@ -135,4 +113,32 @@ func (r *Region) LogChange(ctx context.Context, tx tandem.Tx, wsID string, kind 
 		c.Body = b
 	}
 	return tx.AppendChange(ctx, c)
+}
+
+func (r *Region) RequireVault() (tandem.Vault, error) {
+	if r.Vault == nil {
+		return nil, tandem.Errorf(tandem.EUnavailable, "this region has no vault configured; secrets are unavailable")
+	}
+	return r.Vault, nil
+}
+
+func ChangesBetween(ctx context.Context, tx tandem.Tx, wsID string, after, upTo int64) ([]*tandem.Change, error) {
+	var out []*tandem.Change
+	for after < upTo {
+		page, err := tx.ListChanges(ctx, wsID, after, 1000)
+		if err != nil {
+			return nil, err
+		}
+		if len(page) == 0 {
+			break
+		}
+		for _, c := range page {
+			if c.Seq > upTo {
+				return out, nil
+			}
+			out = append(out, c)
+			after = c.Seq
+		}
+	}
+	return out, nil
 }

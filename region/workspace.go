@@ -13,12 +13,12 @@ import (
 )
 
 const (
-	maxDescription = 4096
-	maxDisplayName = 256
-	maxTags        = 64
-	maxTagKey      = 128
-	maxTagValue    = 1024
-	WorkspaceMarker  = ".tandem/workspace.json" // marker written into each workspace's storage
+	maxDescription  = 4096
+	maxDisplayName  = 256
+	maxTags         = 64
+	maxTagKey       = 128
+	maxTagValue     = 1024
+	WorkspaceMarker = ".tandem/workspace.json" // marker written into each workspace's storage
 )
 
 // FindWorkspace returns a live workspace visible to the caller.

@@ -11,12 +11,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/tandemml/tandem"
+	"github.com/tandemml/tandem/app"
 	"github.com/tandemml/tandem/blobstore"
 	"github.com/tandemml/tandem/httpapi"
 	"github.com/tandemml/tandem/region"
@@ -67,16 +67,17 @@ type Server struct {
 
 	Store      tandem.Store
 	Blobs      tandem.BlobStore
-	Region     *region.Region
+	Region     *region.Region // the kernel
+	App        *app.Region    // the services on it
 	Replicator *replication.Manager
 
 	adminPath    string
 	adminCreated bool
 	ln           net.Listener
 	http         *http.Server
-	pprof        *http.Server // see EnvPprof
-	cancel       context.CancelFunc
-	wg           sync.WaitGroup
+	pprof        *http.Server  // see EnvPprof
+	started      bool          // the services were started
+	served       chan struct{} // closed when Serve returned
 }
 
 // New returns a server with cfg's zero fields set to defaults.
@@ -108,7 +109,7 @@ func New(cfg Config) *Server {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(cfg.LogOutput, nil))
 	}
-	return &Server{Config: cfg}
+	return &Server{Config: cfg, served: make(chan struct{})}
 }
 
 // Open creates the data directory, opens the metadata store and the blob
@@ -166,102 +167,77 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	}
 	s.Blobs = blobstore.Instrument(blobs, reg, scheme(cfg.Storage))
 
-	s.Region = region.New(cfg.Region, s.Store, s.Blobs)
-	s.Region.Retention = time.Duration(cfg.RetentionDays) * 24 * time.Hour
-	s.Region.MaxUpload = cfg.MaxUploadMB << 20
-	s.Region.QuotaCores = cfg.QuotaCores
-	s.Region.AgentTimeout, s.Region.MaxRetries = cfg.AgentTimeout, cfg.MaxRetries
-	s.Region.ContainerRuntime = cfg.ContainerRuntime
-	s.Region.Logger = cfg.Logger
-	s.Region.Vault = keys
-	s.Region.StorageURL = cfg.Storage
-	s.Region.OpenStorage = func(ctx context.Context, url string) (tandem.BlobStore, error) {
+	k := region.New(cfg.Region, s.Store, s.Blobs)
+	k.Retention = time.Duration(cfg.RetentionDays) * 24 * time.Hour
+	k.MaxUpload = cfg.MaxUploadMB << 20
+	k.PurgeInterval = cfg.PurgeInterval
+	k.Logger = cfg.Logger
+	k.Vault = keys
+	k.Endpoint = cfg.Advertise
+	if k.Endpoint == "" {
+		k.Endpoint = "http://" + s.Addr()
+	}
+	k.Dial = httpapi.PeerClient
+	s.Region = k
+	a := app.New(k)
+	s.App = a
+	a.Jobs.QuotaCores = cfg.QuotaCores
+	a.Jobs.AgentTimeout, a.Jobs.MaxRetries = cfg.AgentTimeout, cfg.MaxRetries
+	a.Jobs.ContainerRuntime = cfg.ContainerRuntime
+	a.Jobs.JobOutputSync = cfg.JobOutputSync
+	a.Backup.StorageURL = cfg.Storage
+	a.Backup.OpenStorage = func(ctx context.Context, url string) (tandem.BlobStore, error) {
 		return blobstore.Open(ctx, url)
 	}
-	s.Region.JobOutputSync = cfg.JobOutputSync
-	s.Region.Endpoint = cfg.Advertise
-	if s.Region.Endpoint == "" {
-		s.Region.Endpoint = "http://" + s.Addr()
-	}
-	s.Region.Dial = httpapi.PeerClient
-	s.Replicator = replication.NewManager(cfg.Region, s.Store, s.Blobs, reg)
-	s.Replicator.Peer = s.Region.Peer
-	s.Replicator.Dial = httpapi.PeerClient
-	s.Replicator.Logger = cfg.Logger
-	s.Replicator.ColdPoll = cfg.ColdPoll
-	s.Region.ReplicationStatus = s.Replicator.Status
-	s.Region.StopReplication = s.Replicator.Stop
+	a.Backup.SnapshotInterval = cfg.SnapshotInterval
+	s.Replicator = a.EnableReplication(httpapi.PeerClient, reg, cfg.ColdPoll)
 
 	s.adminPath = cfg.AdminToken
 	if s.adminPath == "" {
 		s.adminPath = filepath.Join(dir, "admin.token")
 	}
-	if s.adminCreated, err = s.Region.EnsureAdminToken(ctx, s.adminPath); err != nil {
+	if s.adminCreated, err = k.EnsureAdminToken(ctx, s.adminPath); err != nil {
 		return fmt.Errorf("admin token: %w", err)
 	}
 
 	api := &httpapi.Server{
-		Workspaces:  s.Region,
-		Tokens:      s.Region,
-		Notebooks:   s.Region,
-		Secrets:     s.Region,
-		Assets:      s.Region,
-		Jobs:        s.Region,
-		Runs:        s.Region,
-		Datastores:  s.Region,
-		Agents:      s.Region,
-		Computes:    s.Region,
-		Digests:     s.Region,
-		Archives:    s.Region,
-		Pairs:       s.Region,
-		Divergences: s.Region,
-		Replication: s.Region,
-		Auth:        s.Region,
-		Info:        s.Region.Info,
-		Ready:       s.ready,
-		Logger:      cfg.Logger,
-		Gatherer:    reg,
-		Registerer:  reg,
+		Workspaces:   k,
+		Tokens:       k,
+		Notebooks:    k,
+		Secrets:      a.Secrets,
+		Assets:       a.Assets,
+		Jobs:         a.Jobs,
+		Runs:         a.Tracking,
+		Datastores:   a.Assets,
+		Agents:       a.Jobs,
+		Computes:     a.Jobs,
+		Digests:      a.Backup,
+		Archives:     a.Backup,
+		Pairs:        k,
+		Failovers:    a.Failover,
+		Divergences:  a.Failover,
+		Peers:        k,
+		Replication:  a.Feed,
+		Snapshots:    a.Feed,
+		FailoverPeer: a.Failover,
+		Auth:         k,
+		Info:         k.Info,
+		Ready:        s.ready,
+		Logger:       cfg.Logger,
+		Gatherer:     reg,
+		Registerer:   reg,
 	}
-	// A returning old primary learns of a failover made while it was away
-	// before it takes a single write.
-	s.Region.CheckEpochs(ctx, 2*time.Second)
+	// Services start before the API serves: a returning old primary learns
+	// of a failover made while it was away before it takes a single write.
+	s.started = true
+	a.Start(ctx)
 	s.http = &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	s.pprof = startPprof(cfg.Logger)
-
-	bg, cancel := context.WithCancel(context.Background())
-	s.cancel = cancel
-	s.wg.Add(5)
 	go func() {
-		defer s.wg.Done()
+		defer close(s.served)
 		if err := s.http.Serve(s.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			cfg.Logger.Error("serve", "err", err)
 		}
-	}()
-	go func() {
-		defer s.wg.Done()
-		s.Region.RunPurger(bg, cfg.PurgeInterval)
-	}()
-	go func() {
-		defer s.wg.Done()
-		s.Region.RunEpochAnnouncer(bg, time.Second)
-	}()
-	go func() {
-		defer s.wg.Done()
-		if err := s.Region.FinishPendingWrites(bg); err != nil && bg.Err() == nil {
-			cfg.Logger.Error("finish pending writes", "err", err)
-		}
-		s.Replicator.Run(bg)
-	}()
-	go func() {
-		defer s.wg.Done()
-		s.Region.RunSnapshots(bg, cfg.SnapshotInterval)
-	}()
-	s.Region.StartJobs(bg, &s.wg)
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		s.Region.RunAgentReaper(bg)
 	}()
 	cfg.Logger.Info("region server started", "region", cfg.Region, "addr", s.Addr(),
 		"db", redact(cfg.DB), "storage", cfg.Storage, "retention_days", cfg.RetentionDays)
@@ -312,21 +288,21 @@ func (s *Server) AdminTokenCreated() bool { return s.adminCreated }
 // stops background work and closes the stores.
 func (s *Server) Close(ctx context.Context) error {
 	var errs []error
-	if s.Region != nil {
-		s.Region.Shutdown()
+	if s.App != nil {
+		s.App.Shutdown()
 	}
 	if s.http != nil {
 		if err := s.http.Shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("shut down API: %w", err))
 		}
+		<-s.served
 	}
 	if s.pprof != nil {
 		s.pprof.Close()
 	}
-	if s.cancel != nil {
-		s.cancel()
+	if s.started {
+		s.App.Stop()
 	}
-	s.wg.Wait()
 	errs = append(errs, s.closeStores())
 	s.Config.Logger.Info("region server stopped", "region", s.Config.Region)
 	return errors.Join(errs...)

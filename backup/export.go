@@ -1,0 +1,294 @@
+package backup
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+
+	"github.com/tandemml/tandem"
+	"github.com/tandemml/tandem/archive"
+	"github.com/tandemml/tandem/secrets"
+	"github.com/tandemml/tandem/spec"
+)
+
+var _ tandem.ArchiveService = (*Service)(nil)
+
+// Workspace archives (docs/archive-format.md): ExportWorkspace streams one,
+// ImportWorkspace (import.go) reads one, RestoreWorkspace (restore.go)
+// rebuilds a workspace from the snapshots in its storage.
+
+// parseInclude returns the set of categories opts asks for: every one but
+// secrets when empty.
+func parseInclude(list []string) (map[string]bool, error) {
+	out := map[string]bool{}
+	if len(list) == 0 {
+		for _, c := range tandem.ExportCategories {
+			out[c] = c != tandem.IncludeSecrets
+		}
+		return out, nil
+	}
+	for _, c := range list {
+		c = strings.TrimSpace(c)
+		if c == "all" {
+			for _, c := range tandem.ExportCategories {
+				out[c] = true
+			}
+			continue
+		}
+		if !slices.Contains(tandem.ExportCategories, c) {
+			return nil, tandem.Errorf(tandem.EInvalid, "unknown category %q to include; use %s (or all)",
+				c, strings.Join(tandem.ExportCategories, ", ")).WithTarget("include")
+		}
+		out[c] = true
+	}
+	return out, nil
+}
+
+// relBlob returns a blob key relative to the workspace's storage prefix.
+func relBlob(wsID, key string) (string, error) {
+	prefix := tandem.StoragePrefix(wsID)
+	if !strings.HasPrefix(key, prefix) || len(key) == len(prefix) {
+		return "", fmt.Errorf("blob %q is outside the storage of workspace %s", key, wsID)
+	}
+	return strings.TrimPrefix(key, prefix), nil
+}
+
+// portable returns a copy of res as an archive holds it: no workspace id,
+// blob keys relative to the workspace's storage prefix.
+func portable(res *tandem.Resource) (*tandem.Resource, error) {
+	out := *res
+	out.WorkspaceID = ""
+	out.Blobs = make([]tandem.BlobRef, len(res.Blobs))
+	for i, b := range res.Blobs {
+		rel, err := relBlob(res.WorkspaceID, b.Key)
+		if err != nil {
+			return nil, err
+		}
+		out.Blobs[i] = tandem.BlobRef{Key: rel, SHA256: b.SHA256, Size: b.Size}
+	}
+	return &out, nil
+}
+
+// yamlName returns the yaml/ entry of a resource.
+func yamlName(res *tandem.Resource) string {
+	n := archive.YAMLDir + string(res.Kind) + "/" + res.Name
+	if res.Version != "" {
+		n += "/" + res.Version
+	}
+	return n + ".yml"
+}
+
+// resourceYAML returns the Azure ML document of a resource whose spec holds
+// one (assets, jobs, datastores), or nil.
+func resourceYAML(res *tandem.Resource) []byte {
+	var doc struct {
+		Spec map[string]any `json:"spec"`
+	}
+	if json.Unmarshal(res.Spec, &doc) != nil || len(doc.Spec) == 0 {
+		return nil
+	}
+	b, err := spec.Marshal(doc.Spec)
+	if err != nil {
+		return nil
+	}
+	return b
+}
+
+// ExportWorkspace writes an archive of a live workspace to w. Its metadata
+// is read in one transaction (a consistent cut); blobs are then streamed
+// one at a time, each verified against its recorded sha256 as it is read.
+// Nothing is written to w until the checks pass and the metadata is read.
+func (r *Service) ExportWorkspace(ctx context.Context, name string, opts tandem.ExportOptions, w io.Writer) error {
+	include, err := parseInclude(opts.Include)
+	if err != nil {
+		return err
+	}
+	if include[tandem.IncludeSecrets] {
+		switch {
+		case opts.Passphrase == "" && opts.RecipientKey == "":
+			return tandem.Errorf(tandem.EInvalid, "exporting secrets needs a passphrase (--passphrase-file) or a recipient key (--recipient) to encrypt them; secrets are never exported in clear").WithTarget("passphrase")
+		case opts.Passphrase != "" && opts.RecipientKey != "":
+			return tandem.Errorf(tandem.EInvalid, "give a passphrase or a recipient key, not both").WithTarget("recipient_key")
+		case opts.RecipientKey != "":
+			if err := archive.CheckRecipient(opts.RecipientKey); err != nil {
+				return err
+			}
+		default:
+			if err := archive.CheckPassphrase([]byte(opts.Passphrase)); err != nil {
+				return err
+			}
+		}
+	}
+	var (
+		ws        *tandem.Workspace
+		resources []*tandem.Resource
+	)
+	err = r.Store.View(ctx, func(tx tandem.Tx) (err error) {
+		if ws, err = r.LiveWorkspace(ctx, tx, name); err != nil {
+			return err
+		}
+		resources, err = tx.ListResources(ctx, tandem.ResourceFilter{WorkspaceID: ws.ID})
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	var picked, secretRes []*tandem.Resource
+	for _, res := range resources {
+		if !include[tandem.CategoryOf(res.Kind)] || (opts.Since != nil && res.UpdatedAt.Before(*opts.Since)) {
+			continue
+		}
+		if res.Kind == tandem.KindSecret {
+			secretRes = append(secretRes, res)
+			continue
+		}
+		picked = append(picked, res)
+	}
+
+	// Secrets are opened and encrypted before anything is written, so a
+	// vault failure fails the export cleanly.
+	var sealed []byte
+	if include[tandem.IncludeSecrets] {
+		values := make([]archive.SecretValue, 0, len(secretRes))
+		if len(secretRes) > 0 {
+			v, err := r.RequireVault()
+			if err != nil {
+				return err
+			}
+			for _, res := range secretRes {
+				_, sp, err := secrets.DecodeSecret(res)
+				if err != nil {
+					return err
+				}
+				value, err := v.Open(sp.Sealed, secrets.SecretAAD(ws.ID, res.Name))
+				if err != nil {
+					return secrets.VaultError(r.Logger, err, ws.Name, res.Name)
+				}
+				values = append(values, archive.SecretValue{Name: res.Name, Version: sp.Version, Value: value, CreatedAt: res.CreatedAt, UpdatedAt: res.UpdatedAt})
+			}
+		}
+		if opts.RecipientKey != "" {
+			sealed, err = archive.SealSecretsTo(opts.RecipientKey, ws.ID, values)
+		} else {
+			sealed, err = archive.SealSecrets([]byte(opts.Passphrase), ws.ID, values)
+		}
+		if err != nil {
+			return err
+		}
+		for _, v := range values {
+			clear(v.Value)
+		}
+	}
+
+	// resources.jsonl, and the blobs to stream, deduplicated by key.
+	var lines []byte
+	blobs := map[string]tandem.BlobRef{}
+	counts := map[string]int64{}
+	for _, res := range picked {
+		p, err := portable(res)
+		if err != nil {
+			return err
+		}
+		b, err := json.Marshal(p)
+		if err != nil {
+			return err
+		}
+		lines = append(append(lines, b...), '\n')
+		counts[string(res.Kind)]++
+		for i, ref := range res.Blobs {
+			blobs[p.Blobs[i].Key] = ref
+		}
+	}
+
+	inc := make([]string, 0, len(include))
+	for _, c := range tandem.ExportCategories {
+		if include[c] {
+			inc = append(inc, c)
+		}
+	}
+	h := &archive.Header{
+		Workspace: archive.SourceWorkspace{ID: ws.ID, Name: ws.Name, DisplayName: ws.DisplayName,
+			Description: ws.Description, Tags: ws.Tags, CreatedAt: ws.CreatedAt},
+		Region:        r.Name,
+		CreatedAt:     r.Timestamp(),
+		Since:         opts.Since,
+		Include:       inc,
+		TandemVersion: tandem.Version,
+	}
+	if sealed != nil {
+		h.Secrets = "passphrase"
+		if opts.RecipientKey != "" {
+			h.Secrets = "recipient-key"
+		}
+	}
+	aw, err := archive.NewWriter(w, h)
+	if err != nil {
+		return err
+	}
+	if err := aw.WriteBytes(archive.ResourcesFile, lines); err != nil {
+		return err
+	}
+	for k, n := range counts {
+		aw.Count(k, n)
+	}
+	for _, res := range picked {
+		if y := resourceYAML(res); y != nil {
+			if err := aw.WriteBytes(yamlName(res), y); err != nil {
+				return err
+			}
+		}
+	}
+	if sealed != nil {
+		if err := aw.WriteBytes(archive.SecretsFile, sealed); err != nil {
+			return err
+		}
+		aw.Count("secret", int64(len(secretRes)))
+	}
+	for _, rel := range slices.Sorted(func(yield func(string) bool) {
+		for k := range blobs {
+			if !yield(k) {
+				return
+			}
+		}
+	}) {
+		ref := blobs[rel]
+		if err := r.exportBlob(ctx, aw, rel, ref); err != nil {
+			return err
+		}
+		aw.Count("blob", 1)
+	}
+	if err := aw.Close(); err != nil {
+		return err
+	}
+	r.Logger.Info("workspace exported", "workspace", ws.Name, "id", ws.ID, "resources", len(picked), "secrets", len(secretRes), "blobs", len(blobs))
+	return nil
+}
+
+func (r *Service) exportBlob(ctx context.Context, aw *archive.Writer, rel string, ref tandem.BlobRef) error {
+	rc, err := r.Blobs.OpenVerified(ctx, ref)
+	if tandem.IsCode(err, tandem.ENotFound) {
+		return tandem.Errorf(tandem.EConflict, "blob %s is gone (changed while the workspace was exported?); export again", ref.Key)
+	} else if err != nil {
+		return err
+	}
+	defer rc.Close()
+	if err := aw.WriteFile(archive.BlobsDir+rel, ref.Size, rc); err != nil {
+		return fmt.Errorf("export blob %s: %w", ref.Key, err)
+	}
+	return nil
+}
+
+// SnapshotWorkspace writes a metadata snapshot of a workspace now.
+func (r *Service) SnapshotWorkspace(ctx context.Context, name string) (*tandem.SnapshotInfo, error) {
+	var ws *tandem.Workspace
+	if err := r.Store.View(ctx, func(tx tandem.Tx) (err error) {
+		ws, err = r.AnyWorkspace(ctx, tx, name)
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	return r.WriteSnapshot(ctx, ws.ID)
+}

@@ -1,0 +1,849 @@
+package jobs
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tandemml/tandem"
+	"github.com/tandemml/tandem/assets"
+	"github.com/tandemml/tandem/compute"
+	"github.com/tandemml/tandem/region"
+	"github.com/tandemml/tandem/spec"
+)
+
+var _ tandem.JobService = (*Service)(nil)
+
+// DefaultJobWorkers is how many jobs a region runs at once on local compute.
+const DefaultJobWorkers = 4
+
+// jobRunner is a region's queue of local jobs and the runs in progress.
+// It lives beside the Region (keyed by it) so that a Region needs no new
+// fields.
+type jobRunner struct {
+	mu      sync.Mutex
+	pending []JobRef
+	wake    chan struct{}
+	running map[string]*RunningJob // wsID/name
+	local   compute.Local
+}
+
+type JobRef struct{ WorkspaceID, Name string }
+
+type RunningJob struct {
+	cancel   context.CancelFunc
+	canceled bool   // by CancelJob
+	log      string // live log path, once started
+	// demotedAt is the epoch at which this region lost the primary role of
+	// the job's workspace while it ran (job_failover.go); 0 otherwise.
+	demotedAt int64
+	done      chan struct{}
+}
+
+func (r *Service) jobs() *jobRunner {
+	r.jobsOnce.Do(func() {
+		r.jobRunner = &jobRunner{wake: make(chan struct{}, 1), running: map[string]*RunningJob{}, local: compute.Local{Runtime: r.ContainerRuntime}}
+	})
+	return r.jobRunner
+}
+
+func (jr *jobRunner) enqueue(ref JobRef) {
+	jr.mu.Lock()
+	jr.pending = append(jr.pending, ref)
+	jr.mu.Unlock()
+	select {
+	case jr.wake <- struct{}{}:
+	default:
+	}
+}
+
+// StartJobs marks the jobs a previous process left unfinished as Failed,
+// then runs queued jobs on local compute with DefaultJobWorkers workers
+// until ctx ends. Its goroutines join wg.
+func (r *Service) StartJobs(ctx context.Context, wg *sync.WaitGroup) {
+	jr := r.jobs()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		// Jobs a failover interrupted in the old primary first (they become
+		// Interrupted), then this region's own, left by its last process.
+		r.recoverPromotedJobs(ctx)
+		r.failInterrupted(ctx)
+		r.revokeEndedJobTokens(ctx)
+		var workers sync.WaitGroup
+		for i := 0; i < DefaultJobWorkers; i++ {
+			workers.Add(1)
+			go func() {
+				defer workers.Done()
+				for {
+					jr.mu.Lock()
+					if len(jr.pending) > 0 {
+						ref := jr.pending[0]
+						jr.pending = jr.pending[1:]
+						more := len(jr.pending) > 0
+						jr.mu.Unlock()
+						if more {
+							select {
+							case jr.wake <- struct{}{}:
+							default:
+							}
+						}
+						r.runJob(ctx, ref)
+						continue
+					}
+					jr.mu.Unlock()
+					select {
+					case <-ctx.Done():
+						return
+					case <-jr.wake:
+					}
+				}
+			}()
+		}
+		workers.Wait()
+		r.waitPipelines()
+	}()
+}
+
+// failInterrupted marks jobs left Queued, Preparing or Running by a
+// previous process as Failed. Workspaces this region may not write (a
+// secondary's) are left to their primary. It runs after
+// recoverPromotedJobs, which has already marked Interrupted the jobs that
+// were running in an old primary (not this region's own).
+func (r *Service) failInterrupted(ctx context.Context) {
+	var refs []JobRef
+	err := r.Store.View(ctx, func(tx tandem.Tx) error {
+		list, err := tx.ListWorkspaces(ctx, tandem.WorkspaceFilter{})
+		if err != nil {
+			return err
+		}
+		for _, ws := range list {
+			res, err := tx.ListResources(ctx, tandem.ResourceFilter{WorkspaceID: ws.ID, Kind: tandem.KindJob})
+			if err != nil {
+				return err
+			}
+			for _, x := range res {
+				j, err := JobFromResource(x)
+				// Jobs on clusters belong to their agents: the agent reaper
+				// handles those whose agent does not come back.
+				if err == nil && !tandem.JobDone(j.Status) && j.Compute == tandem.LocalCompute {
+					refs = append(refs, JobRef{ws.ID, j.Name})
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		r.Logger.Error("find interrupted jobs", "err", err)
+		return
+	}
+	// Jobs queued by this process (created before the workers started)
+	// are not interrupted ones.
+	jr := r.jobs()
+	jr.mu.Lock()
+	ours := map[JobRef]bool{}
+	for _, ref := range jr.pending {
+		ours[ref] = true
+	}
+	jr.mu.Unlock()
+	for _, ref := range refs {
+		if ours[ref] {
+			continue
+		}
+		err := r.UpdateJob(ctx, ref, func(j *tandem.Job, _ *tandem.Resource) error {
+			if tandem.JobDone(j.Status) {
+				return ErrSkip
+			}
+			r.EndJob(j, tandem.JobFailed, "interrupted: server restarted", nil)
+			return nil
+		})
+		if err != nil && err != ErrSkip {
+			r.Logger.Warn("cannot mark interrupted job failed", "workspace", ref.WorkspaceID, "job", ref.Name, "err", err)
+		}
+	}
+}
+
+var ErrSkip = fmt.Errorf("skip")
+
+func (r *Service) EndJob(j *tandem.Job, status, msg string, exit *int) {
+	now := r.Timestamp()
+	j.Status, j.Error, j.ExitCode, j.EndedAt = status, msg, exit, &now
+}
+
+// CreateJob validates a command job for local compute, copies its code
+// snapshot to runs/<name>/code/, records it as Queued and schedules it.
+func (r *Service) CreateJob(ctx context.Context, workspace string, req *tandem.JobRequest) (*tandem.Job, error) {
+	ws, err := r.FindWorkspace(ctx, workspace)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.CheckWritable(ctx, ws.ID); err != nil {
+		return nil, err
+	}
+	if req, err = r.stageStoredCode(ctx, ws, req); err != nil {
+		return nil, err
+	}
+	raw, err := json.Marshal(req.Spec)
+	if err != nil {
+		return nil, tandem.Errorf(tandem.EInvalid, "spec is not a JSON document: %v", err)
+	}
+	doc, err := spec.Parse(raw, "request", spec.Options{Kind: "job", NoFS: true})
+	if err != nil {
+		return nil, tandem.Errorf(tandem.EInvalid, "%v", err)
+	}
+	if doc.Type == "pipeline" {
+		return r.createPipeline(ctx, ws, doc, req)
+	}
+	if doc.Type != "command" {
+		return nil, tandem.Errorf(tandem.EInvalid, "%s jobs are not supported yet; only command and pipeline jobs run", doc.Type).WithTarget("type")
+	}
+	j := &tandem.Job{Name: doc.Name, Type: doc.Type, Description: doc.Description, Tags: doc.Tags, Status: tandem.JobQueued, Parent: ParentOf(ctx)}
+	j.DisplayName, _ = doc.Fields["display_name"].(string)
+	j.ExperimentName, _ = doc.Fields["experiment_name"].(string)
+	c, _ := doc.Fields["compute"].(string)
+	target, err := r.jobCompute(ctx, workspace, c)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkInstances(doc.Fields, target); err != nil {
+		return nil, err
+	}
+	j.Compute = target.Name
+	if j.Name == "" {
+		j.Name = NewJobName()
+	} else if err := tandem.ValidateAssetName(j.Name); err != nil {
+		return nil, err
+	}
+	if j.Command, err = SubstituteInputs(doc.Fields); err != nil {
+		return nil, err
+	}
+	areq := &tandem.AssetRequest{Kind: tandem.KindJob, Spec: req.Spec, Paths: req.Paths, Files: req.Files}
+	if err := assets.CheckPaths(doc, areq); err != nil {
+		return nil, err
+	}
+	if err := r.CheckStaged(ctx, ws.ID, req.Files); err != nil {
+		return nil, err
+	}
+	// The environment only labels a host run: references to curated or
+	// registry environments are recorded, not resolved.
+	refs := *doc
+	refs.Refs = nil
+	for _, ref := range doc.Refs {
+		if !strings.HasPrefix(ref.Field, "environment") {
+			refs.Refs = append(refs.Refs, ref)
+		}
+	}
+	if err := r.Assets.ResolveRefs(ctx, ws, &refs); err != nil {
+		return nil, err
+	}
+	err = r.Store.View(ctx, func(tx tandem.Tx) error {
+		_, err := tx.FindResource(ctx, tandem.ResourceKey{WorkspaceID: ws.ID, Kind: tandem.KindJob, Name: j.Name})
+		if err == nil {
+			return tandem.Errorf(tandem.EConflict, "job %q already exists in workspace %q", j.Name, ws.Name).WithTarget(j.Name)
+		} else if tandem.IsCode(err, tandem.ENotFound) {
+			return nil
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	plan, req, err := r.resolveInputs(ctx, ws, j.Name, doc, req)
+	if err != nil {
+		return nil, err
+	}
+	j.Inputs = plan.inputs
+
+	// Code snapshot: runs/<name>/code/...
+	j.Spec = assets.CloneMap(doc.Fields)
+	j.Spec["name"] = j.Name
+	j.Spec["compute"] = "azureml:" + j.Compute
+	recordInputs(j.Spec, j.Inputs)
+	roots := map[string]tandem.AssetPath{}
+	for _, p := range req.Paths {
+		roots[p.Field] = p
+		uri := assets.DatastoreURI(tandem.RunFolder(j.Name) + "code")
+		if p.Dir {
+			uri += "/"
+		}
+		assets.SetField(j.Spec, p.Field, uri)
+	}
+	var blobs []tandem.BlobRef
+	for _, f := range req.Files {
+		rel := "code"
+		if p := roots[f.Field]; p.Dir {
+			rel = "code/" + strings.TrimPrefix(f.Path, p.Root+"/")
+		} else {
+			rel = "code/" + p.Root
+		}
+		f.Path = rel
+		j.Files = append(j.Files, f)
+	}
+	sort.Slice(j.Files, func(a, b int) bool { return j.Files[a].Path < j.Files[b].Path })
+	// The code snapshot goes to the content-addressed code store: a file
+	// the workspace already holds (an earlier job's) is not stored again.
+	j.CodeStore = codeStoreSHA256
+	for _, f := range j.Files {
+		ref, err := r.storeCode(ctx, ws.ID, tandem.BlobRef{Key: region.StagingKey(ws.ID, f.SHA256), SHA256: f.SHA256, Size: f.Size})
+		if err != nil {
+			return nil, fmt.Errorf("store code file %s of job %s: %w", f.Path, j.Name, err)
+		}
+		blobs = addBlob(blobs, ref)
+	}
+	more, err := r.copyInputFiles(ctx, ws.ID, j, plan, req.Files)
+	if blobs = append(blobs, more...); err != nil {
+		r.RemoveBlobs(ctx, blobs)
+		return nil, err
+	}
+	if err := r.RecordNewJob(ctx, ws, j, blobs, req.Files); err != nil {
+		return nil, err
+	}
+	r.Logger.Info("job queued", "workspace", ws.Name, "job", j.Name, "compute", j.Compute)
+	if j.Compute == tandem.LocalCompute {
+		r.jobs().enqueue(JobRef{ws.ID, j.Name})
+	} else {
+		r.wakeAgents(ws.ID, j.Compute) // agents of the cluster claim it
+	}
+	return j, nil
+}
+
+var (
+	jobAdjectives = []string{"amber", "brave", "calm", "dreamy", "eager", "frosty", "gentle", "happy", "icy", "jolly", "keen", "lucid", "mellow", "nimble", "olive", "plucky", "quiet", "rustic", "sunny", "tidy", "upbeat", "vivid", "witty", "zesty"}
+	jobNouns      = []string{"apple", "brush", "cloud", "drum", "engine", "fox", "garden", "heart", "island", "jelly", "kite", "lemon", "moon", "night", "ocean", "pepper", "quail", "river", "stone", "tiger", "umbrella", "violin", "whale", "yarn"}
+)
+
+// NewJobName returns a name like Azure's generated ones: adjective_noun_hex.
+func NewJobName() string {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	return jobAdjectives[int(b[0])%len(jobAdjectives)] + "_" + jobNouns[int(b[1])%len(jobNouns)] + "_" + hex.EncodeToString(b[2:])
+}
+
+var (
+	inputRE    = regexp.MustCompile(`\$\{\{\s*inputs\.([A-Za-z0-9_.-]+)\s*\}\}`)
+	optionalRE = regexp.MustCompile(`\$\[\[(.*?)\]\]`)
+)
+
+// SubstituteInputs returns the command with literal inputs in place of
+// ${{inputs.x}}, and optional $[[...]] parts kept when their inputs are
+// given and dropped otherwise.
+func SubstituteInputs(fields map[string]any) (string, error) {
+	command, _ := fields["command"].(string)
+	inputs, _ := fields["inputs"].(map[string]any)
+	values := map[string]string{}
+	for name, v := range inputs {
+		switch x := v.(type) {
+		case string, bool, float64, int, int64:
+			values[name] = Literal(x)
+		case map[string]any:
+			if p, ok := x["path"]; ok && p != nil {
+				// A data input: its local path replaces it when the job runs.
+				values[name] = "${{inputs." + name + "}}"
+				continue
+			}
+			for _, k := range []string{"value", "default"} {
+				if val, ok := x[k]; ok && val != nil {
+					values[name] = Literal(val)
+					break
+				}
+			}
+		case nil:
+		}
+	}
+	command = optionalRE.ReplaceAllStringFunc(command, func(m string) string {
+		inner := optionalRE.FindStringSubmatch(m)[1]
+		for _, ref := range inputRE.FindAllStringSubmatch(inner, -1) {
+			if _, ok := values[ref[1]]; !ok {
+				return ""
+			}
+		}
+		return inner
+	})
+	var missing []string
+	command = inputRE.ReplaceAllStringFunc(command, func(m string) string {
+		name := inputRE.FindStringSubmatch(m)[1]
+		v, ok := values[name]
+		if !ok {
+			missing = append(missing, name)
+			return m
+		}
+		return v
+	})
+	if len(missing) > 0 {
+		return "", tandem.Errorf(tandem.EInvalid, "command refers to undefined input %q", missing[0]).WithTarget("command")
+	}
+	return command, nil
+}
+
+func Literal(v any) string {
+	switch x := v.(type) {
+	case string:
+		return x
+	case float64:
+		return strconv.FormatFloat(x, 'f', -1, 64)
+	}
+	return fmt.Sprint(v)
+}
+
+func jobResource(wsID string, j *tandem.Job, blobs []tandem.BlobRef) (*tandem.Resource, error) {
+	b, err := json.Marshal(j)
+	if err != nil {
+		return nil, err
+	}
+	return &tandem.Resource{
+		WorkspaceID: wsID, Kind: tandem.KindJob, Name: j.Name,
+		Spec: b, Blobs: blobs, CreatedAt: j.CreatedAt, UpdatedAt: j.CreatedAt,
+	}, nil
+}
+
+func JobFromResource(res *tandem.Resource) (*tandem.Job, error) {
+	var j tandem.Job
+	if err := json.Unmarshal(res.Spec, &j); err != nil {
+		return nil, fmt.Errorf("decode job %s: %w", res.Name, err)
+	}
+	return &j, nil
+}
+
+// UpdateJob changes a job in one transaction with its change entry (one
+// entry per status transition, so replicas follow the job). fn returning
+// errSkip leaves the job as it is.
+func (r *Service) UpdateJob(ctx context.Context, ref JobRef, fn func(j *tandem.Job, res *tandem.Resource) error) error {
+	return r.Store.Update(ctx, func(tx tandem.Tx) error {
+		res, err := tx.FindResource(ctx, tandem.ResourceKey{WorkspaceID: ref.WorkspaceID, Kind: tandem.KindJob, Name: ref.Name})
+		if err != nil {
+			return err
+		}
+		j, err := JobFromResource(res)
+		if err != nil {
+			return err
+		}
+		if err := fn(j, res); err != nil {
+			return err
+		}
+		if err := putJob(ctx, tx, res, j, r.Timestamp()); err != nil {
+			return err
+		}
+		return r.LogChange(ctx, tx, ref.WorkspaceID, tandem.KindJob, ref.Name, "", tandem.OpUpdate, res)
+	})
+}
+
+// RecordNewJob records a new job with its blobs in one transaction with
+// its change entry; on failure the blobs written for it go, on success the
+// staged files it was made from.
+func (r *Service) RecordNewJob(ctx context.Context, ws *tandem.Workspace, j *tandem.Job, blobs []tandem.BlobRef, staged []tandem.AssetFile) error {
+	j.CreatedAt = r.Timestamp()
+	res, err := jobResource(ws.ID, j, blobs)
+	if err == nil {
+		err = r.Store.Update(ctx, func(tx tandem.Tx) error {
+			if _, err := r.LiveWorkspace(ctx, tx, ws.Name); err != nil {
+				return err
+			}
+			if _, err := tx.FindResource(ctx, res.Key()); err == nil {
+				return tandem.Errorf(tandem.EConflict, "job %q was created concurrently", j.Name)
+			} else if !tandem.IsCode(err, tandem.ENotFound) {
+				return err
+			}
+			if err := tx.PutResource(ctx, res); err != nil {
+				return err
+			}
+			return r.LogChange(ctx, tx, ws.ID, tandem.KindJob, j.Name, "", tandem.OpCreate, res)
+		})
+	}
+	if err != nil {
+		r.RemoveBlobs(ctx, blobs)
+		return err
+	}
+	for _, f := range staged {
+		_ = r.Blobs.Delete(ctx, region.StagingKey(ws.ID, f.SHA256))
+	}
+	return nil
+}
+
+// putJob stores j as res's body.
+func putJob(ctx context.Context, tx tandem.Tx, res *tandem.Resource, j *tandem.Job, now time.Time) error {
+	b, err := json.Marshal(j)
+	if err != nil {
+		return err
+	}
+	res.Spec, res.UpdatedAt = b, now
+	return tx.PutResource(ctx, res)
+}
+
+// runJob runs one queued job to its end.
+func (r *Service) runJob(ctx context.Context, ref JobRef) {
+	if r.runPipeline(ctx, ref) {
+		return
+	}
+	defer r.pokePipelines()
+	jr := r.jobs()
+	key := ref.WorkspaceID + "/" + ref.Name
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	rj := &RunningJob{cancel: cancel, done: make(chan struct{})}
+	jr.mu.Lock()
+	jr.running[key] = rj
+	jr.mu.Unlock()
+	defer func() {
+		jr.mu.Lock()
+		delete(jr.running, key)
+		jr.mu.Unlock()
+		close(rj.done)
+	}()
+	// Status writes outlive a cancel of the run itself.
+	wctx := context.WithoutCancel(ctx)
+
+	var job *tandem.Job
+	err := r.UpdateJob(wctx, ref, func(j *tandem.Job, _ *tandem.Resource) error {
+		if j.Status != tandem.JobQueued {
+			return ErrSkip
+		}
+		j.Status = tandem.JobPreparing
+		job = j
+		return nil
+	})
+	if err != nil {
+		if err != ErrSkip {
+			r.Logger.Warn("cannot start job", "workspace", ref.WorkspaceID, "job", ref.Name, "err", err)
+		}
+		return
+	}
+	cj := &compute.Job{
+		Name:    job.Name,
+		Command: job.Command,
+		Code: func(dir string) error {
+			for _, f := range job.Files {
+				if err := r.fetchBlob(runCtx, tandem.BlobRef{Key: codeKey(ref.WorkspaceID, job, f), SHA256: f.SHA256, Size: f.Size}, filepath.Join(dir, filepath.FromSlash(strings.TrimPrefix(strings.TrimPrefix(f.Path, "code"), "/")))); err != nil {
+					return err
+				}
+			}
+			return nil
+		},
+	}
+	cj.Env, cj.Outputs, cj.Timeout = runSettings(job)
+	r.prepareRun(runCtx, ref.WorkspaceID, job, cj)
+	revoke, err := r.trackingEnv(wctx, ref.WorkspaceID, job.Name, cj.Env)
+	if err != nil {
+		r.finishJob(wctx, ref, &compute.Result{ExitCode: -1, Err: fmt.Errorf("issue the job's token: %w", err)}, rj)
+		return
+	}
+	defer revoke()
+	if runCtx.Err() != nil {
+		r.finishJob(wctx, ref, nil, rj)
+		return
+	}
+	outSync := r.watchOutputs(ref, job, cj)
+	res := jr.local.Run(runCtx, cj, func(log string) {
+		outSync.started(log)
+		jr.mu.Lock()
+		rj.log = log
+		jr.mu.Unlock()
+		err := r.UpdateJob(wctx, ref, func(j *tandem.Job, _ *tandem.Resource) error {
+			now := r.Timestamp()
+			j.Status, j.StartedAt = tandem.JobRunning, &now
+			return nil
+		})
+		if err != nil {
+			r.Logger.Warn("cannot record job running", "job", ref.Name, "err", err)
+		}
+	})
+	outSync.close()
+	defer res.Cleanup()
+	r.finishJob(wctx, ref, res, rj)
+}
+
+var outputRE = regexp.MustCompile(`\$\{\{\s*outputs\.([A-Za-z0-9_.-]+)\s*\}\}`)
+
+// runSettings returns what a run of the job needs besides its command:
+// environment variables, output names and the timeout. Local runs and
+// agents use it alike.
+func runSettings(job *tandem.Job) (env map[string]string, outputs []string, timeout time.Duration) {
+	env = map[string]string{}
+	if vars, ok := job.Spec["environment_variables"].(map[string]any); ok {
+		for k, v := range vars {
+			env[k] = Literal(v)
+		}
+	}
+	if outs, ok := job.Spec["outputs"].(map[string]any); ok {
+		for o := range outs {
+			outputs = append(outputs, o)
+		}
+	}
+	for _, m := range outputRE.FindAllStringSubmatch(job.Command, -1) {
+		outputs = append(outputs, m[1])
+	}
+	outputs = dedupe(outputs)
+	if limits, ok := job.Spec["limits"].(map[string]any); ok {
+		if t, ok := limits["timeout"].(float64); ok && t > 0 {
+			timeout = time.Duration(t * float64(time.Second))
+		}
+	}
+	return env, outputs, timeout
+}
+
+func dedupe(list []string) []string {
+	sort.Strings(list)
+	out := list[:0]
+	for i, s := range list {
+		if i == 0 || s != list[i-1] {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// fetchBlob writes verified bytes to a local file.
+func (r *Service) fetchBlob(ctx context.Context, ref tandem.BlobRef, dst string) error {
+	return compute.WriteFrom(dst, func() (io.ReadCloser, error) { return r.Blobs.OpenVerified(ctx, ref) })
+}
+
+// finishJob stores the log and outputs of a run and records its end.
+func (r *Service) finishJob(ctx context.Context, ref JobRef, res *compute.Result, rj *RunningJob) {
+	if r.keepDemotedRun(ctx, ref, res, rj) {
+		return
+	}
+	prefix := tandem.StoragePrefix(ref.WorkspaceID) + tandem.RunFolder(ref.Name)
+	var blobs []tandem.BlobRef
+	var uploadErr error
+	if res != nil && res.Log != "" {
+		if f, err := os.Open(res.Log); err == nil {
+			ref, err := r.Blobs.Put(ctx, prefix+"logs/std_log.txt", f, nil)
+			f.Close()
+			if err == nil {
+				blobs = append(blobs, ref)
+			} else {
+				uploadErr = err
+			}
+		}
+		for o, dir := range res.Outputs {
+			err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+				if err != nil || !d.Type().IsRegular() {
+					return err
+				}
+				rel, err := filepath.Rel(dir, p)
+				if err != nil {
+					return err
+				}
+				f, err := os.Open(p)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				ref, err := r.Blobs.Put(ctx, prefix+"outputs/"+o+"/"+path.Clean(filepath.ToSlash(rel)), f, nil)
+				if err == nil {
+					blobs = append(blobs, ref)
+				}
+				return err
+			})
+			if err != nil && uploadErr == nil {
+				uploadErr = err
+			}
+		}
+	}
+	r.jobs().mu.Lock()
+	canceled := rj.canceled
+	r.jobs().mu.Unlock()
+	var produced []tandem.OutputAsset
+	var registerErr error
+	if res != nil && !canceled && !res.Canceled && res.Err == nil && !res.TimedOut && res.ExitCode == 0 && uploadErr == nil {
+		produced, registerErr = r.registerOutputs(ctx, ref, blobs)
+	}
+	err := r.UpdateJob(ctx, ref, func(j *tandem.Job, stored *tandem.Resource) error {
+		if tandem.JobDone(j.Status) {
+			return ErrSkip
+		}
+		r.addRunBlobs(j, stored, blobs)
+		j.OutputAssets = produced
+		var exit *int
+		if res != nil && res.ExitCode >= 0 {
+			code := res.ExitCode
+			exit = &code
+		}
+		switch {
+		case canceled:
+			r.EndJob(j, tandem.JobCanceled, "canceled", exit)
+		case res == nil || res.Canceled:
+			r.EndJob(j, tandem.JobFailed, "interrupted: server stopped", exit)
+		case res.Err != nil:
+			r.EndJob(j, tandem.JobFailed, res.Err.Error(), exit)
+		case res.TimedOut:
+			r.EndJob(j, tandem.JobFailed, fmt.Sprintf("timed out after %s (limits.timeout)", time.Duration(float64(time.Second)*mustFloat(j.Spec))), exit)
+		case res.ExitCode != 0:
+			r.EndJob(j, tandem.JobFailed, fmt.Sprintf("command exited with code %d", res.ExitCode), exit)
+		case uploadErr != nil:
+			r.EndJob(j, tandem.JobFailed, "storing logs and outputs failed: "+uploadErr.Error(), exit)
+		case registerErr != nil:
+			r.EndJob(j, tandem.JobFailed, "registering outputs as assets failed: "+tandem.ErrorMessage(registerErr), exit)
+		default:
+			r.EndJob(j, tandem.JobCompleted, "", exit)
+		}
+		return nil
+	})
+	if err != nil && err != ErrSkip {
+		r.Logger.Error("cannot record job end", "job", ref.Name, "err", err)
+		return
+	}
+	r.Logger.Info("job ended", "workspace", ref.WorkspaceID, "job", ref.Name)
+}
+
+func mustFloat(s map[string]any) float64 {
+	l, _ := s["limits"].(map[string]any)
+	f, _ := l["timeout"].(float64)
+	return f
+}
+
+// FindJob returns one job.
+func (r *Service) FindJob(ctx context.Context, workspace, name string) (*tandem.Job, error) {
+	var j *tandem.Job
+	err := r.Store.View(ctx, func(tx tandem.Tx) error {
+		ws, err := r.LiveWorkspace(ctx, tx, workspace)
+		if err != nil {
+			return err
+		}
+		res, err := tx.FindResource(ctx, tandem.ResourceKey{WorkspaceID: ws.ID, Kind: tandem.KindJob, Name: name})
+		if tandem.IsCode(err, tandem.ENotFound) {
+			return tandem.Errorf(tandem.ENotFound, "job %q not found in workspace %q", name, workspace).WithTarget(name)
+		} else if err != nil {
+			return err
+		}
+		j, err = JobFromResource(res)
+		return err
+	})
+	return j, err
+}
+
+// ListJobs returns the workspace's jobs, newest first.
+func (r *Service) ListJobs(ctx context.Context, workspace string) ([]*tandem.Job, error) {
+	var out []*tandem.Job
+	err := r.Store.View(ctx, func(tx tandem.Tx) error {
+		ws, err := r.LiveWorkspace(ctx, tx, workspace)
+		if err != nil {
+			return err
+		}
+		list, err := tx.ListResources(ctx, tandem.ResourceFilter{WorkspaceID: ws.ID, Kind: tandem.KindJob})
+		if err != nil {
+			return err
+		}
+		for _, res := range list {
+			j, err := JobFromResource(res)
+			if err != nil {
+				return err
+			}
+			out = append(out, j)
+		}
+		return nil
+	})
+	sort.SliceStable(out, func(a, b int) bool { return out[a].CreatedAt.After(out[b].CreatedAt) })
+	return out, err
+}
+
+// CancelJob ends a queued or running job.
+func (r *Service) CancelJob(ctx context.Context, workspace, name string) (*tandem.Job, error) {
+	ws, err := r.FindWorkspace(ctx, workspace)
+	if err != nil {
+		return nil, err
+	}
+	j, err := r.FindJob(ctx, workspace, name)
+	if err != nil {
+		return nil, err
+	}
+	if tandem.JobDone(j.Status) {
+		return nil, tandem.Errorf(tandem.EConflict, "job %q already ended (%s)", name, j.Status).WithTarget(name)
+	}
+	if err := r.CheckWritable(ctx, ws.ID); err != nil {
+		return nil, err
+	}
+	jr := r.jobs()
+	jr.mu.Lock()
+	rj := jr.running[ws.ID+"/"+name]
+	if rj != nil {
+		rj.canceled = true
+	}
+	jr.mu.Unlock()
+	if rj != nil {
+		rj.cancel()
+		select {
+		case <-rj.done:
+		case <-time.After(15 * time.Second):
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		return r.FindJob(ctx, workspace, name)
+	}
+	err = r.UpdateJob(ctx, JobRef{ws.ID, name}, func(j *tandem.Job, _ *tandem.Resource) error {
+		if tandem.JobDone(j.Status) {
+			return ErrSkip
+		}
+		r.EndJob(j, tandem.JobCanceled, "canceled", nil)
+		return nil
+	})
+	if err != nil && err != ErrSkip {
+		return nil, err
+	}
+	return r.FindJob(ctx, workspace, name)
+}
+
+// OpenJobLog returns the log so far: the live file while the job runs
+// here, the stored std_log.txt after; empty before it starts.
+func (r *Service) OpenJobLog(ctx context.Context, workspace, name string) (io.ReadCloser, error) {
+	ws, err := r.FindWorkspace(ctx, workspace)
+	if err != nil {
+		return nil, err
+	}
+	j, err := r.FindJob(ctx, workspace, name)
+	if err != nil {
+		return nil, err
+	}
+	if !tandem.JobDone(j.Status) {
+		jr := r.jobs()
+		jr.mu.Lock()
+		var log string
+		if rj := jr.running[ws.ID+"/"+name]; rj != nil {
+			log = rj.log
+		}
+		jr.mu.Unlock()
+		if log != "" {
+			if b, err := os.ReadFile(log); err == nil {
+				return io.NopCloser(bytes.NewReader(b)), nil
+			}
+		}
+		if b, ok := r.openLiveAgentLog(ws.ID, name); ok {
+			return io.NopCloser(bytes.NewReader(b)), nil
+		}
+		// It may have ended in between: fall through to storage.
+	}
+	rc, err := r.Blobs.Open(ctx, tandem.StoragePrefix(ws.ID)+tandem.RunFolder(name)+"logs/std_log.txt")
+	if tandem.IsCode(err, tandem.ENotFound) {
+		return io.NopCloser(bytes.NewReader(nil)), nil
+	}
+	return rc, err
+}
+
+// RequestedCompute is the property a step's child job records the compute
+// its pipeline asked for, when it runs on local instead.
+const RequestedCompute = "tandem.requested_compute"
+
+type parentKey struct{}
+
+// WithParent marks jobs created with ctx as steps of the pipeline parent.
+func WithParent(ctx context.Context, parent string) context.Context {
+	return context.WithValue(ctx, parentKey{}, parent)
+}
+
+func ParentOf(ctx context.Context) string {
+	p, _ := ctx.Value(parentKey{}).(string)
+	return p
+}

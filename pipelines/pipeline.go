@@ -1,0 +1,697 @@
+package pipelines
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/tandemml/tandem"
+	"github.com/tandemml/tandem/assets"
+	"github.com/tandemml/tandem/jobs"
+	"github.com/tandemml/tandem/region"
+	"github.com/tandemml/tandem/spec"
+)
+
+// Pipeline jobs. The parent job holds the pipeline document and its graph
+// (Steps). When the parent runs, a coordinator goroutine (not a worker:
+// workers only run commands, so a waiting parent never holds a slot its
+// steps need) creates each step as a child command job through CreateJob
+// once its upstream steps completed, and follows the children to the end.
+
+var (
+	stepOutputRE   = regexp.MustCompile(`\$\{\{\s*parent\.jobs\.([A-Za-z0-9_]+)\.outputs\.([A-Za-z0-9_]+)\s*\}\}`)
+	parentInputRE  = regexp.MustCompile(`\$\{\{\s*parent\.inputs\.([A-Za-z0-9_]+)\s*\}\}`)
+	parentOutputRE = regexp.MustCompile(`^\$\{\{\s*parent\.outputs\.([A-Za-z0-9_]+)\s*\}\}$`)
+	nameExprRE     = regexp.MustCompile(`\$\{\{\s*name\s*\}\}`)
+)
+
+// unsupportedStepTypes are the step types a pipeline cannot run yet.
+var unsupportedStepTypes = map[string]string{
+	"sweep":    "sweep steps (hyperparameter tuning) are not supported yet",
+	"automl":   "automl steps are not supported yet",
+	"spark":    "spark steps are not supported yet",
+	"parallel": "parallel steps are not supported yet",
+	"pipeline": "pipeline steps (a pipeline component inside a pipeline) are not supported yet",
+}
+
+func stepsOf(fields map[string]any) (map[string]map[string]any, []string) {
+	jobs, _ := fields["jobs"].(map[string]any)
+	out := map[string]map[string]any{}
+	var names []string
+	for n, v := range jobs {
+		m, _ := v.(map[string]any)
+		if m == nil {
+			m = map[string]any{}
+		}
+		out[n] = m
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return out, names
+}
+
+// stepDeps returns the steps whose outputs a step takes.
+func stepDeps(step map[string]any) []string {
+	b, _ := json.Marshal(map[string]any{"inputs": step["inputs"], "outputs": step["outputs"]})
+	set := map[string]bool{}
+	for _, m := range stepOutputRE.FindAllStringSubmatch(string(b), -1) {
+		set[m[1]] = true
+	}
+	var out []string
+	for s := range set {
+		out = append(out, s)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func computeName(v any) string {
+	s, _ := v.(string)
+	return strings.TrimPrefix(s, "azureml:")
+}
+
+// createPipeline validates a pipeline job, stores its uploaded files under
+// runs/<name>/paths/<field>/, resolves its registered components and data
+// to versions, builds every step once as a dry run (so a step that cannot
+// become a command job fails the create), records the parent as Queued and
+// schedules it.
+func (r *Service) createPipeline(ctx context.Context, ws *tandem.Workspace, doc *spec.Document, req *tandem.JobRequest) (*tandem.Job, error) {
+	if jobs.ParentOf(ctx) != "" {
+		return nil, tandem.Errorf(tandem.EInvalid, "a pipeline cannot be a step of a pipeline yet").WithTarget("type")
+	}
+	j := &tandem.Job{Name: doc.Name, Type: doc.Type, Description: doc.Description, Tags: doc.Tags, Status: tandem.JobQueued, Compute: tandem.LocalCompute}
+	j.DisplayName, _ = doc.Fields["display_name"].(string)
+	j.ExperimentName, _ = doc.Fields["experiment_name"].(string)
+	if j.Name == "" {
+		j.Name = jobs.NewJobName()
+	} else if err := tandem.ValidateAssetName(j.Name); err != nil {
+		return nil, err
+	}
+	steps, names := stepsOf(doc.Fields)
+	if len(names) == 0 {
+		return nil, tandem.Errorf(tandem.EInvalid, "the pipeline has no steps").WithTarget("jobs")
+	}
+	for _, n := range names {
+		t, _ := steps[n]["type"].(string)
+		if msg, bad := unsupportedStepTypes[t]; bad {
+			return nil, tandem.Errorf(tandem.EInvalid, "step %q: %s", n, msg).WithTarget("jobs." + n)
+		}
+	}
+	areq := &tandem.AssetRequest{Kind: tandem.KindJob, Spec: req.Spec, Paths: req.Paths, Files: req.Files}
+	if err := assets.CheckPaths(doc, areq); err != nil {
+		return nil, err
+	}
+	if err := r.CheckStaged(ctx, ws.ID, req.Files); err != nil {
+		return nil, err
+	}
+	refs := *doc
+	refs.Refs = nil
+	for _, ref := range doc.Refs {
+		if !strings.Contains(ref.Field, "environment") {
+			refs.Refs = append(refs.Refs, ref)
+		}
+	}
+	if err := r.Assets.ResolveRefs(ctx, ws, &refs); err != nil {
+		return nil, err
+	}
+	err := r.Store.View(ctx, func(tx tandem.Tx) error {
+		_, err := tx.FindResource(ctx, tandem.ResourceKey{WorkspaceID: ws.ID, Kind: tandem.KindJob, Name: j.Name})
+		if err == nil {
+			return tandem.Errorf(tandem.EConflict, "job %q already exists in workspace %q", j.Name, ws.Name).WithTarget(j.Name)
+		} else if tandem.IsCode(err, tandem.ENotFound) {
+			return nil
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+
+	j.Spec = assets.CloneMap(doc.Fields)
+	j.Spec["name"] = j.Name
+	// Uploaded paths: runs/<name>/paths/<field>/...
+	byField := map[string]tandem.AssetPath{}
+	for _, p := range req.Paths {
+		byField[p.Field] = p
+		uri := assets.DatastoreURI(tandem.RunFolder(j.Name) + "paths/" + p.Field + "/")
+		if !p.Dir {
+			uri += p.Root
+		}
+		assets.SetField(j.Spec, p.Field, uri)
+	}
+	if err := r.resolvePipelineRefs(ctx, ws, j.Name, j.Spec); err != nil {
+		return nil, err
+	}
+	// The graph, and each step built once with stand-ins for the outputs
+	// of the steps before it.
+	steps, names = stepsOf(j.Spec)
+	for _, n := range names {
+		s := tandem.JobStep{Name: n, Status: tandem.JobNotStarted, DependsOn: stepDeps(steps[n])}
+		s.Compute = computeName(steps[n]["compute"])
+		if s.Compute == "" {
+			s.Compute = computeName(settingsOf(j.Spec)["default_compute"])
+		}
+		if s.Compute == "" {
+			s.Compute = computeName(j.Spec["compute"])
+		}
+		j.Steps = append(j.Steps, s)
+		child, err := r.stepSpec(ctx, ws, j, n, func(step string) string { return j.Name + "." + step })
+		if err != nil {
+			return nil, err
+		}
+		if err := checkStepSpec(n, child); err != nil {
+			return nil, err
+		}
+	}
+
+	var blobs []tandem.BlobRef
+	prefix := tandem.StoragePrefix(ws.ID) + tandem.RunFolder(j.Name) + "paths/"
+	for _, f := range req.Files {
+		p := byField[f.Field]
+		rel := p.Root
+		if p.Dir {
+			rel = strings.TrimPrefix(f.Path, p.Root+"/")
+		}
+		src, err := r.Blobs.OpenVerified(ctx, tandem.BlobRef{Key: region.StagingKey(ws.ID, f.SHA256), SHA256: f.SHA256, Size: f.Size})
+		if err == nil {
+			var ref tandem.BlobRef
+			ref, err = r.Blobs.Put(ctx, prefix+f.Field+"/"+rel, src, &tandem.BlobRef{SHA256: f.SHA256, Size: f.Size})
+			src.Close()
+			blobs = append(blobs, ref)
+		}
+		if err != nil {
+			r.RemoveBlobs(ctx, blobs)
+			return nil, fmt.Errorf("copy file %s of pipeline %s: %w", f.Path, j.Name, err)
+		}
+		j.Files = append(j.Files, tandem.AssetFile{Field: f.Field, Path: "paths/" + f.Field + "/" + rel, SHA256: f.SHA256, Size: f.Size})
+	}
+	sort.Slice(j.Files, func(a, b int) bool { return j.Files[a].Path < j.Files[b].Path })
+	if err := r.RecordNewJob(ctx, ws, j, blobs, req.Files); err != nil {
+		return nil, err
+	}
+	r.Logger.Info("pipeline queued", "workspace", ws.Name, "job", j.Name, "steps", len(j.Steps))
+	r.Enqueue(jobs.JobRef{ws.ID, j.Name})
+	return j, nil
+}
+
+func settingsOf(fields map[string]any) map[string]any {
+	s, _ := fields["settings"].(map[string]any)
+	return s
+}
+
+// resolvePipelineRefs pins registered components and data inputs named by
+// a label (or none) to the version they resolve to now, and checks that
+// data the steps read exists.
+func (r *Service) resolvePipelineRefs(ctx context.Context, ws *tandem.Workspace, job string, fields map[string]any) error {
+	own := assets.DatastoreURI(tandem.RunFolder(job)) // files uploaded with the pipeline, copied once it is valid
+	pin := func(inputs map[string]any, where string) error {
+		for name, v := range inputs {
+			m, ok := v.(map[string]any)
+			if !ok {
+				continue
+			}
+			p, _ := m["path"].(string)
+			if p == "" || strings.Contains(p, "${{") || strings.HasPrefix(p, own) {
+				continue
+			}
+			typ, _ := m["type"].(string)
+			in, err := r.ResolveDataPath(ctx, ws, typ, p)
+			if err != nil {
+				return tandem.Errorf(tandem.ErrorCode(err), "%sinput %q: %s", where, name, tandem.ErrorMessage(err)).WithTarget(strings.TrimPrefix(where+"inputs."+name, " "))
+			}
+			m["path"] = in.Path
+		}
+		return nil
+	}
+	inputs, _ := fields["inputs"].(map[string]any)
+	if err := pin(inputs, ""); err != nil {
+		return err
+	}
+	steps, names := stepsOf(fields)
+	for _, n := range names {
+		step := steps[n]
+		in, _ := step["inputs"].(map[string]any)
+		if err := pin(in, fmt.Sprintf("step %q: ", n)); err != nil {
+			return err
+		}
+		c, ok := step["component"].(string)
+		if !ok {
+			continue
+		}
+		ref, ok := spec.ParseRef(c)
+		if !ok || ref.Registry != "" {
+			return tandem.Errorf(tandem.EInvalid, "step %q: component %q: only components registered in the workspace (azureml:NAME:VERSION, azureml:NAME@latest) or written in the pipeline run here", n, c).WithTarget("jobs." + n + ".component")
+		}
+		var a *tandem.Asset
+		err := r.Store.View(ctx, func(tx tandem.Tx) error {
+			var err error
+			a, err = assets.FindAssetTx(ctx, tx, ws.ID, tandem.KindComponent, ref.Name, ref.Version, ref.Label)
+			return err
+		})
+		if err != nil {
+			return tandem.Errorf(tandem.ErrorCode(err), "step %q: component %q: %s", n, c, tandem.ErrorMessage(err)).WithTarget("jobs." + n + ".component")
+		}
+		if t, _ := a.Spec["type"].(string); t != "" && t != "command" {
+			return tandem.Errorf(tandem.EInvalid, "step %q: component %s:%s is a %s component; only command components run as steps yet", n, a.Name, a.Version, t).WithTarget("jobs." + n + ".component")
+		}
+		step["component"] = "azureml:" + a.Name + ":" + a.Version
+	}
+	return nil
+}
+
+// checkStepSpec validates a step's command job document as CreateJob
+// would, naming the step in the error.
+func checkStepSpec(step string, child map[string]any) error {
+	raw, err := json.Marshal(child)
+	if err != nil {
+		return err
+	}
+	doc, err := spec.Parse(raw, "jobs."+step, spec.Options{Kind: "job", NoFS: true})
+	if err != nil {
+		return tandem.Errorf(tandem.EInvalid, "step %q: %v", step, err).WithTarget("jobs." + step)
+	}
+	if _, err := jobs.SubstituteInputs(doc.Fields); err != nil {
+		return tandem.Errorf(tandem.EInvalid, "step %q: %s", step, tandem.ErrorMessage(err)).WithTarget("jobs." + step)
+	}
+	inputs, _ := doc.Fields["inputs"].(map[string]any)
+	for name, v := range inputs {
+		m, _ := v.(map[string]any)
+		mode, _ := m["mode"].(string)
+		if err := jobs.CheckInputMode(name, mode); err != nil {
+			return tandem.Errorf(tandem.EInvalid, "step %q: %s", step, tandem.ErrorMessage(err)).WithTarget("jobs." + step + ".inputs." + name)
+		}
+	}
+	return nil
+}
+
+// runPipeline dispatches a queued pipeline parent to its coordinator and
+// reports true; for any other job it reports false.
+func (r *Service) runPipeline(ctx context.Context, ref jobs.JobRef) bool {
+	var j *tandem.Job
+	err := r.Store.View(ctx, func(tx tandem.Tx) error {
+		res, err := tx.FindResource(ctx, tandem.ResourceKey{WorkspaceID: ref.WorkspaceID, Kind: tandem.KindJob, Name: ref.Name})
+		if err == nil {
+			j, err = jobs.JobFromResource(res)
+		}
+		return err
+	})
+	if err != nil {
+		// Not run as a command either: it stays Queued, and a restart
+		// marks it interrupted.
+		r.Logger.Error("cannot read queued job", "workspace", ref.WorkspaceID, "job", ref.Name, "err", err)
+		return true
+	}
+	if j.Type != "pipeline" {
+		return false
+	}
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		r.coordinate(ctx, ref)
+	}()
+	return true
+}
+
+// coordinate runs a pipeline to its end: steps start when their upstream
+// steps completed; a failed step stops the pipeline (running steps are
+// canceled, unstarted ones stay NotStarted) unless
+// settings.continue_on_step_failure, in which case only its dependents
+// stay NotStarted. The parent ends Completed when every step completed,
+// Canceled when canceled, Failed otherwise.
+func (r *Service) coordinate(ctx context.Context, ref jobs.JobRef) {
+	key := ref.WorkspaceID + "/" + ref.Name
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	logf, err := os.CreateTemp("", "tandem-pipeline-*.log")
+	if err != nil {
+		r.Logger.Error("pipeline log", "err", err)
+		return
+	}
+	defer os.Remove(logf.Name())
+	defer logf.Close()
+	isCanceled, untrack := r.Track(ref, cancel, logf.Name())
+	wake := make(chan struct{}, 1)
+	r.mu.Lock()
+	r.notify[key] = wake
+	r.mu.Unlock()
+	defer func() {
+		r.mu.Lock()
+		delete(r.notify, key)
+		r.mu.Unlock()
+		untrack()
+	}()
+	wctx := context.WithoutCancel(ctx)
+	logLine := func(format string, args ...any) {
+		fmt.Fprintf(logf, "%s %s\n", r.Timestamp().UTC().Format(time.RFC3339), fmt.Sprintf(format, args...))
+	}
+
+	var ws *tandem.Workspace
+	err = r.Store.View(wctx, func(tx tandem.Tx) error {
+		var err error
+		ws, err = tx.FindWorkspaceByID(wctx, ref.WorkspaceID)
+		return err
+	})
+	if err != nil {
+		r.Logger.Warn("cannot start pipeline", "job", ref.Name, "err", err)
+		return
+	}
+	var p *tandem.Job
+	err = r.UpdateJob(wctx, ref, func(j *tandem.Job, _ *tandem.Resource) error {
+		if j.Status != tandem.JobQueued {
+			return jobs.ErrSkip
+		}
+		now := r.Timestamp()
+		j.Status, j.StartedAt = tandem.JobRunning, &now
+		p = j
+		return nil
+	})
+	if err != nil {
+		if err != jobs.ErrSkip {
+			r.Logger.Warn("cannot start pipeline", "job", ref.Name, "err", err)
+		}
+		return
+	}
+	logLine("pipeline %s: %d steps; steps run as child jobs on the local compute", p.Name, len(p.Steps))
+	cont, _ := settingsOf(p.Spec)["continue_on_step_failure"].(bool)
+	for {
+		canceled := isCanceled()
+		stopped := runCtx.Err() != nil && !canceled // the server is stopping
+		status := r.stepStatuses(wctx, ref.WorkspaceID, p)
+		for _, s := range p.Steps {
+			if s.Job != "" && status[s.Name] != s.Status {
+				logLine("step %s: job %s %s", s.Name, s.Job, status[s.Name])
+			}
+		}
+		plan := planPipeline(p.Steps, status, cont, canceled, stopped)
+
+		// Start what is ready, record it, and look again at once.
+		started, errs := map[string]string{}, map[string]string{}
+		for _, n := range plan.ready {
+			child, err := r.startStep(wctx, ws, p, n)
+			if err != nil {
+				errs[n] = tandem.ErrorMessage(err)
+				logLine("step %s: cannot start: %s", n, errs[n])
+				continue
+			}
+			started[n] = child.Name
+			logLine("step %s: job %s %s", n, child.Name, child.Status)
+			for _, s := range p.Steps {
+				if s.Name == n && s.Compute != "" && s.Compute != tandem.LocalCompute {
+					logLine("step %s: compute %q is not available here; the step runs on the local compute", n, s.Compute)
+				}
+			}
+		}
+		for _, n := range plan.cancel {
+			if _, err := r.CancelJob(wctx, ws.Name, jobOfStep(p, n)); err != nil && !tandem.IsCode(err, tandem.EConflict) {
+				r.Logger.Warn("cancel pipeline step", "job", jobOfStep(p, n), "err", err)
+			}
+		}
+		var outBlobs []tandem.BlobRef
+		if plan.final != "" {
+			outBlobs = r.pipelineOutputs(wctx, ref.WorkspaceID, p, status)
+			for _, s := range p.Steps {
+				if status[s.Name] == tandem.JobNotStarted && s.Error == "" {
+					logLine("step %s: not started", s.Name)
+				}
+			}
+			logLine("pipeline %s: %s", p.Name, plan.final)
+			if lb, err := r.storePipelineLog(wctx, ref, logf.Name()); err == nil {
+				outBlobs = append(outBlobs, lb)
+			}
+		}
+		// One write per change of the graph, and the end.
+		err := r.UpdateJob(wctx, ref, func(j *tandem.Job, res *tandem.Resource) error {
+			changed := false
+			for i := range j.Steps {
+				s := &j.Steps[i]
+				if c, ok := started[s.Name]; ok {
+					s.Job, s.Status, changed = c, tandem.JobQueued, true
+				}
+				if e, ok := errs[s.Name]; ok {
+					s.Error, s.Status, changed = e, tandem.JobFailed, true
+				}
+				if st := status[s.Name]; s.Job != "" && started[s.Name] == "" && st != s.Status {
+					s.Status, changed = st, true
+				}
+			}
+			if plan.final != "" && !tandem.JobDone(j.Status) {
+				msg := ""
+				switch plan.final {
+				case tandem.JobCanceled:
+					msg = "canceled"
+				case tandem.JobFailed:
+					msg = pipelineFailure(j, stopped)
+				}
+				res.Blobs = append(res.Blobs, outBlobs...)
+				r.EndJob(j, plan.final, msg, nil)
+				changed = true
+			}
+			p = j
+			if !changed {
+				return jobs.ErrSkip
+			}
+			return nil
+		})
+		if err != nil && err != jobs.ErrSkip {
+			r.Logger.Error("cannot record pipeline progress", "job", ref.Name, "err", err)
+		}
+		if tandem.JobDone(p.Status) {
+			r.Logger.Info("pipeline ended", "workspace", ref.WorkspaceID, "job", ref.Name, "status", p.Status)
+			return
+		}
+		if len(plan.ready) > 0 {
+			continue
+		}
+		select {
+		case <-wake:
+		case <-runCtx.Done():
+			if len(plan.cancel) > 0 || canceled {
+				// Stopping: wait for the canceled steps to end.
+				select {
+				case <-wake:
+				case <-time.After(500 * time.Millisecond):
+				}
+			}
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// stepStatuses returns each step's status: its child's, NotStarted
+// without one, Failed when it could not start.
+func (r *Service) stepStatuses(ctx context.Context, wsID string, p *tandem.Job) map[string]string {
+	status := map[string]string{}
+	for _, s := range p.Steps {
+		switch {
+		case s.Error != "":
+			status[s.Name] = tandem.JobFailed
+		case s.Job == "":
+			status[s.Name] = tandem.JobNotStarted
+		default:
+			status[s.Name] = s.Status
+			if c, err := r.findJobByID(ctx, wsID, s.Job); err == nil {
+				status[s.Name] = c.Status
+			} else {
+				r.Logger.Warn("pipeline step", "job", s.Job, "err", err)
+			}
+		}
+	}
+	return status
+}
+
+func jobOfStep(p *tandem.Job, step string) string {
+	for _, s := range p.Steps {
+		if s.Name == step {
+			return s.Job
+		}
+	}
+	return ""
+}
+
+// pipelinePlan is what a pipeline's coordinator does next.
+type pipelinePlan struct {
+	ready  []string // steps to start: not started, every upstream step Completed
+	cancel []string // running steps to cancel
+	final  string   // the pipeline's end status; "" while steps may still run
+}
+
+// planPipeline decides from the steps' statuses (NotStarted for steps
+// without a child job). A failed or canceled step stops the pipeline —
+// its running steps are canceled and no step starts — unless cont
+// (continue_on_step_failure), when only its descendants never start. The
+// pipeline ends when nothing runs and nothing can start: Canceled if
+// canceled, Completed if every step completed, Failed otherwise. When
+// the server stops, it ends Failed at once: the steps are interrupted by
+// their own workers.
+func planPipeline(steps []tandem.JobStep, status map[string]string, cont, canceled, stopped bool) pipelinePlan {
+	var plan pipelinePlan
+	if stopped {
+		plan.final = tandem.JobFailed
+		return plan
+	}
+	failed, active := false, 0
+	for _, s := range steps {
+		switch st := status[s.Name]; {
+		case st == tandem.JobFailed || st == tandem.JobCanceled:
+			failed = true
+		case st != tandem.JobNotStarted && !tandem.JobDone(st):
+			active++
+			plan.cancel = append(plan.cancel, s.Name)
+		}
+	}
+	stopping := canceled || (failed && !cont)
+	if !stopping {
+		plan.cancel = nil
+		for _, s := range steps {
+			if status[s.Name] != tandem.JobNotStarted {
+				continue
+			}
+			ready := true
+			for _, d := range s.DependsOn {
+				ready = ready && status[d] == tandem.JobCompleted
+			}
+			if ready {
+				plan.ready = append(plan.ready, s.Name)
+			}
+		}
+	}
+	if active > 0 || len(plan.ready) > 0 {
+		return plan
+	}
+	plan.final = tandem.JobCompleted
+	for _, s := range steps {
+		if status[s.Name] != tandem.JobCompleted {
+			plan.final = tandem.JobFailed
+		}
+	}
+	if canceled {
+		plan.final = tandem.JobCanceled
+	}
+	return plan
+}
+
+// pipelineFailure explains why a pipeline failed.
+func pipelineFailure(j *tandem.Job, stopped bool) string {
+	if stopped {
+		return "interrupted: server stopped"
+	}
+	var failed, notStarted []string
+	for _, s := range j.Steps {
+		switch s.Status {
+		case tandem.JobCompleted:
+		case tandem.JobNotStarted:
+			notStarted = append(notStarted, s.Name)
+		default:
+			failed = append(failed, s.Name+" "+strings.ToLower(s.Status))
+		}
+	}
+	msg := "step " + strings.Join(failed, ", step ")
+	if len(failed) == 0 {
+		msg = "no step failed"
+	}
+	if len(notStarted) > 0 {
+		msg += "; not started: " + strings.Join(notStarted, ", ")
+	}
+	return msg
+}
+
+// startStep creates one step's child job through CreateJob.
+func (r *Service) startStep(ctx context.Context, ws *tandem.Workspace, p *tandem.Job, step string) (*tandem.Job, error) {
+	childOf := func(s string) string {
+		for _, x := range p.Steps {
+			if x.Name == s && x.Job != "" {
+				return x.Job
+			}
+		}
+		return p.Name + "." + s
+	}
+	s, err := r.stepSpec(ctx, ws, p, step, childOf)
+	if err != nil {
+		return nil, err
+	}
+	return r.CreateJob(jobs.WithParent(ctx, p.Name), ws.Name, &tandem.JobRequest{Spec: s})
+}
+
+func (r *Service) findJobByID(ctx context.Context, wsID, name string) (*tandem.Job, error) {
+	var j *tandem.Job
+	err := r.Store.View(ctx, func(tx tandem.Tx) error {
+		res, err := tx.FindResource(ctx, tandem.ResourceKey{WorkspaceID: wsID, Kind: tandem.KindJob, Name: name})
+		if err == nil {
+			j, err = jobs.JobFromResource(res)
+		}
+		return err
+	})
+	return j, err
+}
+
+// pipelineOutputs copies, verified, the outputs of steps bound to the
+// pipeline's outputs (${{parent.outputs.x}}) into runs/<parent>/outputs/x/.
+func (r *Service) pipelineOutputs(ctx context.Context, wsID string, p *tandem.Job, status map[string]string) []tandem.BlobRef {
+	steps, names := stepsOf(p.Spec)
+	prefix := tandem.StoragePrefix(wsID)
+	var out []tandem.BlobRef
+	for _, n := range names {
+		child := ""
+		for _, s := range p.Steps {
+			if s.Name == n {
+				child = s.Job
+			}
+		}
+		if child == "" || status[n] != tandem.JobCompleted {
+			continue
+		}
+		outs, _ := steps[n]["outputs"].(map[string]any)
+		for o, v := range outs {
+			s, _ := v.(string)
+			m := parentOutputRE.FindStringSubmatch(s)
+			if m == nil {
+				continue
+			}
+			var res *tandem.Resource
+			err := r.Store.View(ctx, func(tx tandem.Tx) error {
+				var err error
+				res, err = tx.FindResource(ctx, tandem.ResourceKey{WorkspaceID: wsID, Kind: tandem.KindJob, Name: child})
+				return err
+			})
+			if err != nil {
+				continue
+			}
+			from := prefix + tandem.RunFolder(child) + "outputs/" + o + "/"
+			for _, b := range res.Blobs {
+				if !strings.HasPrefix(b.Key, from) {
+					continue
+				}
+				src, err := r.Blobs.OpenVerified(ctx, b)
+				if err != nil {
+					r.Logger.Warn("pipeline output", "key", b.Key, "err", err)
+					continue
+				}
+				ref, err := r.Blobs.Put(ctx, prefix+tandem.RunFolder(p.Name)+"outputs/"+m[1]+"/"+strings.TrimPrefix(b.Key, from), src, &tandem.BlobRef{SHA256: b.SHA256, Size: b.Size})
+				src.Close()
+				if err != nil {
+					r.Logger.Warn("pipeline output", "key", b.Key, "err", err)
+					continue
+				}
+				out = append(out, ref)
+			}
+		}
+	}
+	return out
+}
+
+// storePipelineLog stores the coordinator's log as the parent's
+// std_log.txt.
+func (r *Service) storePipelineLog(ctx context.Context, ref jobs.JobRef, log string) (tandem.BlobRef, error) {
+	f, err := os.Open(filepath.Clean(log))
+	if err != nil {
+		return tandem.BlobRef{}, err
+	}
+	defer f.Close()
+	return r.Blobs.Put(ctx, tandem.StoragePrefix(ref.WorkspaceID)+tandem.RunFolder(ref.Name)+"logs/std_log.txt", f, nil)
+}

@@ -1,0 +1,12 @@
+package tracking
+
+import "github.com/tandemml/tandem/region"
+
+// Service is the MLflow-compatible tracking API of a workspace: the
+// metrics, parameters and tags that jobs (runs) log.
+type Service struct {
+	*region.Region
+}
+
+// New returns the tracking service of the region k.
+func New(k *region.Region) *Service { return &Service{Region: k} }
