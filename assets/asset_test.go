@@ -10,38 +10,14 @@ import (
 	"testing"
 
 	"github.com/tandemml/tandem"
-	"github.com/tandemml/tandem/region"
+	"github.com/tandemml/tandem/app/apptest"
 )
 
-// stage stages body in the workspace and returns its file entry.
-func stage(t *testing.T, r *region.Region, ws, field, path, body string) tandem.AssetFile {
-	t.Helper()
-	sum := sha256.Sum256([]byte(body))
-	f := tandem.AssetFile{Field: field, Path: path, SHA256: hex.EncodeToString(sum[:]), Size: int64(len(body))}
-	if _, err := r.StageBlob(context.Background(), ws, tandem.BlobRef{SHA256: f.SHA256, Size: f.Size}, strings.NewReader(body)); err != nil {
-		t.Fatalf("StageBlob: %v", err)
-	}
-	return f
-}
-
-func modelRequest(t *testing.T, r *region.Region, ws, version, body string) *tandem.AssetRequest {
-	spec := map[string]any{"name": "clf", "type": "custom_model", "path": "model.pkl", "description": "classifier"}
-	if version != "" {
-		spec["version"] = version
-	}
-	return &tandem.AssetRequest{
-		Kind:  tandem.KindModel,
-		Spec:  spec,
-		Paths: []tandem.AssetPath{{Field: "path", Root: "model.pkl"}},
-		Files: []tandem.AssetFile{stage(t, r, ws, "path", "model.pkl", body)},
-	}
-}
-
 func TestCreateAsset(t *testing.T) {
-	each(t, func(t *testing.T, f *fixture) {
+	apptest.Each(t, func(t *testing.T, f *apptest.Fixture) {
 		ctx := context.Background()
-		ws := mustCreate(t, f.Region, "mlw")
-		a, created, err := f.CreateAsset(ctx, "mlw", modelRequest(t, f.Region, "mlw", "", "weights-v1"))
+		ws := apptest.MustCreate(t, f.Region, "mlw")
+		a, created, err := f.CreateAsset(ctx, "mlw", apptest.ModelRequest(t, f.Region, "mlw", "", "weights-v1"))
 		if err != nil || !created {
 			t.Fatalf("CreateAsset: got %v, %v", created, err)
 		}
@@ -52,25 +28,25 @@ func TestCreateAsset(t *testing.T) {
 			t.Fatalf("got path %v, want %s", a.Spec["path"], want)
 		}
 		key := "workspaces/" + ws.ID + "/assets/model/clf/1/model.pkl"
-		if keys := blobKeys(t, f.Region, "workspaces/"+ws.ID+"/assets/"); len(keys) != 1 || keys[0] != key {
+		if keys := apptest.BlobKeys(t, f.Region, "workspaces/"+ws.ID+"/assets/"); len(keys) != 1 || keys[0] != key {
 			t.Fatalf("got asset keys %v, want %s", keys, key)
 		}
-		if keys := blobKeys(t, f.Region, "workspaces/"+ws.ID+"/staging/"); len(keys) != 0 {
+		if keys := apptest.BlobKeys(t, f.Region, "workspaces/"+ws.ID+"/staging/"); len(keys) != 0 {
 			t.Fatalf("staging not cleaned: %v", keys)
 		}
-		last := changes(t, f.Region, ws.ID)
+		last := apptest.Changes(t, f.Region, ws.ID)
 		if c := last[len(last)-1]; c.Kind != tandem.KindModel || c.Name != "clf" || c.Version != "1" || c.Op != tandem.OpCreate {
 			t.Fatalf("got last change %+v, want the model's create", c)
 		}
 
 		// Omitted version: the next integer.
-		b, _, err := f.CreateAsset(ctx, "mlw", modelRequest(t, f.Region, "mlw", "", "weights-v2"))
+		b, _, err := f.CreateAsset(ctx, "mlw", apptest.ModelRequest(t, f.Region, "mlw", "", "weights-v2"))
 		if err != nil || b.Version != "2" {
 			t.Fatalf("second create: got %v, %v; want version 2", b, err)
 		}
 
 		// Same version, same content: a no-op success.
-		again, created, err := f.CreateAsset(ctx, "mlw", modelRequest(t, f.Region, "mlw", "1", "weights-v1"))
+		again, created, err := f.CreateAsset(ctx, "mlw", apptest.ModelRequest(t, f.Region, "mlw", "1", "weights-v1"))
 		if err != nil || created || again.Version != "1" {
 			t.Fatalf("identical re-create: got created=%v, %v", created, err)
 		}
@@ -81,8 +57,8 @@ func TestCreateAsset(t *testing.T) {
 		}
 
 		// Same version, other bytes: a conflict, and the stored bytes stay.
-		_, _, err = f.CreateAsset(ctx, "mlw", modelRequest(t, f.Region, "mlw", "1", "tampered"))
-		wantCode(t, err, tandem.EConflict)
+		_, _, err = f.CreateAsset(ctx, "mlw", apptest.ModelRequest(t, f.Region, "mlw", "1", "tampered"))
+		apptest.WantCode(t, err, tandem.EConflict)
 		_, rc, err := f.OpenAssetFile(ctx, "mlw", tandem.KindModel, "clf", "1", "model.pkl")
 		if err != nil {
 			t.Fatal(err)
@@ -96,58 +72,58 @@ func TestCreateAsset(t *testing.T) {
 }
 
 func TestCreateAsset_Errors(t *testing.T) {
-	each(t, func(t *testing.T, f *fixture) {
+	apptest.Each(t, func(t *testing.T, f *apptest.Fixture) {
 		ctx := context.Background()
-		ws := mustCreate(t, f.Region, "mlw")
+		ws := apptest.MustCreate(t, f.Region, "mlw")
 
-		req := modelRequest(t, f.Region, "mlw", "", "x")
+		req := apptest.ModelRequest(t, f.Region, "mlw", "", "x")
 		req.Files[0].SHA256 = strings.Repeat("ab", 32)
 		_, _, err := f.CreateAsset(ctx, "mlw", req)
-		wantCode(t, err, tandem.ENotFound)
+		apptest.WantCode(t, err, tandem.ENotFound)
 
-		req = modelRequest(t, f.Region, "mlw", "", "x")
+		req = apptest.ModelRequest(t, f.Region, "mlw", "", "x")
 		req.Paths = nil
 		_, _, err = f.CreateAsset(ctx, "mlw", req)
-		wantCode(t, err, tandem.EInvalid)
+		apptest.WantCode(t, err, tandem.EInvalid)
 
-		req = modelRequest(t, f.Region, "mlw", "", "x")
+		req = apptest.ModelRequest(t, f.Region, "mlw", "", "x")
 		req.Spec["name"] = "bad name!"
 		_, _, err = f.CreateAsset(ctx, "mlw", req)
-		wantCode(t, err, tandem.EInvalid)
+		apptest.WantCode(t, err, tandem.EInvalid)
 
 		comp := &tandem.AssetRequest{Kind: tandem.KindComponent, Spec: map[string]any{
 			"name": "train", "type": "command", "command": "echo hi",
-			"environment": "azureml:missing-env:3",
+			"environment": "azureml:missing-apptest.Env():3",
 		}}
 		_, _, err = f.CreateAsset(ctx, "mlw", comp)
-		wantCode(t, err, tandem.ENotFound)
+		apptest.WantCode(t, err, tandem.ENotFound)
 		if !strings.Contains(err.Error(), "missing-env") {
 			t.Fatalf("got %q, want the unknown reference named", err)
 		}
 
 		_, err = f.StageBlob(ctx, "mlw", tandem.BlobRef{SHA256: strings.Repeat("0", 64), Size: 1}, strings.NewReader("y"))
-		wantCode(t, err, tandem.ECorrupt)
+		apptest.WantCode(t, err, tandem.ECorrupt)
 
 		// Nothing was registered and no asset bytes were left behind.
 		list, err := f.ListAssets(ctx, "mlw", tandem.AssetFilter{Kind: tandem.KindModel})
 		if err != nil || len(list) != 0 {
 			t.Fatalf("got %d models, %v; want none", len(list), err)
 		}
-		if keys := blobKeys(t, f.Region, "workspaces/"+ws.ID+"/assets/"); len(keys) != 0 {
+		if keys := apptest.BlobKeys(t, f.Region, "workspaces/"+ws.ID+"/assets/"); len(keys) != 0 {
 			t.Fatalf("got asset keys %v after failed creates, want none", keys)
 		}
 	})
 }
 
 func TestAssetVersionsLabelsArchive(t *testing.T) {
-	each(t, func(t *testing.T, f *fixture) {
+	apptest.Each(t, func(t *testing.T, f *apptest.Fixture) {
 		ctx := context.Background()
-		mustCreate(t, f.Region, "mlw")
+		apptest.MustCreate(t, f.Region, "mlw")
 		for _, body := range []string{"a", "b", "c"} {
-			if _, _, err := f.CreateAsset(ctx, "mlw", modelRequest(t, f.Region, "mlw", "", body)); err != nil {
+			if _, _, err := f.CreateAsset(ctx, "mlw", apptest.ModelRequest(t, f.Region, "mlw", "", body)); err != nil {
 				t.Fatal(err)
 			}
-			f.clock.advance(1e9)
+			f.Clock.Advance(1e9)
 		}
 		latest, err := f.FindAsset(ctx, "mlw", tandem.KindModel, "clf", "", tandem.LabelLatest)
 		if err != nil || latest.Version != "3" {
@@ -181,17 +157,17 @@ func TestAssetVersionsLabelsArchive(t *testing.T) {
 			t.Fatalf("UpdateAsset: got %+v, %v", upd, err)
 		}
 		_, err = f.FindAsset(ctx, "mlw", tandem.KindModel, "clf", "9", "")
-		wantCode(t, err, tandem.ENotFound)
+		apptest.WantCode(t, err, tandem.ENotFound)
 		_, err = f.FindAsset(ctx, "mlw", tandem.KindModel, "clf", "", "best")
-		wantCode(t, err, tandem.EInvalid)
+		apptest.WantCode(t, err, tandem.EInvalid)
 	})
 }
 
 func TestOpenAssetFile_Corrupt(t *testing.T) {
-	each(t, func(t *testing.T, f *fixture) {
+	apptest.Each(t, func(t *testing.T, f *apptest.Fixture) {
 		ctx := context.Background()
-		ws := mustCreate(t, f.Region, "mlw")
-		if _, _, err := f.CreateAsset(ctx, "mlw", modelRequest(t, f.Region, "mlw", "", "good")); err != nil {
+		ws := apptest.MustCreate(t, f.Region, "mlw")
+		if _, _, err := f.CreateAsset(ctx, "mlw", apptest.ModelRequest(t, f.Region, "mlw", "", "good")); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := f.Blobs.Put(ctx, "workspaces/"+ws.ID+"/assets/model/clf/1/model.pkl", bytes.NewReader([]byte("evil")), nil); err != nil {
@@ -203,26 +179,26 @@ func TestOpenAssetFile_Corrupt(t *testing.T) {
 		}
 		_, err = io.ReadAll(rc)
 		rc.Close()
-		wantCode(t, err, tandem.ECorrupt)
+		apptest.WantCode(t, err, tandem.ECorrupt)
 	})
 }
 
 func TestUploadLimit(t *testing.T) {
-	each(t, func(t *testing.T, f *fixture) {
+	apptest.Each(t, func(t *testing.T, f *apptest.Fixture) {
 		ctx := context.Background()
-		ws := mustCreate(t, f.Region, "mlw")
+		ws := apptest.MustCreate(t, f.Region, "mlw")
 		f.MaxUpload = 10
 		body := "eleven byte"
 		sum := sha256.Sum256([]byte(body))
 		want := tandem.BlobRef{SHA256: hex.EncodeToString(sum[:]), Size: int64(len(body))}
 		_, err := f.StageBlob(ctx, "mlw", want, strings.NewReader(body))
-		wantCode(t, err, tandem.ETooLarge)
+		apptest.WantCode(t, err, tandem.ETooLarge)
 		want.Size = -1 // size not declared: the limit still holds while reading
 		_, err = f.StageBlob(ctx, "mlw", want, strings.NewReader(body))
-		wantCode(t, err, tandem.ETooLarge)
+		apptest.WantCode(t, err, tandem.ETooLarge)
 		_, err = f.UploadNotebook(ctx, "mlw", "big.ipynb", strings.NewReader(body))
-		wantCode(t, err, tandem.ETooLarge)
-		if keys := blobKeys(t, f.Region, "workspaces/"+ws.ID+"/"); len(keys) != 1 {
+		apptest.WantCode(t, err, tandem.ETooLarge)
+		if keys := apptest.BlobKeys(t, f.Region, "workspaces/"+ws.ID+"/"); len(keys) != 1 {
 			t.Fatalf("got keys %v, want only the workspace marker", keys)
 		}
 		if _, err := f.UploadNotebook(ctx, "mlw", "small.ipynb", strings.NewReader("ten bytes!")); err != nil {

@@ -10,8 +10,8 @@ import (
 	"testing"
 
 	"github.com/tandemml/tandem"
+	"github.com/tandemml/tandem/app/apptest"
 	"github.com/tandemml/tandem/blobstore"
-	"github.com/tandemml/tandem/region"
 	"github.com/tandemml/tandem/sqlstore/sqltest"
 )
 
@@ -20,13 +20,13 @@ import (
 // region, per operation; it reports resources imported per second.
 func BenchmarkImportSmallFiles(b *testing.B) {
 	ctx := context.Background()
-	newRegion := func(name string) *region.Region {
+	newRegion := func(name string) *apptest.Region {
 		blobs, err := blobstore.Open(ctx, "file://"+b.TempDir())
 		if err != nil {
 			b.Fatal(err)
 		}
 		b.Cleanup(func() { blobs.Close() })
-		r := region.New(name, sqltest.Open(b, sqltest.SQLite), blobs)
+		r := apptest.New(name, sqltest.Open(b, sqltest.SQLite), blobs)
 		r.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 		return r
 	}

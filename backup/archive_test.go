@@ -15,9 +15,9 @@ import (
 	"time"
 
 	"github.com/tandemml/tandem"
+	"github.com/tandemml/tandem/app/apptest"
 	"github.com/tandemml/tandem/archive"
 	"github.com/tandemml/tandem/blobstore"
-	"github.com/tandemml/tandem/region"
 	"github.com/tandemml/tandem/sqlstore/sqltest"
 )
 
@@ -25,21 +25,21 @@ const testPassphrase = "correct horse battery staple"
 
 // fillWorkspace fills workspace ws with two model versions, a data asset, a
 // notebook in a folder, a datastore with a credential secret and a secret.
-func fillWorkspace(t *testing.T, f *fixture, ws string) {
+func fillWorkspace(t *testing.T, f *apptest.Fixture, ws string) {
 	t.Helper()
 	ctx := context.Background()
-	withVault(t, f)
+	apptest.WithVault(t, f)
 	for _, body := range []string{"weights-v1", "weights-v2"} {
-		if _, _, err := f.CreateAsset(ctx, ws, modelRequest(t, f.Region, ws, "", body)); err != nil {
+		if _, _, err := f.CreateAsset(ctx, ws, apptest.ModelRequest(t, f.Region, ws, "", body)); err != nil {
 			t.Fatal(err)
 		}
-		f.clock.advance(time.Minute)
+		f.Clock.Advance(time.Minute)
 	}
 	data := &tandem.AssetRequest{
 		Kind:  tandem.KindData,
 		Spec:  map[string]any{"name": "iris", "type": "uri_folder", "path": "iris", "tags": map[string]any{"source": "uci"}},
 		Paths: []tandem.AssetPath{{Field: "path", Root: "iris", Dir: true}},
-		Files: []tandem.AssetFile{stage(t, f.Region, ws, "path", "iris/a.csv", "1,2,3\n"), stage(t, f.Region, ws, "path", "iris/sub/b.csv", "4,5,6\n")},
+		Files: []tandem.AssetFile{apptest.Stage(t, f.Region, ws, "path", "iris/a.csv", "1,2,3\n"), apptest.Stage(t, f.Region, ws, "path", "iris/sub/b.csv", "4,5,6\n")},
 	}
 	if _, _, err := f.CreateAsset(ctx, ws, data); err != nil {
 		t.Fatal(err)
@@ -54,10 +54,10 @@ func fillWorkspace(t *testing.T, f *fixture, ws string) {
 	if _, err := f.SetSecret(ctx, ws, "api-key", []byte("value-1")); err != nil {
 		t.Fatal(err)
 	}
-	f.clock.advance(time.Minute)
+	f.Clock.Advance(time.Minute)
 }
 
-func export(t *testing.T, r *region.Region, ws string, opts tandem.ExportOptions) []byte {
+func export(t *testing.T, r *apptest.Region, ws string, opts tandem.ExportOptions) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	if err := r.ExportWorkspace(context.Background(), ws, opts, &buf); err != nil {
@@ -66,7 +66,7 @@ func export(t *testing.T, r *region.Region, ws string, opts tandem.ExportOptions
 	return buf.Bytes()
 }
 
-func contentDigest(t *testing.T, r *region.Region, ws string) string {
+func contentDigest(t *testing.T, r *apptest.Region, ws string) string {
 	t.Helper()
 	d, err := r.DigestWorkspace(context.Background(), ws, tandem.DigestOptions{Content: true, VerifyBlobs: true})
 	if err != nil {
@@ -79,9 +79,9 @@ func contentDigest(t *testing.T, r *region.Region, ws string) string {
 }
 
 func TestExportImport(t *testing.T) {
-	each(t, func(t *testing.T, f *fixture) {
+	apptest.Each(t, func(t *testing.T, f *apptest.Fixture) {
 		ctx := context.Background()
-		src := mustCreate(t, f.Region, "src")
+		src := apptest.MustCreate(t, f.Region, "src")
 		fillWorkspace(t, f, "src")
 		tar := export(t, f.Region, "src", tandem.ExportOptions{Include: []string{"all"}, Passphrase: testPassphrase})
 		if bytes.Contains(tar, []byte("value-1")) || bytes.Contains(tar, []byte("s3cr3t-key")) {
@@ -117,10 +117,10 @@ func TestExportImport(t *testing.T) {
 			t.Fatalf("secret in copy: %q, %v", v, err)
 		}
 		// Every write went through the change log: the workspace, then one entry per resource.
-		if n := len(changes(t, f.Region, dst.ID)); n != 1+7 {
+		if n := len(apptest.Changes(t, f.Region, dst.ID)); n != 1+7 {
 			t.Fatalf("copy's log has %d entries, want 8", n)
 		}
-		if keys := blobKeys(t, f.Region, "imports/"); len(keys) != 0 {
+		if keys := apptest.BlobKeys(t, f.Region, "imports/"); len(keys) != 0 {
 			t.Fatalf("staged import blobs left: %v", keys)
 		}
 
@@ -129,14 +129,14 @@ func TestExportImport(t *testing.T) {
 		if err != nil || rep.WorkspaceCreated || rep.Resources[tandem.ImportUnchanged] != 7 || rep.Resources[tandem.ImportCreated] != 0 || rep.BlobsCopied != 0 {
 			t.Fatalf("second import: %+v, %v", rep, err)
 		}
-		if n := len(changes(t, f.Region, dst.ID)); n != 8 {
+		if n := len(apptest.Changes(t, f.Region, dst.ID)); n != 8 {
 			t.Fatalf("a repeated import wrote to the log: %d entries", n)
 		}
 
 		// Incremental: a new version and a notebook saved again, exported --since.
-		since := f.clock.t
-		f.clock.advance(time.Minute)
-		if _, _, err := f.CreateAsset(ctx, "src", modelRequest(t, f.Region, "src", "", "weights-v3")); err != nil {
+		since := f.Clock.T
+		f.Clock.Advance(time.Minute)
+		if _, _, err := f.CreateAsset(ctx, "src", apptest.ModelRequest(t, f.Region, "src", "", "weights-v3")); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := f.UploadNotebook(ctx, "src", "lessons/intro.ipynb", strings.NewReader(`{"cells": [1]}`)); err != nil {
@@ -151,7 +151,7 @@ func TestExportImport(t *testing.T) {
 			t.Fatalf("content digests differ after the incremental import")
 		}
 		// The notebook's new bytes went through a pending write, finished.
-		if keys := blobKeys(t, f.Region, tandem.StoragePrefix(dst.ID)+"staging/"); len(keys) != 0 {
+		if keys := apptest.BlobKeys(t, f.Region, tandem.StoragePrefix(dst.ID)+"staging/"); len(keys) != 0 {
 			t.Fatalf("staged bytes left in the target: %v", keys)
 		}
 		_, rc, err := f.OpenNotebook(ctx, "copy", "lessons/intro.ipynb")
@@ -165,8 +165,8 @@ func TestExportImport(t *testing.T) {
 		}
 
 		// A version that exists with other content is a conflict, not an overwrite.
-		mustCreate(t, f.Region, "other")
-		if _, _, err := f.CreateAsset(ctx, "other", modelRequest(t, f.Region, "other", "1", "different-bytes")); err != nil {
+		apptest.MustCreate(t, f.Region, "other")
+		if _, _, err := f.CreateAsset(ctx, "other", apptest.ModelRequest(t, f.Region, "other", "1", "different-bytes")); err != nil {
 			t.Fatal(err)
 		}
 		rep, err = f.ImportWorkspace(ctx, "other", tandem.ImportOptions{Passphrase: testPassphrase}, bytes.NewReader(tar))
@@ -198,22 +198,22 @@ func TestExportImport(t *testing.T) {
 }
 
 func TestExport_Options(t *testing.T) {
-	each(t, func(t *testing.T, f *fixture) {
-		mustCreate(t, f.Region, "src")
+	apptest.Each(t, func(t *testing.T, f *apptest.Fixture) {
+		apptest.MustCreate(t, f.Region, "src")
 		fillWorkspace(t, f, "src")
 		var buf bytes.Buffer
 		err := f.ExportWorkspace(context.Background(), "src", tandem.ExportOptions{Include: []string{"secrets"}}, &buf)
-		wantCode(t, err, tandem.EInvalid)
+		apptest.WantCode(t, err, tandem.EInvalid)
 		if buf.Len() != 0 {
 			t.Fatal("a refused export wrote bytes")
 		}
-		wantCode(t, f.ExportWorkspace(context.Background(), "src", tandem.ExportOptions{Include: []string{"secrets"}, Passphrase: "short"}, &buf), tandem.EInvalid)
-		wantCode(t, f.ExportWorkspace(context.Background(), "src", tandem.ExportOptions{Include: []string{"models"}}, &buf), tandem.EInvalid)
+		apptest.WantCode(t, f.ExportWorkspace(context.Background(), "src", tandem.ExportOptions{Include: []string{"secrets"}, Passphrase: "short"}, &buf), tandem.EInvalid)
+		apptest.WantCode(t, f.ExportWorkspace(context.Background(), "src", tandem.ExportOptions{Include: []string{"models"}}, &buf), tandem.EInvalid)
 
 		// A blob over the server's upload limit is refused before it is staged.
 		f.MaxUpload = 4
 		_, err = f.ImportWorkspace(context.Background(), "big-blob", tandem.ImportOptions{}, bytes.NewReader(export(t, f.Region, "src", tandem.ExportOptions{})))
-		wantCode(t, err, tandem.ETooLarge)
+		apptest.WantCode(t, err, tandem.ETooLarge)
 		f.MaxUpload = 0
 
 		// Only notebooks.
@@ -226,11 +226,11 @@ func TestExport_Options(t *testing.T) {
 		// Secrets need the passphrase on import too.
 		all := export(t, f.Region, "src", tandem.ExportOptions{Include: []string{"all"}, Passphrase: testPassphrase})
 		_, err = f.ImportWorkspace(context.Background(), "secrets-in", tandem.ImportOptions{}, bytes.NewReader(all))
-		if wantCode(t, err, tandem.EInvalid); !strings.Contains(err.Error(), "--passphrase-file") {
+		if apptest.WantCode(t, err, tandem.EInvalid); !strings.Contains(err.Error(), "--passphrase-file") {
 			t.Fatalf("no passphrase: %v", err)
 		}
 		_, err = f.ImportWorkspace(context.Background(), "secrets-in", tandem.ImportOptions{Passphrase: "wrong passphrase!"}, bytes.NewReader(all))
-		if wantCode(t, err, tandem.EInvalid); !strings.Contains(err.Error(), "wrong passphrase") {
+		if apptest.WantCode(t, err, tandem.EInvalid); !strings.Contains(err.Error(), "wrong passphrase") {
 			t.Fatalf("wrong passphrase: %v", err)
 		}
 		if _, err := f.FindWorkspace(context.Background(), "secrets-in"); !tandem.IsCode(err, tandem.ENotFound) {
@@ -320,8 +320,8 @@ func writeEntries(es []entry) []byte {
 // TestImport_BadArchives feeds damaged archives to an import into a new
 // workspace: each is refused with a clear error, and nothing is left of it.
 func TestImport_BadArchives(t *testing.T) {
-	each(t, func(t *testing.T, f *fixture) {
-		mustCreate(t, f.Region, "src")
+	apptest.Each(t, func(t *testing.T, f *apptest.Fixture) {
+		apptest.MustCreate(t, f.Region, "src")
 		fillWorkspace(t, f, "src")
 		good := export(t, f.Region, "src", tandem.ExportOptions{})
 		es := readEntries(t, good)
@@ -396,7 +396,7 @@ func TestImport_BadArchives(t *testing.T) {
 				if _, err := f.FindWorkspace(context.Background(), "bad"); !tandem.IsCode(err, tandem.ENotFound) {
 					t.Fatalf("a refused import left workspace bad: %v", err)
 				}
-				if keys := blobKeys(t, f.Region, "imports/"); len(keys) != 0 {
+				if keys := apptest.BlobKeys(t, f.Region, "imports/"); len(keys) != 0 {
 					t.Fatalf("staged blobs left: %v", keys)
 				}
 			})
@@ -413,18 +413,18 @@ func TestExportImport_FlatMemory(t *testing.T) {
 		t.Skip("moves 64 MiB")
 	}
 	ctx := context.Background()
-	newRegion := func(name string) *region.Region {
+	newRegion := func(name string) *apptest.Region {
 		blobs, err := blobstore.Open(ctx, "file://"+t.TempDir())
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { blobs.Close() })
-		r := region.New(name, sqltest.Open(t, sqltest.SQLite), blobs)
+		r := apptest.New(name, sqltest.Open(t, sqltest.SQLite), blobs)
 		r.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 		return r
 	}
 	a, b := newRegion("eastus"), newRegion("westus")
-	mustCreate(t, a, "big")
+	apptest.MustCreate(t, a, "big")
 	const size = 64 << 20
 	if _, err := a.UploadNotebook(ctx, "big", "data/part-a.bin", io.LimitReader(&pattern{seed: 1}, size)); err != nil {
 		t.Fatal(err)
@@ -483,16 +483,16 @@ func TestRestore(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { blobs.Close() })
-			c := &clock{t: time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)}
-			newRegion := func() *fixture {
-				r := region.New("eastus", sqltest.Open(t, backend), blobs)
-				r.Now = c.now
+			c := &apptest.Clock{T: time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)}
+			newRegion := func() *apptest.Fixture {
+				r := apptest.New("eastus", sqltest.Open(t, backend), blobs)
+				r.Now = c.Now
 				r.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-				return &fixture{Region: r, clock: c}
+				return &apptest.Fixture{Region: r, Clock: c}
 			}
 			f := newRegion()
-			ws := mustCreate(t, f.Region, "mlw")
-			key := withVault(t, f)
+			ws := apptest.MustCreate(t, f.Region, "mlw")
+			key := apptest.WithVault(t, f)
 			fillWorkspace(t, f, "mlw")
 			tok, secret, err := f.CreateToken(ctx, "ci", "mlw")
 			if err != nil {
@@ -505,7 +505,7 @@ func TestRestore(t *testing.T) {
 			if _, err := f.SnapshotWorkspace(ctx, "mlw"); err != nil {
 				t.Fatal(err)
 			}
-			c.advance(time.Minute)
+			c.Advance(time.Minute)
 
 			// The database is lost; storage is not. A new region on an
 			// empty database, with the same key file, restores it.
@@ -551,9 +551,9 @@ func TestRestore(t *testing.T) {
 			}
 
 			_, err = g.RestoreWorkspace(ctx, tandem.RestoreOptions{WorkspaceID: "no-such-id"})
-			wantCode(t, err, tandem.ENotFound)
+			apptest.WantCode(t, err, tandem.ENotFound)
 			_, err = g.RestoreWorkspace(ctx, tandem.RestoreOptions{WorkspaceID: "../x"})
-			wantCode(t, err, tandem.EInvalid)
+			apptest.WantCode(t, err, tandem.EInvalid)
 		})
 	}
 }
@@ -568,9 +568,9 @@ func (keepOpen) Close() error { return nil }
 // (empty) storage from another storage URL: the blobs the snapshot
 // references are copied, verified, and the digest is the original's.
 func TestRestore_OtherStorage(t *testing.T) {
-	each(t, func(t *testing.T, f *fixture) {
+	apptest.Each(t, func(t *testing.T, f *apptest.Fixture) {
 		ctx := context.Background()
-		ws := mustCreate(t, f.Region, "mlw")
+		ws := apptest.MustCreate(t, f.Region, "mlw")
 		fillWorkspace(t, f, "mlw")
 		before, err := f.DigestWorkspace(ctx, "mlw", tandem.DigestOptions{})
 		if err != nil {
@@ -584,10 +584,10 @@ func TestRestore_OtherStorage(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		g := region.New("westus", sqltest.Open(t, sqltest.SQLite), blobs)
+		g := apptest.New("westus", sqltest.Open(t, sqltest.SQLite), blobs)
 		g.Logger, g.Now, g.Vault, g.StorageURL = f.Logger, f.Now, f.Vault, "mem://west"
 		_, err = g.RestoreWorkspace(ctx, tandem.RestoreOptions{WorkspaceID: ws.ID, Storage: "file:///backup"})
-		wantCode(t, err, tandem.EInvalid) // no way to open other storage configured
+		apptest.WantCode(t, err, tandem.EInvalid) // no way to open other storage configured
 		g.OpenStorage = func(_ context.Context, url string) (tandem.BlobStore, error) {
 			if url != "mem://east" {
 				return nil, tandem.Errorf(tandem.ENotFound, "no storage %s", url)
@@ -610,14 +610,14 @@ func TestRestore_OtherStorage(t *testing.T) {
 // store, and checks that export and import carry them generically, by
 // category.
 func TestExportImport_LaterKinds(t *testing.T) {
-	each(t, func(t *testing.T, f *fixture) {
+	apptest.Each(t, func(t *testing.T, f *apptest.Fixture) {
 		ctx := context.Background()
-		ws := mustCreate(t, f.Region, "src")
+		ws := apptest.MustCreate(t, f.Region, "src")
 		ref, err := f.Blobs.Put(ctx, tandem.StoragePrefix(ws.ID)+"runs/j1/metrics/loss.jsonl", strings.NewReader(`{"step":1,"value":0.5}`+"\n"), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		now := f.clock.t
+		now := f.Clock.T
 		for _, res := range []*tandem.Resource{
 			{WorkspaceID: ws.ID, Kind: "jobmetric", Name: "j1/loss", Spec: json.RawMessage(`{"last":0.5}`), Blobs: []tandem.BlobRef{ref}, CreatedAt: now, UpdatedAt: now},
 			{WorkspaceID: ws.ID, Kind: "endpoint", Name: "ep1", Spec: json.RawMessage(`{"auth_mode":"key"}`), CreatedAt: now, UpdatedAt: now},

@@ -19,14 +19,14 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/tandemml/tandem"
+	"github.com/tandemml/tandem/app/apptest"
 	"github.com/tandemml/tandem/blobstore/blobtest"
-	"github.com/tandemml/tandem/region"
 	"github.com/tandemml/tandem/sqlstore"
 	"github.com/tandemml/tandem/sqlstore/sqltest"
 	"github.com/tandemml/tandem/vault"
 )
 
-func mustDigest(t *testing.T, r *region.Region, ctx context.Context, name string, verify bool) *tandem.WorkspaceDigest {
+func mustDigest(t *testing.T, r *apptest.Region, ctx context.Context, name string, verify bool) *tandem.WorkspaceDigest {
 	t.Helper()
 	d, err := r.DigestWorkspace(ctx, name, tandem.DigestOptions{VerifyBlobs: verify})
 	if err != nil {
@@ -38,7 +38,7 @@ func mustDigest(t *testing.T, r *region.Region, ctx context.Context, name string
 	return d
 }
 
-func putBlob(t *testing.T, r *region.Region, key, body string) tandem.BlobRef {
+func putBlob(t *testing.T, r *apptest.Region, key, body string) tandem.BlobRef {
 	t.Helper()
 	ref, err := r.Blobs.Put(context.Background(), key, strings.NewReader(body), nil)
 	if err != nil {
@@ -50,7 +50,7 @@ func putBlob(t *testing.T, r *region.Region, key, body string) tandem.BlobRef {
 // populate fills workspace "mlw" of r with one item of every kind the
 // region writes today, and a few blobs written straight to storage, among
 // them region-local ones. r must have a vault.
-func populate(t *testing.T, r *region.Region) *tandem.Workspace {
+func populate(t *testing.T, r *apptest.Region) *tandem.Workspace {
 	t.Helper()
 	ctx := context.Background()
 	ws := &tandem.Workspace{Name: "mlw", DisplayName: "ML <prod> & co", Description: "line one\nline two",
@@ -63,7 +63,7 @@ func populate(t *testing.T, r *region.Region) *tandem.Workspace {
 			t.Fatal(err)
 		}
 	}
-	if _, _, err := r.CreateAsset(ctx, "mlw", modelRequest(t, r, "mlw", "", "weights-v1")); err != nil {
+	if _, _, err := r.CreateAsset(ctx, "mlw", apptest.ModelRequest(t, r, "mlw", "", "weights-v1")); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := r.SetSecret(ctx, "mlw", "storage-key", []byte("s3cr3t")); err != nil {
@@ -87,7 +87,7 @@ func populate(t *testing.T, r *region.Region) *tandem.Workspace {
 // dst's own key), the covered blobs verified; while dst writes its own
 // workspace row (another name, its region, its own times), its own storage
 // marker, and has region-local blobs of its own.
-func replicate(t *testing.T, src *region.Region, ws *tandem.Workspace, dst *region.Region, name string) {
+func replicate(t *testing.T, src *apptest.Region, ws *tandem.Workspace, dst *apptest.Region, name string) {
 	t.Helper()
 	ctx := context.Background()
 	var (
@@ -173,13 +173,13 @@ func replicate(t *testing.T, src *region.Region, ws *tandem.Workspace, dst *regi
 // on file:// storage, with a vault whose current key is its own but which
 // holds the primary's key file's keys too (so it can rewrap what it
 // receives, as rewrap on transfer does).
-func secondRegion(t *testing.T, primary *region.Region, primaryKeyFile string) *region.Region {
+func secondRegion(t *testing.T, primary *apptest.Region, primaryKeyFile string) *apptest.Region {
 	t.Helper()
 	backend := sqltest.SQLite
 	if db, ok := primary.Store.(*sqlstore.DB); ok && db.Dialect() == sqltest.SQLite && slices.Contains(sqltest.Backends(), sqltest.Postgres) {
 		backend = sqltest.Postgres
 	}
-	r := region.New("westus", sqltest.Open(t, backend), blobtest.Open(t, "file"))
+	r := apptest.New("westus", sqltest.Open(t, backend), blobtest.Open(t, "file"))
 	r.Now = func() time.Time { return time.Date(2027, 3, 4, 5, 6, 7, 0, time.UTC) }
 	r.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	data, err := os.ReadFile(primaryKeyFile)
@@ -202,11 +202,11 @@ func secondRegion(t *testing.T, primary *region.Region, primaryKeyFile string) *
 }
 
 func TestDigest_SameAcrossRegions(t *testing.T) {
-	each(t, func(t *testing.T, f *fixture) {
+	apptest.Each(t, func(t *testing.T, f *apptest.Fixture) {
 		ctx := context.Background()
-		keyFile := withVault(t, f)
+		keyFile := apptest.WithVault(t, f)
 		ws := populate(t, f.Region)
-		f.clock.advance(time.Hour)
+		f.Clock.Advance(time.Hour)
 		primary := mustDigest(t, f.Region, ctx, "mlw", true)
 
 		west := secondRegion(t, f.Region, keyFile)
@@ -255,9 +255,9 @@ func ptr[T any](v T) *T { return &v }
 // TestDigest_Changes changes one thing at a time: replicable content must
 // change the digest, region-local things must not.
 func TestDigest_Changes(t *testing.T) {
-	each(t, func(t *testing.T, f *fixture) {
+	apptest.Each(t, func(t *testing.T, f *apptest.Fixture) {
 		ctx := context.Background()
-		withVault(t, f)
+		apptest.WithVault(t, f)
 		ws := populate(t, f.Region)
 		p := ws.Resources.Storage
 		name := "mlw"
@@ -265,7 +265,7 @@ func TestDigest_Changes(t *testing.T) {
 		seen := map[string]string{last.Digest: "the start"}
 		step := func(what string, changes bool, fn func()) {
 			t.Helper()
-			f.clock.advance(time.Minute)
+			f.Clock.Advance(time.Minute)
 			fn()
 			d := mustDigest(t, f.Region, ctx, name, false)
 			switch {
@@ -299,7 +299,7 @@ func TestDigest_Changes(t *testing.T) {
 			must(err)
 		})
 		step("a new asset version", true, func() {
-			_, _, err := f.CreateAsset(ctx, name, modelRequest(t, f.Region, name, "", "weights-v2"))
+			_, _, err := f.CreateAsset(ctx, name, apptest.ModelRequest(t, f.Region, name, "", "weights-v2"))
 			must(err)
 		})
 		step("a notebook's bytes", true, func() {
@@ -387,7 +387,7 @@ func TestDigest_Changes(t *testing.T) {
 		if last.Workspace != name {
 			t.Fatalf("digest of the soft-deleted workspace names %q", last.Workspace)
 		}
-		f.clock.advance(time.Minute)
+		f.Clock.Advance(time.Minute)
 		if _, err := f.RecoverWorkspace(ctx, name); err != nil {
 			t.Fatal(err)
 		}
@@ -398,13 +398,13 @@ func TestDigest_Changes(t *testing.T) {
 }
 
 func TestDigest_Deterministic(t *testing.T) {
-	each(t, func(t *testing.T, f *fixture) {
+	apptest.Each(t, func(t *testing.T, f *apptest.Fixture) {
 		ctx := context.Background()
-		withVault(t, f)
+		apptest.WithVault(t, f)
 		populate(t, f.Region)
 		first := mustDigest(t, f.Region, ctx, "mlw", false)
 		for range 5 {
-			f.clock.advance(time.Hour)
+			f.Clock.Advance(time.Hour)
 			if d := mustDigest(t, f.Region, ctx, "mlw", false); d.Digest != first.Digest || !maps.Equal(d.Counts, first.Counts) {
 				t.Fatalf("got %s %v, then %s %v", first.Digest, first.Counts, d.Digest, d.Counts)
 			}
@@ -419,9 +419,9 @@ func TestDigest_Deterministic(t *testing.T) {
 // of a small workspace, written out by hand. A change here is a new
 // tandem.DigestFormat.
 func TestDigest_Format(t *testing.T) {
-	each(t, func(t *testing.T, f *fixture) {
+	apptest.Each(t, func(t *testing.T, f *apptest.Fixture) {
 		ctx := context.Background()
-		ws := mustCreate(t, f.Region, "mlw") // description "d", tags team=vision
+		ws := apptest.MustCreate(t, f.Region, "mlw") // description "d", tags team=vision
 		nb, err := f.UploadNotebook(ctx, "mlw", "a b.ipynb", strings.NewReader("{}"))
 		if err != nil {
 			t.Fatal(err)
@@ -469,16 +469,16 @@ func hexSum(s string) string {
 }
 
 func TestDigest_VerifyBlobs(t *testing.T) {
-	each(t, func(t *testing.T, f *fixture) {
+	apptest.Each(t, func(t *testing.T, f *apptest.Fixture) {
 		ctx := context.Background()
-		withVault(t, f)
+		apptest.WithVault(t, f)
 		ws := populate(t, f.Region)
 		p := ws.Resources.Storage
 		good := mustDigest(t, f.Region, ctx, "mlw", true)
 		wantCorrupt := func(parts ...string) {
 			t.Helper()
 			_, err := f.DigestWorkspace(ctx, "mlw", tandem.DigestOptions{VerifyBlobs: true})
-			wantCode(t, err, tandem.ECorrupt)
+			apptest.WantCode(t, err, tandem.ECorrupt)
 			for _, s := range parts {
 				if !strings.Contains(err.Error(), s) {
 					t.Fatalf("got %q, want it to mention %q", err, s)
@@ -531,16 +531,16 @@ func TestDigest_VerifyBlobs(t *testing.T) {
 }
 
 func TestDigest_ManyBlobsReported(t *testing.T) {
-	each(t, func(t *testing.T, f *fixture) {
+	apptest.Each(t, func(t *testing.T, f *apptest.Fixture) {
 		ctx := context.Background()
-		ws := mustCreate(t, f.Region, "mlw")
+		ws := apptest.MustCreate(t, f.Region, "mlw")
 		for i := range 25 {
 			key := ws.Resources.Storage + "runs/j/outputs/" + string(rune('a'+i))
 			putBlob(t, f.Region, key, "x")
 			blobtest.Corrupt(t, f.Blobs, key, []byte("y"))
 		}
 		_, err := f.DigestWorkspace(ctx, "mlw", tandem.DigestOptions{VerifyBlobs: true})
-		wantCode(t, err, tandem.ECorrupt)
+		apptest.WantCode(t, err, tandem.ECorrupt)
 		if msg := err.Error(); !strings.Contains(msg, "25 blob(s)") || !strings.Contains(msg, "and 5 more") || strings.Count(msg, "do not match") != 20 {
 			t.Fatalf("got %q, want 20 keys and a count of the rest", msg)
 		}
@@ -548,10 +548,10 @@ func TestDigest_ManyBlobsReported(t *testing.T) {
 }
 
 func TestDigest_Access(t *testing.T) {
-	each(t, func(t *testing.T, f *fixture) {
+	apptest.Each(t, func(t *testing.T, f *apptest.Fixture) {
 		ctx := context.Background()
-		mustCreate(t, f.Region, "mlw")
-		mustCreate(t, f.Region, "other")
+		apptest.MustCreate(t, f.Region, "mlw")
+		apptest.MustCreate(t, f.Region, "other")
 		_, secret, err := f.CreateToken(ctx, "ci", "mlw")
 		if err != nil {
 			t.Fatal(err)
@@ -566,17 +566,17 @@ func TestDigest_Access(t *testing.T) {
 			t.Fatalf("a workspace token and the region got %s and %s", own.Digest, admin.Digest)
 		}
 		_, err = f.DigestWorkspace(scoped, "other", tandem.DigestOptions{})
-		wantCode(t, err, tandem.ENotFound)
+		apptest.WantCode(t, err, tandem.ENotFound)
 		_, err = f.DigestWorkspace(ctx, "nope", tandem.DigestOptions{})
-		wantCode(t, err, tandem.ENotFound)
+		apptest.WantCode(t, err, tandem.ENotFound)
 	})
 }
 
 // The digest lists storage through the BlobStore interface only: a store
 // that lists out of order is refused rather than hashed differently.
 func TestDigest_ErrUnorderedList(t *testing.T) {
-	each(t, func(t *testing.T, f *fixture) {
-		ws := mustCreate(t, f.Region, "mlw")
+	apptest.Each(t, func(t *testing.T, f *apptest.Fixture) {
+		ws := apptest.MustCreate(t, f.Region, "mlw")
 		putBlob(t, f.Region, ws.Resources.Storage+"runs/a", "a")
 		putBlob(t, f.Region, ws.Resources.Storage+"runs/b", "b")
 		f.Blobs = reversedList{f.Blobs}

@@ -304,7 +304,7 @@ func (r *Service) restoreTokens(ctx context.Context, ws *tandem.Workspace, token
 				return err
 			}
 			rep.Tokens++
-			return r.LogChange(ctx, tx, ws.ID, tandem.KindToken, t.Name, "", tandem.OpCreate, region.TokenRecord{&t, t.Hash})
+			return r.LogChange(ctx, tx, ws.ID, tandem.KindToken, t.Name, "", tandem.OpCreate, region.TokenRecord{Token: &t, Hash: t.Hash})
 		})
 		if tandem.IsCode(err, tandem.EConflict) {
 			rep.Warnings = append(rep.Warnings, fmt.Sprintf("token %q not restored: %s", t.Name, tandem.ErrorMessage(err)))

@@ -13,13 +13,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tandemml/tandem/backup"
+
 	"github.com/tandemml/tandem"
-	"github.com/tandemml/tandem/region"
+	"github.com/tandemml/tandem/app/apptest"
 )
 
 // readSnapshot returns a snapshot's manifest as stored and its records,
 // checking metadata.jsonl against the manifest's sha256 and size.
-func readSnapshot(t *testing.T, r *region.Region, info *tandem.SnapshotInfo) (*tandem.SnapshotManifest, []tandem.SnapshotRecord) {
+func readSnapshot(t *testing.T, r *apptest.Region, info *tandem.SnapshotInfo) (*tandem.SnapshotManifest, []tandem.SnapshotRecord) {
 	t.Helper()
 	ctx := context.Background()
 	read := func(file string) []byte {
@@ -56,12 +58,12 @@ func readSnapshot(t *testing.T, r *region.Region, info *tandem.SnapshotInfo) (*t
 }
 
 func TestSnapshot_Write(t *testing.T) {
-	each(t, func(t *testing.T, f *fixture) {
+	apptest.Each(t, func(t *testing.T, f *apptest.Fixture) {
 		ctx := context.Background()
-		withVault(t, f)
+		apptest.WithVault(t, f)
 		ws := populate(t, f.Region)
 		before := mustDigest(t, f.Region, ctx, ws.Name, false)
-		logBefore := changes(t, f.Region, ws.ID)
+		logBefore := apptest.Changes(t, f.Region, ws.ID)
 
 		info, err := f.WriteSnapshot(ctx, ws.ID)
 		if err != nil {
@@ -104,7 +106,7 @@ func TestSnapshot_Write(t *testing.T) {
 
 		// Not a workspace write: no log entry, same digest (snapshots/ is
 		// excluded from it).
-		if got := changes(t, f.Region, ws.ID); len(got) != len(logBefore) {
+		if got := apptest.Changes(t, f.Region, ws.ID); len(got) != len(logBefore) {
 			t.Fatalf("a snapshot appended %d change-log entries", len(got)-len(logBefore))
 		}
 		if after := mustDigest(t, f.Region, ctx, ws.Name, false); after.Digest != before.Digest {
@@ -115,7 +117,7 @@ func TestSnapshot_Write(t *testing.T) {
 		if _, err := f.DeleteWorkspace(ctx, ws.Name, tandem.DeleteOptions{}); err != nil {
 			t.Fatal(err)
 		}
-		f.clock.advance(time.Minute)
+		f.Clock.Advance(time.Minute)
 		info, err = f.WriteSnapshot(ctx, ws.ID)
 		if err != nil {
 			t.Fatal(err)
@@ -124,18 +126,18 @@ func TestSnapshot_Write(t *testing.T) {
 			t.Fatal("snapshot of a soft-deleted workspace does not say so")
 		}
 		_, err = f.WriteSnapshot(ctx, "00000000-0000-0000-0000-000000000000")
-		wantCode(t, err, tandem.ENotFound)
+		apptest.WantCode(t, err, tandem.ENotFound)
 		// Nothing of a failed snapshot is left in storage.
-		if keys := blobKeys(t, f.Region, "workspaces/00000000-0000-0000-0000-000000000000/"); len(keys) != 0 {
+		if keys := apptest.BlobKeys(t, f.Region, "workspaces/00000000-0000-0000-0000-000000000000/"); len(keys) != 0 {
 			t.Fatalf("failed snapshot left %v", keys)
 		}
 	})
 }
 
 func TestSnapshot_ListAndRetention(t *testing.T) {
-	each(t, func(t *testing.T, f *fixture) {
+	apptest.Each(t, func(t *testing.T, f *apptest.Fixture) {
 		ctx := context.Background()
-		ws := mustCreate(t, f.Region, "mlw")
+		ws := apptest.MustCreate(t, f.Region, "mlw")
 		prefix := "workspaces/" + ws.ID + "/snapshots/"
 		// Two snapshots in the same microsecond get distinct names.
 		a, err := f.WriteSnapshot(ctx, ws.ID)
@@ -156,8 +158,8 @@ func TestSnapshot_ListAndRetention(t *testing.T) {
 		putBlob(t, f.Region, prefix+"exports/x.tar", "not a snapshot")
 
 		var names []string
-		for i := 0; i < region.SnapshotsKept+3; i++ {
-			f.clock.advance(time.Second)
+		for i := 0; i < backup.SnapshotsKept+3; i++ {
+			f.Clock.Advance(time.Second)
 			if _, err := f.UpdateWorkspace(ctx, "mlw", tandem.WorkspaceUpdate{Description: ptr(fmt.Sprint(i))}); err != nil {
 				t.Fatal(err)
 			}
@@ -171,8 +173,8 @@ func TestSnapshot_ListAndRetention(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(list) != region.SnapshotsKept {
-			t.Fatalf("%d snapshots kept, want %d", len(list), region.SnapshotsKept)
+		if len(list) != backup.SnapshotsKept {
+			t.Fatalf("%d snapshots kept, want %d", len(list), backup.SnapshotsKept)
 		}
 		for i, info := range list {
 			if want := names[len(names)-1-i]; info.Name != want {
@@ -185,7 +187,7 @@ func TestSnapshot_ListAndRetention(t *testing.T) {
 		if list[0].LastSeq <= list[1].LastSeq {
 			t.Fatalf("newest snapshot at seq %d, the one before at %d", list[0].LastSeq, list[1].LastSeq)
 		}
-		keys := strings.Join(blobKeys(t, f.Region, prefix), "\n")
+		keys := strings.Join(apptest.BlobKeys(t, f.Region, prefix), "\n")
 		for _, gone := range []string{a.Name, b.Name, names[0], names[1], names[2], "20261101T100000.000000Z"} {
 			if strings.Contains(keys, gone) {
 				t.Errorf("snapshot folder %s not removed:\n%s", gone, keys)
@@ -203,7 +205,7 @@ func TestSnapshot_ListAndRetention(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, err = f.ListSnapshots(tandem.NewContextWithPrincipal(ctx, tok), ws.ID)
-		wantCode(t, err, tandem.EForbidden)
+		apptest.WantCode(t, err, tandem.EForbidden)
 	})
 }
 
@@ -211,9 +213,9 @@ func TestSnapshot_ListAndRetention(t *testing.T) {
 // that each holds exactly the state the log's prefix up to its last_seq
 // describes.
 func TestSnapshot_ConsistentCut(t *testing.T) {
-	each(t, func(t *testing.T, f *fixture) {
+	apptest.Each(t, func(t *testing.T, f *apptest.Fixture) {
 		ctx := context.Background()
-		ws := mustCreate(t, f.Region, "mlw")
+		ws := apptest.MustCreate(t, f.Region, "mlw")
 		stop := make(chan struct{})
 		var wg sync.WaitGroup
 		var writeErr error
@@ -262,7 +264,7 @@ func TestSnapshot_ConsistentCut(t *testing.T) {
 		if writeErr != nil {
 			t.Fatal(writeErr)
 		}
-		log := changes(t, f.Region, ws.ID)
+		log := apptest.Changes(t, f.Region, ws.ID)
 		for len(log) < int(infos[len(infos)-1].LastSeq) {
 			t.Fatalf("log has %d entries, a snapshot claims %d", len(log), infos[len(infos)-1].LastSeq)
 		}
@@ -366,10 +368,10 @@ func sortedLines(lines []string) []string {
 // TestRunSnapshots checks the loop: a first snapshot at once, none while
 // the log stands still, a new one once it advanced and the interval passed.
 func TestRunSnapshots(t *testing.T) {
-	each(t, func(t *testing.T, f *fixture) {
+	apptest.Each(t, func(t *testing.T, f *apptest.Fixture) {
 		f.Now = time.Now // the loop runs on real time
 		ctx, cancel := context.WithCancel(context.Background())
-		ws := mustCreate(t, f.Region, "mlw")
+		ws := apptest.MustCreate(t, f.Region, "mlw")
 		done := make(chan struct{})
 		go func() { defer close(done); f.RunSnapshots(ctx, 50*time.Millisecond) }()
 		defer func() { cancel(); <-done }()
@@ -389,7 +391,7 @@ func TestRunSnapshots(t *testing.T) {
 	})
 }
 
-func waitSnapshots(t *testing.T, r *region.Region, wsID string, n int) []*tandem.SnapshotInfo {
+func waitSnapshots(t *testing.T, r *apptest.Region, wsID string, n int) []*tandem.SnapshotInfo {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {

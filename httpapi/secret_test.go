@@ -16,6 +16,7 @@ import (
 	"github.com/tandemml/tandem/blobstore"
 	"github.com/tandemml/tandem/httpapi"
 	"github.com/tandemml/tandem/region"
+	"github.com/tandemml/tandem/secrets"
 	"github.com/tandemml/tandem/sqlstore/sqltest"
 	"github.com/tandemml/tandem/vault"
 )
@@ -44,7 +45,7 @@ func secretServer(t *testing.T, withSecrets bool) (string, string) {
 	}
 	api := &httpapi.Server{Workspaces: r, Tokens: r, Notebooks: r, Auth: r, Info: r.Info, Logger: r.Logger}
 	if withSecrets {
-		api.Secrets = r
+		api.Secrets = secrets.New(r)
 	}
 	srv := httptest.NewServer(api.Handler())
 	t.Cleanup(srv.Close)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/tandemml/tandem"
+	"github.com/tandemml/tandem/app/apptest"
 )
 
 // TestAgentProtocol drives the agent protocol by hand: claims respect
@@ -14,9 +15,9 @@ import (
 // refused, output paths and names are checked, a silent agent's job is
 // queued again once and then failed, and a cancel reaches the agent.
 func TestAgentProtocol(t *testing.T) {
-	each(t, func(t *testing.T, f *fixture) {
+	apptest.Each(t, func(t *testing.T, f *apptest.Fixture) {
 		ctx := context.Background()
-		mustCreate(t, f.Region, "mlw")
+		apptest.MustCreate(t, f.Region, "mlw")
 		if _, err := f.CreateCompute(ctx, "mlw", map[string]any{"name": "gpu", "type": "amlcompute", "size": "Standard_NC6", "max_instances": 1}); err != nil {
 			t.Fatal(err)
 		}
@@ -25,17 +26,17 @@ func TestAgentProtocol(t *testing.T) {
 			t.Fatalf("claim with nothing queued: %+v, %v", w, err)
 		}
 		_, err := f.ClaimJob(ctx, "mlw", "local", "a1", hb, 0)
-		wantCode(t, err, tandem.EInvalid)
+		apptest.WantCode(t, err, tandem.EInvalid)
 		_, err = f.ClaimJob(ctx, "mlw", "gpu", "a/1", hb, 0)
-		wantCode(t, err, tandem.EInvalid)
+		apptest.WantCode(t, err, tandem.EInvalid)
 
-		req := commandJob("echo hi > ${{outputs.out}}/x", map[string]any{"compute": "azureml:gpu", "outputs": map[string]any{"out": map[string]any{"type": "uri_folder"}}})
+		req := apptest.CommandJob("echo hi > ${{outputs.out}}/x", map[string]any{"compute": "azureml:gpu", "outputs": map[string]any{"out": map[string]any{"type": "uri_folder"}}})
 		j1, err := f.CreateJob(ctx, "mlw", req)
 		if err != nil {
 			t.Fatal(err)
 		}
-		f.clock.advance(time.Second)
-		j2, err := f.CreateJob(ctx, "mlw", commandJob("true", map[string]any{"compute": "gpu"}))
+		f.Clock.Advance(time.Second)
+		j2, err := f.CreateJob(ctx, "mlw", apptest.CommandJob("true", map[string]any{"compute": "gpu"}))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -46,19 +47,19 @@ func TestAgentProtocol(t *testing.T) {
 		if w2, err := f.ClaimJob(ctx, "mlw", "gpu", "a2", hb, 0); err != nil || w2 != nil {
 			t.Fatalf("a second claim on a cluster of max_instances 1: %+v, %v", w2, err)
 		}
-		wantCode(t, f.StartAgentJob(ctx, "mlw", "gpu", "a2", j1.Name), tandem.EConflict)
+		apptest.WantCode(t, f.StartAgentJob(ctx, "mlw", "gpu", "a2", j1.Name), tandem.EConflict)
 		if err := f.StartAgentJob(ctx, "mlw", "gpu", "a1", j1.Name); err != nil {
 			t.Fatal(err)
 		}
 		_, err = f.PutAgentOutput(ctx, "mlw", "gpu", "a1", j1.Name, "out", "../escape", strings.NewReader("x"))
-		wantCode(t, err, tandem.EInvalid)
+		apptest.WantCode(t, err, tandem.EInvalid)
 		_, err = f.PutAgentOutput(ctx, "mlw", "gpu", "a1", j1.Name, "other", "x", strings.NewReader("x"))
-		wantCode(t, err, tandem.EInvalid)
+		apptest.WantCode(t, err, tandem.EInvalid)
 		_, err = f.CompleteAgentJob(ctx, "mlw", "gpu", "a1", j1.Name, &tandem.AgentResult{ExitCode: 0, Outputs: []tandem.AgentOutput{{Output: "out", Path: "x", SHA256: "00", Size: 1}}})
-		wantCode(t, err, tandem.EInvalid) // not uploaded
+		apptest.WantCode(t, err, tandem.EInvalid) // not uploaded
 
 		// a1 goes silent: its job is queued again, then failed.
-		f.clock.advance(31 * time.Second)
+		f.Clock.Advance(31 * time.Second)
 		if err := f.ReapAgents(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -67,7 +68,7 @@ func TestAgentProtocol(t *testing.T) {
 			t.Fatalf("after a1 went silent: %s on %q, attempts %d (%s)", j.Status, j.Agent, j.Attempts, j.Error)
 		}
 		_, err = f.CompleteAgentJob(ctx, "mlw", "gpu", "a1", j1.Name, &tandem.AgentResult{})
-		wantCode(t, err, tandem.EConflict) // a1 came back too late
+		apptest.WantCode(t, err, tandem.EConflict) // a1 came back too late
 		w, err = f.ClaimJob(ctx, "mlw", "gpu", "a2", hb, 0)
 		if err != nil || w == nil || w.Job.Name != j1.Name || w.Attempt != 2 {
 			t.Fatalf("a2's claim: %+v, %v; want %s again, attempt 2", w, err, j1.Name)
@@ -75,7 +76,7 @@ func TestAgentProtocol(t *testing.T) {
 		if ans, err := f.Heartbeat(ctx, "mlw", "gpu", "a1", tandem.AgentHeartbeat{Job: j1.Name}); err != nil || !ans.Stop {
 			t.Fatalf("a1's heartbeat for the job it lost: %+v, %v", ans, err)
 		}
-		f.clock.advance(31 * time.Second)
+		f.Clock.Advance(31 * time.Second)
 		if err := f.ReapAgents(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -103,7 +104,7 @@ func TestAgentProtocol(t *testing.T) {
 		if err != nil || j.Status != tandem.JobCanceled {
 			t.Fatalf("complete after cancel: %+v, %v", j, err)
 		}
-		if log := jobLog(t, f.Region, "mlw", j2.Name); log != "partial\n" {
+		if log := apptest.JobLog(t, f.Region, "mlw", j2.Name); log != "partial\n" {
 			t.Fatalf("canceled job's log %q", log)
 		}
 		if list, _ := f.ListAgents(ctx, "mlw", "gpu"); len(list) != 3 || list[0].State != tandem.AgentLost || list[2].State != tandem.AgentIdle {

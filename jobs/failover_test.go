@@ -7,12 +7,12 @@ import (
 	"testing"
 
 	"github.com/tandemml/tandem"
-	"github.com/tandemml/tandem/region"
+	"github.com/tandemml/tandem/app/apptest"
 )
 
 // putRawJob writes a job record as replication would (the resource and
 // one entry of the given origin and epoch), without scheduling it.
-func putRawJob(t *testing.T, r *region.Region, wsID string, j *tandem.Job, blobs []tandem.BlobRef, origin string, epoch int64) {
+func putRawJob(t *testing.T, r *apptest.Region, wsID string, j *tandem.Job, blobs []tandem.BlobRef, origin string, epoch int64) {
 	t.Helper()
 	ctx := context.Background()
 	b, err := json.Marshal(j)
@@ -47,9 +47,9 @@ func mustJSON(t *testing.T, v any) []byte {
 // and a job this region wrote after its promotion is its own (Failed: the
 // server restarted).
 func TestStartJobsAfterPromotion(t *testing.T) {
-	each(t, func(t *testing.T, f *fixture) {
+	apptest.Each(t, func(t *testing.T, f *apptest.Fixture) {
 		ctx := context.Background()
-		ws := mustCreate(t, f.Region, "mlw")
+		ws := apptest.MustCreate(t, f.Region, "mlw")
 		now := f.Now().UTC()
 		spec := func(resubmit bool) map[string]any {
 			return map[string]any{"type": "command", "command": "cat ${{outputs.ckpt}}/step", "resubmit_on_failover": resubmit,
@@ -90,35 +90,35 @@ func TestStartJobsAfterPromotion(t *testing.T) {
 		putRawJob(t, f.Region, ws.ID, &tandem.Job{Name: "mine", Type: "command", Status: tandem.JobRunning, Compute: "local",
 			Command: "true", Spec: spec(false), CreatedAt: now}, nil, "eastus", 2)
 
-		startJobs(t, f.Region)
+		apptest.StartJobs(t, f.Region)
 
-		train := waitJob(t, f.Region, "mlw", "train", done)
+		train := apptest.WaitJob(t, f.Region, "mlw", "train", apptest.Done)
 		if train.Status != tandem.JobInterrupted || train.ResubmittedAs != "train_resubmit2" || train.InterruptedEpoch != 2 ||
 			!strings.Contains(train.Error, `region "westus"`) || !strings.Contains(train.Error, "Running") {
 			t.Fatalf("train: %+v; want Interrupted at epoch 2, resubmitted as train_resubmit2, its error naming westus and Running", train)
 		}
-		if q := waitJob(t, f.Region, "mlw", "queued", done); q.Status != tandem.JobInterrupted || q.ResubmittedAs != "" {
+		if q := apptest.WaitJob(t, f.Region, "mlw", "queued", apptest.Done); q.Status != tandem.JobInterrupted || q.ResubmittedAs != "" {
 			t.Fatalf("queued: %s %q, resubmitted as %q; want Interrupted, not resubmitted", q.Status, q.Error, q.ResubmittedAs)
 		}
-		if v := waitJob(t, f.Region, "mlw", "viaprops", done); v.Status != tandem.JobInterrupted || v.ResubmittedAs != "viaprops_resubmit2" {
+		if v := apptest.WaitJob(t, f.Region, "mlw", "viaprops", apptest.Done); v.Status != tandem.JobInterrupted || v.ResubmittedAs != "viaprops_resubmit2" {
 			t.Fatalf("viaprops: %s, resubmitted as %q; want Interrupted and resubmitted (the property form)", v.Status, v.ResubmittedAs)
 		}
-		if m := waitJob(t, f.Region, "mlw", "mine", done); m.Status != tandem.JobFailed || !strings.Contains(m.Error, "server restarted") {
+		if m := apptest.WaitJob(t, f.Region, "mlw", "mine", apptest.Done); m.Status != tandem.JobFailed || !strings.Contains(m.Error, "server restarted") {
 			t.Fatalf("mine: %s %q; want Failed by the restart", m.Status, m.Error)
 		}
-		again := waitJob(t, f.Region, "mlw", "train_resubmit2", done)
+		again := apptest.WaitJob(t, f.Region, "mlw", "train_resubmit2", apptest.Done)
 		if again.Status != tandem.JobCompleted || again.ResubmittedFrom != "train" {
 			t.Fatalf("train_resubmit2: %s %q from %q; want Completed, resubmitted from train", again.Status, again.Error, again.ResubmittedFrom)
 		}
-		if log := jobLog(t, f.Region, "mlw", "train_resubmit2"); !strings.Contains(log, "resumed at 7") || !strings.Contains(log, "1 output files (2 bytes) seeded") {
+		if log := apptest.JobLog(t, f.Region, "mlw", "train_resubmit2"); !strings.Contains(log, "resumed at 7") || !strings.Contains(log, "1 output files (2 bytes) seeded") {
 			t.Fatalf("train_resubmit2 log: %q; want it to start from the seeded checkpoint", log)
 		}
-		if h := waitJob(t, f.Region, "mlw", "half_resubmit2", done); h.Status != tandem.JobCompleted || h.ResubmittedFrom != "half" {
+		if h := apptest.WaitJob(t, f.Region, "mlw", "half_resubmit2", apptest.Done); h.Status != tandem.JobCompleted || h.ResubmittedFrom != "half" {
 			t.Fatalf("half_resubmit2: %s from %q; want the resubmission the dead pass did not make", h.Status, h.ResubmittedFrom)
 		}
 		// One entry per write: the interruption of queued is one update.
 		var updates int
-		for _, c := range changes(t, f.Region, ws.ID) {
+		for _, c := range apptest.Changes(t, f.Region, ws.ID) {
 			if c.Name == "queued" && c.Op == tandem.OpUpdate {
 				updates++
 				if c.Epoch != 2 || c.Origin != "eastus" {

@@ -6,13 +6,14 @@ import (
 	"testing"
 
 	"github.com/tandemml/tandem"
+	"github.com/tandemml/tandem/app/apptest"
 )
 
 func TestJobInputs(t *testing.T) {
-	each(t, func(t *testing.T, f *fixture) {
+	apptest.Each(t, func(t *testing.T, f *apptest.Fixture) {
 		ctx := context.Background()
-		ws := mustCreate(t, f.Region, "mlw")
-		startJobs(t, f.Region)
+		ws := apptest.MustCreate(t, f.Region, "mlw")
+		apptest.StartJobs(t, f.Region)
 
 		// A data folder asset (two versions: @latest must pick 2), a
 		// model, and a file written straight into the workspace's storage.
@@ -21,21 +22,21 @@ func TestJobInputs(t *testing.T) {
 				Kind:  tandem.KindData,
 				Spec:  map[string]any{"name": "rows", "version": v, "type": "uri_folder", "path": "rows"},
 				Paths: []tandem.AssetPath{{Field: "path", Root: "rows", Dir: true}},
-				Files: []tandem.AssetFile{stage(t, f.Region, "mlw", "path", "rows/part/a.csv", "x,y\nv"+v+",1\n")},
+				Files: []tandem.AssetFile{apptest.Stage(t, f.Region, "mlw", "path", "rows/part/a.csv", "x,y\nv"+v+",1\n")},
 			})
 			if err != nil {
 				t.Fatalf("CreateAsset: %v", err)
 			}
 		}
-		if _, _, err := f.CreateAsset(ctx, "mlw", modelRequest(t, f.Region, "mlw", "1", "weights")); err != nil {
+		if _, _, err := f.CreateAsset(ctx, "mlw", apptest.ModelRequest(t, f.Region, "mlw", "1", "weights")); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := f.Blobs.Put(ctx, "workspaces/"+ws.ID+"/example-data/iris.csv", strings.NewReader("sepal,petal\n1,2\n"), nil); err != nil {
 			t.Fatal(err)
 		}
-		local := stage(t, f.Region, "mlw", "inputs.notes.path", "notes.txt", "local notes\n")
+		local := apptest.Stage(t, f.Region, "mlw", "inputs.notes.path", "notes.txt", "local notes\n")
 
-		req := commandJob(strings.Join([]string{
+		req := apptest.CommandJob(strings.Join([]string{
 			"cat ${{inputs.rows}}/part/a.csv",
 			"cat ${{inputs.iris}}",
 			"cat ${{inputs.model}}/model.pkl; echo",
@@ -74,8 +75,8 @@ func TestJobInputs(t *testing.T) {
 		if in := j.Inputs["iris"]; in == nil || !in.File || in.Mode != "download" {
 			t.Fatalf("iris resolved to %+v", in)
 		}
-		j = waitJob(t, f.Region, "mlw", j.Name, done)
-		log := jobLog(t, f.Region, "mlw", j.Name)
+		j = apptest.WaitJob(t, f.Region, "mlw", j.Name, apptest.Done)
+		log := apptest.JobLog(t, f.Region, "mlw", j.Name)
 		if j.Status != tandem.JobCompleted {
 			t.Fatalf("ended %s (%s): %s", j.Status, j.Error, log)
 		}
@@ -85,19 +86,19 @@ func TestJobInputs(t *testing.T) {
 			}
 		}
 
-		if keys := strings.Join(blobKeys(t, f.Region, "workspaces/"+ws.ID+"/runs/"+j.Name+"/outputs/"), ","); !strings.Contains(keys, "outputs/file/result.txt") {
+		if keys := strings.Join(apptest.BlobKeys(t, f.Region, "workspaces/"+ws.ID+"/runs/"+j.Name+"/outputs/"), ","); !strings.Contains(keys, "outputs/file/result.txt") {
 			t.Fatalf("the uri_file output is not named as its path says: %s", keys)
 		}
 
 		// The output of that job is the input of the next one.
-		next, err := f.CreateJob(ctx, "mlw", commandJob("cat ${{inputs.prev}}/a.csv", map[string]any{
+		next, err := f.CreateJob(ctx, "mlw", apptest.CommandJob("cat ${{inputs.prev}}/a.csv", map[string]any{
 			"inputs": map[string]any{"prev": map[string]any{"type": "uri_folder", "path": "azureml://jobs/" + j.Name + "/outputs/copy"}},
 		}))
 		if err != nil {
 			t.Fatalf("CreateJob from a job output: %v", err)
 		}
-		next = waitJob(t, f.Region, "mlw", next.Name, done)
-		if log := jobLog(t, f.Region, "mlw", next.Name); next.Status != tandem.JobCompleted || !strings.Contains(log, "v2,1") {
+		next = apptest.WaitJob(t, f.Region, "mlw", next.Name, apptest.Done)
+		if log := apptest.JobLog(t, f.Region, "mlw", next.Name); next.Status != tandem.JobCompleted || !strings.Contains(log, "v2,1") {
 			t.Fatalf("ended %s (%s): %s", next.Status, next.Error, log)
 		}
 
@@ -112,22 +113,22 @@ func TestJobInputs(t *testing.T) {
 				{"https://example.com/iris.csv", tandem.EInvalid, "not supported yet"},
 				{"azureml://jobs/nope/outputs/x", tandem.ENotFound, "nope"},
 			} {
-				_, err := f.CreateJob(ctx, "mlw", commandJob("ls ${{inputs.d}}", map[string]any{
+				_, err := f.CreateJob(ctx, "mlw", apptest.CommandJob("ls ${{inputs.d}}", map[string]any{
 					"inputs": map[string]any{"d": map[string]any{"type": "uri_folder", "path": c.path}},
 				}))
-				wantCode(t, err, c.code)
+				apptest.WantCode(t, err, c.code)
 				if !strings.Contains(err.Error(), c.msg) || !(strings.Contains(err.Error(), `input "d"`) || strings.Contains(err.Error(), "inputs.d")) {
 					t.Fatalf("%s: error %v does not name %q and the input", c.path, err, c.msg)
 				}
 			}
-			_, err := f.CreateJob(ctx, "mlw", commandJob("cat ${{inputs.d}}", map[string]any{
+			_, err := f.CreateJob(ctx, "mlw", apptest.CommandJob("cat ${{inputs.d}}", map[string]any{
 				"inputs": map[string]any{"d": map[string]any{"type": "uri_file", "path": "azureml:rows:1"}},
 			}))
-			wantCode(t, err, tandem.EInvalid)
-			_, err = f.CreateJob(ctx, "mlw", commandJob("cat ${{inputs.d}} ${{inputs.e}}", map[string]any{
+			apptest.WantCode(t, err, tandem.EInvalid)
+			_, err = f.CreateJob(ctx, "mlw", apptest.CommandJob("cat ${{inputs.d}} ${{inputs.e}}", map[string]any{
 				"inputs": map[string]any{"d": map[string]any{"type": "uri_file", "path": "azureml:rows:1"}},
 			}))
-			wantCode(t, err, tandem.EInvalid)
+			apptest.WantCode(t, err, tandem.EInvalid)
 		})
 	})
 }
@@ -135,13 +136,13 @@ func TestJobInputs(t *testing.T) {
 // Input bytes are verified as they are fetched: a data file changed in
 // storage after the job was created fails the job, and nothing runs.
 func TestJobInputsVerified(t *testing.T) {
-	each(t, func(t *testing.T, f *fixture) {
+	apptest.Each(t, func(t *testing.T, f *apptest.Fixture) {
 		ctx := context.Background()
-		ws := mustCreate(t, f.Region, "mlw")
-		if _, _, err := f.CreateAsset(ctx, "mlw", modelRequest(t, f.Region, "mlw", "1", "weights")); err != nil {
+		ws := apptest.MustCreate(t, f.Region, "mlw")
+		if _, _, err := f.CreateAsset(ctx, "mlw", apptest.ModelRequest(t, f.Region, "mlw", "1", "weights")); err != nil {
 			t.Fatal(err)
 		}
-		j, err := f.CreateJob(ctx, "mlw", commandJob("echo ran; cat ${{inputs.m}}/model.pkl", map[string]any{
+		j, err := f.CreateJob(ctx, "mlw", apptest.CommandJob("echo ran; cat ${{inputs.m}}/model.pkl", map[string]any{
 			"inputs": map[string]any{"m": map[string]any{"type": "custom_model", "path": "azureml:clf@latest"}},
 		}))
 		if err != nil {
@@ -150,12 +151,12 @@ func TestJobInputsVerified(t *testing.T) {
 		if _, err := f.Blobs.Put(ctx, "workspaces/"+ws.ID+"/assets/model/clf/1/model.pkl", strings.NewReader("evil"), nil); err != nil {
 			t.Fatal(err)
 		}
-		startJobs(t, f.Region)
-		j = waitJob(t, f.Region, "mlw", j.Name, done)
+		apptest.StartJobs(t, f.Region)
+		j = apptest.WaitJob(t, f.Region, "mlw", j.Name, apptest.Done)
 		if j.Status != tandem.JobFailed || !strings.Contains(j.Error, "prepare inputs") || !strings.Contains(j.Error, "expected sha256") {
 			t.Fatalf("ended %s: %s", j.Status, j.Error)
 		}
-		if log := jobLog(t, f.Region, "mlw", j.Name); strings.Contains(log, "ran") {
+		if log := apptest.JobLog(t, f.Region, "mlw", j.Name); strings.Contains(log, "ran") {
 			t.Fatalf("the command ran on corrupt input: %q", log)
 		}
 	})

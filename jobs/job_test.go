@@ -2,71 +2,23 @@ package jobs_test
 
 import (
 	"context"
-	"io"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/tandemml/tandem"
-	"github.com/tandemml/tandem/region"
+	"github.com/tandemml/tandem/app/apptest"
 )
 
-func startJobs(t testing.TB, r *region.Region) {
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	r.StartJobs(ctx, &wg)
-	t.Cleanup(func() { cancel(); wg.Wait() })
-}
-
-func commandJob(command string, more map[string]any) *tandem.JobRequest {
-	s := map[string]any{"type": "command", "command": command, "environment": map[string]any{"image": "library/python:latest"}}
-	for k, v := range more {
-		s[k] = v
-	}
-	return &tandem.JobRequest{Spec: s}
-}
-
-func waitJob(t testing.TB, r *region.Region, ws, name string, want func(*tandem.Job) bool) *tandem.Job {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		j, err := r.FindJob(context.Background(), ws, name)
-		if err != nil {
-			t.Fatalf("FindJob: %v", err)
-		}
-		if want(j) {
-			return j
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("job %s stuck in %s (%s)", name, j.Status, j.Error)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-func done(j *tandem.Job) bool { return tandem.JobDone(j.Status) }
-
-func jobLog(t *testing.T, r *region.Region, ws, name string) string {
-	t.Helper()
-	rc, err := r.OpenJobLog(context.Background(), ws, name)
-	if err != nil {
-		t.Fatalf("OpenJobLog: %v", err)
-	}
-	defer rc.Close()
-	b, _ := io.ReadAll(rc)
-	return string(b)
-}
-
 func TestJobs(t *testing.T) {
-	each(t, func(t *testing.T, f *fixture) {
+	apptest.Each(t, func(t *testing.T, f *apptest.Fixture) {
 		ctx := context.Background()
-		ws := mustCreate(t, f.Region, "mlw")
-		startJobs(t, f.Region)
+		ws := apptest.MustCreate(t, f.Region, "mlw")
+		apptest.StartJobs(t, f.Region)
 
 		t.Run("completes", func(t *testing.T) {
-			code := stage(t, f.Region, "mlw", "code", "src/greet.sh", "echo from-code-$GREETING\n")
-			req := commandJob("echo hello ${{inputs.x}} && bash greet.sh && echo out > ${{outputs.result}}/o.txt", map[string]any{
+			code := apptest.Stage(t, f.Region, "mlw", "code", "src/greet.sh", "echo from-code-$GREETING\n")
+			req := apptest.CommandJob("echo hello ${{inputs.x}} && bash greet.sh && echo out > ${{outputs.result}}/o.txt", map[string]any{
 				"code":                  "src",
 				"inputs":                map[string]any{"x": "world"},
 				"outputs":               map[string]any{"result": map[string]any{"type": "uri_folder"}},
@@ -85,16 +37,16 @@ func TestJobs(t *testing.T) {
 			if want := "azureml://datastores/workspaceblobstore/paths/runs/" + j.Name + "/code/"; j.Spec["code"] != want {
 				t.Fatalf("code %v, want %s", j.Spec["code"], want)
 			}
-			j = waitJob(t, f.Region, "mlw", j.Name, done)
+			j = apptest.WaitJob(t, f.Region, "mlw", j.Name, apptest.Done)
 			if j.Status != tandem.JobCompleted || j.ExitCode == nil || *j.ExitCode != 0 || j.StartedAt == nil || j.EndedAt == nil {
 				t.Fatalf("ended %s exit %v: %s", j.Status, j.ExitCode, j.Error)
 			}
-			log := jobLog(t, f.Region, "mlw", j.Name)
+			log := apptest.JobLog(t, f.Region, "mlw", j.Name)
 			if !strings.Contains(log, "hello world\n") || !strings.Contains(log, "from-code-hi") || !strings.HasPrefix(log, "tandem: job "+j.Name+" runs on the host") {
 				t.Fatalf("log %q", log)
 			}
 			prefix := "workspaces/" + ws.ID + "/runs/" + j.Name + "/"
-			keys := strings.Join(blobKeys(t, f.Region, prefix), ",")
+			keys := strings.Join(apptest.BlobKeys(t, f.Region, prefix), ",")
 			for _, k := range []string{"logs/std_log.txt", "outputs/result/o.txt"} {
 				if !strings.Contains(keys, prefix+k) {
 					t.Fatalf("storage %s lacks %s", keys, k)
@@ -106,25 +58,25 @@ func TestJobs(t *testing.T) {
 				t.Fatalf("code files %+v (store %q)", j.Files, j.CodeStore)
 			}
 			codePrefix := "workspaces/" + ws.ID + "/code/"
-			if got := blobKeys(t, f.Region, codePrefix); len(got) != 1 || got[0] != codePrefix+j.Files[0].SHA256 {
+			if got := apptest.BlobKeys(t, f.Region, codePrefix); len(got) != 1 || got[0] != codePrefix+j.Files[0].SHA256 {
 				t.Fatalf("code store holds %v", got)
 			}
-			again := commandJob("bash greet.sh", map[string]any{"code": "src", "environment_variables": map[string]any{"GREETING": "again"}})
+			again := apptest.CommandJob("bash greet.sh", map[string]any{"code": "src", "environment_variables": map[string]any{"GREETING": "again"}})
 			again.Paths = []tandem.AssetPath{{Field: "code", Root: "src", Dir: true}}
-			again.Files = []tandem.AssetFile{stage(t, f.Region, "mlw", "code", "src/greet.sh", "echo from-code-$GREETING\n")}
+			again.Files = []tandem.AssetFile{apptest.Stage(t, f.Region, "mlw", "code", "src/greet.sh", "echo from-code-$GREETING\n")}
 			j2, err := f.CreateJob(ctx, "mlw", again)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if j2 = waitJob(t, f.Region, "mlw", j2.Name, done); j2.Status != tandem.JobCompleted || !strings.Contains(jobLog(t, f.Region, "mlw", j2.Name), "from-code-again") {
+			if j2 = apptest.WaitJob(t, f.Region, "mlw", j2.Name, apptest.Done); j2.Status != tandem.JobCompleted || !strings.Contains(apptest.JobLog(t, f.Region, "mlw", j2.Name), "from-code-again") {
 				t.Fatalf("second job with the same code: %s (%s)", j2.Status, j2.Error)
 			}
-			if got := blobKeys(t, f.Region, codePrefix); len(got) != 1 {
+			if got := apptest.BlobKeys(t, f.Region, codePrefix); len(got) != 1 {
 				t.Fatalf("the same code stored twice: %v", got)
 			}
 			// One change entry per transition: create, Preparing, Running, Completed.
 			var n int
-			for _, c := range changes(t, f.Region, ws.ID) {
+			for _, c := range apptest.Changes(t, f.Region, ws.ID) {
 				if c.Kind == tandem.KindJob && c.Name == j.Name {
 					n++
 				}
@@ -139,37 +91,37 @@ func TestJobs(t *testing.T) {
 		})
 
 		t.Run("fails", func(t *testing.T) {
-			j, err := f.CreateJob(ctx, "mlw", commandJob("echo partial; exit 3", nil))
+			j, err := f.CreateJob(ctx, "mlw", apptest.CommandJob("echo partial; exit 3", nil))
 			if err != nil {
 				t.Fatal(err)
 			}
-			j = waitJob(t, f.Region, "mlw", j.Name, done)
+			j = apptest.WaitJob(t, f.Region, "mlw", j.Name, apptest.Done)
 			if j.Status != tandem.JobFailed || j.ExitCode == nil || *j.ExitCode != 3 || !strings.Contains(j.Error, "code 3") {
 				t.Fatalf("ended %s exit %v: %s", j.Status, j.ExitCode, j.Error)
 			}
-			if log := jobLog(t, f.Region, "mlw", j.Name); !strings.Contains(log, "partial") {
+			if log := apptest.JobLog(t, f.Region, "mlw", j.Name); !strings.Contains(log, "partial") {
 				t.Fatalf("log %q", log)
 			}
 		})
 
 		t.Run("timeout", func(t *testing.T) {
-			j, err := f.CreateJob(ctx, "mlw", commandJob("sleep 30", map[string]any{"limits": map[string]any{"timeout": 1}}))
+			j, err := f.CreateJob(ctx, "mlw", apptest.CommandJob("sleep 30", map[string]any{"limits": map[string]any{"timeout": 1}}))
 			if err != nil {
 				t.Fatal(err)
 			}
-			j = waitJob(t, f.Region, "mlw", j.Name, done)
+			j = apptest.WaitJob(t, f.Region, "mlw", j.Name, apptest.Done)
 			if j.Status != tandem.JobFailed || !strings.Contains(j.Error, "timed out") {
 				t.Fatalf("ended %s: %s", j.Status, j.Error)
 			}
 		})
 
 		t.Run("cancel", func(t *testing.T) {
-			j, err := f.CreateJob(ctx, "mlw", commandJob("echo started; sleep 60", map[string]any{"name": "to-cancel"}))
+			j, err := f.CreateJob(ctx, "mlw", apptest.CommandJob("echo started; sleep 60", map[string]any{"name": "to-cancel"}))
 			if err != nil {
 				t.Fatal(err)
 			}
-			waitJob(t, f.Region, "mlw", j.Name, func(j *tandem.Job) bool {
-				return j.Status == tandem.JobRunning && strings.Contains(jobLog(t, f.Region, "mlw", j.Name), "started")
+			apptest.WaitJob(t, f.Region, "mlw", j.Name, func(j *tandem.Job) bool {
+				return j.Status == tandem.JobRunning && strings.Contains(apptest.JobLog(t, f.Region, "mlw", j.Name), "started")
 			})
 			start := time.Now()
 			j, err = f.CancelJob(ctx, "mlw", j.Name)
@@ -179,45 +131,45 @@ func TestJobs(t *testing.T) {
 			if j.Status != tandem.JobCanceled || time.Since(start) > 10*time.Second {
 				t.Fatalf("after cancel: %s (%s) in %s", j.Status, j.Error, time.Since(start))
 			}
-			if log := jobLog(t, f.Region, "mlw", j.Name); !strings.Contains(log, "started") {
+			if log := apptest.JobLog(t, f.Region, "mlw", j.Name); !strings.Contains(log, "started") {
 				t.Fatalf("partial log lost: %q", log)
 			}
 			_, err = f.CancelJob(ctx, "mlw", j.Name)
-			wantCode(t, err, tandem.EConflict)
-			_, err = f.CreateJob(ctx, "mlw", commandJob("true", map[string]any{"name": "to-cancel"}))
-			wantCode(t, err, tandem.EConflict)
+			apptest.WantCode(t, err, tandem.EConflict)
+			_, err = f.CreateJob(ctx, "mlw", apptest.CommandJob("true", map[string]any{"name": "to-cancel"}))
+			apptest.WantCode(t, err, tandem.EConflict)
 		})
 
 		t.Run("bad input", func(t *testing.T) {
-			_, err := f.CreateJob(ctx, "mlw", commandJob("true", map[string]any{"compute": "azureml:cpu-cluster"}))
-			wantCode(t, err, tandem.EInvalid)
+			_, err := f.CreateJob(ctx, "mlw", apptest.CommandJob("true", map[string]any{"compute": "azureml:cpu-cluster"}))
+			apptest.WantCode(t, err, tandem.EInvalid)
 			if !strings.Contains(err.Error(), "cpu-cluster") {
 				t.Fatalf("error %v does not name the compute", err)
 			}
-			_, err = f.CreateJob(ctx, "mlw", commandJob("echo ${{inputs.nope}}", nil))
-			wantCode(t, err, tandem.EInvalid)
+			_, err = f.CreateJob(ctx, "mlw", apptest.CommandJob("echo ${{inputs.nope}}", nil))
+			apptest.WantCode(t, err, tandem.EInvalid)
 			_, err = f.CreateJob(ctx, "mlw", &tandem.JobRequest{Spec: map[string]any{"type": "sweep"}})
-			wantCode(t, err, tandem.EInvalid)
+			apptest.WantCode(t, err, tandem.EInvalid)
 			_, err = f.FindJob(ctx, "mlw", "nope")
-			wantCode(t, err, tandem.ENotFound)
+			apptest.WantCode(t, err, tandem.ENotFound)
 		})
 	})
 }
 
 // A job a previous process left running is Failed at the next start.
 func TestJobsInterrupted(t *testing.T) {
-	each(t, func(t *testing.T, f *fixture) {
+	apptest.Each(t, func(t *testing.T, f *apptest.Fixture) {
 		ctx := context.Background()
-		mustCreate(t, f.Region, "mlw")
-		j, err := f.CreateJob(ctx, "mlw", commandJob("true", nil)) // no runner: stays Queued
+		apptest.MustCreate(t, f.Region, "mlw")
+		j, err := f.CreateJob(ctx, "mlw", apptest.CommandJob("true", nil)) // no runner: stays Queued
 		if err != nil {
 			t.Fatal(err)
 		}
 		// The next process on the same store and storage.
-		next := region.New("eastus", f.Store, f.Blobs)
+		next := apptest.New("eastus", f.Store, f.Blobs)
 		next.Logger = f.Logger
-		startJobs(t, next)
-		j = waitJob(t, next, "mlw", j.Name, done)
+		apptest.StartJobs(t, next)
+		j = apptest.WaitJob(t, next, "mlw", j.Name, apptest.Done)
 		if j.Status != tandem.JobFailed || !strings.Contains(j.Error, "interrupted: server restarted") {
 			t.Fatalf("got %s: %s", j.Status, j.Error)
 		}

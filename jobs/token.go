@@ -39,7 +39,7 @@ func (r *Service) issueJobToken(ctx context.Context, wsID, job string) (string, 
 		if err := tx.CreateToken(ctx, t); err != nil {
 			return err
 		}
-		return r.LogChange(ctx, tx, wsID, tandem.KindToken, name, "", tandem.OpCreate, region.TokenRecord{t, t.Hash})
+		return r.LogChange(ctx, tx, wsID, tandem.KindToken, name, "", tandem.OpCreate, region.TokenRecord{Token: t, Hash: t.Hash})
 	})
 	if err != nil {
 		return "", err

@@ -196,7 +196,7 @@ func (r *Service) createPipeline(ctx context.Context, ws *tandem.Workspace, doc 
 		return nil, err
 	}
 	r.Logger.Info("pipeline queued", "workspace", ws.Name, "job", j.Name, "steps", len(j.Steps))
-	r.Enqueue(jobs.JobRef{ws.ID, j.Name})
+	r.Enqueue(jobs.JobRef{WorkspaceID: ws.ID, Name: j.Name})
 	return j, nil
 }
 

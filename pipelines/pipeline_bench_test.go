@@ -8,8 +8,8 @@ import (
 	"testing"
 
 	"github.com/tandemml/tandem"
+	"github.com/tandemml/tandem/app/apptest"
 	"github.com/tandemml/tandem/blobstore"
-	"github.com/tandemml/tandem/region"
 	"github.com/tandemml/tandem/sqlstore/sqltest"
 )
 
@@ -26,17 +26,17 @@ func BenchmarkPipelineChain(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer blobs.Close()
-			r := region.New("eastus", store, blobs)
+			r := apptest.New("eastus", store, blobs)
 			r.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 			ctx := context.Background()
 			if err := r.CreateWorkspace(ctx, &tandem.Workspace{Name: "bench"}); err != nil {
 				b.Fatal(err)
 			}
-			startJobs(b, r)
+			apptest.StartJobs(b, r)
 			const n = 5
-			jobs := map[string]any{"s0": step("echo 0 > ${{outputs.o}}/n", map[string]any{"outputs": map[string]any{"o": nil}})}
+			jobs := map[string]any{"s0": apptest.Step("echo 0 > ${{outputs.o}}/n", map[string]any{"outputs": map[string]any{"o": nil}})}
 			for i := 1; i < n; i++ {
-				jobs[fmt.Sprintf("s%d", i)] = step("cat ${{inputs.i}}/n > ${{outputs.o}}/n", map[string]any{
+				jobs[fmt.Sprintf("s%d", i)] = apptest.Step("cat ${{inputs.i}}/n > ${{outputs.o}}/n", map[string]any{
 					"inputs":  map[string]any{"i": fmt.Sprintf("${{parent.jobs.s%d.outputs.o}}", i-1)},
 					"outputs": map[string]any{"o": nil},
 				})
@@ -47,7 +47,7 @@ func BenchmarkPipelineChain(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				if p = waitJob(b, r, "bench", p.Name, done); p.Status != tandem.JobCompleted {
+				if p = apptest.WaitJob(b, r, "bench", p.Name, apptest.Done); p.Status != tandem.JobCompleted {
 					b.Fatalf("ended %s: %s", p.Status, p.Error)
 				}
 			}

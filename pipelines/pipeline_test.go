@@ -6,18 +6,9 @@ import (
 	"testing"
 
 	"github.com/tandemml/tandem"
-	"github.com/tandemml/tandem/region"
+	"github.com/tandemml/tandem/app/apptest"
+	"github.com/tandemml/tandem/jobs"
 )
-
-var env = map[string]any{"image": "library/python:latest"}
-
-func step(command string, more map[string]any) map[string]any {
-	s := map[string]any{"type": "command", "command": command, "environment": env}
-	for k, v := range more {
-		s[k] = v
-	}
-	return s
-}
 
 func pipeline(jobs map[string]any, more map[string]any) *tandem.JobRequest {
 	s := map[string]any{"type": "pipeline", "jobs": jobs}
@@ -39,10 +30,10 @@ func stepOf(t *testing.T, j *tandem.Job, name string) tandem.JobStep {
 }
 
 func TestPipelines(t *testing.T) {
-	each(t, func(t *testing.T, f *fixture) {
+	apptest.Each(t, func(t *testing.T, f *apptest.Fixture) {
 		ctx := context.Background()
-		ws := mustCreate(t, f.Region, "mlw")
-		startJobs(t, f.Region)
+		ws := apptest.MustCreate(t, f.Region, "mlw")
+		apptest.StartJobs(t, f.Region)
 
 		t.Run("completes", func(t *testing.T) {
 			// A registered component, a diamond a -> (b, c) -> d, bindings of
@@ -52,13 +43,13 @@ func TestPipelines(t *testing.T) {
 				"inputs":      map[string]any{"text": map[string]any{"type": "uri_folder"}, "suffix": map[string]any{"type": "string", "default": "!"}},
 				"outputs":     map[string]any{"out": map[string]any{"type": "uri_folder"}},
 				"command":     "tr a-z A-Z < ${{inputs.text}}/msg.txt | sed 's/$/${{inputs.suffix}}/' > ${{outputs.out}}/msg.txt",
-				"environment": env,
+				"environment": apptest.Env(),
 			}})
 			if err != nil {
 				t.Fatal(err)
 			}
 			jobs := map[string]any{
-				"a": step("echo ${{inputs.greeting}} > ${{outputs.out}}/msg.txt", map[string]any{
+				"a": apptest.Step("echo ${{inputs.greeting}} > ${{outputs.out}}/msg.txt", map[string]any{
 					"inputs":  map[string]any{"greeting": "${{parent.inputs.greeting}}"},
 					"outputs": map[string]any{"out": nil},
 					"compute": "azureml:cpu-cluster",
@@ -69,12 +60,12 @@ func TestPipelines(t *testing.T) {
 				"c": map[string]any{"type": "command", "component": map[string]any{
 					"type": "command", "inputs": map[string]any{"src": map[string]any{"type": "uri_folder"}, "times": map[string]any{"type": "integer"}},
 					"outputs": map[string]any{"out": map[string]any{"type": "uri_file"}},
-					"command": "for i in $(seq ${{inputs.times}}); do cat ${{inputs.src}}/msg.txt; done > ${{outputs.out}}", "environment": env,
+					"command": "for i in $(seq ${{inputs.times}}); do cat ${{inputs.src}}/msg.txt; done > ${{outputs.out}}", "environment": apptest.Env(),
 				}, "inputs": map[string]any{"src": map[string]any{"type": "uri_folder", "path": "${{parent.jobs.a.outputs.out}}"}, "times": 2}},
-				"d": step("cat ${{inputs.b}}/msg.txt ${{inputs.c}}", map[string]any{"inputs": map[string]any{
+				"d": apptest.Step("cat ${{inputs.b}}/msg.txt ${{inputs.c}}", map[string]any{"inputs": map[string]any{
 					"b": "${{parent.jobs.b.outputs.out}}", "c": "${{parent.jobs.c.outputs.out}}",
 				}}),
-				"e": step("echo e", nil), "f": step("echo f", nil), "g": step("echo g", nil),
+				"e": apptest.Step("echo e", nil), "f": apptest.Step("echo f", nil), "g": apptest.Step("echo g", nil),
 			}
 			p, err := f.CreateJob(ctx, "mlw", pipeline(jobs, map[string]any{
 				"name": "diamond", "inputs": map[string]any{"greeting": "hello"},
@@ -93,7 +84,7 @@ func TestPipelines(t *testing.T) {
 			if got := p.Spec["jobs"].(map[string]any)["b"].(map[string]any)["component"]; got != "azureml:upper:1" {
 				t.Fatalf("component recorded as %v, want azureml:upper:1", got)
 			}
-			p = waitJob(t, f.Region, "mlw", p.Name, done)
+			p = apptest.WaitJob(t, f.Region, "mlw", p.Name, apptest.Done)
 			if p.Status != tandem.JobCompleted {
 				t.Fatalf("pipeline ended %s (%s): %+v", p.Status, p.Error, p.Steps)
 			}
@@ -105,24 +96,24 @@ func TestPipelines(t *testing.T) {
 			if err != nil || child.Parent != p.Name {
 				t.Fatalf("child %+v: %v", child, err)
 			}
-			if log := jobLog(t, f.Region, "mlw", d.Job); !strings.Contains(log, "HELLO!\nhello\nhello\n") {
+			if log := apptest.JobLog(t, f.Region, "mlw", d.Job); !strings.Contains(log, "HELLO!\nhello\nhello\n") {
 				t.Fatalf("step d log %q", log)
 			}
 			a := stepOf(t, p, "a")
-			if log := jobLog(t, f.Region, "mlw", a.Job); !strings.Contains(log, `compute "cpu-cluster"`) {
+			if log := apptest.JobLog(t, f.Region, "mlw", a.Job); !strings.Contains(log, `compute "cpu-cluster"`) {
 				t.Fatalf("step a log does not say where it ran: %q", log)
 			}
-			if log := jobLog(t, f.Region, "mlw", p.Name); !strings.Contains(log, "pipeline diamond: Completed") {
+			if log := apptest.JobLog(t, f.Region, "mlw", p.Name); !strings.Contains(log, "pipeline diamond: Completed") {
 				t.Fatalf("pipeline log %q", log)
 			}
-			keys := strings.Join(blobKeys(t, f.Region, "workspaces/"+ws.ID+"/runs/diamond/"), ",")
+			keys := strings.Join(apptest.BlobKeys(t, f.Region, "workspaces/"+ws.ID+"/runs/diamond/"), ",")
 			if !strings.Contains(keys, "runs/diamond/outputs/shout/msg.txt") {
 				t.Fatalf("pipeline output not stored: %s", keys)
 			}
 			// Status changes replicate: the parent has its create, Running,
 			// graph updates and end in the change log.
 			var n int
-			for _, c := range changes(t, f.Region, ws.ID) {
+			for _, c := range apptest.Changes(t, f.Region, ws.ID) {
 				if c.Kind == tandem.KindJob && c.Name == p.Name {
 					n++
 				}
@@ -139,18 +130,18 @@ func TestPipelines(t *testing.T) {
 			if _, _, err := f.CreateAsset(ctx, "mlw", &tandem.AssetRequest{
 				Kind: tandem.KindData, Spec: map[string]any{"name": "words", "type": "uri_file", "path": "w.txt"},
 				Paths: []tandem.AssetPath{{Field: "path", Root: "w.txt"}},
-				Files: []tandem.AssetFile{stage(t, f.Region, "mlw", "path", "w.txt", "alpha beta\n")},
+				Files: []tandem.AssetFile{apptest.Stage(t, f.Region, "mlw", "path", "w.txt", "alpha beta\n")},
 			}); err != nil {
 				t.Fatal(err)
 			}
 			req := pipeline(map[string]any{
-				"read": step("cat ${{inputs.rows}}/r.csv ${{inputs.words}}", map[string]any{"inputs": map[string]any{
+				"read": apptest.Step("cat ${{inputs.rows}}/r.csv ${{inputs.words}}", map[string]any{"inputs": map[string]any{
 					"rows":  "${{parent.inputs.data}}",
 					"words": map[string]any{"type": "uri_file", "path": "azureml:words@latest"},
 				}}),
 			}, map[string]any{"inputs": map[string]any{"data": map[string]any{"type": "uri_folder", "path": "rows"}}})
 			req.Paths = []tandem.AssetPath{{Field: "inputs.data.path", Root: "rows", Dir: true}}
-			req.Files = []tandem.AssetFile{stage(t, f.Region, "mlw", "inputs.data.path", "rows/r.csv", "1,2\n")}
+			req.Files = []tandem.AssetFile{apptest.Stage(t, f.Region, "mlw", "inputs.data.path", "rows/r.csv", "1,2\n")}
 			p, err := f.CreateJob(ctx, "mlw", req)
 			if err != nil {
 				t.Fatalf("CreateJob: %v", err)
@@ -159,24 +150,24 @@ func TestPipelines(t *testing.T) {
 			if read["path"] != "azureml:words:1" {
 				t.Fatalf("step input recorded as %v, want azureml:words:1", read["path"])
 			}
-			p = waitJob(t, f.Region, "mlw", p.Name, done)
+			p = apptest.WaitJob(t, f.Region, "mlw", p.Name, apptest.Done)
 			s := stepOf(t, p, "read")
-			if log := jobLog(t, f.Region, "mlw", s.Job); p.Status != tandem.JobCompleted || !strings.Contains(log, "1,2\nalpha beta") {
+			if log := apptest.JobLog(t, f.Region, "mlw", s.Job); p.Status != tandem.JobCompleted || !strings.Contains(log, "1,2\nalpha beta") {
 				t.Fatalf("ended %s (%s): %+v\n%s", p.Status, p.Error, p.Steps, log)
 			}
 		})
 
 		t.Run("failed step", func(t *testing.T) {
 			jobs := map[string]any{
-				"bad":   step("exit 4", map[string]any{"outputs": map[string]any{"o": nil}}),
-				"after": step("ls ${{inputs.x}}", map[string]any{"inputs": map[string]any{"x": "${{parent.jobs.bad.outputs.o}}"}}),
-				"other": step("sleep 0.5; echo other", nil),
+				"bad":   apptest.Step("exit 4", map[string]any{"outputs": map[string]any{"o": nil}}),
+				"after": apptest.Step("ls ${{inputs.x}}", map[string]any{"inputs": map[string]any{"x": "${{parent.jobs.bad.outputs.o}}"}}),
+				"other": apptest.Step("sleep 0.5; echo other", nil),
 			}
 			p, err := f.CreateJob(ctx, "mlw", pipeline(jobs, map[string]any{"settings": map[string]any{"continue_on_step_failure": true}}))
 			if err != nil {
 				t.Fatal(err)
 			}
-			p = waitJob(t, f.Region, "mlw", p.Name, done)
+			p = apptest.WaitJob(t, f.Region, "mlw", p.Name, apptest.Done)
 			if p.Status != tandem.JobFailed || stepOf(t, p, "bad").Status != tandem.JobFailed ||
 				stepOf(t, p, "after").Status != tandem.JobNotStarted || stepOf(t, p, "after").Job != "" ||
 				stepOf(t, p, "other").Status != tandem.JobCompleted {
@@ -187,13 +178,13 @@ func TestPipelines(t *testing.T) {
 			}
 
 			// Without continue_on_step_failure the running steps are canceled.
-			jobs["other"] = step("sleep 60", nil)
-			jobs["bad"] = step("sleep 0.3; exit 4", map[string]any{"outputs": map[string]any{"o": nil}})
+			jobs["other"] = apptest.Step("sleep 60", nil)
+			jobs["bad"] = apptest.Step("sleep 0.3; exit 4", map[string]any{"outputs": map[string]any{"o": nil}})
 			p, err = f.CreateJob(ctx, "mlw", pipeline(jobs, nil))
 			if err != nil {
 				t.Fatal(err)
 			}
-			p = waitJob(t, f.Region, "mlw", p.Name, done)
+			p = apptest.WaitJob(t, f.Region, "mlw", p.Name, apptest.Done)
 			if p.Status != tandem.JobFailed || stepOf(t, p, "other").Status != tandem.JobCanceled || stepOf(t, p, "after").Status != tandem.JobNotStarted {
 				t.Fatalf("ended %s (%s): %+v", p.Status, p.Error, p.Steps)
 			}
@@ -203,13 +194,13 @@ func TestPipelines(t *testing.T) {
 			// two wants one file; one's output is a folder of two: two's
 			// child cannot be created, and the step says why.
 			p, err := f.CreateJob(ctx, "mlw", pipeline(map[string]any{
-				"one": step("touch ${{outputs.o}}/x ${{outputs.o}}/y", map[string]any{"outputs": map[string]any{"o": nil}}),
-				"two": step("cat ${{inputs.f}}", map[string]any{"inputs": map[string]any{"f": map[string]any{"type": "uri_file", "path": "${{parent.jobs.one.outputs.o}}"}}}),
+				"one": apptest.Step("touch ${{outputs.o}}/x ${{outputs.o}}/y", map[string]any{"outputs": map[string]any{"o": nil}}),
+				"two": apptest.Step("cat ${{inputs.f}}", map[string]any{"inputs": map[string]any{"f": map[string]any{"type": "uri_file", "path": "${{parent.jobs.one.outputs.o}}"}}}),
 			}, nil))
 			if err != nil {
 				t.Fatal(err)
 			}
-			p = waitJob(t, f.Region, "mlw", p.Name, done)
+			p = apptest.WaitJob(t, f.Region, "mlw", p.Name, apptest.Done)
 			two := stepOf(t, p, "two")
 			if p.Status != tandem.JobFailed || two.Status != tandem.JobFailed || two.Job != "" || !strings.Contains(two.Error, "uri_file") {
 				t.Fatalf("ended %s (%s): %+v", p.Status, p.Error, p.Steps)
@@ -219,10 +210,10 @@ func TestPipelines(t *testing.T) {
 		t.Run("more pipelines than workers", func(t *testing.T) {
 			// Each parent waits for its steps: none may hold a worker.
 			var names []string
-			for i := 0; i < region.DefaultJobWorkers+2; i++ {
+			for i := 0; i < jobs.DefaultJobWorkers+2; i++ {
 				p, err := f.CreateJob(ctx, "mlw", pipeline(map[string]any{
-					"first":  step("echo 1 > ${{outputs.o}}/n", map[string]any{"outputs": map[string]any{"o": nil}}),
-					"second": step("cat ${{inputs.i}}/n", map[string]any{"inputs": map[string]any{"i": "${{parent.jobs.first.outputs.o}}"}}),
+					"first":  apptest.Step("echo 1 > ${{outputs.o}}/n", map[string]any{"outputs": map[string]any{"o": nil}}),
+					"second": apptest.Step("cat ${{inputs.i}}/n", map[string]any{"inputs": map[string]any{"i": "${{parent.jobs.first.outputs.o}}"}}),
 				}, nil))
 				if err != nil {
 					t.Fatal(err)
@@ -230,7 +221,7 @@ func TestPipelines(t *testing.T) {
 				names = append(names, p.Name)
 			}
 			for _, n := range names {
-				if p := waitJob(t, f.Region, "mlw", n, done); p.Status != tandem.JobCompleted {
+				if p := apptest.WaitJob(t, f.Region, "mlw", n, apptest.Done); p.Status != tandem.JobCompleted {
 					t.Fatalf("%s ended %s (%s): %+v", n, p.Status, p.Error, p.Steps)
 				}
 			}
@@ -238,15 +229,15 @@ func TestPipelines(t *testing.T) {
 
 		t.Run("cancel", func(t *testing.T) {
 			p, err := f.CreateJob(ctx, "mlw", pipeline(map[string]any{
-				"slow": step("echo started; sleep 60", map[string]any{"outputs": map[string]any{"o": nil}}),
-				"next": step("ls ${{inputs.x}}", map[string]any{"inputs": map[string]any{"x": "${{parent.jobs.slow.outputs.o}}"}}),
+				"slow": apptest.Step("echo started; sleep 60", map[string]any{"outputs": map[string]any{"o": nil}}),
+				"next": apptest.Step("ls ${{inputs.x}}", map[string]any{"inputs": map[string]any{"x": "${{parent.jobs.slow.outputs.o}}"}}),
 			}, nil))
 			if err != nil {
 				t.Fatal(err)
 			}
-			p = waitJob(t, f.Region, "mlw", p.Name, func(j *tandem.Job) bool {
+			p = apptest.WaitJob(t, f.Region, "mlw", p.Name, func(j *tandem.Job) bool {
 				s := stepOf(t, j, "slow")
-				return s.Job != "" && strings.Contains(jobLog(t, f.Region, "mlw", s.Job), "started")
+				return s.Job != "" && strings.Contains(apptest.JobLog(t, f.Region, "mlw", s.Job), "started")
 			})
 			p, err = f.CancelJob(ctx, "mlw", p.Name)
 			if err != nil {
@@ -269,29 +260,29 @@ func TestPipelines(t *testing.T) {
 				msg  string
 			}{
 				{"cycle", map[string]any{
-					"a": step("ls ${{inputs.x}}", map[string]any{"inputs": map[string]any{"x": "${{parent.jobs.b.outputs.o}}"}, "outputs": map[string]any{"o": nil}}),
-					"b": step("ls ${{inputs.x}}", map[string]any{"inputs": map[string]any{"x": "${{parent.jobs.a.outputs.o}}"}, "outputs": map[string]any{"o": nil}}),
+					"a": apptest.Step("ls ${{inputs.x}}", map[string]any{"inputs": map[string]any{"x": "${{parent.jobs.b.outputs.o}}"}, "outputs": map[string]any{"o": nil}}),
+					"b": apptest.Step("ls ${{inputs.x}}", map[string]any{"inputs": map[string]any{"x": "${{parent.jobs.a.outputs.o}}"}, "outputs": map[string]any{"o": nil}}),
 				}, tandem.EInvalid, "cycle"},
 				{"dangling step", map[string]any{
-					"a": step("ls ${{inputs.x}}", map[string]any{"inputs": map[string]any{"x": "${{parent.jobs.zz.outputs.o}}"}}),
+					"a": apptest.Step("ls ${{inputs.x}}", map[string]any{"inputs": map[string]any{"x": "${{parent.jobs.zz.outputs.o}}"}}),
 				}, tandem.EInvalid, "zz"},
 				{"dangling input", map[string]any{
-					"a": step("echo ${{inputs.x}}", map[string]any{"inputs": map[string]any{"x": "${{parent.inputs.nope}}"}}),
+					"a": apptest.Step("echo ${{inputs.x}}", map[string]any{"inputs": map[string]any{"x": "${{parent.inputs.nope}}"}}),
 				}, tandem.EInvalid, "nope"},
 				{"unknown component", map[string]any{
 					"a": map[string]any{"type": "command", "component": "azureml:missing:1"},
 				}, tandem.ENotFound, "missing"},
 				{"undefined input in command", map[string]any{
-					"a": step("echo ${{inputs.nope}}", nil),
+					"a": apptest.Step("echo ${{inputs.nope}}", nil),
 				}, tandem.EInvalid, "nope"},
 				{"sweep", map[string]any{
-					"tune": map[string]any{"type": "sweep", "trial": map[string]any{"type": "command", "command": "true", "environment": env},
+					"tune": map[string]any{"type": "sweep", "trial": map[string]any{"type": "command", "command": "true", "environment": apptest.Env()},
 						"sampling_algorithm": "random", "search_space": map[string]any{}, "objective": map[string]any{"goal": "minimize", "primary_metric": "loss"},
 						"limits": map[string]any{"max_total_trials": 1}},
 				}, tandem.EInvalid, "tune"},
 			} {
 				_, err := f.CreateJob(ctx, "mlw", pipeline(c.jobs, map[string]any{"name": "bad"}))
-				wantCode(t, err, c.code)
+				apptest.WantCode(t, err, c.code)
 				if !strings.Contains(err.Error(), c.msg) {
 					t.Fatalf("%s: error %v does not name %q", c.name, err, c.msg)
 				}

@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -17,22 +16,9 @@ import (
 	"time"
 
 	"github.com/tandemml/tandem"
-	"github.com/tandemml/tandem/region"
+	"github.com/tandemml/tandem/app/apptest"
 	"github.com/tandemml/tandem/vault"
 )
-
-// withVault gives the fixture's region a vault on a new key file and
-// returns the key file's path.
-func withVault(t *testing.T, f *fixture) string {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "vault.key")
-	kf, err := vault.OpenKeyFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.Vault = kf
-	return path
-}
 
 // plaintext returns a random value that cannot appear anywhere by chance.
 func plaintext(t *testing.T) []byte {
@@ -77,7 +63,7 @@ func (l *lockedBuffer) Bytes() []byte {
 	return slices.Clone(l.b.Bytes())
 }
 
-func mustSet(t *testing.T, r *region.Region, ctx context.Context, ws, name string, value []byte) *tandem.Secret {
+func mustSet(t *testing.T, r *apptest.Region, ctx context.Context, ws, name string, value []byte) *tandem.Secret {
 	t.Helper()
 	sec, err := r.SetSecret(ctx, ws, name, value)
 	if err != nil {
@@ -86,7 +72,7 @@ func mustSet(t *testing.T, r *region.Region, ctx context.Context, ws, name strin
 	return sec
 }
 
-func wantValue(t *testing.T, r *region.Region, ctx context.Context, ws, name string, want []byte) {
+func wantValue(t *testing.T, r *apptest.Region, ctx context.Context, ws, name string, want []byte) {
 	t.Helper()
 	got, err := r.GetSecretValue(ctx, ws, name)
 	if err != nil {
@@ -98,26 +84,26 @@ func wantValue(t *testing.T, r *region.Region, ctx context.Context, ws, name str
 }
 
 func TestSecrets(t *testing.T) {
-	each(t, func(t *testing.T, f *fixture) {
+	apptest.Each(t, func(t *testing.T, f *apptest.Fixture) {
 		ctx := context.Background()
-		withVault(t, f)
+		apptest.WithVault(t, f)
 		logs := &lockedBuffer{}
 		f.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-		ws := mustCreate(t, f.Region, "ws1")
+		ws := apptest.MustCreate(t, f.Region, "ws1")
 		v1, v2, other := plaintext(t), plaintext(t), plaintext(t)
 
 		sec := mustSet(t, f.Region, ctx, "ws1", "storage-key", v1)
-		if sec.Name != "storage-key" || sec.Version != 1 || sec.KeyID != f.Vault.KeyID() || !sec.CreatedAt.Equal(f.clock.t) {
+		if sec.Name != "storage-key" || sec.Version != 1 || sec.KeyID != f.Vault.KeyID() || !sec.CreatedAt.Equal(f.Clock.T) {
 			t.Fatalf("SetSecret: got %+v, want version 1 under key %s created now", sec, f.Vault.KeyID())
 		}
 		mustSet(t, f.Region, ctx, "ws1", "a-first", other)
 		wantValue(t, f.Region, ctx, "ws1", "storage-key", v1)
 
-		created := f.clock.t
-		f.clock.advance(time.Minute)
+		created := f.Clock.T
+		f.Clock.Advance(time.Minute)
 		sec = mustSet(t, f.Region, ctx, "ws1", "storage-key", v2)
-		if sec.Version != 2 || !sec.CreatedAt.Equal(created) || !sec.UpdatedAt.Equal(f.clock.t) {
-			t.Fatalf("second SetSecret: got %+v, want version 2, created %v, updated %v", sec, created, f.clock.t)
+		if sec.Version != 2 || !sec.CreatedAt.Equal(created) || !sec.UpdatedAt.Equal(f.Clock.T) {
+			t.Fatalf("second SetSecret: got %+v, want version 2, created %v, updated %v", sec, created, f.Clock.T)
 		}
 		wantValue(t, f.Region, ctx, "ws1", "storage-key", v2)
 
@@ -143,20 +129,20 @@ func TestSecrets(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, err = f.FindSecret(ctx, "ws1", "storage-key")
-		wantCode(t, err, tandem.ENotFound)
+		apptest.WantCode(t, err, tandem.ENotFound)
 		_, err = f.GetSecretValue(ctx, "ws1", "storage-key")
-		wantCode(t, err, tandem.ENotFound)
+		apptest.WantCode(t, err, tandem.ENotFound)
 		err = f.DeleteSecret(ctx, "ws1", "storage-key")
-		wantCode(t, err, tandem.ENotFound)
+		apptest.WantCode(t, err, tandem.ENotFound)
 		if !strings.Contains(err.Error(), `secret "storage-key" not found in workspace "ws1"`) {
 			t.Fatalf("got %q, want a message naming the secret and the workspace", err)
 		}
 		_, err = f.SetSecret(ctx, "missing", "x", v1)
-		wantCode(t, err, tandem.ENotFound)
+		apptest.WantCode(t, err, tandem.ENotFound)
 
 		// One change per write; bodies carry the sealed value only.
 		var ops []string
-		for _, c := range changes(t, f.Region, ws.ID) {
+		for _, c := range apptest.Changes(t, f.Region, ws.ID) {
 			if c.Kind != tandem.KindSecret {
 				continue
 			}
@@ -195,13 +181,13 @@ func TestSecrets(t *testing.T) {
 }
 
 func TestSecrets_ErrInvalid(t *testing.T) {
-	each(t, func(t *testing.T, f *fixture) {
+	apptest.Each(t, func(t *testing.T, f *apptest.Fixture) {
 		ctx := context.Background()
-		withVault(t, f)
-		mustCreate(t, f.Region, "ws1")
+		apptest.WithVault(t, f)
+		apptest.MustCreate(t, f.Region, "ws1")
 		for _, name := range []string{"", "a_b", "a.b", "has space", "a/b", "café", strings.Repeat("a", 128)} {
 			_, err := f.SetSecret(ctx, "ws1", name, []byte("v"))
-			wantCode(t, err, tandem.EInvalid)
+			apptest.WantCode(t, err, tandem.EInvalid)
 			if !strings.Contains(err.Error(), "1 to 127 characters, letters, digits and '-'") {
 				t.Fatalf("name %q: got %q, want a message explaining the rule", name, err)
 			}
@@ -210,16 +196,16 @@ func TestSecrets_ErrInvalid(t *testing.T) {
 				func() error { _, err := f.GetSecretValue(ctx, "ws1", name); return err },
 				func() error { return f.DeleteSecret(ctx, "ws1", name) },
 			} {
-				wantCode(t, call(), tandem.EInvalid)
+				apptest.WantCode(t, call(), tandem.EInvalid)
 			}
 		}
 		for _, name := range []string{"a", "A-1", "-", "0", strings.Repeat("z", 127)} {
 			mustSet(t, f.Region, ctx, "ws1", name, []byte("v"))
 		}
 		_, err := f.SetSecret(ctx, "ws1", "empty", nil)
-		wantCode(t, err, tandem.EInvalid)
+		apptest.WantCode(t, err, tandem.EInvalid)
 		_, err = f.SetSecret(ctx, "ws1", "big", make([]byte, tandem.MaxSecretValue+1))
-		wantCode(t, err, tandem.ETooLarge)
+		apptest.WantCode(t, err, tandem.ETooLarge)
 		max := bytes.Repeat([]byte{0xff}, tandem.MaxSecretValue)
 		mustSet(t, f.Region, ctx, "ws1", "max", max)
 		wantValue(t, f.Region, ctx, "ws1", "max", max)
@@ -230,11 +216,11 @@ func TestSecrets_ErrInvalid(t *testing.T) {
 }
 
 func TestSecrets_Access(t *testing.T) {
-	each(t, func(t *testing.T, f *fixture) {
+	apptest.Each(t, func(t *testing.T, f *apptest.Fixture) {
 		ctx := context.Background()
-		withVault(t, f)
-		mustCreate(t, f.Region, "ws1")
-		mustCreate(t, f.Region, "ws2")
+		apptest.WithVault(t, f)
+		apptest.MustCreate(t, f.Region, "ws1")
+		apptest.MustCreate(t, f.Region, "ws2")
 		mustSet(t, f.Region, ctx, "ws2", "theirs", []byte("v2"))
 		tok, secret, err := f.CreateToken(ctx, "ci", "ws1")
 		if err != nil {
@@ -256,18 +242,18 @@ func TestSecrets_Access(t *testing.T) {
 		}
 		// Another workspace's secrets are invisible to the token.
 		_, err = f.SetSecret(sctx, "ws2", "theirs", []byte("x"))
-		wantCode(t, err, tandem.ENotFound)
+		apptest.WantCode(t, err, tandem.ENotFound)
 		_, err = f.GetSecretValue(sctx, "ws2", "theirs")
-		wantCode(t, err, tandem.ENotFound)
+		apptest.WantCode(t, err, tandem.ENotFound)
 		_, err = f.FindSecret(sctx, "ws2", "theirs")
-		wantCode(t, err, tandem.ENotFound)
+		apptest.WantCode(t, err, tandem.ENotFound)
 		_, err = f.ListSecrets(sctx, "ws2")
-		wantCode(t, err, tandem.ENotFound)
-		wantCode(t, f.DeleteSecret(sctx, "ws2", "theirs"), tandem.ENotFound)
+		apptest.WantCode(t, err, tandem.ENotFound)
+		apptest.WantCode(t, f.DeleteSecret(sctx, "ws2", "theirs"), tandem.ENotFound)
 		wantValue(t, f.Region, ctx, "ws2", "theirs", []byte("v2"))
 
 		_, err = f.RotateKey(sctx)
-		wantCode(t, err, tandem.EForbidden)
+		apptest.WantCode(t, err, tandem.EForbidden)
 		_, adminSecret, err := f.CreateToken(ctx, "ops", "")
 		if err != nil {
 			t.Fatal(err)
@@ -280,26 +266,26 @@ func TestSecrets_Access(t *testing.T) {
 }
 
 func TestSecrets_ErrNoVault(t *testing.T) {
-	each(t, func(t *testing.T, f *fixture) {
+	apptest.Each(t, func(t *testing.T, f *apptest.Fixture) {
 		ctx := context.Background()
-		mustCreate(t, f.Region, "ws1")
+		apptest.MustCreate(t, f.Region, "ws1")
 		_, err := f.SetSecret(ctx, "ws1", "a", []byte("v"))
-		wantCode(t, err, tandem.EUnavailable)
+		apptest.WantCode(t, err, tandem.EUnavailable)
 		_, err = f.GetSecretValue(ctx, "ws1", "a")
-		wantCode(t, err, tandem.EUnavailable)
+		apptest.WantCode(t, err, tandem.EUnavailable)
 		_, err = f.RotateKey(ctx)
-		wantCode(t, err, tandem.EUnavailable)
+		apptest.WantCode(t, err, tandem.EUnavailable)
 	})
 }
 
 // TestSecrets_ErrMovedValue: a sealed value copied onto another secret, in
 // the same workspace or another, fails to open.
 func TestSecrets_ErrMovedValue(t *testing.T) {
-	each(t, func(t *testing.T, f *fixture) {
+	apptest.Each(t, func(t *testing.T, f *apptest.Fixture) {
 		ctx := context.Background()
-		withVault(t, f)
-		ws1 := mustCreate(t, f.Region, "ws1")
-		ws2 := mustCreate(t, f.Region, "ws2")
+		apptest.WithVault(t, f)
+		ws1 := apptest.MustCreate(t, f.Region, "ws1")
+		ws2 := apptest.MustCreate(t, f.Region, "ws2")
 		mustSet(t, f.Region, ctx, "ws1", "a", []byte("value of a"))
 		mustSet(t, f.Region, ctx, "ws1", "b", []byte("value of b"))
 		mustSet(t, f.Region, ctx, "ws2", "a", []byte("value of ws2/a"))
@@ -329,24 +315,24 @@ func TestSecrets_ErrMovedValue(t *testing.T) {
 		}
 		move(key(ws1, "a"), key(ws1, "b"))
 		_, err := f.GetSecretValue(ctx, "ws1", "b")
-		wantCode(t, err, tandem.ECorrupt)
+		apptest.WantCode(t, err, tandem.ECorrupt)
 		move(key(ws1, "a"), key(ws2, "a"))
 		_, err = f.GetSecretValue(ctx, "ws2", "a")
-		wantCode(t, err, tandem.ECorrupt)
+		apptest.WantCode(t, err, tandem.ECorrupt)
 		wantValue(t, f.Region, ctx, "ws1", "a", []byte("value of a"))
 	})
 }
 
 func TestRotateKey(t *testing.T) {
-	each(t, func(t *testing.T, f *fixture) {
+	apptest.Each(t, func(t *testing.T, f *apptest.Fixture) {
 		ctx := context.Background()
-		path := withVault(t, f)
+		path := apptest.WithVault(t, f)
 		logs := &lockedBuffer{}
 		f.Logger = slog.New(slog.NewTextHandler(logs, nil))
 		old := f.Vault.KeyID()
-		ws1 := mustCreate(t, f.Region, "ws1")
-		ws2 := mustCreate(t, f.Region, "ws2")
-		empty := mustCreate(t, f.Region, "empty")
+		ws1 := apptest.MustCreate(t, f.Region, "ws1")
+		ws2 := apptest.MustCreate(t, f.Region, "ws2")
+		empty := apptest.MustCreate(t, f.Region, "empty")
 		values := map[string][]byte{}
 		for _, k := range []string{"ws1/a", "ws1/b", "ws1/c", "ws2/a", "ws2/z"} {
 			ws, name, _ := strings.Cut(k, "/")
@@ -358,7 +344,7 @@ func TestRotateKey(t *testing.T) {
 		if _, err := f.DeleteWorkspace(ctx, "ws2", tandem.DeleteOptions{}); err != nil {
 			t.Fatal(err)
 		}
-		before := map[string]int{ws1.ID: len(changes(t, f.Region, ws1.ID)), ws2.ID: len(changes(t, f.Region, ws2.ID))}
+		before := map[string]int{ws1.ID: len(apptest.Changes(t, f.Region, ws1.ID)), ws2.ID: len(apptest.Changes(t, f.Region, ws2.ID))}
 
 		rot, err := f.RotateKey(ctx)
 		if err != nil {
@@ -390,7 +376,7 @@ func TestRotateKey(t *testing.T) {
 		// One rekey change per workspace with secrets, none elsewhere.
 		for _, ws := range []*tandem.Workspace{ws1, ws2} {
 			var rekeys []*tandem.Change
-			for _, c := range changes(t, f.Region, ws.ID)[before[ws.ID]:] {
+			for _, c := range apptest.Changes(t, f.Region, ws.ID)[before[ws.ID]:] {
 				if c.Op == tandem.OpRekey {
 					rekeys = append(rekeys, c)
 				}
@@ -405,7 +391,7 @@ func TestRotateKey(t *testing.T) {
 				wantNoLeak(t, "rekey body", rekeys[0].Body, v)
 			}
 		}
-		if n := len(changes(t, f.Region, empty.ID)); n != 1 {
+		if n := len(apptest.Changes(t, f.Region, empty.ID)); n != 1 {
 			t.Fatalf("workspace without secrets got %d changes, want only its create", n)
 		}
 
@@ -474,34 +460,34 @@ func (v *failingVault) Rewrap(s tandem.Sealed) (tandem.Sealed, error) {
 func TestRotateKey_CrashSafety(t *testing.T) {
 	steps := []struct {
 		name   string
-		inject func(f *fixture, fs *failingStore, fv *failingVault)
+		inject func(f *apptest.Fixture, fs *failingStore, fv *failingVault)
 		// keys in the ring after the failure: the old one stays always
 		wantKeys int
 		// secrets under the new key after the failure
 		rewrapped bool
 	}{
-		{"AfterAddKey", func(f *fixture, fs *failingStore, fv *failingVault) { fs.arm(true) }, 2, false},
-		{"MidRewrap", func(f *fixture, fs *failingStore, fv *failingVault) { fv.failRewrapAt = 2 }, 2, false},
-		{"BeforeRetire", func(f *fixture, fs *failingStore, fv *failingVault) { fv.failRetire = true }, 2, true},
+		{"AfterAddKey", func(f *apptest.Fixture, fs *failingStore, fv *failingVault) { fs.arm(true) }, 2, false},
+		{"MidRewrap", func(f *apptest.Fixture, fs *failingStore, fv *failingVault) { fv.failRewrapAt = 2 }, 2, false},
+		{"BeforeRetire", func(f *apptest.Fixture, fs *failingStore, fv *failingVault) { fv.failRetire = true }, 2, true},
 	}
 	for _, step := range steps {
 		t.Run(step.name, func(t *testing.T) {
-			each(t, func(t *testing.T, f *fixture) {
+			apptest.Each(t, func(t *testing.T, f *apptest.Fixture) {
 				ctx := context.Background()
-				path := withVault(t, f)
+				path := apptest.WithVault(t, f)
 				fs := &failingStore{Store: f.Store}
 				f.Store = fs
 				fv := &failingVault{KeyFile: f.Vault.(*vault.KeyFile)}
 				f.Vault = fv
-				ws := mustCreate(t, f.Region, "ws1")
-				mustCreate(t, f.Region, "ws2")
+				ws := apptest.MustCreate(t, f.Region, "ws1")
+				apptest.MustCreate(t, f.Region, "ws2")
 				values := map[string][]byte{"ws1/a": plaintext(t), "ws1/b": plaintext(t), "ws2/c": plaintext(t)}
 				for k, v := range values {
 					w, name, _ := strings.Cut(k, "/")
 					mustSet(t, f.Region, ctx, w, name, v)
 				}
 				old := f.Vault.KeyID()
-				logLen := len(changes(t, f.Region, ws.ID))
+				logLen := len(apptest.Changes(t, f.Region, ws.ID))
 
 				step.inject(f, fs, fv)
 				if _, err := f.RotateKey(ctx); err == nil {
@@ -528,7 +514,7 @@ func TestRotateKey_CrashSafety(t *testing.T) {
 						t.Fatalf("secret %s under key %s (current %s) after the failure, want rewrapped=%v", k, s.KeyID, kf.KeyID(), step.rewrapped)
 					}
 				}
-				if got := len(changes(t, f.Region, ws.ID)) - logLen; step.rewrapped != (got == 1) || got > 1 {
+				if got := len(apptest.Changes(t, f.Region, ws.ID)) - logLen; step.rewrapped != (got == 1) || got > 1 {
 					t.Fatalf("got %d new changes after the failure, want %d", got, map[bool]int{true: 1}[step.rewrapped])
 				}
 

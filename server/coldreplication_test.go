@@ -218,7 +218,7 @@ func TestReplicationHotColdOnlyBySnapshot(t *testing.T) {
 
 	// A snapshot whose metadata was corrupted at rest on the primary is
 	// refused, and reported.
-	info, err := east.Region.WriteSnapshot(ctx, ws.ID)
+	info, err := east.App.Backup.WriteSnapshot(ctx, ws.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -244,7 +244,7 @@ func TestReplicationHotColdOnlyBySnapshot(t *testing.T) {
 	}
 
 	// The next snapshot brings the write.
-	if _, err := east.Region.WriteSnapshot(ctx, ws.ID); err != nil {
+	if _, err := east.App.Backup.WriteSnapshot(ctx, ws.ID); err != nil {
 		t.Fatal(err)
 	}
 	waitSameDigest(t, east, west, "vision")

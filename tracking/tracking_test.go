@@ -14,16 +14,17 @@ import (
 	"time"
 
 	"github.com/tandemml/tandem"
+	"github.com/tandemml/tandem/app/apptest"
+	"github.com/tandemml/tandem/assets"
 	"github.com/tandemml/tandem/blobstore"
-	"github.com/tandemml/tandem/region"
 	"github.com/tandemml/tandem/spec"
 	"github.com/tandemml/tandem/sqlstore/sqltest"
 )
 
 // trackingChanges returns the change entries of kind jobmetric.
-func trackingChanges(t *testing.T, r *region.Region, wsID string) []*tandem.Change {
+func trackingChanges(t *testing.T, r *apptest.Region, wsID string) []*tandem.Change {
 	var out []*tandem.Change
-	for _, c := range changes(t, r, wsID) {
+	for _, c := range apptest.Changes(t, r, wsID) {
 		if c.Kind == tandem.KindJobMetric {
 			out = append(out, c)
 		}
@@ -32,17 +33,17 @@ func trackingChanges(t *testing.T, r *region.Region, wsID string) []*tandem.Chan
 }
 
 func TestRunTracking(t *testing.T) {
-	each(t, func(t *testing.T, f *fixture) {
+	apptest.Each(t, func(t *testing.T, f *apptest.Fixture) {
 		ctx := context.Background()
-		ws := mustCreate(t, f.Region, "mlw")
+		ws := apptest.MustCreate(t, f.Region, "mlw")
 		// No workers run: the job stays Queued, which is enough to track it.
-		j, err := f.CreateJob(ctx, "mlw", commandJob("true", map[string]any{"name": "run1"}))
+		j, err := f.CreateJob(ctx, "mlw", apptest.CommandJob("true", map[string]any{"name": "run1"}))
 		if err != nil {
 			t.Fatal(err)
 		}
 		log := func(l *tandem.RunLog) error { return f.LogRun(ctx, "mlw", j.Name, l) }
 
-		before := len(changes(t, f.Region, ws.ID))
+		before := len(apptest.Changes(t, f.Region, ws.ID))
 		for step, v := range []float64{0.9, 0.5, 0.25} {
 			if err := log(&tandem.RunLog{Metrics: []tandem.Metric{{Key: "loss", Value: tandem.MetricValue(v), Timestamp: 1000 + int64(step), Step: int64(step)}}}); err != nil {
 				t.Fatalf("log loss: %v", err)
@@ -61,7 +62,7 @@ func TestRunTracking(t *testing.T) {
 			t.Fatalf("log batch: %v", err)
 		}
 		// One write, one change: five calls, five entries, all tracking records.
-		all := changes(t, f.Region, ws.ID)
+		all := apptest.Changes(t, f.Region, ws.ID)
 		if got := len(all) - before; got != 5 {
 			t.Fatalf("5 calls wrote %d change entries", got)
 		}
@@ -79,11 +80,11 @@ func TestRunTracking(t *testing.T) {
 			t.Fatalf("same param again: %v", err)
 		}
 		err = log(&tandem.RunLog{Params: []tandem.RunParam{{Key: "lr", Value: "0.1"}}})
-		wantCode(t, err, tandem.EInvalid)
+		apptest.WantCode(t, err, tandem.EInvalid)
 		if !strings.Contains(err.Error(), `"0.01"`) || !strings.Contains(err.Error(), `"0.1"`) {
 			t.Fatalf("param change error %q names neither value", err)
 		}
-		wantCode(t, log(&tandem.RunLog{Params: []tandem.RunParam{{Key: "x", Value: "1"}, {Key: "x", Value: "2"}}}), tandem.EInvalid)
+		apptest.WantCode(t, log(&tandem.RunLog{Params: []tandem.RunParam{{Key: "x", Value: "1"}, {Key: "x", Value: "2"}}}), tandem.EInvalid)
 		// Tags overwrite.
 		if err := log(&tandem.RunLog{Tags: []tandem.RunParam{{Key: "stage", Value: "prod"}}}); err != nil {
 			t.Fatal(err)
@@ -127,31 +128,31 @@ func TestRunTracking(t *testing.T) {
 		}
 
 		// Bad input.
-		wantCode(t, f.LogRun(ctx, "mlw", "no-such-run", batch), tandem.ENotFound)
-		wantCode(t, log(&tandem.RunLog{}), tandem.EInvalid)
+		apptest.WantCode(t, f.LogRun(ctx, "mlw", "no-such-run", batch), tandem.ENotFound)
+		apptest.WantCode(t, log(&tandem.RunLog{}), tandem.EInvalid)
 		for _, key := range []string{"", "a//b", "/abs", "a/", "bad*char", strings.Repeat("k", 251)} {
-			wantCode(t, log(&tandem.RunLog{Metrics: []tandem.Metric{{Key: key, Value: 1, Timestamp: 1}}}), tandem.EInvalid)
+			apptest.WantCode(t, log(&tandem.RunLog{Metrics: []tandem.Metric{{Key: key, Value: 1, Timestamp: 1}}}), tandem.EInvalid)
 		}
-		wantCode(t, log(&tandem.RunLog{Params: []tandem.RunParam{{Key: "big", Value: strings.Repeat("v", 6001)}}}), tandem.EInvalid)
+		apptest.WantCode(t, log(&tandem.RunLog{Params: []tandem.RunParam{{Key: "big", Value: strings.Repeat("v", 6001)}}}), tandem.EInvalid)
 		many := &tandem.RunLog{}
 		for i := 0; i < 1001; i++ {
 			many.Metrics = append(many.Metrics, tandem.Metric{Key: "m", Value: 1, Timestamp: 1})
 		}
-		wantCode(t, log(many), tandem.EInvalid)
+		apptest.WantCode(t, log(many), tandem.EInvalid)
 		_, err = f.GetRun(ctx, "other", j.Name)
-		wantCode(t, err, tandem.ENotFound)
+		apptest.WantCode(t, err, tandem.ENotFound)
 		if n := len(trackingChanges(t, f.Region, ws.ID)); n != 7 {
 			t.Fatalf("%d tracking records after refused calls, want 7", n)
 		}
 
 		// A workspace token of another workspace sees nothing.
-		mustCreate(t, f.Region, "other")
+		apptest.MustCreate(t, f.Region, "other")
 		tok, _, err := f.CreateToken(ctx, "ci", "other")
 		if err != nil {
 			t.Fatal(err)
 		}
 		_, err = f.GetRun(tandem.NewContextWithPrincipal(ctx, tok), "mlw", j.Name)
-		wantCode(t, err, tandem.ENotFound)
+		apptest.WantCode(t, err, tandem.ENotFound)
 	})
 }
 
@@ -159,18 +160,18 @@ func TestRunTracking(t *testing.T) {
 // the token tracks its own run only, does nothing else, and is revoked
 // when the job ends.
 func TestJobToken(t *testing.T) {
-	each(t, func(t *testing.T, f *fixture) {
+	apptest.Each(t, func(t *testing.T, f *apptest.Fixture) {
 		ctx := context.Background()
-		ws := mustCreate(t, f.Region, "mlw")
-		if _, err := f.CreateJob(ctx, "mlw", commandJob("true", map[string]any{"name": "other-job"})); err != nil {
+		ws := apptest.MustCreate(t, f.Region, "mlw")
+		if _, err := f.CreateJob(ctx, "mlw", apptest.CommandJob("true", map[string]any{"name": "other-job"})); err != nil {
 			t.Fatal(err)
 		}
 		f.Endpoint = "http://tandem.example:8080/"
-		startJobs(t, f.Region)
+		apptest.StartJobs(t, f.Region)
 		dir := t.TempDir()
-		cmd := `printf '%s\n%s\n%s\n%s\n%s\n' "$MLFLOW_TRACKING_TOKEN" "$TANDEM_TOKEN" "$MLFLOW_TRACKING_URI" "$TANDEM_ENDPOINT" "$MLFLOW_RUN_ID" > ` + dir + `/env.tmp && mv ` + dir + `/env.tmp ` + dir + `/env
+		cmd := `printf '%s\n%s\n%s\n%s\n%s\n' "$MLFLOW_TRACKING_TOKEN" "$TANDEM_TOKEN" "$MLFLOW_TRACKING_URI" "$TANDEM_ENDPOINT" "$MLFLOW_RUN_ID" > ` + dir + `/apptest.Env().tmp && mv ` + dir + `/apptest.Env().tmp ` + dir + `/apptest.Env()
 while [ ! -f ` + dir + `/go ]; do sleep 0.05; done`
-		j, err := f.CreateJob(ctx, "mlw", commandJob(cmd, map[string]any{"name": "tracked", "limits": map[string]any{"timeout": 60}}))
+		j, err := f.CreateJob(ctx, "mlw", apptest.CommandJob(cmd, map[string]any{"name": "tracked", "limits": map[string]any{"timeout": 60}}))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -182,7 +183,7 @@ while [ ! -f ` + dir + `/go ]; do sleep 0.05; done`
 				break
 			}
 			if time.Now().After(deadline) {
-				t.Fatalf("the job did not start: %s", jobLog(t, f.Region, "mlw", j.Name))
+				t.Fatalf("the job did not start: %s", apptest.JobLog(t, f.Region, "mlw", j.Name))
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
@@ -203,20 +204,20 @@ while [ ! -f ` + dir + `/go ]; do sleep 0.05; done`
 		if _, err := f.GetRun(jctx, "mlw", "tracked"); err != nil {
 			t.Fatalf("job token reads its run: %v", err)
 		}
-		wantCode(t, f.LogRun(jctx, "mlw", "other-job", &tandem.RunLog{Tags: []tandem.RunParam{{Key: "a", Value: "b"}}}), tandem.EForbidden)
+		apptest.WantCode(t, f.LogRun(jctx, "mlw", "other-job", &tandem.RunLog{Tags: []tandem.RunParam{{Key: "a", Value: "b"}}}), tandem.EForbidden)
 		_, err = f.FindWorkspace(jctx, "mlw")
-		wantCode(t, err, tandem.ENotFound)
+		apptest.WantCode(t, err, tandem.ENotFound)
 		_, err = f.FindJob(jctx, "mlw", "tracked")
-		wantCode(t, err, tandem.ENotFound)
+		apptest.WantCode(t, err, tandem.ENotFound)
 		_, err = f.ListTokens(jctx)
-		wantCode(t, err, tandem.EForbidden)
+		apptest.WantCode(t, err, tandem.EForbidden)
 		_, _, err = f.CreateToken(jctx, "escalate", "mlw")
-		wantCode(t, err, tandem.EForbidden)
+		apptest.WantCode(t, err, tandem.EForbidden)
 
 		if err := os.WriteFile(filepath.Join(dir, "go"), nil, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		got := waitJob(t, f.Region, "mlw", j.Name, done)
+		got := apptest.WaitJob(t, f.Region, "mlw", j.Name, apptest.Done)
 		if got.Status != tandem.JobCompleted {
 			t.Fatalf("job %s: %s", got.Status, got.Error)
 		}
@@ -233,7 +234,7 @@ while [ ! -f ` + dir + `/go ]; do sleep 0.05; done`
 			time.Sleep(20 * time.Millisecond)
 		}
 		var created, deleted int
-		for _, c := range changes(t, f.Region, ws.ID) {
+		for _, c := range apptest.Changes(t, f.Region, ws.ID) {
 			if c.Kind == tandem.KindToken && c.Name == tandem.JobTokenName(ws.ID, "tracked") {
 				if c.Op == tandem.OpCreate {
 					created++
@@ -249,21 +250,21 @@ while [ ! -f ` + dir + `/go ]; do sleep 0.05; done`
 }
 
 func TestJobOutputsRegisterAsAssets(t *testing.T) {
-	each(t, func(t *testing.T, f *fixture) {
+	apptest.Each(t, func(t *testing.T, f *apptest.Fixture) {
 		ctx := context.Background()
-		mustCreate(t, f.Region, "mlw")
-		startJobs(t, f.Region)
+		apptest.MustCreate(t, f.Region, "mlw")
+		apptest.StartJobs(t, f.Region)
 		outputs := map[string]any{
 			"model":   map[string]any{"type": "custom_model", "name": "clf"},
 			"scores":  map[string]any{"type": "uri_file", "name": "scores", "version": "3"},
 			"scratch": map[string]any{"type": "uri_folder"},
 		}
 		cmd := "mkdir -p ${{outputs.model}}/sub && echo weights > ${{outputs.model}}/sub/w.bin && echo meta > ${{outputs.model}}/MLmodel && echo 0.9 > ${{outputs.scores}} && echo x > ${{outputs.scratch}}/x"
-		j, err := f.CreateJob(ctx, "mlw", commandJob(cmd, map[string]any{"name": "train", "outputs": outputs}))
+		j, err := f.CreateJob(ctx, "mlw", apptest.CommandJob(cmd, map[string]any{"name": "train", "outputs": outputs}))
 		if err != nil {
 			t.Fatal(err)
 		}
-		got := waitJob(t, f.Region, "mlw", j.Name, done)
+		got := apptest.WaitJob(t, f.Region, "mlw", j.Name, apptest.Done)
 		if got.Status != tandem.JobCompleted {
 			t.Fatalf("job %s: %s", got.Status, got.Error)
 		}
@@ -276,7 +277,7 @@ func TestJobOutputsRegisterAsAssets(t *testing.T) {
 			t.Fatal(err)
 		}
 		if m.JobName != "train" || m.Type != "custom_model" || len(m.Files) != 2 || m.Files[0].Path != "model/MLmodel" || m.Files[1].Path != "model/sub/w.bin" ||
-			m.Spec["path"] != region.DatastoreURI("runs/train/outputs/model/") {
+			m.Spec["path"] != assets.DatastoreURI("runs/train/outputs/model/") {
 			t.Fatalf("model %+v", m)
 		}
 		_, rc, err := f.OpenAssetFile(ctx, "mlw", tandem.KindModel, "clf", "1", "model/sub/w.bin")
@@ -292,7 +293,7 @@ func TestJobOutputsRegisterAsAssets(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if d.JobName != "train" || len(d.Files) != 1 || d.Files[0].Path != "scores" || d.Spec["path"] != region.DatastoreURI("runs/train/outputs/scores/scores") {
+		if d.JobName != "train" || len(d.Files) != 1 || d.Files[0].Path != "scores" || d.Spec["path"] != assets.DatastoreURI("runs/train/outputs/scores/scores") {
 			t.Fatalf("data %+v", d)
 		}
 		// Both documents are valid Azure ML YAML, lineage included.
@@ -326,24 +327,24 @@ func TestJobOutputsRegisterAsAssets(t *testing.T) {
 			t.Fatalf("job file %q", b)
 		}
 		_, _, err = f.OpenJobFile(ctx, "mlw", "train", "outputs/nope")
-		wantCode(t, err, tandem.ENotFound)
+		apptest.WantCode(t, err, tandem.ENotFound)
 
 		// A second run registers the next model version; a taken data
 		// version or an empty output fails the job with the reason.
-		j2, err := f.CreateJob(ctx, "mlw", commandJob(cmd, map[string]any{"name": "train2", "outputs": outputs}))
+		j2, err := f.CreateJob(ctx, "mlw", apptest.CommandJob(cmd, map[string]any{"name": "train2", "outputs": outputs}))
 		if err != nil {
 			t.Fatal(err)
 		}
-		got = waitJob(t, f.Region, "mlw", j2.Name, done)
+		got = apptest.WaitJob(t, f.Region, "mlw", j2.Name, apptest.Done)
 		if got.Status != tandem.JobFailed || !strings.Contains(got.Error, "scores version 3 already exists") ||
 			len(got.OutputAssets) != 1 || got.OutputAssets[0].Version != "2" {
 			t.Fatalf("second run: %s (%s), assets %+v", got.Status, got.Error, got.OutputAssets)
 		}
-		j3, err := f.CreateJob(ctx, "mlw", commandJob("true", map[string]any{"name": "empty", "outputs": map[string]any{"m": map[string]any{"type": "mlflow_model", "name": "e"}}}))
+		j3, err := f.CreateJob(ctx, "mlw", apptest.CommandJob("true", map[string]any{"name": "empty", "outputs": map[string]any{"m": map[string]any{"type": "mlflow_model", "name": "e"}}}))
 		if err != nil {
 			t.Fatal(err)
 		}
-		got = waitJob(t, f.Region, "mlw", j3.Name, done)
+		got = apptest.WaitJob(t, f.Region, "mlw", j3.Name, apptest.Done)
 		if got.Status != tandem.JobFailed || !strings.Contains(got.Error, `output "m" is empty`) {
 			t.Fatalf("empty output: %s (%s)", got.Status, got.Error)
 		}
@@ -352,19 +353,19 @@ func TestJobOutputsRegisterAsAssets(t *testing.T) {
 
 // benchRegion is a region on SQLite and mem:// blobs with one workspace
 // and one (queued) job named "run".
-func benchRegion(b *testing.B) *region.Region {
+func benchRegion(b *testing.B) *apptest.Region {
 	store := sqltest.Open(b, "sqlite")
 	blobs, err := blobstore.Open(context.Background(), "mem://")
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { blobs.Close() })
-	r := region.New("eastus", store, blobs)
+	r := apptest.New("eastus", store, blobs)
 	r.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	if err := r.CreateWorkspace(context.Background(), &tandem.Workspace{Name: "mlw"}); err != nil {
 		b.Fatal(err)
 	}
-	if _, err := r.CreateJob(context.Background(), "mlw", commandJob("true", map[string]any{"name": "run"})); err != nil {
+	if _, err := r.CreateJob(context.Background(), "mlw", apptest.CommandJob("true", map[string]any{"name": "run"})); err != nil {
 		b.Fatal(err)
 	}
 	return r
@@ -385,7 +386,7 @@ func BenchmarkLogMetric(b *testing.B) {
 }
 
 // seedMetrics logs 10,000 points of 10 metrics, one call each.
-func seedMetrics(b *testing.B, r *region.Region) {
+func seedMetrics(b *testing.B, r *apptest.Region) {
 	for i := 0; i < 10000; i++ {
 		l := &tandem.RunLog{Metrics: []tandem.Metric{{Key: fmt.Sprintf("m%d", i%10), Value: tandem.MetricValue(i), Timestamp: int64(i), Step: int64(i / 10)}}}
 		if err := r.LogRun(context.Background(), "mlw", "run", l); err != nil {
