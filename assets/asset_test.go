@@ -93,7 +93,7 @@ func TestCreateAsset_Errors(t *testing.T) {
 
 		comp := &tandem.AssetRequest{Kind: tandem.KindComponent, Spec: map[string]any{
 			"name": "train", "type": "command", "command": "echo hi",
-			"environment": "azureml:missing-apptest.Env():3",
+			"environment": "azureml:missing-env:3",
 		}}
 		_, _, err = f.CreateAsset(ctx, "mlw", comp)
 		apptest.WantCode(t, err, tandem.ENotFound)

@@ -169,7 +169,7 @@ func TestJobToken(t *testing.T) {
 		f.Endpoint = "http://tandem.example:8080/"
 		apptest.StartJobs(t, f.Region)
 		dir := t.TempDir()
-		cmd := `printf '%s\n%s\n%s\n%s\n%s\n' "$MLFLOW_TRACKING_TOKEN" "$TANDEM_TOKEN" "$MLFLOW_TRACKING_URI" "$TANDEM_ENDPOINT" "$MLFLOW_RUN_ID" > ` + dir + `/apptest.Env().tmp && mv ` + dir + `/apptest.Env().tmp ` + dir + `/apptest.Env()
+		cmd := `printf '%s\n%s\n%s\n%s\n%s\n' "$MLFLOW_TRACKING_TOKEN" "$TANDEM_TOKEN" "$MLFLOW_TRACKING_URI" "$TANDEM_ENDPOINT" "$MLFLOW_RUN_ID" > ` + dir + `/env.tmp && mv ` + dir + `/env.tmp ` + dir + `/env
 while [ ! -f ` + dir + `/go ]; do sleep 0.05; done`
 		j, err := f.CreateJob(ctx, "mlw", apptest.CommandJob(cmd, map[string]any{"name": "tracked", "limits": map[string]any{"timeout": 60}}))
 		if err != nil {
