@@ -102,14 +102,16 @@ func TestReadCorpus(t *testing.T) {
 			t.Errorf("%s: a %s, not a job or a component", f, d.Kind)
 		}
 	}
-	// Azure's corpus has 25 jobs (14 pipelines) and 22 components that
-	// Tandem reads: a walk that finds fewer has lost files.
-	if jobs != 25 || pipelines != 14 || components != 22 {
-		t.Errorf("read %d jobs (%d pipelines) and %d components, want 25 (14) and 22", jobs, pipelines, components)
+	// Azure's corpus has (at least) 25 jobs, 14 of them pipelines, and 22
+	// components that Tandem reads: a walk that finds fewer has lost files.
+	if jobs < 25 || pipelines < 14 || components < 22 {
+		t.Errorf("read %d jobs (%d pipelines) and %d components, want at least 25 (14) and 22", jobs, pipelines, components)
 	}
-	// Read from files, local components are inline.
-	if want := map[string]int{"inline": 13, "ref": 3, "own": 18}; !reflect.DeepEqual(forms, want) {
-		t.Errorf("steps by component form: %v, want %v", forms, want)
+	// Read from files, local components are inline: 13 steps run one, 3 a
+	// registered one, 18 their own command (or automl, spark, parallel
+	// settings).
+	if forms["path"] != 0 || forms["inline"] < 13 || forms["ref"] < 3 || forms["own"] < 18 {
+		t.Errorf("steps by component form: %v, want no path, at least 13 inline, 3 ref and 18 own", forms)
 	}
 }
 
@@ -328,10 +330,9 @@ func TestReadCorpusNoFS(t *testing.T) {
 			t.Errorf("%s: Map does not give the fields back:\n got %s\nwant %s", f, got, want)
 		}
 	}
-	// 13 steps run a local component file, 3 a registered one, 18 their
-	// own command (or automl, spark and parallel settings).
-	if want := map[string]int{"path": 13, "ref": 3, "own": 18}; !reflect.DeepEqual(forms, want) {
-		t.Errorf("steps by component form: %v, want %v", forms, want)
+	// The 13 steps that run a local component file keep its path.
+	if forms["inline"] != 0 || forms["path"] < 13 || forms["ref"] < 3 || forms["own"] < 18 {
+		t.Errorf("steps by component form: %v, want no inline, at least 13 path, 3 ref and 18 own", forms)
 	}
 }
 
