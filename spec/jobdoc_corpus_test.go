@@ -340,163 +340,187 @@ func TestReadCorpusNoFS(t *testing.T) {
 // field.
 func TestReadCorpusExamples(t *testing.T) {
 	docs := corpusJobDocs(t, Options{})
-	job := func(f string) *Job {
-		t.Helper()
-		d := docs[f]
-		if d == nil {
-			t.Fatalf("%s: not loaded", f)
-		}
-		j, err := ReadJob(d.Fields)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return j
-	}
-	t.Run("hello-pipeline-abc", func(t *testing.T) {
-		j := job("jobs/basics/hello-pipeline-abc.yml")
-		if got := j.StepNames(); !reflect.DeepEqual(got, []string{"a", "b", "c"}) {
-			t.Fatalf("steps %v", got)
-		}
-		if e, ok := j.Jobs["a"].Inputs["hello_string"].Expr(); !ok || e.Kind != ExprParentInput || e.Name != "hello_string_top_level_input" {
-			t.Errorf("a.inputs.hello_string: %+v %v", e, ok)
-		}
-		if e, ok := j.Jobs["c"].Inputs["world_input"].Expr(); !ok || e.Kind != ExprStepOutput || e.Step != "b" || e.Name != "world_output" {
-			t.Errorf("c.inputs.world_input: %+v %v", e, ok)
-		}
-		if got := j.Jobs["c"].Deps(); !reflect.DeepEqual(got, []string{"b"}) {
-			t.Errorf("c depends on %v", got)
-		}
-		if len(j.Jobs["a"].Deps()) != 0 || len(j.Jobs["b"].Deps()) != 0 {
-			t.Errorf("a or b depends on a step")
-		}
-		if o, ok := j.Jobs["b"].Outputs["world_output"]; !ok || o.Mapping || o.Binding != "" || o.Encode() != nil {
-			t.Errorf("b.outputs.world_output %+v, want declared with nothing", o)
-		}
-		if j.Settings.DefaultCompute != "azureml:cpu-cluster" || j.StepCompute("a") != "cpu-cluster" {
-			t.Errorf("default compute %q, step compute %q", j.Settings.DefaultCompute, j.StepCompute("a"))
-		}
-		if v, ok := j.Inputs["hello_string_top_level_input"].LiteralValue(); !ok || v != "hello world" {
-			t.Errorf("pipeline input %v %v", v, ok)
-		}
-		env := j.Jobs["a"].Environment
-		if r, ok := env.Reference(); !ok || r.Registry != "azureml" || r.Name != "sklearn-1.5" || r.Label != "latest" {
-			t.Errorf("environment %+v: %+v %v", env, r, ok)
-		}
-	})
-	t.Run("1a_e2e_local_components", func(t *testing.T) {
-		j := job("jobs/pipelines-with-components/basics/1a_e2e_local_components/pipeline.yml")
-		if lit := j.Inputs["pipeline_job_training_max_epocs"].Literal; lit != int64(20) {
-			t.Errorf("max_epocs %#v", lit)
-		}
-		if lit := j.Inputs["pipeline_job_training_learning_rate"].Literal; lit != 1.8 {
-			t.Errorf("learning_rate %#v", lit)
-		}
-		if o := j.Outputs["pipeline_job_trained_model"]; !o.Mapping || o.Mode != "upload" || o.Type != "" {
-			t.Errorf("pipeline output %+v", o)
-		}
-		train := j.Jobs["train_job"]
-		comp := train.Component.Inline
-		if comp == nil || comp.Type != "command" || comp.Name != "train" || comp.Version != "10" {
-			t.Fatalf("train_job component %+v", train.Component)
-		}
-		if in := comp.Inputs["learning_rate"]; in.Type != "number" || in.Default != 0.01 || in.Optional {
-			t.Errorf("declared learning_rate %+v", in)
-		}
-		if in := comp.Inputs["learning_rate_schedule"]; in.Type != "string" || in.Default != "time-based" {
-			t.Errorf("declared learning_rate_schedule %+v", in)
-		}
-		if o := comp.Outputs["model_output"]; o.Type != "uri_folder" {
-			t.Errorf("declared model_output %+v", o)
-		}
-		if in := train.Inputs["training_data"]; !in.IsData() || in.Type != "uri_folder" || in.Path != "./data" {
-			t.Errorf("training_data %+v", in)
-		}
-		if e, ok := train.Outputs["model_output"].Expr(); !ok || e.Kind != ExprParentOutput || e.Name != "pipeline_job_trained_model" {
-			t.Errorf("train_job.outputs.model_output %+v", e)
-		}
-		if got := j.Jobs["score_job"].Deps(); !reflect.DeepEqual(got, []string{"train_job"}) {
-			t.Errorf("score_job depends on %v", got)
-		}
-		if got := j.Jobs["evaluate_job"].Deps(); !reflect.DeepEqual(got, []string{"score_job"}) {
-			t.Errorf("evaluate_job depends on %v", got)
-		}
-		if j.StepCompute("train_job") != "cpu-cluster" {
-			t.Errorf("train_job compute %q", j.StepCompute("train_job"))
-		}
-	})
-	t.Run("1b_e2e_registered_components", func(t *testing.T) {
-		j := job("jobs/pipelines-with-components/basics/1b_e2e_registered_components/pipeline.yml")
-		c := j.Jobs["train_job"].Component
-		if r, ok := c.Reference(); c.Ref != "azureml:my_train@latest" || !ok || r.Name != "my_train" || r.Label != "latest" || r.Kind != KindComponent {
-			t.Errorf("train_job component %+v: %+v", c, r)
-		}
-		svc, _ := j.Jobs["train_job"].Extra["services"].(map[string]any)
-		if len(svc) != 3 {
-			t.Errorf("services not kept in Extra: %v", j.Jobs["train_job"].Extra)
-		}
-	})
-	t.Run("hyperparameter_sweep", func(t *testing.T) {
-		j := job("jobs/pipelines-with-components/pipeline_with_hyperparameter_sweep/pipeline.yml")
-		sw := j.Jobs["sweep_step"]
-		if sw.Type != "sweep" || sw.Trial == nil || sw.Trial.Inline == nil || sw.Component != nil || sw.Runs() != sw.Trial {
-			t.Fatalf("sweep step %+v", sw)
-		}
-		if sw.Limits.Timeout != 7200 || sw.Limits.Extra["max_total_trials"] != int64(5) || sw.Timeout().Hours() != 2 {
-			t.Errorf("sweep limits %+v", sw.Limits)
-		}
-		for name, want := range map[string]any{"degree": int64(3), "gamma": "scale", "shrinking": false, "tol": 0.001, "max_iter": int64(-1)} {
-			if got := sw.Inputs[name].Literal; got != want {
-				t.Errorf("sweep input %s: %#v, want %#v", name, got, want)
+	for _, c := range []struct {
+		file  string
+		check func(t *testing.T, j *Job)
+	}{
+		{"jobs/basics/hello-pipeline-abc.yml", exampleABC},
+		{"jobs/pipelines-with-components/basics/1a_e2e_local_components/pipeline.yml", exampleLocalComponents},
+		{"jobs/pipelines-with-components/basics/1b_e2e_registered_components/pipeline.yml", exampleRegisteredComponents},
+		{"jobs/pipelines-with-components/pipeline_with_hyperparameter_sweep/pipeline.yml", exampleSweep},
+		{"jobs/basics/hello-pipeline-customize-output-file.yml", exampleOutputFile},
+		{"jobs/single-step/tensorflow/mnist-distributed/job.yml", exampleDistributed},
+		{"jobs/basics/hello-iris-literal.yml", exampleInputNamedType},
+		{"jobs/basics/hello-model-as-output.yml", exampleModels},
+	} {
+		t.Run(c.file, func(t *testing.T) {
+			d := docs[c.file]
+			if d == nil {
+				t.Fatalf("%s: not loaded", c.file)
 			}
+			j, err := ReadJob(d.Fields)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.check(t, j)
+		})
+	}
+}
+
+func exampleABC(t *testing.T, j *Job) {
+	if got := j.StepNames(); !reflect.DeepEqual(got, []string{"a", "b", "c"}) {
+		t.Fatalf("steps %v", got)
+	}
+	if e, ok := j.Jobs["a"].Inputs["hello_string"].Expr(); !ok || e.Kind != ExprParentInput || e.Name != "hello_string_top_level_input" {
+		t.Errorf("a.inputs.hello_string: %+v %v", e, ok)
+	}
+	if e, ok := j.Jobs["c"].Inputs["world_input"].Expr(); !ok || e.Kind != ExprStepOutput || e.Step != "b" || e.Name != "world_output" {
+		t.Errorf("c.inputs.world_input: %+v %v", e, ok)
+	}
+	if got := j.Jobs["c"].Deps(); !reflect.DeepEqual(got, []string{"b"}) {
+		t.Errorf("c depends on %v", got)
+	}
+	if len(j.Jobs["a"].Deps()) != 0 || len(j.Jobs["b"].Deps()) != 0 {
+		t.Errorf("a or b depends on a step")
+	}
+	if o, ok := j.Jobs["b"].Outputs["world_output"]; !ok || o.Mapping || o.Binding != "" || o.Encode() != nil {
+		t.Errorf("b.outputs.world_output %+v, want declared with nothing", o)
+	}
+	if j.Settings.DefaultCompute != "azureml:cpu-cluster" || j.StepCompute("a") != "cpu-cluster" {
+		t.Errorf("default compute %q, step compute %q", j.Settings.DefaultCompute, j.StepCompute("a"))
+	}
+	if v, ok := j.Inputs["hello_string_top_level_input"].LiteralValue(); !ok || v != "hello world" {
+		t.Errorf("pipeline input %v %v", v, ok)
+	}
+	env := j.Jobs["a"].Environment
+	if r, ok := env.Reference(); !ok || r.Registry != "azureml" || r.Name != "sklearn-1.5" || r.Label != "latest" {
+		t.Errorf("environment %+v: %+v %v", env, r, ok)
+	}
+}
+
+func exampleLocalComponents(t *testing.T, j *Job) {
+	if lit := j.Inputs["pipeline_job_training_max_epocs"].Literal; lit != int64(20) {
+		t.Errorf("max_epocs %#v", lit)
+	}
+	if lit := j.Inputs["pipeline_job_training_learning_rate"].Literal; lit != 1.8 {
+		t.Errorf("learning_rate %#v", lit)
+	}
+	if o := j.Outputs["pipeline_job_trained_model"]; !o.Mapping || o.Mode != "upload" || o.Type != "" {
+		t.Errorf("pipeline output %+v", o)
+	}
+	train := j.Jobs["train_job"]
+	comp := train.Component.Inline
+	if comp == nil || comp.Type != "command" || comp.Name != "train" || comp.Version != "10" {
+		t.Fatalf("train_job component %+v", train.Component)
+	}
+	if in := comp.Inputs["learning_rate"]; in.Type != "number" || in.Default != 0.01 || in.Optional {
+		t.Errorf("declared learning_rate %+v", in)
+	}
+	if in := comp.Inputs["learning_rate_schedule"]; in.Type != "string" || in.Default != "time-based" {
+		t.Errorf("declared learning_rate_schedule %+v", in)
+	}
+	if o := comp.Outputs["model_output"]; o.Type != "uri_folder" {
+		t.Errorf("declared model_output %+v", o)
+	}
+	if in := train.Inputs["training_data"]; !in.IsData() || in.Type != "uri_folder" || in.Path != "./data" {
+		t.Errorf("training_data %+v", in)
+	}
+	if e, ok := train.Outputs["model_output"].Expr(); !ok || e.Kind != ExprParentOutput || e.Name != "pipeline_job_trained_model" {
+		t.Errorf("train_job.outputs.model_output %+v", e)
+	}
+	if got := j.Jobs["score_job"].Deps(); !reflect.DeepEqual(got, []string{"train_job"}) {
+		t.Errorf("score_job depends on %v", got)
+	}
+	if got := j.Jobs["evaluate_job"].Deps(); !reflect.DeepEqual(got, []string{"score_job"}) {
+		t.Errorf("evaluate_job depends on %v", got)
+	}
+	if j.StepCompute("train_job") != "cpu-cluster" {
+		t.Errorf("train_job compute %q", j.StepCompute("train_job"))
+	}
+}
+
+func exampleRegisteredComponents(t *testing.T, j *Job) {
+	c := j.Jobs["train_job"].Component
+	if r, ok := c.Reference(); c.Ref != "azureml:my_train@latest" || !ok || r.Name != "my_train" || r.Label != "latest" || r.Kind != KindComponent {
+		t.Errorf("train_job component %+v: %+v", c, r)
+	}
+	svc, _ := j.Jobs["train_job"].Extra["services"].(map[string]any)
+	if len(svc) != 3 {
+		t.Errorf("services not kept in Extra: %v", j.Jobs["train_job"].Extra)
+	}
+}
+
+func exampleSweep(t *testing.T, j *Job) {
+	sw := j.Jobs["sweep_step"]
+	if sw.Type != "sweep" || sw.Trial == nil || sw.Trial.Inline == nil || sw.Component != nil || sw.Runs() != sw.Trial {
+		t.Fatalf("sweep step %+v", sw)
+	}
+	if sw.Limits.Timeout != 7200 || sw.Limits.Extra["max_total_trials"] != int64(5) || sw.Timeout().Hours() != 2 {
+		t.Errorf("sweep limits %+v", sw.Limits)
+	}
+	for name, want := range map[string]any{"degree": int64(3), "gamma": "scale", "shrinking": false, "tol": 0.001, "max_iter": int64(-1)} {
+		if got := sw.Inputs[name].Literal; got != want {
+			t.Errorf("sweep input %s: %#v, want %#v", name, got, want)
 		}
-		if _, ok := sw.Extra["search_space"].(map[string]any); !ok {
-			t.Errorf("search_space not kept: %v", sw.Extra)
-		}
-		if got := j.Jobs["predict_step"].Deps(); !reflect.DeepEqual(got, []string{"sweep_step"}) {
-			t.Errorf("predict_step depends on %v", got)
-		}
-	})
-	t.Run("customize-output-file", func(t *testing.T) {
-		j := job("jobs/basics/hello-pipeline-customize-output-file.yml")
-		o := j.Outputs["output"]
-		if o.Type != "uri_file" || o.Mode != "rw_mount" || o.Path != "azureml://datastores/workspaceblobstore/paths/${{name}}/hello_world.txt" {
-			t.Errorf("output %+v", o)
-		}
-		got := ReplaceExprs(o.Path, func(e Expr) (string, bool) { return "pipe1", e.Kind == ExprName })
-		if got != "azureml://datastores/workspaceblobstore/paths/pipe1/hello_world.txt" {
-			t.Errorf("path with the name: %s", got)
-		}
-		if j.StepCompute("hello_world") != "cpu-cluster" {
-			t.Errorf("step compute %q", j.StepCompute("hello_world"))
-		}
-	})
-	t.Run("command jobs", func(t *testing.T) {
-		j := job("jobs/single-step/tensorflow/mnist-distributed/job.yml")
-		if j.InstanceCount() != 2 || j.Distribution.Type != "tensorflow" || j.Distribution.WorkerCount != 2 || ComputeName(j.Compute) != "gpu-cluster" {
-			t.Errorf("resources %+v distribution %+v compute %q", j.Resources, j.Distribution, j.Compute)
-		}
-		if r, ok := j.Environment.Reference(); !ok || r.Name != "AzureML-tensorflow-2.16-cuda12" || r.Label != "latest" {
-			t.Errorf("environment %+v", r)
-		}
-		if cmd, err := j.SubstituteInputs(); err != nil || cmd != "python train.py --epochs 1 --model-dir outputs/keras-model" {
-			t.Errorf("command %q %v", cmd, err)
-		}
-		lit := job("jobs/basics/hello-iris-literal.yml")
-		if in := lit.Inputs["type"]; in.Literal != "uri_file" || in.Mapping {
-			t.Errorf("an input named type: %+v", in)
-		}
-		out := job("jobs/basics/hello-model-as-output.yml")
-		if in := out.Inputs["input_model"]; !in.IsData() || in.Type != "mlflow_model" {
-			t.Errorf("input_model %+v", in)
-		}
-		if o := out.Outputs["output_folder"]; o.Type != "custom_model" || !o.Mapping {
-			t.Errorf("output_folder %+v", o)
-		}
-		if got := out.OutputNames(); !reflect.DeepEqual(got, []string{"output_folder"}) {
-			t.Errorf("output names %v", got)
-		}
-		if cmd, err := out.SubstituteInputs(); err != nil || !strings.Contains(cmd, "--input_model ${{inputs.input_model}}") {
-			t.Errorf("a data input must stay for the run: %q %v", cmd, err)
-		}
-	})
+	}
+	if _, ok := sw.Extra["search_space"].(map[string]any); !ok {
+		t.Errorf("search_space not kept: %v", sw.Extra)
+	}
+	if got := j.Jobs["predict_step"].Deps(); !reflect.DeepEqual(got, []string{"sweep_step"}) {
+		t.Errorf("predict_step depends on %v", got)
+	}
+}
+
+func exampleOutputFile(t *testing.T, j *Job) {
+	o := j.Outputs["output"]
+	if o.Type != "uri_file" || o.Mode != "rw_mount" || o.Path != "azureml://datastores/workspaceblobstore/paths/${{name}}/hello_world.txt" {
+		t.Errorf("output %+v", o)
+	}
+	got := ReplaceExprs(o.Path, func(e Expr) (string, bool) { return "pipe1", e.Kind == ExprName })
+	if got != "azureml://datastores/workspaceblobstore/paths/pipe1/hello_world.txt" {
+		t.Errorf("path with the name: %s", got)
+	}
+	if j.StepCompute("hello_world") != "cpu-cluster" {
+		t.Errorf("step compute %q", j.StepCompute("hello_world"))
+	}
+}
+
+func exampleDistributed(t *testing.T, j *Job) {
+	if j.InstanceCount() != 2 || j.Distribution.Type != "tensorflow" || j.Distribution.WorkerCount != 2 || ComputeName(j.Compute) != "gpu-cluster" {
+		t.Errorf("resources %+v distribution %+v compute %q", j.Resources, j.Distribution, j.Compute)
+	}
+	if r, ok := j.Environment.Reference(); !ok || r.Name != "AzureML-tensorflow-2.16-cuda12" || r.Label != "latest" || r.Kind != KindEnvironment {
+		t.Errorf("environment %+v", r)
+	}
+	if cmd, err := j.SubstituteInputs(); err != nil || cmd != "python train.py --epochs 1 --model-dir outputs/keras-model" {
+		t.Errorf("command %q %v", cmd, err)
+	}
+	if j.ExperimentName != "tensorflow-mnist-distributed-example" || j.DisplayName != j.ExperimentName {
+		t.Errorf("experiment %q display name %q", j.ExperimentName, j.DisplayName)
+	}
+}
+
+// exampleInputNamedType: an input may be called type.
+func exampleInputNamedType(t *testing.T, j *Job) {
+	if in := j.Inputs["type"]; in.Literal != "uri_file" || in.Mapping {
+		t.Errorf("an input named type: %+v", in)
+	}
+	if in := j.Inputs["iris_csv"]; in.Literal != "https://azuremlexamples.blob.core.windows.net/datasets/iris.csv" {
+		t.Errorf("iris_csv %+v", in)
+	}
+}
+
+func exampleModels(t *testing.T, j *Job) {
+	if in := j.Inputs["input_model"]; !in.IsData() || in.Type != "mlflow_model" {
+		t.Errorf("input_model %+v", in)
+	}
+	if o := j.Outputs["output_folder"]; o.Type != "custom_model" || !o.Mapping {
+		t.Errorf("output_folder %+v", o)
+	}
+	if got := j.OutputNames(); !reflect.DeepEqual(got, []string{"output_folder"}) {
+		t.Errorf("output names %v", got)
+	}
+	if cmd, err := j.SubstituteInputs(); err != nil || !strings.Contains(cmd, "--input_model ${{inputs.input_model}}") {
+		t.Errorf("a data input must stay for the run: %q %v", cmd, err)
+	}
 }
