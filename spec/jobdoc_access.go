@@ -167,7 +167,7 @@ func (in *Input) LiteralValue() (any, bool) {
 }
 
 // CommandValue is what ${{inputs.NAME}} becomes in a command before it
-// runs (name is the input's name): a literal, formatted with
+// runs (name is the input's name): its LiteralValue, formatted with
 // FormatLiteral; the expression itself for data, which the run replaces
 // with the data's local path; none for an input without a value.
 func (in *Input) CommandValue(name string) (string, bool) {
@@ -178,11 +178,7 @@ func (in *Input) CommandValue(name string) (string, bool) {
 	if !ok {
 		return "", false
 	}
-	switch v.(type) {
-	case string, bool, int64, float64:
-		return FormatLiteral(v), true
-	}
-	return "", false
+	return FormatLiteral(v), true
 }
 
 // Expr is the binding an input is written as: a literal string, or a

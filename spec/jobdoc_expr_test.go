@@ -110,7 +110,7 @@ func TestInputValues(t *testing.T) {
 		{"default", &Input{Mapping: true, Type: "number", Default: 0.5}, 0.5, true, "0.5", true},
 		{"no value", &Input{Mapping: true, Type: "string", Optional: true}, nil, false, "", false},
 		{"data", &Input{Mapping: true, Type: "uri_folder", Path: "azureml:d:1", Default: "x"}, nil, false, "${{inputs.data}}", true},
-		{"list default", &Input{Mapping: true, Default: []any{"a"}}, []any{"a"}, true, "", false},
+		{"list default", &Input{Mapping: true, Default: []any{"a"}}, []any{"a"}, true, "[a]", true},
 	} {
 		lit, ok := c.in.LiteralValue()
 		if ok != c.litOK || !reflect.DeepEqual(lit, c.lit) {
