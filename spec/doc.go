@@ -21,6 +21,20 @@
 //
 // Marshal writes fields back as YAML that Parse reads to the same fields.
 //
+// Job code does not dig through Fields: ReadJob and ReadComponent (jobdoc*.go)
+// turn the normalized map of a job or component, as Parse gives it or as it
+// comes back from JSON (tandem.Job.Spec, numbers float64), into typed
+// values: Job (command and pipeline), Step, Component, ComponentRef (a
+// reference, a local path or an inline component), Input (a literal, a
+// mapping, or a binding) and Output. They read shapes only, reporting a
+// wrong one as a FieldError that names the field (jobs.train.inputs.lr),
+// and keep every key they do not model in Extra, so that Job.Map gives back
+// a map that encodes to the same JSON: a stored spec read, changed and
+// written keeps what it had. Expr, ParseExpr, Exprs and ReplaceExprs read
+// the ${{...}} expressions of commands and bindings; SubstituteInputs,
+// Step.Deps, Job.StepCompute and the other helpers do what job code used
+// to do with type assertions.
+//
 // The package only reads the local filesystem (and not even that with
 // Options.NoFS). It must not talk to a server, resolve references against a
 // workspace or upload anything: those are the callers' jobs, done with the
