@@ -43,13 +43,16 @@ func ValidateAssetName(name string) error {
 	return nil
 }
 
-var assetVersionRE = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9._-]{0,29}$`)
+// assetVersionRE is the version rule of package spec (and of Azure, whose
+// examples use versions such as openmpi4.1.0-cuda11.1-cudnn8-ubuntu18.04):
+// a document that validates offline must not be refused for its version.
+var assetVersionRE = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9._-]{0,63}$`)
 
 // ValidateAssetVersion checks a version string.
 func ValidateAssetVersion(v string) error {
 	if !assetVersionRE.MatchString(v) {
 		return (&Error{Code: EInvalid, Message: "invalid version " + quote(v) +
-			": use 1 to 30 characters, letters, digits, '.', '-' and '_', starting with a letter or digit"}).WithTarget("version")
+			": use 1 to 64 characters, letters, digits, '.', '-' and '_', starting with a letter or digit"}).WithTarget("version")
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -41,12 +42,30 @@ func TestE2EAssets(t *testing.T) {
 	cases := []struct {
 		kind, file, name, typ string
 		files                 int
+		// dir, when set, is the folder beside file that the asset uploads
+		// (its path or code): files is then its number of files, counted
+		// here, as the corpus may gain files.
+		dir string
 	}{
-		{"model", "assets/model/local-mlflow.yml", "local-mlflow-example", "mlflow_model", 4},
-		{"data", "assets/data/local-mltable.yml", "local-mltable-example-titanic", "mltable", 1},
-		{"environment", "assets/environment/docker-image-plus-conda.yaml", "docker-image-plus-conda-example", "", 0},
-		{"environment", "docker-context.yml", "docker-context-example", "", 2}, // a copy, with a Dockerfile added
-		{"component", "jobs/pipelines-with-components/pipeline_with_pipeline_component/pipeline_with_train_eval_pipeline_component/components/train/train.yml", "train_model", "command", 1},
+		{"model", "assets/model/local-mlflow.yml", "local-mlflow-example", "mlflow_model", 0, "mlflow-model"},
+		{"data", "assets/data/local-mltable.yml", "local-mltable-example-titanic", "mltable", 0, "local-mltable"},
+		{"environment", "assets/environment/docker-image-plus-conda.yaml", "docker-image-plus-conda-example", "", 0, ""},
+		{"environment", "docker-context.yml", "docker-context-example", "", 2, ""}, // a copy, with a Dockerfile added
+		{"component", "jobs/pipelines-with-components/pipeline_with_pipeline_component/pipeline_with_train_eval_pipeline_component/components/train/train.yml", "train_model", "command", 0, "."},
+	}
+	for i, c := range cases {
+		if c.dir == "" {
+			continue
+		}
+		err := filepath.WalkDir(filepath.Join(corpus, filepath.Dir(c.file), c.dir), func(_ string, d fs.DirEntry, err error) error {
+			if err == nil && d.Type().IsRegular() {
+				cases[i].files++
+			}
+			return err
+		})
+		if err != nil || cases[i].files == 0 {
+			t.Fatalf("%s: the folder %s beside it: %d files, %v", c.file, c.dir, cases[i].files, err)
+		}
 	}
 	// The corpus leaves Dockerfiles out: give its build-context example one.
 	buildDir := t.TempDir()
