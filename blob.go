@@ -29,7 +29,8 @@ type BlobStore interface {
 	Open(ctx context.Context, key string) (io.ReadCloser, error)
 	// OpenVerified returns a reader over ref.Key whose final Read (the one
 	// returning io.EOF) returns an ECorrupt error instead when the bytes do
-	// not match ref.SHA256 and ref.Size.
+	// not match ref.SHA256 and ref.Size, as VerifyReader's does. To copy a
+	// blob into a store, use CopyBlob.
 	OpenVerified(ctx context.Context, ref BlobRef) (io.ReadCloser, error)
 	// Stat returns the recorded ref of a blob. ENotFound if missing.
 	Stat(ctx context.Context, key string) (BlobRef, error)

@@ -12,18 +12,15 @@
 // unknown format, and an archive that ends without its manifest.
 //
 // The package knows nothing of regions or stores; it depends on the root
-// package only for error codes.
+// package only for error codes and for hashing (tandem.HashReader).
 package archive
 
 import (
 	"archive/tar"
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"path"
 	"strings"
@@ -209,8 +206,8 @@ func (w *Writer) WriteFile(name string, size int64, r io.Reader) error {
 		w.failed = err
 		return err
 	}
-	h := sha256.New()
-	n, err := io.Copy(io.MultiWriter(w.tw, h), io.LimitReader(r, size))
+	src := tandem.HashReader(io.LimitReader(r, size), fmt.Sprintf("archive: entry %q", name))
+	n, err := io.Copy(w.tw, src)
 	if err == nil && n != size {
 		err = fmt.Errorf("archive: entry %q: source ended after %d of %d bytes", name, n, size)
 	}
@@ -225,7 +222,7 @@ func (w *Writer) WriteFile(name string, size int64, r io.Reader) error {
 		w.failed = err
 		return err
 	}
-	w.man.Entries = append(w.man.Entries, Entry{Name: name, SHA256: hex.EncodeToString(h.Sum(nil)), Size: size})
+	w.man.Entries = append(w.man.Entries, Entry{Name: name, SHA256: src.Ref().SHA256, Size: size})
 	if strings.HasPrefix(name, BlobsDir) {
 		w.man.Bytes += size
 	}
@@ -272,19 +269,17 @@ type File struct {
 	Name string
 	Size int64
 
-	r    io.Reader // the tar entry, limited to Size
-	h    hash.Hash
-	n    int64
+	r    *tandem.VerifyingReader // hashes the tar entry, limited to Size
 	done bool
 }
 
 // Read reads the entry's bytes.
 func (f *File) Read(p []byte) (int, error) {
 	n, err := f.r.Read(p)
-	f.h.Write(p[:n])
-	f.n += int64(n)
-	if err == io.EOF && f.n != f.Size {
-		return n, corrupt("entry %q is truncated: %d of %d bytes", f.Name, f.n, f.Size)
+	if err == io.EOF {
+		if read := f.r.Ref().Size; read != f.Size {
+			return n, corrupt("entry %q is truncated: %d of %d bytes", f.Name, read, f.Size)
+		}
 	}
 	if err != nil && err != io.EOF {
 		return n, tarError(err, f.Name)
@@ -293,7 +288,7 @@ func (f *File) Read(p []byte) (int, error) {
 }
 
 // SHA256 returns the entry's hash once it has been read to its end.
-func (f *File) SHA256() string { return hex.EncodeToString(f.h.Sum(nil)) }
+func (f *File) SHA256() string { return f.r.Ref().SHA256 }
 
 func tarError(err error, name string) error {
 	if tandem.ErrorCode(err) != "" && tandem.ErrorCode(err) != tandem.EInternal {
@@ -445,7 +440,8 @@ func (ar *Reader) next() (*File, error) {
 		return nil, corrupt("entry %q appears twice", hdr.Name)
 	}
 	ar.names[hdr.Name] = true
-	f := &File{Name: hdr.Name, Size: hdr.Size, r: io.LimitReader(ar.tr, hdr.Size), h: sha256.New()}
+	r := tandem.HashReader(io.LimitReader(ar.tr, hdr.Size), fmt.Sprintf("archive: entry %q", hdr.Name))
+	f := &File{Name: hdr.Name, Size: hdr.Size, r: r}
 	ar.cur = f
 	return f, nil
 }

@@ -30,6 +30,9 @@
 //     lacks them (one written by another tool, or one caught by a crash in
 //     that instant).
 //   - List returns keys in byte order and reads each blob's recorded ref.
+//   - Hashing is the root package's (verify.go): Put, OpenVerified and Stat
+//     read through tandem.VerifyReader or tandem.HashReader. A copy from a
+//     blob into a store is tandem.CopyBlob, never Open and Put by hand.
 //
 // Known limits: the file backend cannot hold both a/b and a/b/c (Put
 // returns EConflict); it serialises its commits within one process, but two

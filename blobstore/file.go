@@ -24,7 +24,7 @@ import (
 // 40% of a replicating region's CPU on large blobs (nothing reads it: blobs
 // are known by their sha256). The sidecar records the sha256 the bytes
 // hashed to, known in advance or not. Commits are serialised by commitMu.
-func (s *Store) writeFile(ctx context.Context, key string, src *hashingReader, opts *blob.WriterOptions) error {
+func (s *Store) writeFile(ctx context.Context, key string, src *putReader, opts *blob.WriterOptions) error {
 	name := filepath.Join(s.dir, filepath.FromSlash(key))
 	if err := os.MkdirAll(filepath.Dir(name), 0o777); err != nil {
 		return err
@@ -47,7 +47,7 @@ func (s *Store) writeFile(ctx context.Context, key string, src *hashingReader, o
 	if err != nil {
 		return err
 	}
-	attrs, err := json.Marshal(fileAttrs{ContentType: opts.ContentType, Metadata: metadata(src.d.ref(key))})
+	attrs, err := json.Marshal(fileAttrs{ContentType: opts.ContentType, Metadata: metadata(src.ref())})
 	if err != nil {
 		return err
 	}

@@ -40,7 +40,7 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, want *tandem.B
 		return s.putBuffered(ctx, key, r, want)
 	}
 	late := newLateMetadata()
-	src := &hashingReader{ctx: ctx, r: r, d: newDigest(), key: key, want: want, atEOF: late.set}
+	src := newPutReader(ctx, key, r, want, late.set)
 	opts := &blob.WriterOptions{ContentType: contentType(key)}
 	if known {
 		opts.Metadata = metadata(*want)
@@ -57,11 +57,11 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, want *tandem.B
 		err = s.write(ctx, cancel, key, src, opts)
 	}
 	if src.err != nil {
-		return tandem.BlobRef{}, readFailed(key, src.err)
+		return tandem.BlobRef{}, readFailed(src.err)
 	} else if err != nil {
 		return tandem.BlobRef{}, s.fail("put", key, err)
 	}
-	return src.d.ref(key), nil
+	return src.ref(), nil
 }
 
 // write copies src into key through a gocloud writer (the mem backend's)
@@ -70,7 +70,7 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, want *tandem.B
 // azureblob writer panics when it is closed after a failed upload. Its
 // Upload path aborts by itself when src fails, before the Azure SDK
 // commits. The file backend has writeFile.)
-func (s *Store) write(ctx context.Context, cancel func(), key string, src *hashingReader, opts *blob.WriterOptions) error {
+func (s *Store) write(ctx context.Context, cancel func(), key string, src *putReader, opts *blob.WriterOptions) error {
 	w, err := s.bucket.NewWriter(ctx, key, opts)
 	if err != nil {
 		return err
@@ -101,12 +101,12 @@ func (w writerOnly) Write(p []byte) (int, error) { return w.w.Write(p) }
 // putBuffered serves the mem backend, which keeps the blob in memory anyway,
 // when the digest is not known in advance: it hashes, then writes once.
 func (s *Store) putBuffered(ctx context.Context, key string, r io.Reader, want *tandem.BlobRef) (tandem.BlobRef, error) {
-	src := &hashingReader{ctx: ctx, r: r, d: newDigest(), key: key, want: want}
+	src := newPutReader(ctx, key, r, want, nil)
 	data, err := io.ReadAll(src)
 	if err != nil {
-		return tandem.BlobRef{}, readFailed(key, err)
+		return tandem.BlobRef{}, readFailed(err)
 	}
-	ref := src.d.ref(key)
+	ref := src.ref()
 	opts := &blob.WriterOptions{ContentType: contentType(key), Metadata: metadata(ref)}
 	if err := s.bucket.Upload(ctx, key, bytes.NewReader(data), opts); err != nil {
 		return tandem.BlobRef{}, s.fail("put", key, err)
@@ -115,7 +115,7 @@ func (s *Store) putBuffered(ctx context.Context, key string, r io.Reader, want *
 }
 
 func checkWant(key string, want *tandem.BlobRef) error {
-	if want != nil && !validSHA256(want.SHA256) {
+	if want != nil && !tandem.ValidSHA256(want.SHA256) {
 		return tandem.Errorf(tandem.EInvalid,
 			"blob %q: expected sha256 %q is not 64 lower-case hex digits (pass no expectation to accept any bytes)",
 			key, want.SHA256)
@@ -123,12 +123,15 @@ func checkWant(key string, want *tandem.BlobRef) error {
 	return nil
 }
 
-func readFailed(key string, err error) error {
+// readFailed returns the error that ended reading Put's source: as it is
+// when it has a code, otherwise (already naming the blob) marked as a
+// failure to read the data.
+func readFailed(err error) error {
 	var te *tandem.Error
 	if errors.As(err, &te) {
 		return err
 	}
-	return fmt.Errorf("blob put %q: reading data: %w", key, err)
+	return fmt.Errorf("blob put: reading data: %w", err)
 }
 
 func contentType(key string) string {
@@ -138,43 +141,46 @@ func contentType(key string) string {
 	return "application/octet-stream"
 }
 
-// hashingReader hashes and counts what it reads and keeps the error that
-// ended reading, other than io.EOF. It stops with ECorrupt as soon as more
-// than want.Size bytes arrive, and, at the end of r, instead of io.EOF when
-// the bytes do not match want, so that no writer commits them; otherwise it
-// calls atEOF with the ref before it returns io.EOF.
-type hashingReader struct {
+// putReader is Put's source: r read through a tandem.VerifyingReader,
+// which checks the bytes against want when there is one (so that no writer
+// commits others: it fails as soon as more than want.Size bytes arrive, and
+// instead of io.EOF when they differ) and hashes them in any case. It stops
+// when ctx is done, keeps the error that ended reading other than io.EOF,
+// and calls atEOF, if set, with the ref before it returns io.EOF.
+type putReader struct {
 	ctx   context.Context
-	r     io.Reader
-	d     *digest
+	v     *tandem.VerifyingReader
 	key   string
-	want  *tandem.BlobRef
 	atEOF func(tandem.BlobRef)
 	err   error
 }
 
-func (h *hashingReader) Read(p []byte) (int, error) {
-	if err := h.ctx.Err(); err != nil {
-		h.err = err // the Azure SDK would read on to the end
-		return 0, err
+func newPutReader(ctx context.Context, key string, r io.Reader, want *tandem.BlobRef, atEOF func(tandem.BlobRef)) *putReader {
+	what := fmt.Sprintf("blob %q", key)
+	v := tandem.HashReader(r, what)
+	if want != nil {
+		v = tandem.VerifyReader(r, tandem.BlobRef{Key: key, SHA256: want.SHA256, Size: want.Size}, what)
 	}
-	n, err := h.r.Read(p)
-	h.d.Write(p[:n])
-	want := h.want
-	switch {
-	case want != nil && want.Size >= 0 && h.d.n > want.Size:
-		err = tandem.Errorf(tandem.ECorrupt, "blob %q: expected sha256 %s and %d bytes, got more than %d bytes",
-			h.key, want.SHA256, want.Size, want.Size)
-	case err == io.EOF:
-		ref := h.d.ref(h.key)
-		if want != nil && (want.SHA256 != ref.SHA256 || want.Size >= 0 && want.Size != ref.Size) {
-			err = mismatch(h.key, tandem.BlobRef{SHA256: want.SHA256, Size: want.Size}, ref)
-		} else if h.atEOF != nil {
-			h.atEOF(ref)
-		}
+	return &putReader{ctx: ctx, v: v, key: key, atEOF: atEOF}
+}
+
+func (p *putReader) Read(b []byte) (int, error) {
+	if err := p.ctx.Err(); err != nil {
+		p.err = fmt.Errorf("blob %q: %w", p.key, err) // the Azure SDK would read on to the end
+		return 0, p.err
 	}
-	if err != nil && err != io.EOF {
-		h.err = err
+	n, err := p.v.Read(b)
+	if err == io.EOF && p.atEOF != nil {
+		p.atEOF(p.ref())
+	} else if err != nil && err != io.EOF {
+		p.err = err
 	}
 	return n, err
+}
+
+// ref returns the key and the digest of the bytes read.
+func (p *putReader) ref() tandem.BlobRef {
+	ref := p.v.Ref()
+	ref.Key = p.key
+	return ref
 }

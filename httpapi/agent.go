@@ -3,8 +3,6 @@ package httpapi
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -257,7 +255,7 @@ func (c *Client) OpenVerifiedAgentSeed(ctx context.Context, ws, compute, agent, 
 	if err != nil {
 		return nil, err
 	}
-	return &verifyingBody{rc: rc, want: f.SHA256, size: f.Size, h: sha256.New(), what: f.Output + "/" + f.Path}, nil
+	return verifiedDownload(rc, f.SHA256, f.Size, f.Output+"/"+f.Path), nil
 }
 
 func agentPath(ws, compute, agent string, rest ...string) string {
@@ -321,7 +319,7 @@ func (c *Client) OpenVerifiedAgentFile(ctx context.Context, ws, compute, agent, 
 	if err != nil {
 		return nil, err
 	}
-	return &verifyingBody{rc: rc, want: f.SHA256, size: f.Size, h: sha256.New(), what: f.Path}, nil
+	return verifiedDownload(rc, f.SHA256, f.Size, f.Path), nil
 }
 
 // OpenAgentInput returns one input file's bytes, unverified: see
@@ -341,7 +339,7 @@ func (c *Client) OpenVerifiedAgentInput(ctx context.Context, ws, compute, agent,
 	if err != nil {
 		return nil, err
 	}
-	return &verifyingBody{rc: rc, want: f.SHA256, size: f.Size, h: sha256.New(), what: input + "/" + f.Path}, nil
+	return verifiedDownload(rc, f.SHA256, f.Size, input+"/"+f.Path), nil
 }
 
 func (c *Client) AppendAgentLog(ctx context.Context, ws, compute, agent, job string, chunk io.Reader) error {
@@ -363,11 +361,9 @@ func (c *Client) PutAgentOutput(ctx context.Context, ws, compute, agent, job, ou
 // putAgentBlob uploads bytes and checks that the server stored what was
 // sent.
 func (c *Client) putAgentBlob(ctx context.Context, path string, r io.Reader, what string) (*tandem.BlobRef, error) {
-	h := sha256.New()
-	var body io.Reader = io.TeeReader(r, h)
+	body, sent := uploadBody(r, "upload of "+what)
 	var size int64
 	if rs, ok := r.(io.ReadSeeker); ok {
-		body = &hashingSeeker{rs: rs, h: h}
 		if n, err := rs.Seek(0, io.SeekEnd); err == nil {
 			size = n
 			if _, err := rs.Seek(0, io.SeekStart); err != nil {
@@ -384,7 +380,7 @@ func (c *Client) putAgentBlob(ctx context.Context, path string, r io.Reader, wha
 	if err := json.NewDecoder(resp.Body).Decode(&ref); err != nil {
 		return nil, tandem.Errorf(tandem.EInternal, "decode upload answer: %v", err)
 	}
-	if sent := hex.EncodeToString(h.Sum(nil)); ref.SHA256 != sent {
+	if sent := sent.Ref().SHA256; ref.SHA256 != sent {
 		return nil, tandem.Errorf(tandem.ECorrupt, "upload of %s: server stored sha256 %s, sent %s", what, ref.SHA256, sent)
 	}
 	return &ref, nil

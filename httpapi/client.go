@@ -3,12 +3,9 @@ package httpapi
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"net/http"
 	"net/url"
@@ -366,11 +363,7 @@ func (c *Client) RevokeToken(ctx context.Context, name string) error {
 // UploadNotebook streams r to the server and checks that the sha256 the
 // server recorded is the one of the bytes sent.
 func (c *Client) UploadNotebook(ctx context.Context, ws, path string, r io.Reader) (*tandem.Notebook, error) {
-	h := sha256.New()
-	var body io.Reader = io.TeeReader(r, h)
-	if rs, ok := r.(io.ReadSeeker); ok {
-		body = &hashingSeeker{rs: rs, h: h} // can be sent again, to a primary a NotPrimary names
-	}
+	body, sent := uploadBody(r, fmt.Sprintf("upload of %q", path))
 	resp, err := c.do(ctx, request{
 		method: http.MethodPut,
 		path:   wsPath(ws, "notebooks", escapePath(path)),
@@ -385,7 +378,7 @@ func (c *Client) UploadNotebook(ctx context.Context, ws, path string, r io.Reade
 	if err := json.NewDecoder(resp.Body).Decode(&nb); err != nil {
 		return nil, tandem.Errorf(tandem.EInternal, "decode upload answer: %v", err)
 	}
-	if sent := hex.EncodeToString(h.Sum(nil)); nb.SHA256 != sent {
+	if sent := sent.Ref().SHA256; nb.SHA256 != sent {
 		return nil, tandem.Errorf(tandem.ECorrupt, "upload of %q: server recorded sha256 %s, sent %s", path, nb.SHA256, sent)
 	}
 	return &nb, nil
@@ -406,48 +399,24 @@ func (c *Client) OpenNotebook(ctx context.Context, ws, path string) (*tandem.Not
 	}
 	size, _ := strconv.ParseInt(resp.Header.Get(headerSize), 10, 64)
 	nb := &tandem.Notebook{Path: path, SHA256: resp.Header.Get(headerSHA256), Size: size}
-	return nb, &verifyingBody{rc: resp.Body, want: nb.SHA256, size: size, h: sha256.New(), what: path}, nil
+	return nb, verifiedDownload(resp.Body, nb.SHA256, size, path), nil
 }
 
-type verifyingBody struct {
-	rc   io.ReadCloser
-	h    hash.Hash
-	n    int64
-	want string
-	size int64
-	what string
+// verifiedDownload returns body verified against sha and size
+// (tandem.VerifyReader): its final Read fails with ECorrupt unless the bytes
+// match, and a body cut short fails with EUnavailable.
+func verifiedDownload(body io.ReadCloser, sha string, size int64, path string) io.ReadCloser {
+	want := tandem.BlobRef{SHA256: sha, Size: size}
+	return tandem.VerifyReadCloser(body, want, fmt.Sprintf("download of %q", path)).InterruptedAs(tandem.EUnavailable)
 }
 
-func (v *verifyingBody) Read(p []byte) (int, error) {
-	n, err := v.rc.Read(p)
-	v.h.Write(p[:n])
-	v.n += int64(n)
-	if err == io.EOF {
-		if got := hex.EncodeToString(v.h.Sum(nil)); got != v.want || v.n != v.size {
-			return n, tandem.Errorf(tandem.ECorrupt, "download of %q: got %d bytes with sha256 %s, want %d bytes with sha256 %s", v.what, v.n, got, v.size, v.want)
-		}
-	} else if err != nil {
-		return n, tandem.Errorf(tandem.EUnavailable, "download of %q interrupted after %d bytes: %v", v.what, v.n, err)
+// uploadBody returns the body that sends r and the reader that hashes what
+// was sent (tandem.HashReader). A seekable r gives a seekable body, which
+// can be sent again (to a primary a NotPrimary names) and is hashed over.
+func uploadBody(r io.Reader, what string) (io.Reader, *tandem.VerifyingReader) {
+	sent := tandem.HashReader(r, what)
+	if rs, ok := sent.ReadSeeker(); ok {
+		return rs, sent
 	}
-	return n, err
-}
-
-func (v *verifyingBody) Close() error { return v.rc.Close() }
-
-// hashingSeeker hashes what is read from rs, starting over when it is
-// rewound for a retry.
-type hashingSeeker struct {
-	rs io.ReadSeeker
-	h  hash.Hash
-}
-
-func (s *hashingSeeker) Read(p []byte) (int, error) {
-	n, err := s.rs.Read(p)
-	s.h.Write(p[:n])
-	return n, err
-}
-
-func (s *hashingSeeker) Seek(off int64, whence int) (int64, error) {
-	s.h.Reset()
-	return s.rs.Seek(off, whence)
+	return sent, sent
 }

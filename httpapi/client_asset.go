@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -115,5 +114,5 @@ func (c *Client) OpenAssetFile(ctx context.Context, ws string, kind tandem.Kind,
 	}
 	size, _ := strconv.ParseInt(resp.Header.Get(headerSize), 10, 64)
 	f := &tandem.AssetFile{Path: p, SHA256: resp.Header.Get(headerSHA256), Size: size}
-	return f, &verifyingBody{rc: resp.Body, want: f.SHA256, size: size, h: sha256.New(), what: p}, nil
+	return f, verifiedDownload(resp.Body, f.SHA256, size, p), nil
 }

@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"context"
-	"crypto/sha256"
 	"io"
 	"net/http"
 	"net/url"
@@ -49,5 +48,5 @@ func (c *Client) OpenJobFile(ctx context.Context, ws, job, p string) (*tandem.Jo
 	}
 	size, _ := strconv.ParseInt(resp.Header.Get(headerSize), 10, 64)
 	f := &tandem.JobFile{Path: p, SHA256: resp.Header.Get(headerSHA256), Size: size}
-	return f, &verifyingBody{rc: resp.Body, want: f.SHA256, size: size, h: sha256.New(), what: p}, nil
+	return f, verifiedDownload(resp.Body, f.SHA256, size, p), nil
 }

@@ -3,8 +3,6 @@ package replication
 import (
 	"bufio"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -239,12 +237,10 @@ func (r *replicator) fetchSnapshotFile(ctx context.Context, peer tandem.Snapshot
 	if err != nil {
 		return nil, err
 	}
-	h := sha256.New()
-	n, err := io.Copy(io.MultiWriter(f, h), io.LimitReader(rc, want.Size+1))
-	if err == nil && (n != want.Size || hex.EncodeToString(h.Sum(nil)) != want.SHA256) {
-		err = tandem.Errorf(tandem.ECorrupt, "%s of snapshot %s failed verification in transit: got %d bytes with sha256 %s, the manifest says %d bytes with sha256 %s",
-			name, man.Name, n, hex.EncodeToString(h.Sum(nil)), want.Size, want.SHA256)
-		r.logger().Error("snapshot file failed verification; not applied", "snapshot", man.Name, "file", name, "err", err)
+	v := tandem.VerifyReader(rc, tandem.BlobRef{SHA256: want.SHA256, Size: want.Size}, "in transit")
+	_, err = io.Copy(f, v)
+	if tandem.IsCode(err, tandem.ECorrupt) {
+		r.logger().Error("snapshot file failed verification in transit; not applied", "snapshot", man.Name, "file", name, "err", err)
 	}
 	if err != nil {
 		f.Close()

@@ -237,16 +237,10 @@ func (r *replicator) applyHotHot(ctx context.Context, client tandem.PeerClient, 
 func (r *replicator) keepLocalBlobs(ctx context.Context, res *tandem.Resource, folder string) error {
 	prefix := tandem.StoragePrefix(res.WorkspaceID)
 	for _, b := range res.Blobs {
-		src, err := r.m.Blobs.OpenVerified(ctx, b)
+		_, err := tandem.CopyBlob(ctx, r.m.Blobs, folder+strings.TrimPrefix(b.Key, prefix), r.m.Blobs, b)
 		if tandem.IsCode(err, tandem.ENotFound) {
 			continue
 		} else if err != nil {
-			return err
-		}
-		want := b
-		_, err = r.m.Blobs.Put(ctx, folder+strings.TrimPrefix(b.Key, prefix), src, &want)
-		src.Close()
-		if err != nil {
 			return fmt.Errorf("keep losing blob %s: %w", b.Key, err)
 		}
 	}
@@ -269,8 +263,7 @@ func (r *replicator) keepPeerBlobs(ctx context.Context, client tandem.PeerClient
 		} else if err != nil {
 			return kept, missed, err
 		}
-		want := b
-		_, err = r.m.Blobs.Put(ctx, folder+strings.TrimPrefix(b.Key, prefix), rc, &want)
+		_, err = tandem.CopyBlob(ctx, r.m.Blobs, folder+strings.TrimPrefix(b.Key, prefix), tandem.ReaderSource(rc), b)
 		rc.Close()
 		if err != nil {
 			return kept, missed, fmt.Errorf("keep losing blob %s: %w", b.Key, err)

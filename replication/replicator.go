@@ -335,10 +335,10 @@ func (r *replicator) copyBlob(ctx context.Context, client tandem.PeerClient, b t
 	return r.storeBlob(ctx, b, rc, "(damaged in transit or at rest in the primary)")
 }
 
-// storeBlob stores the bytes of b read from rc, verified against b.
+// storeBlob stores the bytes of b read from rc, verified against b
+// (tandem.CopyBlob).
 func (r *replicator) storeBlob(ctx context.Context, b tandem.BlobRef, rc io.Reader, how string) error {
-	want := b
-	if _, err := r.m.Blobs.Put(ctx, b.Key, rc, &want); err != nil {
+	if _, err := tandem.CopyBlob(ctx, r.m.Blobs, b.Key, tandem.ReaderSource(rc), b); err != nil {
 		if tandem.IsCode(err, tandem.ECorrupt) {
 			r.logger().Error("blob failed verification "+how+"; its batch is not applied", "key", b.Key, "err", err)
 		}
