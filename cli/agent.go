@@ -12,9 +12,10 @@ import (
 
 	"github.com/tandemml/tandem"
 	"github.com/tandemml/tandem/agent"
+	"github.com/tandemml/tandem/cli/cmdutil"
 )
 
-func (a *app) agentCommand() *cobra.Command {
+func agentCommand(f *cmdutil.Factory) *cobra.Command {
 	var computeName, id, workDir, containerRuntime string
 	var heartbeat time.Duration
 	cmd := &cobra.Command{
@@ -28,7 +29,7 @@ func (a *app) agentCommand() *cobra.Command {
 			"for another agent, up to --max-retries times. Stop it with SIGINT or SIGTERM.",
 		Args: cobra.NoArgs,
 	}
-	a.addConnectionFlags(cmd)
+	f.AddConnectionFlags(cmd)
 	cmd.Flags().StringVar(&computeName, "compute", "", "the amlcompute cluster to serve")
 	cmd.Flags().StringVar(&id, "id", "", "agent id (default: HOST-RANDOM)")
 	cmd.Flags().DurationVar(&heartbeat, "heartbeat", agent.DefaultHeartbeat, "how often to tell the region the agent lives while a job runs")
@@ -36,7 +37,7 @@ func (a *app) agentCommand() *cobra.Command {
 	cmd.Flags().StringVar(&workDir, "work-dir", "", "where runs get their temporary directories (default: the system's)")
 	cmd.MarkFlagRequired("compute")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		client, ws, err := a.workspaceClient()
+		client, ws, err := f.WorkspaceClient()
 		if err != nil {
 			return err
 		}
@@ -55,13 +56,13 @@ func (a *app) agentCommand() *cobra.Command {
 		}
 		ag := &agent.Agent{
 			Client: client, Workspace: ws, Compute: computeName, ID: id, Host: host, Heartbeat: heartbeat,
-			Logger: slog.New(slog.NewTextHandler(a.env.Stderr, nil)).With("agent", id),
+			Logger: slog.New(slog.NewTextHandler(f.Env.Stderr, nil)).With("agent", id),
 		}
 		ag.Local.TempDir, ag.Local.Runtime = workDir, containerRuntime
-		fmt.Fprintf(a.env.Stdout, "agent %s serving compute %s of workspace %s (max %d jobs at once across its agents)\n", id, computeName, ws, c.MaxInstances)
+		fmt.Fprintf(f.Env.Stdout, "agent %s serving compute %s of workspace %s (max %d jobs at once across its agents)\n", id, computeName, ws, c.MaxInstances)
 		err = ag.Run(cmd.Context())
 		if err == nil {
-			a.note("Agent stopped.")
+			f.Note("Agent stopped.")
 		}
 		return err
 	}

@@ -17,15 +17,16 @@ import (
 
 	"github.com/tandemml/tandem"
 	"github.com/tandemml/tandem/archive"
+	"github.com/tandemml/tandem/cli/cmdutil"
 )
 
 // readPassphrase reads a passphrase file; one trailing newline is not part
 // of it.
-func (a *app) readPassphrase(file string) (string, error) {
+func readPassphrase(f *cmdutil.Factory, file string) (string, error) {
 	if file == "" {
 		return "", nil
 	}
-	b, err := os.ReadFile(a.path(file))
+	b, err := os.ReadFile(f.Path(file))
 	if err != nil {
 		return "", tandem.Errorf(tandem.EInvalid, "read passphrase file: %v", err).WithTarget("passphrase-file")
 	}
@@ -64,7 +65,7 @@ type exportResult struct {
 	Since     *time.Time `json:"since,omitempty"`
 }
 
-func (a *app) workspaceExportCommand() *cobra.Command {
+func workspaceExportCommand(f *cmdutil.Factory) *cobra.Command {
 	var (
 		name, output, since, passFile, recipient string
 		include                                  []string
@@ -87,15 +88,15 @@ func (a *app) workspaceExportCommand() *cobra.Command {
 	}
 	// --output names the archive file, as the issue's command line has
 	// it; the summary's format is --output-format (-O).
-	format := formatTable
-	addNameFlag(cmd, &name)
-	f := cmd.Flags()
-	f.VarP(&format, "output-format", "O", "format of the summary printed: "+strings.Join(outputFormats, ", "))
-	f.StringVar(&output, "output", "", "archive file to write")
-	f.StringSliceVar(&include, "include", nil, "categories to include: assets, jobs, notebooks, datastores, secrets, other, or all")
-	f.StringVar(&since, "since", "", "only resources updated at or after this time (RFC 3339, a date, or a duration ago such as 24h)")
-	f.StringVar(&passFile, "passphrase-file", "", "file holding the passphrase that encrypts secrets (with --include secrets)")
-	f.StringVar(&recipient, "recipient", "", "encrypt secrets to this recipient key, or the file holding it, made by 'tandem workspace archive-key' (instead of a passphrase)")
+	format := cmdutil.FormatTable
+	cmdutil.AddWorkspaceNameFlag(cmd, &name)
+	flags := cmd.Flags()
+	flags.VarP(&format, "output-format", "O", "format of the summary printed: "+cmdutil.FormatNames())
+	flags.StringVar(&output, "output", "", "archive file to write")
+	flags.StringSliceVar(&include, "include", nil, "categories to include: assets, jobs, notebooks, datastores, secrets, other, or all")
+	flags.StringVar(&since, "since", "", "only resources updated at or after this time (RFC 3339, a date, or a duration ago such as 24h)")
+	flags.StringVar(&passFile, "passphrase-file", "", "file holding the passphrase that encrypts secrets (with --include secrets)")
+	flags.StringVar(&recipient, "recipient", "", "encrypt secrets to this recipient key, or the file holding it, made by 'tandem workspace archive-key' (instead of a passphrase)")
 	cmd.MarkFlagRequired("output")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		opts := tandem.ExportOptions{Include: include}
@@ -103,20 +104,20 @@ func (a *app) workspaceExportCommand() *cobra.Command {
 		if opts.Since, err = parseSince(since, time.Now()); err != nil {
 			return err
 		}
-		if opts.Passphrase, err = a.readPassphrase(passFile); err != nil {
+		if opts.Passphrase, err = readPassphrase(f, passFile); err != nil {
 			return err
 		}
-		if opts.RecipientKey, err = a.readRecipient(recipient); err != nil {
+		if opts.RecipientKey, err = readRecipient(f, recipient); err != nil {
 			return err
 		}
-		client, conn, err := a.client()
+		client, conn, err := f.Client()
 		if err != nil {
 			return err
 		}
-		if name, err = workspaceName(name, conn); err != nil {
+		if name, err = cmdutil.WorkspaceName(name, conn); err != nil {
 			return err
 		}
-		dest := a.path(output)
+		dest := f.Path(output)
 		tmp, err := os.CreateTemp(filepath.Dir(dest), "."+filepath.Base(dest)+".tmp-*")
 		if err != nil {
 			return tandem.Errorf(tandem.EInvalid, "create %s: %v", output, err).WithTarget("output")
@@ -124,9 +125,9 @@ func (a *app) workspaceExportCommand() *cobra.Command {
 		defer os.Remove(tmp.Name()) // a no-op after the rename
 		h := sha256.New()
 		cw := &countWriter{}
-		bar := a.progress(-1, "export "+name)
+		bar := f.Progress(-1, "export "+name)
 		err = client.ExportWorkspace(cmd.Context(), name, opts, io.MultiWriter(tmp, h, cw, bar))
-		bar.finish()
+		bar.Finish()
 		if err == nil {
 			err = tmp.Sync()
 		}
@@ -140,8 +141,8 @@ func (a *app) workspaceExportCommand() *cobra.Command {
 			return err
 		}
 		res := exportResult{Workspace: name, File: output, Bytes: cw.n, SHA256: hex.EncodeToString(h.Sum(nil)), Include: include, Since: opts.Since}
-		return writeOutput(a.env.Stdout, format, res, details{
-			{"Workspace", res.Workspace}, {"Archive", res.File}, {"Size", formatSize(res.Bytes)}, {"SHA256", res.SHA256},
+		return cmdutil.WriteOutput(f.Env.Stdout, format, res, cmdutil.Details{
+			{"Workspace", res.Workspace}, {"Archive", res.File}, {"Size", cmdutil.FormatSize(res.Bytes)}, {"SHA256", res.SHA256},
 		})
 	}
 	return cmd
@@ -151,7 +152,7 @@ type countWriter struct{ n int64 }
 
 func (c *countWriter) Write(p []byte) (int, error) { c.n += int64(len(p)); return len(p), nil }
 
-func (a *app) workspaceImportCommand() *cobra.Command {
+func workspaceImportCommand(f *cmdutil.Factory) *cobra.Command {
 	var name, file, region, passFile, idFile string
 	cmd := &cobra.Command{
 		Use:   "import --file FILE.tar --name NAME [--region R]",
@@ -167,32 +168,32 @@ func (a *app) workspaceImportCommand() *cobra.Command {
 			"  tandem workspace import --file prod.tar --name mlw-dr --endpoint http://westus:7070 --region westus",
 		Args: cobra.NoArgs,
 	}
-	out := addOutputFlag(cmd)
-	addNameFlag(cmd, &name)
-	f := cmd.Flags()
-	f.StringVar(&file, "file", "", "archive file to read")
-	f.StringVar(&region, "region", "", "require the server to be this region")
-	f.StringVar(&passFile, "passphrase-file", "", "file holding the passphrase the archive's secrets were encrypted with")
-	f.StringVar(&idFile, "identity-file", "", "file holding the identity (private key) the archive's secrets were encrypted to")
+	out := cmdutil.AddOutputFlag(cmd)
+	cmdutil.AddWorkspaceNameFlag(cmd, &name)
+	flags := cmd.Flags()
+	flags.StringVar(&file, "file", "", "archive file to read")
+	flags.StringVar(&region, "region", "", "require the server to be this region")
+	flags.StringVar(&passFile, "passphrase-file", "", "file holding the passphrase the archive's secrets were encrypted with")
+	flags.StringVar(&idFile, "identity-file", "", "file holding the identity (private key) the archive's secrets were encrypted to")
 	cmd.MarkFlagRequired("file")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		var opts tandem.ImportOptions
 		var err error
-		if opts.Passphrase, err = a.readPassphrase(passFile); err != nil {
+		if opts.Passphrase, err = readPassphrase(f, passFile); err != nil {
 			return err
 		}
 		if idFile != "" {
-			b, err := os.ReadFile(a.path(idFile))
+			b, err := os.ReadFile(f.Path(idFile))
 			if err != nil {
 				return tandem.Errorf(tandem.EInvalid, "read identity file: %v", err).WithTarget("identity-file")
 			}
 			opts.Identity = identityLine(string(b))
 		}
-		client, conn, err := a.client()
+		client, conn, err := f.Client()
 		if err != nil {
 			return err
 		}
-		if name, err = workspaceName(name, conn); err != nil {
+		if name, err = cmdutil.WorkspaceName(name, conn); err != nil {
 			return err
 		}
 		if region != "" {
@@ -205,7 +206,7 @@ func (a *app) workspaceImportCommand() *cobra.Command {
 					conn.Endpoints[0], info.Region, region, region).WithTarget("region")
 			}
 		}
-		fh, err := os.Open(a.path(file))
+		fh, err := os.Open(f.Path(file))
 		if err != nil {
 			return tandem.Errorf(tandem.EInvalid, "open archive: %v", err).WithTarget("file")
 		}
@@ -221,22 +222,22 @@ func (a *app) workspaceImportCommand() *cobra.Command {
 		if st.Mode().IsRegular() {
 			size = st.Size()
 		}
-		bar := a.progress(size, "import "+filepath.Base(file))
+		bar := f.Progress(size, "import "+filepath.Base(file))
 		if size >= 0 {
-			body = &progressReader{rs: fh, bar: bar}
+			body = bar.Reader(fh)
 		} else {
 			body, size = io.TeeReader(fh, bar), 0
 		}
 		rep, err := client.ImportWorkspaceSized(cmd.Context(), name, opts, body, size)
-		bar.finish()
+		bar.Finish()
 		if err != nil {
 			return err
 		}
-		if err := writeOutput(a.env.Stdout, *out, rep, importView{rep}); err != nil {
+		if err := cmdutil.WriteOutput(f.Env.Stdout, *out, rep, importView{rep}); err != nil {
 			return err
 		}
 		for _, w := range rep.Warnings {
-			a.note("warning: %s", w)
+			f.Note("warning: %s", w)
 		}
 		return conflictsError(rep)
 	}
@@ -254,13 +255,13 @@ func conflictsError(rep *tandem.ImportReport) error {
 // importView is the table form of an import report.
 type importView struct{ r *tandem.ImportReport }
 
-func (v importView) writeTable(w io.Writer) error {
+func (v importView) WriteTable(w io.Writer) error {
 	r := v.r
 	created := "no (existing)"
 	if r.WorkspaceCreated {
 		created = "yes"
 	}
-	if err := (details{
+	if err := (cmdutil.Details{
 		{"Workspace", r.Workspace},
 		{"ID", r.ID},
 		{"Created", created},
@@ -269,34 +270,34 @@ func (v importView) writeTable(w io.Writer) error {
 		{"Updated resources", strconv.FormatInt(r.Resources[tandem.ImportUpdated], 10)},
 		{"Unchanged resources", strconv.FormatInt(r.Resources[tandem.ImportUnchanged], 10)},
 		{"Conflicts", strconv.Itoa(len(r.Conflicts))},
-		{"Blobs copied", fmt.Sprintf("%d (%s)", r.BlobsCopied, formatSize(r.BytesCopied))},
+		{"Blobs copied", fmt.Sprintf("%d (%s)", r.BlobsCopied, cmdutil.FormatSize(r.BytesCopied))},
 		{"Blobs already present", strconv.FormatInt(r.BlobsPresent, 10)},
-	}).writeTable(w); err != nil {
+	}).WriteTable(w); err != nil {
 		return err
 	}
 	if len(r.Kinds) > 0 {
 		fmt.Fprintln(w)
-		t := &table{header: []string{"KIND", "ACTION", "COUNT"}}
+		t := &cmdutil.Table{Header: []string{"KIND", "ACTION", "COUNT"}}
 		for _, k := range slices.Sorted(maps.Keys(r.Kinds)) {
 			kind, action, _ := strings.Cut(k, "/")
-			t.add(kind, action, strconv.FormatInt(r.Kinds[k], 10))
+			t.Add(kind, action, strconv.FormatInt(r.Kinds[k], 10))
 		}
-		if err := t.writeTable(w); err != nil {
+		if err := t.WriteTable(w); err != nil {
 			return err
 		}
 	}
 	if len(r.Conflicts) > 0 {
 		fmt.Fprintln(w)
-		t := &table{header: []string{"CONFLICT", "NAME", "VERSION", "REASON"}}
+		t := &cmdutil.Table{Header: []string{"CONFLICT", "NAME", "VERSION", "REASON"}}
 		for _, c := range r.Conflicts {
-			t.add(string(c.Kind), c.Name, c.Version, c.Reason)
+			t.Add(string(c.Kind), c.Name, c.Version, c.Reason)
 		}
-		return t.writeTable(w)
+		return t.WriteTable(w)
 	}
 	return nil
 }
 
-func (a *app) workspaceRestoreCommand() *cobra.Command {
+func workspaceRestoreCommand(f *cmdutil.Factory) *cobra.Command {
 	var opts tandem.RestoreOptions
 	cmd := &cobra.Command{
 		Use:   "restore --workspace-id ID [--storage URL] [--name NAME]",
@@ -312,14 +313,14 @@ func (a *app) workspaceRestoreCommand() *cobra.Command {
 			"  tandem workspace restore --workspace-id 6f1c... --storage file:///backup/storage --name mlw-restored",
 		Args: cobra.NoArgs,
 	}
-	out := addOutputFlag(cmd)
-	f := cmd.Flags()
-	f.StringVar(&opts.WorkspaceID, "workspace-id", "", "id of the workspace (its folder under workspaces/ in storage)")
-	f.StringVar(&opts.Storage, "storage", "", "storage URL to read (default: the server's own storage)")
-	f.StringVarP(&opts.Name, "name", "n", "", "name of the restored workspace (default: its name in the snapshot)")
+	out := cmdutil.AddOutputFlag(cmd)
+	flags := cmd.Flags()
+	flags.StringVar(&opts.WorkspaceID, "workspace-id", "", "id of the workspace (its folder under workspaces/ in storage)")
+	flags.StringVar(&opts.Storage, "storage", "", "storage URL to read (default: the server's own storage)")
+	flags.StringVarP(&opts.Name, "name", "n", "", "name of the restored workspace (default: its name in the snapshot)")
 	cmd.MarkFlagRequired("workspace-id")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		client, _, err := a.client()
+		client, _, err := f.Client()
 		if err != nil {
 			return err
 		}
@@ -327,15 +328,15 @@ func (a *app) workspaceRestoreCommand() *cobra.Command {
 		if err != nil {
 			return err
 		}
-		if err := writeOutput(a.env.Stdout, *out, rep, restoreView{rep}); err != nil {
+		if err := cmdutil.WriteOutput(f.Env.Stdout, *out, rep, restoreView{rep}); err != nil {
 			return err
 		}
 		for _, w := range rep.Warnings {
-			a.note("warning: %s", w)
+			f.Note("warning: %s", w)
 		}
 		if rep.UnattachedCount > 0 {
-			a.note("note: %d blob(s) (%s) in storage are newer than the snapshot or unreferenced and were not attached; -o json lists them",
-				rep.UnattachedCount, formatSize(rep.UnattachedBytes))
+			f.Note("note: %d blob(s) (%s) in storage are newer than the snapshot or unreferenced and were not attached; -o json lists them",
+				rep.UnattachedCount, cmdutil.FormatSize(rep.UnattachedBytes))
 		}
 		return conflictsError(&rep.ImportReport)
 	}
@@ -344,33 +345,33 @@ func (a *app) workspaceRestoreCommand() *cobra.Command {
 
 type restoreView struct{ r *tandem.RestoreReport }
 
-func (v restoreView) writeTable(w io.Writer) error {
+func (v restoreView) WriteTable(w io.Writer) error {
 	r := v.r
-	if err := (details{
+	if err := (cmdutil.Details{
 		{"Snapshot", r.Snapshot},
-		{"Snapshot time", formatTime(r.SnapshotTime)},
-		{"Last change", formatTimePtr(r.LastChangeAt)},
+		{"Snapshot time", cmdutil.FormatTime(r.SnapshotTime)},
+		{"Last change", cmdutil.FormatTimePtr(r.LastChangeAt)},
 		{"Tokens restored", strconv.FormatInt(r.Tokens, 10)},
-		{"Unattached blobs", fmt.Sprintf("%d (%s)", r.UnattachedCount, formatSize(r.UnattachedBytes))},
-	}).writeTable(w); err != nil {
+		{"Unattached blobs", fmt.Sprintf("%d (%s)", r.UnattachedCount, cmdutil.FormatSize(r.UnattachedBytes))},
+	}).WriteTable(w); err != nil {
 		return err
 	}
 	fmt.Fprintln(w)
-	if err := (importView{&r.ImportReport}).writeTable(w); err != nil {
+	if err := (importView{&r.ImportReport}).WriteTable(w); err != nil {
 		return err
 	}
 	if len(r.Unattached) > 0 {
 		fmt.Fprintln(w)
-		t := &table{header: []string{"UNATTACHED BLOB", "SIZE"}}
+		t := &cmdutil.Table{Header: []string{"UNATTACHED BLOB", "SIZE"}}
 		for _, b := range r.Unattached {
-			t.add(b.Key, formatSize(b.Size))
+			t.Add(b.Key, cmdutil.FormatSize(b.Size))
 		}
-		return t.writeTable(w)
+		return t.WriteTable(w)
 	}
 	return nil
 }
 
-func (a *app) workspaceSnapshotCommand() *cobra.Command {
+func workspaceSnapshotCommand(f *cmdutil.Factory) *cobra.Command {
 	var name string
 	cmd := &cobra.Command{
 		Use:   "snapshot [--name NAME]",
@@ -380,21 +381,21 @@ func (a *app) workspaceSnapshotCommand() *cobra.Command {
 			"`tandem workspace restore` rebuilds a workspace from the newest one.",
 		Args: cobra.NoArgs,
 	}
-	out := addOutputFlag(cmd)
-	addNameFlag(cmd, &name)
+	out := cmdutil.AddOutputFlag(cmd)
+	cmdutil.AddWorkspaceNameFlag(cmd, &name)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		client, conn, err := a.client()
+		client, conn, err := f.Client()
 		if err != nil {
 			return err
 		}
-		if name, err = workspaceName(name, conn); err != nil {
+		if name, err = cmdutil.WorkspaceName(name, conn); err != nil {
 			return err
 		}
 		info, err := client.SnapshotWorkspace(cmd.Context(), name)
 		if err != nil {
 			return err
 		}
-		return writeOutput(a.env.Stdout, *out, info, details{
+		return cmdutil.WriteOutput(f.Env.Stdout, *out, info, cmdutil.Details{
 			{"Workspace", info.Workspace}, {"ID", info.WorkspaceID}, {"Snapshot", info.Name}, {"Prefix", info.Prefix},
 			{"Last seq", strconv.FormatInt(info.LastSeq, 10)}, {"Blob refs", strconv.FormatInt(info.BlobRefs, 10)},
 		})
@@ -403,18 +404,18 @@ func (a *app) workspaceSnapshotCommand() *cobra.Command {
 }
 
 // readRecipient returns a recipient key given as text or as a file holding it.
-func (a *app) readRecipient(v string) (string, error) {
+func readRecipient(f *cmdutil.Factory, v string) (string, error) {
 	if v == "" || strings.HasPrefix(v, archive.RecipientPrefix) {
 		return v, nil
 	}
-	b, err := os.ReadFile(a.path(v))
+	b, err := os.ReadFile(f.Path(v))
 	if err != nil {
 		return "", tandem.Errorf(tandem.EInvalid, "--recipient is neither a recipient key (%s...) nor a readable file: %v", archive.RecipientPrefix, err).WithTarget("recipient")
 	}
 	return strings.TrimSpace(string(b)), nil
 }
 
-func (a *app) workspaceArchiveKeyCommand() *cobra.Command {
+func workspaceArchiveKeyCommand(f *cmdutil.Factory) *cobra.Command {
 	var output string
 	cmd := &cobra.Command{
 		Use:   "archive-key --output FILE",
@@ -434,22 +435,22 @@ func (a *app) workspaceArchiveKeyCommand() *cobra.Command {
 		if err != nil {
 			return err
 		}
-		f, err := os.OpenFile(a.path(output), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		fh, err := os.OpenFile(f.Path(output), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 		if err != nil {
 			return tandem.Errorf(tandem.EInvalid, "create identity file: %v", err).WithTarget("output")
 		}
-		_, err = fmt.Fprintf(f, "# tandem archive identity; recipient: %s\n%s\n", rcpt, id)
+		_, err = fmt.Fprintf(fh, "# tandem archive identity; recipient: %s\n%s\n", rcpt, id)
 		if err == nil {
-			err = f.Sync()
+			err = fh.Sync()
 		}
-		if cerr := f.Close(); err == nil {
+		if cerr := fh.Close(); err == nil {
 			err = cerr
 		}
 		if err != nil {
-			os.Remove(a.path(output))
+			os.Remove(f.Path(output))
 			return err
 		}
-		_, err = fmt.Fprintln(a.env.Stdout, rcpt)
+		_, err = fmt.Fprintln(f.Env.Stdout, rcpt)
 		return err
 	}
 	return cmd

@@ -8,17 +8,18 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tandemml/tandem"
+	"github.com/tandemml/tandem/cli/cmdutil"
 	"github.com/tandemml/tandem/spec"
 )
 
-func (a *app) computeCommand() *cobra.Command {
-	cmd := groupCommand("compute", "Targets for jobs: the built-in local compute and amlcompute clusters")
-	a.addConnectionFlags(cmd)
-	cmd.AddCommand(a.computeCreateCommand(), a.computeListCommand(), a.computeShowCommand(), a.computeDeleteCommand(), a.computeUpdateCommand(), a.computeQuotaCommand())
+func computeCommand(f *cmdutil.Factory) *cobra.Command {
+	cmd := cmdutil.GroupCommand("compute", "Targets for jobs: the built-in local compute and amlcompute clusters")
+	f.AddConnectionFlags(cmd)
+	cmd.AddCommand(computeCreateCommand(f), computeListCommand(f), computeShowCommand(f), computeDeleteCommand(f), computeUpdateCommand(f), computeQuotaCommand(f))
 	return cmd
 }
 
-func (a *app) computeCreateCommand() *cobra.Command {
+func computeCreateCommand(f *cmdutil.Factory) *cobra.Command {
 	var file string
 	var sets []string
 	cmd := &cobra.Command{
@@ -31,19 +32,19 @@ func (a *app) computeCreateCommand() *cobra.Command {
 			"jobs cannot run on them here. SSH admin passwords go to the workspace vault.",
 		Args: cobra.NoArgs,
 	}
-	out := addOutputFlag(cmd)
+	out := cmdutil.AddOutputFlag(cmd)
 	cmd.Flags().StringVarP(&file, "file", "f", "", "Azure ML CLI v2 compute YAML")
 	cmd.Flags().StringArrayVar(&sets, "set", nil, "override a field, e.g. --set max_instances=4")
 	cmd.MarkFlagRequired("file")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		doc, err := spec.Load(a.path(file), spec.Options{Kind: spec.KindCompute, Set: sets})
+		doc, err := spec.Load(f.Path(file), spec.Options{Kind: spec.KindCompute, Set: sets})
 		if err != nil {
 			return err
 		}
 		if doc.Kind != spec.KindCompute {
 			return tandem.Errorf(tandem.EInvalid, "%s describes a %s, not a compute", file, doc.Kind)
 		}
-		svc, ws, err := a.workspaceClient()
+		svc, ws, err := f.WorkspaceClient()
 		if err != nil {
 			return err
 		}
@@ -51,16 +52,16 @@ func (a *app) computeCreateCommand() *cobra.Command {
 		if err != nil {
 			return err
 		}
-		return writeOutput(a.env.Stdout, *out, c, computeDetails(c))
+		return cmdutil.WriteOutput(f.Env.Stdout, *out, c, computeDetails(c))
 	}
 	return cmd
 }
 
-func (a *app) computeListCommand() *cobra.Command {
+func computeListCommand(f *cmdutil.Factory) *cobra.Command {
 	cmd := &cobra.Command{Use: "list", Short: "List the workspace's computes, local first", Args: cobra.NoArgs}
-	out := addOutputFlag(cmd)
+	out := cmdutil.AddOutputFlag(cmd)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		svc, ws, err := a.workspaceClient()
+		svc, ws, err := f.WorkspaceClient()
 		if err != nil {
 			return err
 		}
@@ -68,23 +69,23 @@ func (a *app) computeListCommand() *cobra.Command {
 		if err != nil {
 			return err
 		}
-		t := &table{header: []string{"NAME", "TYPE", "STATE", "SIZE", "INSTANCES", "QUOTA CORES"}}
+		t := &cmdutil.Table{Header: []string{"NAME", "TYPE", "STATE", "SIZE", "INSTANCES", "QUOTA CORES"}}
 		for _, c := range list {
-			t.add(c.Name, c.Type, c.State, c.Size, instances(c), fmt.Sprint(c.QuotaCores()))
+			t.Add(c.Name, c.Type, c.State, c.Size, instances(c), fmt.Sprint(c.QuotaCores()))
 		}
-		return writeOutput(a.env.Stdout, *out, nonNil(list), t)
+		return cmdutil.WriteOutput(f.Env.Stdout, *out, cmdutil.NonNil(list), t)
 	}
 	return cmd
 }
 
-func (a *app) computeShowCommand() *cobra.Command {
+func computeShowCommand(f *cmdutil.Factory) *cobra.Command {
 	var name string
 	cmd := &cobra.Command{Use: "show --name N", Short: "Show a compute; -o yaml prints its Azure ML document", Args: cobra.NoArgs}
-	out := addOutputFlag(cmd)
+	out := cmdutil.AddOutputFlag(cmd)
 	cmd.Flags().StringVarP(&name, "name", "n", "", "compute name")
 	cmd.MarkFlagRequired("name")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		svc, ws, err := a.workspaceClient()
+		svc, ws, err := f.WorkspaceClient()
 		if err != nil {
 			return err
 		}
@@ -92,39 +93,39 @@ func (a *app) computeShowCommand() *cobra.Command {
 		if err != nil {
 			return err
 		}
-		if c.BuiltIn && *out == formatYAML {
-			return writeOutput(a.env.Stdout, *out, c, computeDetails(c))
+		if c.BuiltIn && *out == cmdutil.FormatYAML {
+			return cmdutil.WriteOutput(f.Env.Stdout, *out, c, computeDetails(c))
 		}
-		return a.writeDocument(*out, c, spec.KindCompute, c.Type, c.Spec, computeDetails(c))
+		return cmdutil.WriteDocument(f.Env.Stdout, *out, c, spec.KindCompute, c.Type, c.Spec, computeDetails(c))
 	}
 	return cmd
 }
 
-func (a *app) computeDeleteCommand() *cobra.Command {
+func computeDeleteCommand(f *cmdutil.Factory) *cobra.Command {
 	var name string
 	var yes bool
 	cmd := &cobra.Command{Use: "delete --name N [--yes]", Short: "Delete a compute's record (jobs that ran on it keep theirs)", Args: cobra.NoArgs}
 	cmd.Flags().StringVarP(&name, "name", "n", "", "compute name")
 	cmd.MarkFlagRequired("name")
-	addYesFlag(cmd, &yes)
+	cmdutil.AddYesFlag(cmd, &yes)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		svc, ws, err := a.workspaceClient()
+		svc, ws, err := f.WorkspaceClient()
 		if err != nil {
 			return err
 		}
-		if err := a.confirm(cmd.Context(), yes, fmt.Sprintf("delete compute %q", name), fmt.Sprintf("Delete compute %q of workspace %q?", name, ws)); err != nil {
+		if err := f.Confirm(cmd.Context(), yes, fmt.Sprintf("delete compute %q", name), fmt.Sprintf("Delete compute %q of workspace %q?", name, ws)); err != nil {
 			return err
 		}
 		if err := svc.DeleteCompute(cmd.Context(), ws, name); err != nil {
 			return err
 		}
-		fmt.Fprintf(a.env.Stdout, "Compute %q deleted.\n", name)
+		fmt.Fprintf(f.Env.Stdout, "Compute %q deleted.\n", name)
 		return nil
 	}
 	return cmd
 }
 
-func (a *app) computeUpdateCommand() *cobra.Command {
+func computeUpdateCommand(f *cmdutil.Factory) *cobra.Command {
 	var name, description string
 	var minI, maxI, idle int
 	var tags []string
@@ -133,31 +134,31 @@ func (a *app) computeUpdateCommand() *cobra.Command {
 		Short: "Change a cluster's scale settings; a larger max_instances must fit the region's quota",
 		Args:  cobra.NoArgs,
 	}
-	out := addOutputFlag(cmd)
-	f := cmd.Flags()
-	f.StringVarP(&name, "name", "n", "", "compute name")
-	f.IntVar(&minI, "min-instances", 0, "fewest instances")
-	f.IntVar(&maxI, "max-instances", 0, "most instances: jobs running at once")
-	f.IntVar(&idle, "idle-time-before-scale-down", 0, "seconds an idle instance waits before it goes")
-	f.StringVar(&description, "description", "", "new description")
-	f.StringArrayVar(&tags, "tags", nil, "new tags as key=value, replacing all tags; '' clears them")
+	out := cmdutil.AddOutputFlag(cmd)
+	flags := cmd.Flags()
+	flags.StringVarP(&name, "name", "n", "", "compute name")
+	flags.IntVar(&minI, "min-instances", 0, "fewest instances")
+	flags.IntVar(&maxI, "max-instances", 0, "most instances: jobs running at once")
+	flags.IntVar(&idle, "idle-time-before-scale-down", 0, "seconds an idle instance waits before it goes")
+	flags.StringVar(&description, "description", "", "new description")
+	flags.StringArrayVar(&tags, "tags", nil, "new tags as key=value, replacing all tags; '' clears them")
 	cmd.MarkFlagRequired("name")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		var u tandem.ComputeUpdate
-		if f.Changed("min-instances") {
+		if flags.Changed("min-instances") {
 			u.MinInstances = &minI
 		}
-		if f.Changed("max-instances") {
+		if flags.Changed("max-instances") {
 			u.MaxInstances = &maxI
 		}
-		if f.Changed("idle-time-before-scale-down") {
+		if flags.Changed("idle-time-before-scale-down") {
 			u.IdleTimeBeforeScaleDown = &idle
 		}
-		if f.Changed("description") {
+		if flags.Changed("description") {
 			u.Description = &description
 		}
-		if f.Changed("tags") {
-			parsed, err := parseTags(tags)
+		if flags.Changed("tags") {
+			parsed, err := cmdutil.ParseTags(tags)
 			if err != nil {
 				return err
 			}
@@ -168,7 +169,7 @@ func (a *app) computeUpdateCommand() *cobra.Command {
 		if u.MinInstances == nil && u.MaxInstances == nil && u.IdleTimeBeforeScaleDown == nil && u.Description == nil && u.Tags == nil {
 			return tandem.Errorf(tandem.EInvalid, "nothing to update: pass --min-instances, --max-instances, --idle-time-before-scale-down, --description or --tags")
 		}
-		svc, ws, err := a.workspaceClient()
+		svc, ws, err := f.WorkspaceClient()
 		if err != nil {
 			return err
 		}
@@ -176,16 +177,16 @@ func (a *app) computeUpdateCommand() *cobra.Command {
 		if err != nil {
 			return err
 		}
-		return writeOutput(a.env.Stdout, *out, c, computeDetails(c))
+		return cmdutil.WriteOutput(f.Env.Stdout, *out, c, computeDetails(c))
 	}
 	return cmd
 }
 
-func (a *app) computeQuotaCommand() *cobra.Command {
+func computeQuotaCommand(f *cmdutil.Factory) *cobra.Command {
 	cmd := &cobra.Command{Use: "quota", Short: "Show the region's core quota and the clusters that hold it (region admin)", Args: cobra.NoArgs}
-	out := addOutputFlag(cmd)
+	out := cmdutil.AddOutputFlag(cmd)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		c, _, err := a.client()
+		c, _, err := f.Client()
 		if err != nil {
 			return err
 		}
@@ -202,8 +203,8 @@ func (a *app) computeQuotaCommand() *cobra.Command {
 			holders = append(holders, fmt.Sprintf("%s=%d", k, v))
 		}
 		sort.Strings(holders)
-		d := details{{"Region", q.Region}, {"Quota (cores)", limit}, {"In use (cores)", fmt.Sprint(q.UsedCores)}, {"Clusters", strings.Join(holders, ", ")}}
-		return writeOutput(a.env.Stdout, *out, q, d)
+		d := cmdutil.Details{{"Region", q.Region}, {"Quota (cores)", limit}, {"In use (cores)", fmt.Sprint(q.UsedCores)}, {"Clusters", strings.Join(holders, ", ")}}
+		return cmdutil.WriteOutput(f.Env.Stdout, *out, q, d)
 	}
 	return cmd
 }
@@ -215,8 +216,8 @@ func instances(c *tandem.Compute) string {
 	return fmt.Sprintf("%d-%d", c.MinInstances, c.MaxInstances)
 }
 
-func computeDetails(c *tandem.Compute) details {
-	d := details{
+func computeDetails(c *tandem.Compute) cmdutil.Details {
+	d := cmdutil.Details{
 		{"Name", c.Name},
 		{"Type", c.Type},
 		{"State", c.State},
@@ -234,7 +235,7 @@ func computeDetails(c *tandem.Compute) details {
 		d = append(d, [2]string{"Quota cores", fmt.Sprint(c.QuotaCores())},
 			[2]string{"Idle time before scale down", fmt.Sprintf("%ds", c.IdleTimeBeforeScaleDown)})
 	}
-	d = append(d, [2]string{"Description", c.Description}, [2]string{"Tags", formatTags(c.Tags)})
+	d = append(d, [2]string{"Description", c.Description}, [2]string{"Tags", cmdutil.FormatTags(c.Tags)})
 	keys := make([]string, 0, len(c.Credentials))
 	for k := range c.Credentials {
 		keys = append(keys, k)
@@ -253,9 +254,9 @@ func computeDetails(c *tandem.Compute) details {
 			if ag.Host != "" {
 				v += ", host " + ag.Host
 			}
-			v += ", last heartbeat " + formatTime(ag.LastHeartbeat)
+			v += ", last heartbeat " + cmdutil.FormatTime(ag.LastHeartbeat)
 			d = append(d, [2]string{"Agent " + ag.ID, v})
 		}
 	}
-	return append(d, [2]string{"Created", formatTime(c.CreatedAt)})
+	return append(d, [2]string{"Created", cmdutil.FormatTime(c.CreatedAt)})
 }

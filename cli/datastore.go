@@ -8,17 +8,18 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tandemml/tandem"
+	"github.com/tandemml/tandem/cli/cmdutil"
 	"github.com/tandemml/tandem/spec"
 )
 
-func (a *app) datastoreCommand() *cobra.Command {
-	cmd := groupCommand("datastore", "Connections from a workspace to storage; credentials live in the workspace vault")
-	a.addConnectionFlags(cmd)
-	cmd.AddCommand(a.datastoreCreateCommand(), a.datastoreListCommand(), a.datastoreShowCommand(), a.datastoreDeleteCommand())
+func datastoreCommand(f *cmdutil.Factory) *cobra.Command {
+	cmd := cmdutil.GroupCommand("datastore", "Connections from a workspace to storage; credentials live in the workspace vault")
+	f.AddConnectionFlags(cmd)
+	cmd.AddCommand(datastoreCreateCommand(f), datastoreListCommand(f), datastoreShowCommand(f), datastoreDeleteCommand(f))
 	return cmd
 }
 
-func (a *app) datastoreCreateCommand() *cobra.Command {
+func datastoreCreateCommand(f *cmdutil.Factory) *cobra.Command {
 	var file string
 	var sets []string
 	cmd := &cobra.Command{
@@ -29,19 +30,19 @@ func (a *app) datastoreCreateCommand() *cobra.Command {
 			"in the workspace vault; show and list never return them.",
 		Args: cobra.NoArgs,
 	}
-	out := addOutputFlag(cmd)
+	out := cmdutil.AddOutputFlag(cmd)
 	cmd.Flags().StringVarP(&file, "file", "f", "", "Azure ML CLI v2 datastore YAML")
 	cmd.Flags().StringArrayVar(&sets, "set", nil, "override a field, e.g. --set description=raw")
 	cmd.MarkFlagRequired("file")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		doc, err := spec.Load(a.path(file), spec.Options{Kind: spec.KindDatastore, Set: sets})
+		doc, err := spec.Load(f.Path(file), spec.Options{Kind: spec.KindDatastore, Set: sets})
 		if err != nil {
 			return err
 		}
 		if doc.Kind != spec.KindDatastore {
 			return tandem.Errorf(tandem.EInvalid, "%s describes a %s, not a datastore", file, doc.Kind)
 		}
-		svc, ws, err := a.workspaceClient()
+		svc, ws, err := f.WorkspaceClient()
 		if err != nil {
 			return err
 		}
@@ -49,16 +50,16 @@ func (a *app) datastoreCreateCommand() *cobra.Command {
 		if err != nil {
 			return err
 		}
-		return writeOutput(a.env.Stdout, *out, ds, datastoreDetails(ds))
+		return cmdutil.WriteOutput(f.Env.Stdout, *out, ds, datastoreDetails(ds))
 	}
 	return cmd
 }
 
-func (a *app) datastoreListCommand() *cobra.Command {
+func datastoreListCommand(f *cmdutil.Factory) *cobra.Command {
 	cmd := &cobra.Command{Use: "list", Short: "List the workspace's datastores", Args: cobra.NoArgs}
-	out := addOutputFlag(cmd)
+	out := cmdutil.AddOutputFlag(cmd)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		svc, ws, err := a.workspaceClient()
+		svc, ws, err := f.WorkspaceClient()
 		if err != nil {
 			return err
 		}
@@ -66,23 +67,23 @@ func (a *app) datastoreListCommand() *cobra.Command {
 		if err != nil {
 			return err
 		}
-		t := &table{header: []string{"NAME", "TYPE", "DEFAULT", "CREDENTIALS", "DESCRIPTION"}}
+		t := &cmdutil.Table{Header: []string{"NAME", "TYPE", "DEFAULT", "CREDENTIALS", "DESCRIPTION"}}
 		for _, ds := range list {
-			t.add(ds.Name, ds.Type, fmt.Sprint(ds.Default), credentialNames(ds), ds.Description)
+			t.Add(ds.Name, ds.Type, fmt.Sprint(ds.Default), credentialNames(ds), ds.Description)
 		}
-		return writeOutput(a.env.Stdout, *out, nonNil(list), t)
+		return cmdutil.WriteOutput(f.Env.Stdout, *out, cmdutil.NonNil(list), t)
 	}
 	return cmd
 }
 
-func (a *app) datastoreShowCommand() *cobra.Command {
+func datastoreShowCommand(f *cmdutil.Factory) *cobra.Command {
 	var name string
 	cmd := &cobra.Command{Use: "show --name N", Short: "Show a datastore (never its credentials)", Args: cobra.NoArgs}
-	out := addOutputFlag(cmd)
+	out := cmdutil.AddOutputFlag(cmd)
 	cmd.Flags().StringVarP(&name, "name", "n", "", "datastore name")
 	cmd.MarkFlagRequired("name")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		svc, ws, err := a.workspaceClient()
+		svc, ws, err := f.WorkspaceClient()
 		if err != nil {
 			return err
 		}
@@ -98,30 +99,30 @@ func (a *app) datastoreShowCommand() *cobra.Command {
 				doc[k] = v
 			}
 		}
-		return a.writeDocument(*out, ds, spec.KindDatastore, ds.Type, doc, datastoreDetails(ds))
+		return cmdutil.WriteDocument(f.Env.Stdout, *out, ds, spec.KindDatastore, ds.Type, doc, datastoreDetails(ds))
 	}
 	return cmd
 }
 
-func (a *app) datastoreDeleteCommand() *cobra.Command {
+func datastoreDeleteCommand(f *cmdutil.Factory) *cobra.Command {
 	var name string
 	var yes bool
 	cmd := &cobra.Command{Use: "delete --name N [--yes]", Short: "Delete a datastore and its vault credentials (not the data it points at)", Args: cobra.NoArgs}
 	cmd.Flags().StringVarP(&name, "name", "n", "", "datastore name")
 	cmd.MarkFlagRequired("name")
-	addYesFlag(cmd, &yes)
+	cmdutil.AddYesFlag(cmd, &yes)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		svc, ws, err := a.workspaceClient()
+		svc, ws, err := f.WorkspaceClient()
 		if err != nil {
 			return err
 		}
-		if err := a.confirm(cmd.Context(), yes, fmt.Sprintf("delete datastore %q", name), fmt.Sprintf("Delete datastore %q of workspace %q?", name, ws)); err != nil {
+		if err := f.Confirm(cmd.Context(), yes, fmt.Sprintf("delete datastore %q", name), fmt.Sprintf("Delete datastore %q of workspace %q?", name, ws)); err != nil {
 			return err
 		}
 		if err := svc.DeleteDatastore(cmd.Context(), ws, name); err != nil {
 			return err
 		}
-		fmt.Fprintf(a.env.Stdout, "Datastore %q deleted; the data it points at is untouched.\n", name)
+		fmt.Fprintf(f.Env.Stdout, "Datastore %q deleted; the data it points at is untouched.\n", name)
 		return nil
 	}
 	return cmd
@@ -136,13 +137,13 @@ func credentialNames(ds *tandem.Datastore) string {
 	return strings.Join(names, ",")
 }
 
-func datastoreDetails(ds *tandem.Datastore) details {
-	d := details{
+func datastoreDetails(ds *tandem.Datastore) cmdutil.Details {
+	d := cmdutil.Details{
 		{"Name", ds.Name},
 		{"Type", ds.Type},
 		{"Default", fmt.Sprint(ds.Default)},
 		{"Description", ds.Description},
-		{"Tags", formatTags(ds.Tags)},
+		{"Tags", cmdutil.FormatTags(ds.Tags)},
 	}
 	var keys []string
 	for k := range ds.Spec {
@@ -161,5 +162,5 @@ func datastoreDetails(ds *tandem.Datastore) details {
 			d = append(d, [2]string{"Credential " + k, "in vault secret " + ds.Credentials[k]})
 		}
 	}
-	return append(d, [2]string{"Created", formatTime(ds.CreatedAt)})
+	return append(d, [2]string{"Created", cmdutil.FormatTime(ds.CreatedAt)})
 }

@@ -10,9 +10,10 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tandemml/tandem"
+	"github.com/tandemml/tandem/cli/cmdutil"
 )
 
-func (a *app) workspaceDigestCommand() *cobra.Command {
+func workspaceDigestCommand(f *cmdutil.Factory) *cobra.Command {
 	var (
 		name string
 		opts tandem.DigestOptions
@@ -29,16 +30,16 @@ func (a *app) workspaceDigestCommand() *cobra.Command {
 		Example: "  tandem workspace digest --name mlw-prod\n  tandem workspace digest --name mlw-prod --verify-blobs -o json",
 		Args:    cobra.NoArgs,
 	}
-	out := addOutputFlag(cmd)
-	addNameFlag(cmd, &name)
+	out := cmdutil.AddOutputFlag(cmd)
+	cmdutil.AddWorkspaceNameFlag(cmd, &name)
 	cmd.Flags().BoolVar(&opts.Content, "content", false, "the content digest: independent of the workspace id, to compare a workspace with its import (tokens and secret values left out)")
 	cmd.Flags().BoolVar(&opts.VerifyBlobs, "verify-blobs", false, "read every blob again and check its sha256 and size (slow: reads all bytes)")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		client, conn, err := a.client()
+		client, conn, err := f.Client()
 		if err != nil {
 			return err
 		}
-		if name, err = workspaceName(name, conn); err != nil {
+		if name, err = cmdutil.WorkspaceName(name, conn); err != nil {
 			return err
 		}
 		d, err := client.DigestWorkspace(cmd.Context(), name, opts)
@@ -51,7 +52,7 @@ func (a *app) workspaceDigestCommand() *cobra.Command {
 		if d.Excluded == nil {
 			d.Excluded = []string{}
 		}
-		return writeOutput(a.env.Stdout, *out, d, digestView{d})
+		return cmdutil.WriteOutput(f.Env.Stdout, *out, d, digestView{d})
 	}
 	return cmd
 }
@@ -60,29 +61,29 @@ func (a *app) workspaceDigestCommand() *cobra.Command {
 // then the counts per kind.
 type digestView struct{ d *tandem.WorkspaceDigest }
 
-func (v digestView) writeTable(w io.Writer) error {
+func (v digestView) WriteTable(w io.Writer) error {
 	d := v.d
 	verified := "no (recorded sha256s)"
 	if d.VerifiedBlobs {
 		verified = "yes (every blob read again)"
 	}
-	if err := (details{
+	if err := (cmdutil.Details{
 		{"Workspace", d.Workspace},
 		{"ID", d.ID},
 		{"Digest", d.Digest},
 		{"Format", d.Format},
-		{"Blob bytes", formatSize(d.Bytes)},
+		{"Blob bytes", cmdutil.FormatSize(d.Bytes)},
 		{"Blobs verified", verified},
-		{"Computed", formatTime(d.ComputedAt)},
-	}).writeTable(w); err != nil {
+		{"Computed", cmdutil.FormatTime(d.ComputedAt)},
+	}).WriteTable(w); err != nil {
 		return err
 	}
 	fmt.Fprintln(w)
-	t := &table{header: []string{"KIND", "COUNT"}}
+	t := &cmdutil.Table{Header: []string{"KIND", "COUNT"}}
 	for _, k := range slices.Sorted(maps.Keys(d.Counts)) {
-		t.add(k, strconv.FormatInt(d.Counts[k], 10))
+		t.Add(k, strconv.FormatInt(d.Counts[k], 10))
 	}
-	if err := t.writeTable(w); err != nil {
+	if err := t.WriteTable(w); err != nil {
 		return err
 	}
 	_, err := fmt.Fprintf(w, "\nNot covered (region-local):\n")

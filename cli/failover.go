@@ -7,10 +7,11 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tandemml/tandem"
+	"github.com/tandemml/tandem/cli/cmdutil"
 	"github.com/tandemml/tandem/httpapi"
 )
 
-func (a *app) pairFailoverCommand(failback bool) *cobra.Command {
+func pairFailoverCommand(f *cmdutil.Factory, failback bool) *cobra.Command {
 	var force, yes bool
 	var timeout time.Duration
 	use, short := "failover --workspace W [--force [--yes]]", "Move the primary role of a pair to the other region"
@@ -28,38 +29,38 @@ func (a *app) pairFailoverCommand(failback bool) *cobra.Command {
 			"failback is a planned failover back to the original primary, refused until it has caught up.",
 		Args: cobra.NoArgs,
 	}
-	out := addOutputFlag(cmd)
+	out := cmdutil.AddOutputFlag(cmd)
 	cmd.Flags().DurationVar(&timeout, "timeout", time.Minute, "how long a planned failover waits for the secondary to catch up")
 	if !failback {
 		cmd.Flags().BoolVar(&force, "force", false, "promote the secondary now, without the primary (possible loss, reported)")
-		addYesFlag(cmd, &yes)
+		cmdutil.AddYesFlag(cmd, &yes)
 	}
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		client, ws, err := a.workspaceClient()
+		client, ws, err := f.WorkspaceClient()
 		if err != nil {
 			return err
 		}
 		if force {
-			if err := a.confirm(cmd.Context(), yes, "force a failover", fmt.Sprintf("Promote the secondary of %q now? Writes it has not received are set aside.", ws)); err != nil {
+			if err := f.Confirm(cmd.Context(), yes, "force a failover", fmt.Sprintf("Promote the secondary of %q now? Writes it has not received are set aside.", ws)); err != nil {
 				return err
 			}
 			// A forced failover runs on the secondary: find it among the
 			// configured endpoints.
-			if client, err = a.secondaryClient(cmd, client, ws); err != nil {
+			if client, err = secondaryClient(f, cmd, client, ws); err != nil {
 				return err
 			}
 		}
-		a.note("Failing over %q%s...", ws, map[bool]string{true: " (forced)", false: ""}[force])
+		f.Note("Failing over %q%s...", ws, map[bool]string{true: " (forced)", false: ""}[force])
 		rec, err := client.Failover(cmd.Context(), ws, tandem.FailoverOptions{Force: force, Failback: failback, Timeout: timeout})
 		if err != nil {
 			return err
 		}
 		d := failoverDetails(rec)
-		if err := writeOutput(a.env.Stdout, *out, rec, d); err != nil {
+		if err := cmdutil.WriteOutput(f.Env.Stdout, *out, rec, d); err != nil {
 			return err
 		}
 		if rec.Kind == tandem.FailoverForced && rec.EntriesAtRisk > 0 {
-			a.note("Region %s may hold %d entries (%.1fs of writes) that %s never received; when it is back they are set aside as a divergence (tandem pair divergence list).",
+			f.Note("Region %s may hold %d entries (%.1fs of writes) that %s never received; when it is back they are set aside as a divergence (tandem pair divergence list).",
 				rec.FromRegion, rec.EntriesAtRisk, rec.SecondsAtRisk, rec.ToRegion)
 		}
 		return nil
@@ -69,7 +70,7 @@ func (a *app) pairFailoverCommand(failback bool) *cobra.Command {
 
 // secondaryClient returns a client for the endpoint that holds the
 // secondary of ws.
-func (a *app) secondaryClient(cmd *cobra.Command, c *httpapi.Client, ws string) (*httpapi.Client, error) {
+func secondaryClient(f *cmdutil.Factory, cmd *cobra.Command, c *httpapi.Client, ws string) (*httpapi.Client, error) {
 	var lastErr error
 	for _, ep := range c.Endpoints {
 		one := httpapi.NewClient([]string{ep}, c.Token)
@@ -88,8 +89,8 @@ func (a *app) secondaryClient(cmd *cobra.Command, c *httpapi.Client, ws string) 
 	return nil, tandem.Errorf(tandem.EInvalid, "no configured endpoint holds the secondary of %q: list its endpoint with --endpoint or in config.json", ws)
 }
 
-func failoverDetails(r *tandem.FailoverRecord) details {
-	d := details{
+func failoverDetails(r *tandem.FailoverRecord) cmdutil.Details {
+	d := cmdutil.Details{
 		{"Kind", r.Kind},
 		{"Workspace", r.Workspace},
 		{"From", r.FromRegion},
@@ -99,16 +100,16 @@ func failoverDetails(r *tandem.FailoverRecord) details {
 		{"Applied", fmt.Sprintf("%d of %d entries", r.AppliedSeq, r.PrimarySeq)},
 	}
 	if r.Kind == tandem.FailoverForced {
-		d = append(d, [2]string{"At risk", fmt.Sprintf("%d entries, %.1fs (last applied %s)", r.EntriesAtRisk, r.SecondsAtRisk, formatTimePtr(r.LastAppliedAt))})
+		d = append(d, [2]string{"At risk", fmt.Sprintf("%d entries, %.1fs (last applied %s)", r.EntriesAtRisk, r.SecondsAtRisk, cmdutil.FormatTimePtr(r.LastAppliedAt))})
 	}
-	return append(d, [2]string{"Completed", formatTime(r.CompletedAt)})
+	return append(d, [2]string{"Completed", cmdutil.FormatTime(r.CompletedAt)})
 }
 
-func (a *app) pairHistoryCommand() *cobra.Command {
+func pairHistoryCommand(f *cmdutil.Factory) *cobra.Command {
 	cmd := &cobra.Command{Use: "history --workspace W", Short: "List a pair's failovers and failbacks with their RPO and RTO", Args: cobra.NoArgs}
-	out := addOutputFlag(cmd)
+	out := cmdutil.AddOutputFlag(cmd)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		client, ws, err := a.workspaceClient()
+		client, ws, err := f.WorkspaceClient()
 		if err != nil {
 			return err
 		}
@@ -116,24 +117,24 @@ func (a *app) pairHistoryCommand() *cobra.Command {
 		if err != nil {
 			return err
 		}
-		t := &table{header: []string{"STARTED", "KIND", "FROM", "TO", "EPOCH", "RTO", "ENTRIES AT RISK", "SECONDS AT RISK"}}
+		t := &cmdutil.Table{Header: []string{"STARTED", "KIND", "FROM", "TO", "EPOCH", "RTO", "ENTRIES AT RISK", "SECONDS AT RISK"}}
 		for _, r := range list {
-			t.add(formatTime(r.StartedAt), r.Kind, r.FromRegion, r.ToRegion, fmt.Sprintf("%d->%d", r.OldEpoch, r.NewEpoch),
+			t.Add(cmdutil.FormatTime(r.StartedAt), r.Kind, r.FromRegion, r.ToRegion, fmt.Sprintf("%d->%d", r.OldEpoch, r.NewEpoch),
 				fmt.Sprintf("%.3fs", r.RTOSeconds), fmt.Sprint(r.EntriesAtRisk), fmt.Sprintf("%.1f", r.SecondsAtRisk))
 		}
-		return writeOutput(a.env.Stdout, *out, nonNil(list), t)
+		return cmdutil.WriteOutput(f.Env.Stdout, *out, cmdutil.NonNil(list), t)
 	}
 	return cmd
 }
 
-func (a *app) pairDivergenceCommand() *cobra.Command {
-	cmd := groupCommand("divergence", "Writes an old primary held that its peer never received, set aside at demotion")
+func pairDivergenceCommand(f *cmdutil.Factory) *cobra.Command {
+	cmd := cmdutil.GroupCommand("divergence", "Writes an old primary held that its peer never received, set aside at demotion")
 	var id string
 	var yes bool
 	list := &cobra.Command{Use: "list --workspace W", Short: "List the divergences kept in this region", Args: cobra.NoArgs}
-	listOut := addOutputFlag(list)
+	listOut := cmdutil.AddOutputFlag(list)
 	list.RunE = func(cmd *cobra.Command, _ []string) error {
-		client, ws, err := a.workspaceClient()
+		client, ws, err := f.WorkspaceClient()
 		if err != nil {
 			return err
 		}
@@ -141,18 +142,18 @@ func (a *app) pairDivergenceCommand() *cobra.Command {
 		if err != nil {
 			return err
 		}
-		t := &table{header: []string{"ID", "DETECTED", "EPOCH", "ENTRIES", "SEQS", "BYTES KEPT AT"}}
+		t := &cmdutil.Table{Header: []string{"ID", "DETECTED", "EPOCH", "ENTRIES", "SEQS", "BYTES KEPT AT"}}
 		for _, d := range divs {
-			t.add(d.ID, formatTime(d.DetectedAt), fmt.Sprintf("%d (now %d)", d.Epoch, d.NewEpoch), fmt.Sprint(len(d.Changes)), fmt.Sprintf("%d-%d", d.FromSeq, d.ToSeq), d.BlobsFolder)
+			t.Add(d.ID, cmdutil.FormatTime(d.DetectedAt), fmt.Sprintf("%d (now %d)", d.Epoch, d.NewEpoch), fmt.Sprint(len(d.Changes)), fmt.Sprintf("%d-%d", d.FromSeq, d.ToSeq), d.BlobsFolder)
 		}
-		return writeOutput(a.env.Stdout, *listOut, nonNil(divs), t)
+		return cmdutil.WriteOutput(f.Env.Stdout, *listOut, cmdutil.NonNil(divs), t)
 	}
 	show := &cobra.Command{Use: "show --workspace W --id D", Short: "Show a divergence's entries", Args: cobra.NoArgs}
-	showOut := addOutputFlag(show)
+	showOut := cmdutil.AddOutputFlag(show)
 	show.Flags().StringVar(&id, "id", "", "divergence id")
 	show.MarkFlagRequired("id")
 	show.RunE = func(cmd *cobra.Command, _ []string) error {
-		client, ws, err := a.workspaceClient()
+		client, ws, err := f.WorkspaceClient()
 		if err != nil {
 			return err
 		}
@@ -160,28 +161,28 @@ func (a *app) pairDivergenceCommand() *cobra.Command {
 		if err != nil {
 			return err
 		}
-		t := &table{header: []string{"SEQ", "TIME", "OP", "KIND", "NAME", "VERSION"}}
+		t := &cmdutil.Table{Header: []string{"SEQ", "TIME", "OP", "KIND", "NAME", "VERSION"}}
 		for _, c := range d.Changes {
-			t.add(fmt.Sprint(c.Seq), formatTime(c.Time), string(c.Op), string(c.Kind), c.Name, c.Version)
+			t.Add(fmt.Sprint(c.Seq), cmdutil.FormatTime(c.Time), string(c.Op), string(c.Kind), c.Name, c.Version)
 		}
-		return writeOutput(a.env.Stdout, *showOut, d, t)
+		return cmdutil.WriteOutput(f.Env.Stdout, *showOut, d, t)
 	}
 	discard := &cobra.Command{Use: "discard --workspace W --id D --yes", Short: "Delete a divergence and the bytes it kept", Args: cobra.NoArgs}
 	discard.Flags().StringVar(&id, "id", "", "divergence id")
 	discard.MarkFlagRequired("id")
-	addYesFlag(discard, &yes)
+	cmdutil.AddYesFlag(discard, &yes)
 	discard.RunE = func(cmd *cobra.Command, _ []string) error {
-		client, ws, err := a.workspaceClient()
+		client, ws, err := f.WorkspaceClient()
 		if err != nil {
 			return err
 		}
-		if err := a.confirm(cmd.Context(), yes, "discard a divergence", fmt.Sprintf("Delete divergence %s of %q and its kept bytes for good?", id, ws)); err != nil {
+		if err := f.Confirm(cmd.Context(), yes, "discard a divergence", fmt.Sprintf("Delete divergence %s of %q and its kept bytes for good?", id, ws)); err != nil {
 			return err
 		}
 		if err := client.DiscardDivergence(cmd.Context(), ws, id); err != nil {
 			return err
 		}
-		fmt.Fprintf(a.env.Stdout, "Divergence %s discarded.\n", id)
+		fmt.Fprintf(f.Env.Stdout, "Divergence %s discarded.\n", id)
 		return nil
 	}
 	var seqs []int64
@@ -190,12 +191,12 @@ func (a *app) pairDivergenceCommand() *cobra.Command {
 		Short: "Write the set-aside entries (all, or the --seq ones) again in the current primary, as new writes",
 		Args:  cobra.NoArgs,
 	}
-	applyOut := addOutputFlag(apply)
+	applyOut := cmdutil.AddOutputFlag(apply)
 	apply.Flags().StringVar(&id, "id", "", "divergence id")
 	apply.Flags().Int64SliceVar(&seqs, "seq", nil, "entries to apply (default: all not yet applied)")
 	apply.MarkFlagRequired("id")
 	apply.RunE = func(cmd *cobra.Command, _ []string) error {
-		client, ws, err := a.workspaceClient()
+		client, ws, err := f.WorkspaceClient()
 		if err != nil {
 			return err
 		}
@@ -203,7 +204,7 @@ func (a *app) pairDivergenceCommand() *cobra.Command {
 		if err != nil {
 			return err
 		}
-		return writeOutput(a.env.Stdout, *applyOut, d, details{{"Divergence", d.ID}, {"Applied", fmt.Sprintf("%d of %d entries", len(d.Applied), len(d.Changes))}})
+		return cmdutil.WriteOutput(f.Env.Stdout, *applyOut, d, cmdutil.Details{{"Divergence", d.ID}, {"Applied", fmt.Sprintf("%d of %d entries", len(d.Applied), len(d.Changes))}})
 	}
 	cmd.AddCommand(list, show, apply, discard)
 	return cmd

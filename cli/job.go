@@ -9,19 +9,20 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tandemml/tandem"
+	"github.com/tandemml/tandem/cli/cmdutil"
 	"github.com/tandemml/tandem/httpapi"
 	"github.com/tandemml/tandem/spec"
 )
 
-func (a *app) jobCommand() *cobra.Command {
-	cmd := groupCommand("job", "Command and pipeline jobs from Azure ML YAML, run on local compute or agent-served clusters")
-	a.addConnectionFlags(cmd)
-	cmd.AddCommand(a.jobCreateCommand(), a.jobListCommand(), a.jobShowCommand(), a.jobStreamCommand(), a.jobCancelCommand(),
-		a.jobMetricsCommand(), a.jobDownloadCommand())
+func jobCommand(f *cmdutil.Factory) *cobra.Command {
+	cmd := cmdutil.GroupCommand("job", "Command and pipeline jobs from Azure ML YAML, run on local compute or agent-served clusters")
+	f.AddConnectionFlags(cmd)
+	cmd.AddCommand(jobCreateCommand(f), jobListCommand(f), jobShowCommand(f), jobStreamCommand(f), jobCancelCommand(f),
+		jobMetricsCommand(f), jobDownloadCommand(f))
 	return cmd
 }
 
-func (a *app) jobCreateCommand() *cobra.Command {
+func jobCreateCommand(f *cmdutil.Factory) *cobra.Command {
 	var (
 		file   string
 		sets   []string
@@ -38,24 +39,24 @@ func (a *app) jobCreateCommand() *cobra.Command {
 			"CLI does, e.g. --set compute=local --set inputs.greeting=hi.",
 		Args: cobra.NoArgs,
 	}
-	out := addOutputFlag(cmd)
-	f := cmd.Flags()
-	f.StringVarP(&file, "file", "f", "", "Azure ML CLI v2 job YAML file")
-	f.StringArrayVar(&sets, "set", nil, "override a field, e.g. --set compute=local")
-	f.BoolVar(&stream, "stream", false, "print the job's log until it ends")
+	out := cmdutil.AddOutputFlag(cmd)
+	flags := cmd.Flags()
+	flags.StringVarP(&file, "file", "f", "", "Azure ML CLI v2 job YAML file")
+	flags.StringArrayVar(&sets, "set", nil, "override a field, e.g. --set compute=local")
+	flags.BoolVar(&stream, "stream", false, "print the job's log until it ends")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		if file == "" {
 			return tandem.Errorf(tandem.EInvalid, "required flag \"file\" not set")
 		}
-		doc, err := spec.Load(a.path(file), spec.Options{Kind: spec.KindJob, Set: sets})
+		doc, err := spec.Load(f.Path(file), spec.Options{Kind: spec.KindJob, Set: sets})
 		if err != nil {
 			return err
 		}
-		svc, ws, err := a.workspaceClient()
+		svc, ws, err := f.WorkspaceClient()
 		if err != nil {
 			return err
 		}
-		areq, err := a.uploadAssetFiles(cmd.Context(), svc, ws, doc)
+		areq, err := f.UploadAssetFiles(cmd.Context(), svc, ws, doc)
 		if err != nil {
 			return err
 		}
@@ -64,23 +65,23 @@ func (a *app) jobCreateCommand() *cobra.Command {
 			return err
 		}
 		if stream {
-			a.note("Job %s queued on %s compute; streaming its log.", job.Name, job.Compute)
-			if job, err = a.streamJob(cmd.Context(), svc, ws, job.Name); err != nil {
+			f.Note("Job %s queued on %s compute; streaming its log.", job.Name, job.Compute)
+			if job, err = streamJob(cmd.Context(), f, svc, ws, job.Name); err != nil {
 				return err
 			}
 		}
-		return writeOutput(a.env.Stdout, *out, job, jobTable(job))
+		return cmdutil.WriteOutput(f.Env.Stdout, *out, job, jobTable(job))
 	}
 	return cmd
 }
 
-func (a *app) jobListCommand() *cobra.Command {
+func jobListCommand(f *cmdutil.Factory) *cobra.Command {
 	var parent string
 	cmd := &cobra.Command{Use: "list [--parent-job-name P]", Short: "List the workspace's jobs, newest first: pipelines and command jobs, or the steps of one pipeline", Args: cobra.NoArgs}
-	out := addOutputFlag(cmd)
+	out := cmdutil.AddOutputFlag(cmd)
 	cmd.Flags().StringVarP(&parent, "parent-job-name", "p", "", "list the steps (child jobs) of this pipeline job")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		svc, ws, err := a.workspaceClient()
+		svc, ws, err := f.WorkspaceClient()
 		if err != nil {
 			return err
 		}
@@ -89,25 +90,25 @@ func (a *app) jobListCommand() *cobra.Command {
 			return err
 		}
 		list = filterJobs(list, parent)
-		t := &table{header: []string{"NAME", "TYPE", "STATUS", "COMPUTE", "EXPERIMENT", "CREATED", "DISPLAY NAME"}}
+		t := &cmdutil.Table{Header: []string{"NAME", "TYPE", "STATUS", "COMPUTE", "EXPERIMENT", "CREATED", "DISPLAY NAME"}}
 		for _, j := range list {
-			t.add(j.Name, j.Type, j.Status, j.Compute, j.ExperimentName, formatTime(j.CreatedAt), j.DisplayName)
+			t.Add(j.Name, j.Type, j.Status, j.Compute, j.ExperimentName, cmdutil.FormatTime(j.CreatedAt), j.DisplayName)
 		}
-		return writeOutput(a.env.Stdout, *out, nonNil(list), t)
+		return cmdutil.WriteOutput(f.Env.Stdout, *out, cmdutil.NonNil(list), t)
 	}
 	return cmd
 }
 
-func (a *app) jobNameCommand(use, short string, run func(ctx context.Context, svc *httpapi.Client, ws, name string, out outputFormat) error) *cobra.Command {
+func jobNameCommand(f *cmdutil.Factory, use, short string, run func(ctx context.Context, svc *httpapi.Client, ws, name string, out cmdutil.OutputFormat) error) *cobra.Command {
 	var name string
 	cmd := &cobra.Command{Use: use + " --name N", Short: short, Args: cobra.NoArgs}
-	out := addOutputFlag(cmd)
+	out := cmdutil.AddOutputFlag(cmd)
 	cmd.Flags().StringVarP(&name, "name", "n", "", "job name")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		if name == "" {
 			return tandem.Errorf(tandem.EInvalid, "required flag \"name\" not set")
 		}
-		svc, ws, err := a.workspaceClient()
+		svc, ws, err := f.WorkspaceClient()
 		if err != nil {
 			return err
 		}
@@ -116,13 +117,13 @@ func (a *app) jobNameCommand(use, short string, run func(ctx context.Context, sv
 	return cmd
 }
 
-func (a *app) jobShowCommand() *cobra.Command {
-	return a.jobNameCommand("show", "Show one job with its latest metrics, params and tags", func(ctx context.Context, svc *httpapi.Client, ws, name string, out outputFormat) error {
+func jobShowCommand(f *cmdutil.Factory) *cobra.Command {
+	return jobNameCommand(f, "show", "Show one job with its latest metrics, params and tags", func(ctx context.Context, svc *httpapi.Client, ws, name string, out cmdutil.OutputFormat) error {
 		run, err := svc.GetRun(ctx, ws, name)
 		if err != nil {
 			return err
 		}
-		if out == formatYAML {
+		if out == cmdutil.FormatYAML {
 			// The Azure ML document, ready for `job create -f` here or in
 			// another workspace of the region.
 			info, err := svc.Info(ctx)
@@ -133,37 +134,37 @@ func (a *app) jobShowCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			data, err := documentYAML(spec.KindJob, run.Job.Type, doc)
+			data, err := cmdutil.DocumentYAML(spec.KindJob, run.Job.Type, doc)
 			if err != nil {
 				return err
 			}
-			_, err = a.env.Stdout.Write(data)
+			_, err = f.Env.Stdout.Write(data)
 			return err
 		}
-		return writeOutput(a.env.Stdout, out, newJobView(run), jobTableFrom(run.Job, runDetails(run)))
+		return cmdutil.WriteOutput(f.Env.Stdout, out, newJobView(run), jobTableFrom(run.Job, runDetails(run)))
 	})
 }
 
-func (a *app) jobCancelCommand() *cobra.Command {
-	return a.jobNameCommand("cancel", "Cancel a queued or running job", func(ctx context.Context, svc *httpapi.Client, ws, name string, out outputFormat) error {
+func jobCancelCommand(f *cmdutil.Factory) *cobra.Command {
+	return jobNameCommand(f, "cancel", "Cancel a queued or running job", func(ctx context.Context, svc *httpapi.Client, ws, name string, out cmdutil.OutputFormat) error {
 		j, err := svc.CancelJob(ctx, ws, name)
 		if err != nil {
 			return err
 		}
-		return writeOutput(a.env.Stdout, out, j, jobTable(j))
+		return cmdutil.WriteOutput(f.Env.Stdout, out, j, jobTable(j))
 	})
 }
 
-func (a *app) jobStreamCommand() *cobra.Command {
-	return a.jobNameCommand("stream", "Print a job's log as it runs, until it ends", func(ctx context.Context, svc *httpapi.Client, ws, name string, _ outputFormat) error {
-		_, err := a.streamJob(ctx, svc, ws, name)
+func jobStreamCommand(f *cmdutil.Factory) *cobra.Command {
+	return jobNameCommand(f, "stream", "Print a job's log as it runs, until it ends", func(ctx context.Context, svc *httpapi.Client, ws, name string, _ cmdutil.OutputFormat) error {
+		_, err := streamJob(ctx, f, svc, ws, name)
 		return err
 	})
 }
 
 // streamJob polls the job's log, printing what is new, until the job ends;
 // then it prints the rest of the stored log and the final status.
-func (a *app) streamJob(ctx context.Context, svc tandem.JobService, ws, name string) (*tandem.Job, error) {
+func streamJob(ctx context.Context, f *cmdutil.Factory, svc tandem.JobService, ws, name string) (*tandem.Job, error) {
 	var printed int
 	show := func() error {
 		rc, err := svc.OpenJobLog(ctx, ws, name)
@@ -179,7 +180,7 @@ func (a *app) streamJob(ctx context.Context, svc tandem.JobService, ws, name str
 			printed = 0 // the log was replaced
 		}
 		if len(b) > printed {
-			if _, err := a.env.Stdout.Write(b[printed:]); err != nil {
+			if _, err := f.Env.Stdout.Write(b[printed:]); err != nil {
 				return err
 			}
 			printed = len(b)
@@ -199,7 +200,7 @@ func (a *app) streamJob(ctx context.Context, svc tandem.JobService, ws, name str
 			if j.Error != "" {
 				msg = ": " + j.Error
 			}
-			a.note("Job %s %s%s.", j.Name, j.Status, msg)
+			f.Note("Job %s %s%s.", j.Name, j.Status, msg)
 			return j, nil
 		}
 		select {
@@ -210,7 +211,7 @@ func (a *app) streamJob(ctx context.Context, svc tandem.JobService, ws, name str
 	}
 }
 
-func jobDetails(j *tandem.Job) details {
+func jobDetails(j *tandem.Job) cmdutil.Details {
 	exit := "-"
 	if j.ExitCode != nil {
 		exit = fmt.Sprint(*j.ExitCode)
@@ -218,12 +219,12 @@ func jobDetails(j *tandem.Job) details {
 	synced := "-"
 	if j.OutputsSyncedAt != nil {
 		var bytes int64
-		for _, f := range j.Outputs {
-			bytes += f.Size
+		for _, file := range j.Outputs {
+			bytes += file.Size
 		}
-		synced = fmt.Sprintf("%d files, %d bytes, at %s", len(j.Outputs), bytes, formatTime(*j.OutputsSyncedAt))
+		synced = fmt.Sprintf("%d files, %d bytes, at %s", len(j.Outputs), bytes, cmdutil.FormatTime(*j.OutputsSyncedAt))
 	}
-	return details{
+	return cmdutil.Details{
 		{"Name", j.Name},
 		{"Type", j.Type},
 		{"Display name", j.DisplayName},
@@ -233,9 +234,9 @@ func jobDetails(j *tandem.Job) details {
 		{"Command", j.Command},
 		{"Exit code", exit},
 		{"Error", j.Error},
-		{"Created", formatTime(j.CreatedAt)},
-		{"Started", formatTimePtr(j.StartedAt)},
-		{"Ended", formatTimePtr(j.EndedAt)},
+		{"Created", cmdutil.FormatTime(j.CreatedAt)},
+		{"Started", cmdutil.FormatTimePtr(j.StartedAt)},
+		{"Ended", cmdutil.FormatTimePtr(j.EndedAt)},
 		{"Outputs uploaded", synced},
 		{"Resubmitted from", j.ResubmittedFrom},
 		{"Resubmitted as", j.ResubmittedAs},

@@ -7,31 +7,32 @@ import (
 	"strings"
 
 	"github.com/tandemml/tandem"
+	"github.com/tandemml/tandem/cli/cmdutil"
 )
 
 // jobTableView is a job's details and, for a pipeline, its graph: one row per
 // step with its status and child job.
 type jobTableView struct {
-	d     details
-	steps *table
+	d     cmdutil.Details
+	steps *cmdutil.Table
 }
 
-func (v jobTableView) writeTable(w io.Writer) error {
-	if err := v.d.writeTable(w); err != nil {
+func (v jobTableView) WriteTable(w io.Writer) error {
+	if err := v.d.WriteTable(w); err != nil {
 		return err
 	}
 	if v.steps == nil {
 		return nil
 	}
 	fmt.Fprintln(w)
-	return v.steps.writeTable(w)
+	return v.steps.WriteTable(w)
 }
 
 // jobTable is the table form of one job.
 func jobTable(j *tandem.Job) jobTableView { return jobTableFrom(j, jobDetails(j)) }
 
 // jobTableFrom is jobTable with the job's detail lines given.
-func jobTableFrom(j *tandem.Job, d details) jobTableView {
+func jobTableFrom(j *tandem.Job, d cmdutil.Details) jobTableView {
 	v := jobTableView{d: d}
 	if j.Parent != "" {
 		v.d = append(v.d, [2]string{"Parent", j.Parent})
@@ -45,9 +46,9 @@ func jobTableFrom(j *tandem.Job, d details) jobTableView {
 		v.d = append(v.d, [2]string{"Inputs", strings.Join(in, " ")})
 	}
 	if len(j.Steps) > 0 {
-		t := &table{header: []string{"STEP", "STATUS", "JOB", "DEPENDS ON", "COMPUTE", "ERROR"}}
+		t := &cmdutil.Table{Header: []string{"STEP", "STATUS", "JOB", "DEPENDS ON", "COMPUTE", "ERROR"}}
 		for _, s := range j.Steps {
-			t.add(s.Name, s.Status, s.Job, strings.Join(s.DependsOn, ","), s.Compute, s.Error)
+			t.Add(s.Name, s.Status, s.Job, strings.Join(s.DependsOn, ","), s.Compute, s.Error)
 		}
 		v.steps = t
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tandemml/tandem"
+	"github.com/tandemml/tandem/cli/cmdutil"
 	"github.com/tandemml/tandem/httpapi"
 )
 
@@ -61,7 +62,7 @@ func formatMetric(v tandem.MetricValue) string {
 
 // runDetails is the table form of jobView: the job's lines, then one line
 // per metric (latest value and its step), param and run tag.
-func runDetails(run *tandem.Run) details {
+func runDetails(run *tandem.Run) cmdutil.Details {
 	d := jobDetails(run.Job)
 	for _, a := range run.Job.OutputAssets {
 		d = append(d, [2]string{"Output " + a.Output, fmt.Sprintf("%s %s:%s", a.Kind, a.Name, a.Version)})
@@ -78,7 +79,7 @@ func runDetails(run *tandem.Run) details {
 	return d
 }
 
-func (a *app) jobMetricsCommand() *cobra.Command {
+func jobMetricsCommand(f *cmdutil.Factory) *cobra.Command {
 	var name, metric string
 	cmd := &cobra.Command{
 		Use:   "metrics --name N [--metric M]",
@@ -89,14 +90,14 @@ func (a *app) jobMetricsCommand() *cobra.Command {
 			"  tandem job metrics --name calm_river_1a2b3c4d -o json",
 		Args: cobra.NoArgs,
 	}
-	out := addOutputFlag(cmd)
+	out := cmdutil.AddOutputFlag(cmd)
 	cmd.Flags().StringVarP(&name, "name", "n", "", "job name")
 	cmd.Flags().StringVar(&metric, "metric", "", "only this metric")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		if name == "" {
 			return tandem.Errorf(tandem.EInvalid, "required flag \"name\" not set")
 		}
-		svc, ws, err := a.workspaceClient()
+		svc, ws, err := f.WorkspaceClient()
 		if err != nil {
 			return err
 		}
@@ -114,18 +115,18 @@ func (a *app) jobMetricsCommand() *cobra.Command {
 			for _, m := range run.Data.Metrics {
 				keys = append(keys, m.Key)
 			}
-			return tandem.Errorf(tandem.ENotFound, "job %q has no metric %q (metrics: %s)", name, metric, orDash(strings.Join(keys, ", "))).WithTarget(metric)
+			return tandem.Errorf(tandem.ENotFound, "job %q has no metric %q (metrics: %s)", name, metric, cmdutil.OrDash(strings.Join(keys, ", "))).WithTarget(metric)
 		}
-		t := &table{header: []string{"METRIC", "STEP", "VALUE", "TIMESTAMP"}}
+		t := &cmdutil.Table{Header: []string{"METRIC", "STEP", "VALUE", "TIMESTAMP"}}
 		for _, m := range list {
-			t.add(m.Key, strconv.FormatInt(m.Step, 10), formatMetric(m.Value), time.UnixMilli(m.Timestamp).UTC().Format("2006-01-02T15:04:05.000Z"))
+			t.Add(m.Key, strconv.FormatInt(m.Step, 10), formatMetric(m.Value), time.UnixMilli(m.Timestamp).UTC().Format("2006-01-02T15:04:05.000Z"))
 		}
-		return writeOutput(a.env.Stdout, *out, nonNil(list), t)
+		return cmdutil.WriteOutput(f.Env.Stdout, *out, cmdutil.NonNil(list), t)
 	}
 	return cmd
 }
 
-func (a *app) jobDownloadCommand() *cobra.Command {
+func jobDownloadCommand(f *cmdutil.Factory) *cobra.Command {
 	var (
 		name, output, dir string
 		all               bool
@@ -140,11 +141,11 @@ func (a *app) jobDownloadCommand() *cobra.Command {
 		Example: "  tandem job download --name calm_river_1a2b3c4d --output-name model --download-path ./out",
 		Args:    cobra.NoArgs,
 	}
-	f := cmd.Flags()
-	f.StringVarP(&name, "name", "n", "", "job name")
-	f.StringVar(&output, "output-name", "", "download only this named output")
-	f.BoolVar(&all, "all", false, "download the logs, every named output and the code snapshot")
-	f.StringVarP(&dir, "download-path", "p", ".", "directory to download into")
+	flags := cmd.Flags()
+	flags.StringVarP(&name, "name", "n", "", "job name")
+	flags.StringVar(&output, "output-name", "", "download only this named output")
+	flags.BoolVar(&all, "all", false, "download the logs, every named output and the code snapshot")
+	flags.StringVarP(&dir, "download-path", "p", ".", "directory to download into")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		if name == "" {
 			return tandem.Errorf(tandem.EInvalid, "required flag \"name\" not set")
@@ -152,15 +153,15 @@ func (a *app) jobDownloadCommand() *cobra.Command {
 		if all && output != "" {
 			return tandem.Errorf(tandem.EInvalid, "give --all or --output-name, not both")
 		}
-		svc, ws, err := a.workspaceClient()
+		svc, ws, err := f.WorkspaceClient()
 		if err != nil {
 			return err
 		}
-		n, size, err := a.downloadJob(cmd.Context(), svc, ws, name, output, all, a.path(dir))
+		n, size, err := downloadJob(cmd.Context(), f, svc, ws, name, output, all, f.Path(dir))
 		if err != nil {
 			return err
 		}
-		a.note("Downloaded %d files (%d bytes) of job %s to %s.", n, size, name, dir)
+		f.Note("Downloaded %d files (%d bytes) of job %s to %s.", n, size, name, dir)
 		return nil
 	}
 	return cmd
@@ -188,7 +189,7 @@ func jobFileTarget(p, output string, all bool) string {
 	return ""
 }
 
-func (a *app) downloadJob(ctx context.Context, svc *httpapi.Client, ws, name, output string, all bool, dir string) (int, int64, error) {
+func downloadJob(ctx context.Context, f *cmdutil.Factory, svc *httpapi.Client, ws, name, output string, all bool, dir string) (int, int64, error) {
 	job, err := svc.FindJob(ctx, ws, name)
 	if err != nil {
 		return 0, 0, err
@@ -200,7 +201,7 @@ func (a *app) downloadJob(ctx context.Context, svc *httpapi.Client, ws, name, ou
 			for o := range outs {
 				names = append(names, o)
 			}
-			return 0, 0, tandem.Errorf(tandem.ENotFound, "job %q has no output %q (outputs: %s)", name, output, orDash(strings.Join(names, ", "))).WithTarget(output)
+			return 0, 0, tandem.Errorf(tandem.ENotFound, "job %q has no output %q (outputs: %s)", name, output, cmdutil.OrDash(strings.Join(names, ", "))).WithTarget(output)
 		}
 	}
 	files, err := svc.ListJobFiles(ctx, ws, name)
@@ -208,36 +209,36 @@ func (a *app) downloadJob(ctx context.Context, svc *httpapi.Client, ws, name, ou
 		return 0, 0, err
 	}
 	type item struct {
-		f      tandem.JobFile
+		file   tandem.JobFile
 		target string
 	}
 	var todo []item
 	var total int64
-	for _, f := range files {
-		t := jobFileTarget(f.Path, output, all)
+	for _, file := range files {
+		t := jobFileTarget(file.Path, output, all)
 		if t == "" {
 			continue
 		}
 		if !filepath.IsLocal(filepath.FromSlash(t)) {
-			return 0, 0, tandem.Errorf(tandem.EInvalid, "the server listed an unsafe path %q", f.Path)
+			return 0, 0, tandem.Errorf(tandem.EInvalid, "the server listed an unsafe path %q", file.Path)
 		}
-		todo = append(todo, item{f, t})
-		total += f.Size
+		todo = append(todo, item{file, t})
+		total += file.Size
 	}
 	if len(todo) == 0 && !tandem.JobDone(job.Status) {
 		return 0, 0, tandem.Errorf(tandem.EConflict, "job %q is %s: its logs and outputs are stored when it ends", name, job.Status)
 	}
-	bar := a.progress(total, "download job "+name)
-	defer bar.finish()
+	bar := f.Progress(total, "download job "+name)
+	defer bar.Finish()
 	for _, it := range todo {
-		_, rc, err := svc.OpenJobFile(ctx, ws, name, it.f.Path)
+		_, rc, err := svc.OpenJobFile(ctx, ws, name, it.file.Path)
 		if err != nil {
 			return 0, 0, err
 		}
-		err = writeVerified(filepath.Join(dir, filepath.FromSlash(it.target)), rc, it.f.SHA256, it.f.Size, bar)
+		err = cmdutil.WriteVerified(filepath.Join(dir, filepath.FromSlash(it.target)), rc, it.file.SHA256, it.file.Size, bar)
 		rc.Close()
 		if err != nil {
-			return 0, 0, fmt.Errorf("download %s: %w", it.f.Path, err)
+			return 0, 0, fmt.Errorf("download %s: %w", it.file.Path, err)
 		}
 	}
 	// Named outputs exist even when the job wrote nothing into them.

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/tandemml/tandem"
+	"github.com/tandemml/tandem/cli/cmdutil"
 )
 
 // trainScript logs to its run the way MLflow's Python client does: plain
@@ -132,9 +133,9 @@ func TestE2EMLflowTracking(t *testing.T) {
 func testE2EMLflowTracking(t *testing.T, flags []string) {
 	_, endpoint, admin := startServer(t, flags...)
 	dir := t.TempDir()
-	env := map[string]string{EnvEndpoint: endpoint, EnvToken: admin}
+	env := map[string]string{cmdutil.EnvEndpoint: endpoint, cmdutil.EnvToken: admin}
 	mustRun(t, dir, env, "workspace", "create", "--name", "tracking")
-	env[EnvWorkspace] = "tracking"
+	env[cmdutil.EnvWorkspace] = "tracking"
 	tok := decode[tokenSecret](t, mustRun(t, dir, env, "token", "create", "--name", "ci", "--workspace", "tracking", "-o", "json"))
 	if tok.Token == "" {
 		t.Fatal("token create printed no secret")

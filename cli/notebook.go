@@ -12,20 +12,21 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tandemml/tandem"
+	"github.com/tandemml/tandem/cli/cmdutil"
 )
 
-func (a *app) notebookCommand() *cobra.Command {
-	cmd := groupCommand("notebook", "Upload, list and download the files of a workspace's notebook share")
-	a.addConnectionFlags(cmd)
+func notebookCommand(f *cmdutil.Factory) *cobra.Command {
+	cmd := cmdutil.GroupCommand("notebook", "Upload, list and download the files of a workspace's notebook share")
+	f.AddConnectionFlags(cmd)
 	cmd.AddCommand(
-		a.notebookUploadCommand(),
-		a.notebookListCommand(),
-		a.notebookDownloadCommand(),
+		notebookUploadCommand(f),
+		notebookListCommand(f),
+		notebookDownloadCommand(f),
 	)
 	return cmd
 }
 
-func (a *app) notebookUploadCommand() *cobra.Command {
+func notebookUploadCommand(f *cmdutil.Factory) *cobra.Command {
 	var local, dest string
 	cmd := &cobra.Command{
 		Use:   "upload --path LOCAL [--dest REL]",
@@ -34,28 +35,28 @@ func (a *app) notebookUploadCommand() *cobra.Command {
 			"  tandem notebook upload --path ./experiments --dest team/experiments",
 		Args: cobra.NoArgs,
 	}
-	out := addOutputFlag(cmd)
+	out := cmdutil.AddOutputFlag(cmd)
 	cmd.Flags().StringVarP(&local, "path", "p", "", "local file or directory")
 	cmd.Flags().StringVarP(&dest, "dest", "d", "", "path in the share (default: the base name of --path); a trailing / uploads into that folder")
 	cmd.MarkFlagRequired("path")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		uploads, err := a.planUploads(a.path(local), dest)
+		uploads, err := planUploads(f, f.Path(local), dest)
 		if err != nil {
 			return err
 		}
-		svc, ws, err := a.workspaceClient()
+		svc, ws, err := f.WorkspaceClient()
 		if err != nil {
 			return err
 		}
 		var done []*tandem.Notebook
 		for _, u := range uploads {
-			nb, err := a.uploadNotebook(cmd.Context(), svc, ws, u)
+			nb, err := uploadNotebook(cmd.Context(), f, svc, ws, u)
 			if err != nil {
 				return err
 			}
 			done = append(done, nb)
 		}
-		return writeOutput(a.env.Stdout, *out, done, notebookTable(done))
+		return cmdutil.WriteOutput(f.Env.Stdout, *out, done, notebookTable(done))
 	}
 	return cmd
 }
@@ -69,7 +70,7 @@ type upload struct {
 
 // planUploads lists the files to upload from local, a file or a directory,
 // and their paths in the share under dest.
-func (a *app) planUploads(local, dest string) ([]upload, error) {
+func planUploads(f *cmdutil.Factory, local, dest string) ([]upload, error) {
 	fi, err := os.Stat(local)
 	if err != nil {
 		return nil, err
@@ -100,7 +101,7 @@ func (a *app) planUploads(local, dest string) ([]upload, error) {
 			return err
 		}
 		if !fi.Mode().IsRegular() {
-			a.note("Skipping %s: not a regular file.", p)
+			f.Note("Skipping %s: not a regular file.", p)
 			return nil
 		}
 		r, err := filepath.Rel(local, p)
@@ -121,26 +122,26 @@ func (a *app) planUploads(local, dest string) ([]upload, error) {
 
 // uploadNotebook uploads one file. The client checks that the server
 // recorded the sha256 of the bytes it sent.
-func (a *app) uploadNotebook(ctx context.Context, svc tandem.NotebookService, ws string, u upload) (*tandem.Notebook, error) {
-	f, err := os.Open(u.local)
+func uploadNotebook(ctx context.Context, f *cmdutil.Factory, svc tandem.NotebookService, ws string, u upload) (*tandem.Notebook, error) {
+	fh, err := os.Open(u.local)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	bar := a.progress(u.size, "upload "+u.rel)
-	defer bar.finish()
-	return svc.UploadNotebook(ctx, ws, u.rel, &progressReader{rs: f, bar: bar})
+	defer fh.Close()
+	bar := f.Progress(u.size, "upload "+u.rel)
+	defer bar.Finish()
+	return svc.UploadNotebook(ctx, ws, u.rel, bar.Reader(fh))
 }
 
-func (a *app) notebookListCommand() *cobra.Command {
+func notebookListCommand(f *cmdutil.Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List the files of the notebook share",
 		Args:  cobra.NoArgs,
 	}
-	out := addOutputFlag(cmd)
+	out := cmdutil.AddOutputFlag(cmd)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		svc, ws, err := a.workspaceClient()
+		svc, ws, err := f.WorkspaceClient()
 		if err != nil {
 			return err
 		}
@@ -148,12 +149,12 @@ func (a *app) notebookListCommand() *cobra.Command {
 		if err != nil {
 			return err
 		}
-		return writeOutput(a.env.Stdout, *out, nonNil(list), notebookTable(list))
+		return cmdutil.WriteOutput(f.Env.Stdout, *out, cmdutil.NonNil(list), notebookTable(list))
 	}
 	return cmd
 }
 
-func (a *app) notebookDownloadCommand() *cobra.Command {
+func notebookDownloadCommand(f *cmdutil.Factory) *cobra.Command {
 	var rel, dest string
 	cmd := &cobra.Command{
 		Use:   "download --path REL [--dest LOCAL]",
@@ -166,7 +167,7 @@ func (a *app) notebookDownloadCommand() *cobra.Command {
 	cmd.Flags().StringVarP(&dest, "dest", "d", "", "local file or directory (default: the base name of --path, here)")
 	cmd.MarkFlagRequired("path")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		svc, ws, err := a.workspaceClient()
+		svc, ws, err := f.WorkspaceClient()
 		if err != nil {
 			return err
 		}
@@ -174,7 +175,7 @@ func (a *app) notebookDownloadCommand() *cobra.Command {
 		if err != nil {
 			return err
 		}
-		downloads, err := a.planDownloads(list, path.Clean(filepath.ToSlash(rel)), dest)
+		downloads, err := planDownloads(f, list, path.Clean(filepath.ToSlash(rel)), dest)
 		if err != nil {
 			return err
 		}
@@ -182,10 +183,10 @@ func (a *app) notebookDownloadCommand() *cobra.Command {
 			return tandem.Errorf(tandem.ENotFound, "workspace %q has no notebook file or folder %q (see 'tandem notebook list')", ws, rel)
 		}
 		for _, d := range downloads {
-			if err := a.downloadNotebook(cmd.Context(), svc, ws, d); err != nil {
+			if err := downloadNotebook(cmd.Context(), f, svc, ws, d); err != nil {
 				return err
 			}
-			fmt.Fprintf(a.env.Stdout, "Downloaded %s to %s (%s, sha256 verified).\n", d.nb.Path, d.local, formatSize(d.nb.Size))
+			fmt.Fprintf(f.Env.Stdout, "Downloaded %s to %s (%s, sha256 verified).\n", d.nb.Path, d.local, cmdutil.FormatSize(d.nb.Size))
 		}
 		return nil
 	}
@@ -201,10 +202,10 @@ type download struct {
 // planDownloads picks the files to download for rel, one file or every file
 // under a folder, and their local paths under dest. It returns none when rel
 // names neither.
-func (a *app) planDownloads(list []*tandem.Notebook, rel, dest string) ([]download, error) {
-	target := a.path(dest)
+func planDownloads(f *cmdutil.Factory, list []*tandem.Notebook, rel, dest string) ([]download, error) {
+	target := f.Path(dest)
 	if dest == "" {
-		target = a.path(path.Base(rel))
+		target = f.Path(path.Base(rel))
 	}
 	for _, nb := range list {
 		if nb.Path == rel {
@@ -231,25 +232,25 @@ func (a *app) planDownloads(list []*tandem.Notebook, rel, dest string) ([]downlo
 // downloadNotebook writes one file through a temporary file that is renamed
 // into place only when its sha256 and size match the listing, so a failed
 // or corrupt download never leaves a partial file.
-func (a *app) downloadNotebook(ctx context.Context, svc tandem.NotebookService, ws string, d download) error {
+func downloadNotebook(ctx context.Context, f *cmdutil.Factory, svc tandem.NotebookService, ws string, d download) error {
 	_, rc, err := svc.OpenNotebook(ctx, ws, d.nb.Path)
 	if err != nil {
 		return err
 	}
 	defer rc.Close()
-	bar := a.progress(d.nb.Size, "download "+d.nb.Path)
-	defer bar.finish()
-	if err := writeVerified(d.local, rc, d.nb.SHA256, d.nb.Size, bar); err != nil {
+	bar := f.Progress(d.nb.Size, "download "+d.nb.Path)
+	defer bar.Finish()
+	if err := cmdutil.WriteVerified(d.local, rc, d.nb.SHA256, d.nb.Size, bar); err != nil {
 		return fmt.Errorf("download of %s does not match its listing: %w", d.nb.Path, err)
 	}
 	return nil
 }
 
 // notebookTable is the table form of notebook files.
-func notebookTable(list []*tandem.Notebook) *table {
-	t := &table{header: []string{"PATH", "SIZE", "UPDATED", "SHA256"}}
+func notebookTable(list []*tandem.Notebook) *cmdutil.Table {
+	t := &cmdutil.Table{Header: []string{"PATH", "SIZE", "UPDATED", "SHA256"}}
 	for _, nb := range list {
-		t.add(nb.Path, formatSize(nb.Size), formatTime(nb.UpdatedAt), nb.SHA256)
+		t.Add(nb.Path, cmdutil.FormatSize(nb.Size), cmdutil.FormatTime(nb.UpdatedAt), nb.SHA256)
 	}
 	return t
 }

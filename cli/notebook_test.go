@@ -12,11 +12,13 @@ import (
 	"testing"
 
 	"github.com/tandemml/tandem"
+	"github.com/tandemml/tandem/cli/cmdutil"
+	"github.com/tandemml/tandem/cli/cmdutil/cmdtest"
 )
 
 func TestPlanUploads(t *testing.T) {
 	root := t.TempDir()
-	writeFiles(t, root, map[string]string{"nb.ipynb": "x", "dir/a.ipynb": "a", "dir/sub/b.py": "b"})
+	cmdtest.WriteFiles(t, root, map[string]string{"nb.ipynb": "x", "dir/a.ipynb": "a", "dir/sub/b.py": "b"})
 	os.MkdirAll(filepath.Join(root, "emptydir"), 0o755)
 	tests := []struct {
 		name, local, dest string
@@ -35,8 +37,8 @@ func TestPlanUploads(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			a := &app{env: Env{Dir: root, Stderr: io.Discard}}
-			got, err := a.planUploads(a.path(tt.local), tt.dest)
+			f := cmdutil.NewFactory(cmdutil.Env{Dir: root, Stderr: io.Discard})
+			got, err := planUploads(f, f.Path(tt.local), tt.dest)
 			if tt.wantErr != "" {
 				if tandem.ErrorCode(err) != tt.wantErr {
 					t.Fatalf("got error %v, want code %s", err, tt.wantErr)
@@ -76,8 +78,8 @@ func TestPlanDownloads(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			a := &app{env: Env{Dir: root}}
-			got, err := a.planDownloads(list, tt.rel, tt.dest)
+			f := cmdutil.NewFactory(cmdutil.Env{Dir: root})
+			got, err := planDownloads(f, list, tt.rel, tt.dest)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -92,8 +94,8 @@ func TestPlanDownloads(t *testing.T) {
 		})
 	}
 	t.Run("UnsafeServerPath", func(t *testing.T) {
-		a := &app{env: Env{Dir: root}}
-		_, err := a.planDownloads([]*tandem.Notebook{{Path: "x/../../etc/passwd"}}, "x", "")
+		f := cmdutil.NewFactory(cmdutil.Env{Dir: root})
+		_, err := planDownloads(f, []*tandem.Notebook{{Path: "x/../../etc/passwd"}}, "x", "")
 		if tandem.ErrorCode(err) != tandem.EInvalid {
 			t.Fatalf("got %v, want EInvalid for a path that leaves the destination", err)
 		}
@@ -126,8 +128,8 @@ func TestDownloadVerifies(t *testing.T) {
 			dir := t.TempDir()
 			dest := filepath.Join(dir, "a.ipynb")
 			os.WriteFile(dest, []byte("previous"), 0o644)
-			a := &app{env: Env{Dir: dir}}
-			err := a.downloadNotebook(context.Background(), fakeNotebooks{content: tt.content}, "ws", download{nb: listed, local: dest})
+			f := cmdutil.NewFactory(cmdutil.Env{Dir: dir})
+			err := downloadNotebook(context.Background(), f, fakeNotebooks{content: tt.content}, "ws", download{nb: listed, local: dest})
 			if tandem.ErrorCode(err) != tt.wantErr {
 				t.Fatalf("got error %v, want code %q", err, tt.wantErr)
 			}

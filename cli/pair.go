@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"strings"
 	"time"
@@ -11,16 +10,17 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tandemml/tandem"
+	"github.com/tandemml/tandem/cli/cmdutil"
 )
 
-func (a *app) regionCommand() *cobra.Command {
-	cmd := groupCommand("region", "Peer regions this region replicates with")
-	a.addConnectionFlags(cmd)
-	cmd.AddCommand(a.regionAddCommand(), a.regionListCommand())
+func regionCommand(f *cmdutil.Factory) *cobra.Command {
+	cmd := cmdutil.GroupCommand("region", "Peer regions this region replicates with")
+	f.AddConnectionFlags(cmd)
+	cmd.AddCommand(regionAddCommand(f), regionListCommand(f))
 	return cmd
 }
 
-func (a *app) regionAddCommand() *cobra.Command {
+func regionAddCommand(f *cmdutil.Factory) *cobra.Command {
 	var name, endpoint, tokenFile string
 	cmd := &cobra.Command{
 		Use:   "add --name R --endpoint URL --token-file FILE",
@@ -30,19 +30,19 @@ func (a *app) regionAddCommand() *cobra.Command {
 			"The peer must register this region too: a region refuses replication calls from regions it does not know.",
 		Args: cobra.NoArgs,
 	}
-	out := addOutputFlag(cmd)
+	out := cmdutil.AddOutputFlag(cmd)
 	cmd.Flags().StringVar(&name, "name", "", "the peer region's name")
 	cmd.Flags().StringVar(&endpoint, "endpoint", "", "the peer region's URL")
 	cmd.Flags().StringVar(&tokenFile, "token-file", "", "file holding an admin token of the peer region")
-	for _, f := range []string{"name", "endpoint", "token-file"} {
-		cmd.MarkFlagRequired(f)
+	for _, flag := range []string{"name", "endpoint", "token-file"} {
+		cmd.MarkFlagRequired(flag)
 	}
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		b, err := os.ReadFile(a.path(tokenFile))
+		b, err := os.ReadFile(f.Path(tokenFile))
 		if err != nil {
 			return err
 		}
-		svc, _, err := a.client()
+		svc, _, err := f.Client()
 		if err != nil {
 			return err
 		}
@@ -50,16 +50,16 @@ func (a *app) regionAddCommand() *cobra.Command {
 		if err != nil {
 			return err
 		}
-		return writeOutput(a.env.Stdout, *out, p, details{{"Region", p.Name}, {"Endpoint", p.Endpoint}, {"Added", formatTime(p.CreatedAt)}})
+		return cmdutil.WriteOutput(f.Env.Stdout, *out, p, cmdutil.Details{{"Region", p.Name}, {"Endpoint", p.Endpoint}, {"Added", cmdutil.FormatTime(p.CreatedAt)}})
 	}
 	return cmd
 }
 
-func (a *app) regionListCommand() *cobra.Command {
+func regionListCommand(f *cmdutil.Factory) *cobra.Command {
 	cmd := &cobra.Command{Use: "list", Short: "List the peer regions", Args: cobra.NoArgs}
-	out := addOutputFlag(cmd)
+	out := cmdutil.AddOutputFlag(cmd)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		svc, _, err := a.client()
+		svc, _, err := f.Client()
 		if err != nil {
 			return err
 		}
@@ -67,24 +67,24 @@ func (a *app) regionListCommand() *cobra.Command {
 		if err != nil {
 			return err
 		}
-		t := &table{header: []string{"REGION", "ENDPOINT", "ADDED"}}
+		t := &cmdutil.Table{Header: []string{"REGION", "ENDPOINT", "ADDED"}}
 		for _, p := range list {
-			t.add(p.Name, p.Endpoint, formatTime(p.CreatedAt))
+			t.Add(p.Name, p.Endpoint, cmdutil.FormatTime(p.CreatedAt))
 		}
-		return writeOutput(a.env.Stdout, *out, nonNil(list), t)
+		return cmdutil.WriteOutput(f.Env.Stdout, *out, cmdutil.NonNil(list), t)
 	}
 	return cmd
 }
 
-func (a *app) pairCommand() *cobra.Command {
-	cmd := groupCommand("pair", "Pair workspaces across regions and watch their replication")
-	a.addConnectionFlags(cmd)
-	cmd.AddCommand(a.pairCreateCommand(), a.pairListCommand(), a.pairShowCommand("show"), a.pairShowCommand("status"), a.pairDeleteCommand(), a.pairConflictsCommand(),
-		a.pairFailoverCommand(false), a.pairFailoverCommand(true), a.pairHistoryCommand(), a.pairDivergenceCommand())
+func pairCommand(f *cmdutil.Factory) *cobra.Command {
+	cmd := cmdutil.GroupCommand("pair", "Pair workspaces across regions and watch their replication")
+	f.AddConnectionFlags(cmd)
+	cmd.AddCommand(pairCreateCommand(f), pairListCommand(f), pairShowCommand(f, "show"), pairShowCommand(f, "status"), pairDeleteCommand(f), pairConflictsCommand(f),
+		pairFailoverCommand(f, false), pairFailoverCommand(f, true), pairHistoryCommand(f), pairDivergenceCommand(f))
 	return cmd
 }
 
-func (a *app) pairCreateCommand() *cobra.Command {
+func pairCreateCommand(f *cmdutil.Factory) *cobra.Command {
 	var req tandem.PairRequest
 	var tier string
 	cmd := &cobra.Command{
@@ -94,14 +94,14 @@ func (a *app) pairCreateCommand() *cobra.Command {
 			"change log and blobs into a workspace of the same name (or --secondary-workspace) with its own storage.",
 		Args: cobra.NoArgs,
 	}
-	out := addOutputFlag(cmd)
+	out := cmdutil.AddOutputFlag(cmd)
 	cmd.Flags().StringVar(&req.SecondaryRegion, "secondary-region", "", "the peer region that holds the secondary")
 	cmd.Flags().StringVar(&req.SecondaryWorkspace, "secondary-workspace", "", "the secondary's name (default: the same name)")
 	cmd.Flags().StringVar(&tier, "tier", "hot-warm", "hot-warm, hot-hot or hot-cold")
 	cmd.Flags().DurationVar(&req.SnapshotInterval, "snapshot-interval", 15*time.Minute, "hot-cold: how often metadata snapshots are shipped")
 	cmd.MarkFlagRequired("secondary-region")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		svc, ws, err := a.workspaceClient()
+		svc, ws, err := f.WorkspaceClient()
 		if err != nil {
 			return err
 		}
@@ -111,16 +111,16 @@ func (a *app) pairCreateCommand() *cobra.Command {
 		if err != nil {
 			return err
 		}
-		return writeOutput(a.env.Stdout, *out, p, pairDetails(p))
+		return cmdutil.WriteOutput(f.Env.Stdout, *out, p, pairDetails(p))
 	}
 	return cmd
 }
 
-func (a *app) pairListCommand() *cobra.Command {
+func pairListCommand(f *cmdutil.Factory) *cobra.Command {
 	cmd := &cobra.Command{Use: "list", Short: "List this region's pairs", Args: cobra.NoArgs}
-	out := addOutputFlag(cmd)
+	out := cmdutil.AddOutputFlag(cmd)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		svc, _, err := a.client()
+		svc, _, err := f.Client()
 		if err != nil {
 			return err
 		}
@@ -128,26 +128,26 @@ func (a *app) pairListCommand() *cobra.Command {
 		if err != nil {
 			return err
 		}
-		t := &table{header: []string{"WORKSPACE", "ROLE", "TIER", "EPOCH", "PEER REGION", "PEER WORKSPACE", "PRIMARY"}}
+		t := &cmdutil.Table{Header: []string{"WORKSPACE", "ROLE", "TIER", "EPOCH", "PEER REGION", "PEER WORKSPACE", "PRIMARY"}}
 		for _, p := range list {
-			t.add(p.Workspace, string(p.Role), string(p.Tier), fmt.Sprint(p.Epoch), p.PeerRegion, p.PeerWorkspace, p.PrimaryRegion)
+			t.Add(p.Workspace, string(p.Role), string(p.Tier), fmt.Sprint(p.Epoch), p.PeerRegion, p.PeerWorkspace, p.PrimaryRegion)
 		}
-		return writeOutput(a.env.Stdout, *out, nonNil(list), t)
+		return cmdutil.WriteOutput(f.Env.Stdout, *out, cmdutil.NonNil(list), t)
 	}
 	return cmd
 }
 
-func (a *app) pairShowCommand(verb string) *cobra.Command {
+func pairShowCommand(f *cmdutil.Factory, verb string) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   verb + " --workspace W",
 		Short: "Show a pair: roles, epoch, tier, replication state and lag (entries, bytes, seconds)",
 		Args:  cobra.NoArgs,
 	}
-	out := addOutputFlag(cmd)
+	out := cmdutil.AddOutputFlag(cmd)
 	var wait time.Duration
 	cmd.Flags().DurationVar(&wait, "wait", 0, "wait up to this long for the secondary to catch up, showing progress (e.g. --wait 10m)")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		svc, ws, err := a.workspaceClient()
+		svc, ws, err := f.WorkspaceClient()
 		if err != nil {
 			return err
 		}
@@ -156,7 +156,7 @@ func (a *app) pairShowCommand(verb string) *cobra.Command {
 			return err
 		}
 		if wait > 0 {
-			if st, err = a.waitCaughtUp(cmd.Context(), svc, ws, st, wait); err != nil {
+			if st, err = waitCaughtUp(cmd.Context(), f, svc, ws, st, wait); err != nil {
 				return err
 			}
 		}
@@ -170,34 +170,34 @@ func (a *app) pairShowCommand(verb string) *cobra.Command {
 			[2]string{"State", state},
 			[2]string{"Applied seq", fmt.Sprintf("%d of %d", r.AppliedSeq, r.PrimarySeq)},
 			[2]string{"Entries behind", fmt.Sprint(r.EntriesBehind)},
-			[2]string{"Bytes behind", formatSize(r.BytesBehind)},
+			[2]string{"Bytes behind", cmdutil.FormatSize(r.BytesBehind)},
 			[2]string{"Lag (RPO)", fmt.Sprintf("%.1fs", r.LagSeconds)},
-			[2]string{"Last applied", formatTimePtr(r.LastAppliedAt)},
-			[2]string{"Blobs copied", fmt.Sprintf("%d (%s), %d superseded", r.BlobsCopied, formatSize(r.BytesCopied), r.SkippedBlobs)},
+			[2]string{"Last applied", cmdutil.FormatTimePtr(r.LastAppliedAt)},
+			[2]string{"Blobs copied", fmt.Sprintf("%d (%s), %d superseded", r.BlobsCopied, cmdutil.FormatSize(r.BytesCopied), r.SkippedBlobs)},
 		)
 		if st.Tier == tandem.TierHotCold {
-			d = append(d, [2]string{"Last snapshot", formatTimePtr(r.LastSnapshotAt)})
+			d = append(d, [2]string{"Last snapshot", cmdutil.FormatTimePtr(r.LastSnapshotAt)})
 		}
-		return writeOutput(a.env.Stdout, *out, st, d)
+		return cmdutil.WriteOutput(f.Env.Stdout, *out, st, d)
 	}
 	return cmd
 }
 
 // waitCaughtUp polls a secondary's pair status until it has applied the
 // primary's last entry, with a progress bar of entries applied.
-func (a *app) waitCaughtUp(ctx context.Context, svc tandem.PairService, ws string, st *tandem.PairStatus, wait time.Duration) (*tandem.PairStatus, error) {
+func waitCaughtUp(ctx context.Context, f *cmdutil.Factory, svc tandem.PairService, ws string, st *tandem.PairStatus, wait time.Duration) (*tandem.PairStatus, error) {
 	if st.Role == tandem.RolePrimary && st.Tier != tandem.TierHotHot {
 		return st, nil // a primary is never behind itself
 	}
 	deadline := time.Now().Add(wait)
 	start := st.Replication.AppliedSeq
-	bar := a.progress(max(st.Replication.PrimarySeq-start, 1), "catching up "+ws)
-	defer bar.finish()
+	bar := f.Progress(max(st.Replication.PrimarySeq-start, 1), "catching up "+ws)
+	defer bar.Finish()
 	shown := int64(0)
 	for {
 		r := st.Replication
 		if done := r.AppliedSeq - start; done > shown {
-			_, _ = io.CopyN(bar, zeroReader{}, done-shown)
+			bar.Skip(done - shown)
 			shown = done
 		}
 		if r.EntriesBehind == 0 && r.AppliedSeq == r.PrimarySeq && r.State == "replicating" {
@@ -205,7 +205,7 @@ func (a *app) waitCaughtUp(ctx context.Context, svc tandem.PairService, ws strin
 		}
 		if time.Now().After(deadline) {
 			return st, tandem.Errorf(tandem.EUnavailable, "workspace %q is still %d entries (%s) behind after %s: %s %s",
-				ws, r.EntriesBehind, formatSize(r.BytesBehind), wait, r.State, r.Reason)
+				ws, r.EntriesBehind, cmdutil.FormatSize(r.BytesBehind), wait, r.State, r.Reason)
 		}
 		select {
 		case <-ctx.Done():
@@ -219,36 +219,36 @@ func (a *app) waitCaughtUp(ctx context.Context, svc tandem.PairService, ws strin
 	}
 }
 
-func (a *app) pairDeleteCommand() *cobra.Command {
+func pairDeleteCommand(f *cmdutil.Factory) *cobra.Command {
 	var yes bool
 	cmd := &cobra.Command{Use: "delete --workspace W [--yes]", Short: "Unpair a workspace; both workspaces stay, each writable", Args: cobra.NoArgs}
-	addYesFlag(cmd, &yes)
+	cmdutil.AddYesFlag(cmd, &yes)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		svc, ws, err := a.workspaceClient()
+		svc, ws, err := f.WorkspaceClient()
 		if err != nil {
 			return err
 		}
-		if err := a.confirm(cmd.Context(), yes, fmt.Sprintf("unpair workspace %q", ws), fmt.Sprintf("Unpair workspace %q? Replication stops.", ws)); err != nil {
+		if err := f.Confirm(cmd.Context(), yes, fmt.Sprintf("unpair workspace %q", ws), fmt.Sprintf("Unpair workspace %q? Replication stops.", ws)); err != nil {
 			return err
 		}
 		if err := svc.DeletePair(cmd.Context(), ws); err != nil {
 			return err
 		}
-		fmt.Fprintf(a.env.Stdout, "Workspace %q unpaired; both workspaces stay.\n", ws)
+		fmt.Fprintf(f.Env.Stdout, "Workspace %q unpaired; both workspaces stay.\n", ws)
 		return nil
 	}
 	return cmd
 }
 
-func (a *app) pairConflictsCommand() *cobra.Command {
+func pairConflictsCommand(f *cmdutil.Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "conflicts --workspace W",
 		Short: "List the losing writes of a hot/hot pair, kept in this region with their bodies and bytes",
 		Args:  cobra.NoArgs,
 	}
-	out := addOutputFlag(cmd)
+	out := cmdutil.AddOutputFlag(cmd)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		svc, ws, err := a.workspaceClient()
+		svc, ws, err := f.WorkspaceClient()
 		if err != nil {
 			return err
 		}
@@ -256,17 +256,17 @@ func (a *app) pairConflictsCommand() *cobra.Command {
 		if err != nil {
 			return err
 		}
-		t := &table{header: []string{"DETECTED", "KIND", "NAME", "VERSION", "WINNER", "LOSER", "LOSER'S BYTES KEPT AT"}}
+		t := &cmdutil.Table{Header: []string{"DETECTED", "KIND", "NAME", "VERSION", "WINNER", "LOSER", "LOSER'S BYTES KEPT AT"}}
 		for _, c := range list {
-			t.add(formatTime(c.DetectedAt), string(c.Kind), c.Name, c.Version, c.Winner, c.Loser, c.LosingBlobs)
+			t.Add(cmdutil.FormatTime(c.DetectedAt), string(c.Kind), c.Name, c.Version, c.Winner, c.Loser, c.LosingBlobs)
 		}
-		return writeOutput(a.env.Stdout, *out, nonNil(list), t)
+		return cmdutil.WriteOutput(f.Env.Stdout, *out, cmdutil.NonNil(list), t)
 	}
 	return cmd
 }
 
-func pairDetails(p *tandem.Pair) details {
-	return details{
+func pairDetails(p *tandem.Pair) cmdutil.Details {
+	return cmdutil.Details{
 		{"Workspace", p.Workspace},
 		{"Region", p.Region},
 		{"Role", string(p.Role)},
@@ -274,6 +274,6 @@ func pairDetails(p *tandem.Pair) details {
 		{"Epoch", fmt.Sprint(p.Epoch)},
 		{"Peer", p.PeerRegion + " / " + p.PeerWorkspace},
 		{"Primary", p.PrimaryRegion + " at " + p.PrimaryEndpoint},
-		{"Created", formatTime(p.CreatedAt)},
+		{"Created", cmdutil.FormatTime(p.CreatedAt)},
 	}
 }

@@ -8,20 +8,21 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tandemml/tandem"
+	"github.com/tandemml/tandem/cli/cmdutil"
 )
 
-func (a *app) secretCommand() *cobra.Command {
-	cmd := groupCommand("secret", "Set, list, show, get and delete the secrets of a workspace's vault")
+func secretCommand(f *cmdutil.Factory) *cobra.Command {
+	cmd := cmdutil.GroupCommand("secret", "Set, list, show, get and delete the secrets of a workspace's vault")
 	cmd.Long = "Manage the secrets of the configured workspace's vault.\n\n" +
 		"Values are encrypted at rest (AES-256-GCM under a per-secret data key, wrapped by the server's key file).\n" +
 		"Only 'secret get' prints a value; list and show print metadata."
-	a.addConnectionFlags(cmd)
+	f.AddConnectionFlags(cmd)
 	cmd.AddCommand(
-		a.secretSetCommand(),
-		a.secretListCommand(),
-		a.secretShowCommand(),
-		a.secretGetCommand(),
-		a.secretDeleteCommand(),
+		secretSetCommand(f),
+		secretListCommand(f),
+		secretShowCommand(f),
+		secretGetCommand(f),
+		secretDeleteCommand(f),
 	)
 	return cmd
 }
@@ -31,7 +32,7 @@ func addSecretNameFlag(cmd *cobra.Command, name *string) {
 	cmd.MarkFlagRequired("name")
 }
 
-func (a *app) secretSetCommand() *cobra.Command {
+func secretSetCommand(f *cmdutil.Factory) *cobra.Command {
 	var name, value, file string
 	cmd := &cobra.Command{
 		Use:   "set --name NAME (--value VALUE | --file PATH)",
@@ -43,11 +44,11 @@ func (a *app) secretSetCommand() *cobra.Command {
 			"  printf %s \"$KEY\" | tandem secret set --name storage-key --file -",
 		Args: cobra.NoArgs,
 	}
-	out := addOutputFlag(cmd)
+	out := cmdutil.AddOutputFlag(cmd)
 	addSecretNameFlag(cmd, &name)
-	f := cmd.Flags()
-	f.StringVar(&value, "value", "", "the value")
-	f.StringVarP(&file, "file", "f", "", "read the value from this file; - reads stdin")
+	flags := cmd.Flags()
+	flags.StringVar(&value, "value", "", "the value")
+	flags.StringVarP(&file, "file", "f", "", "read the value from this file; - reads stdin")
 	cmd.MarkFlagsOneRequired("value", "file")
 	cmd.MarkFlagsMutuallyExclusive("value", "file")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
@@ -57,7 +58,7 @@ func (a *app) secretSetCommand() *cobra.Command {
 		data := []byte(value)
 		if cmd.Flags().Changed("file") {
 			var err error
-			if data, err = a.readSecretFile(file); err != nil {
+			if data, err = readSecretFile(f, file); err != nil {
 				return err
 			}
 		}
@@ -68,7 +69,7 @@ func (a *app) secretSetCommand() *cobra.Command {
 		case len(data) > tandem.MaxSecretValue:
 			return tandem.Errorf(tandem.ETooLarge, "secret value is larger than %d bytes (64 KiB)", tandem.MaxSecretValue)
 		}
-		svc, ws, err := a.workspaceClient()
+		svc, ws, err := f.WorkspaceClient()
 		if err != nil {
 			return err
 		}
@@ -76,22 +77,22 @@ func (a *app) secretSetCommand() *cobra.Command {
 		if err != nil {
 			return err
 		}
-		return writeOutput(a.env.Stdout, *out, sec, secretDetails(sec))
+		return cmdutil.WriteOutput(f.Env.Stdout, *out, sec, secretDetails(sec))
 	}
 	return cmd
 }
 
 // readSecretFile reads a value from path, or stdin for "-", refusing more
 // than tandem.MaxSecretValue bytes without reading them all.
-func (a *app) readSecretFile(path string) ([]byte, error) {
-	var r io.Reader = a.env.Stdin
+func readSecretFile(f *cmdutil.Factory, path string) ([]byte, error) {
+	var r io.Reader = f.Env.Stdin
 	if path != "-" {
-		f, err := os.Open(a.path(path))
+		fh, err := os.Open(f.Path(path))
 		if err != nil {
 			return nil, err
 		}
-		defer f.Close()
-		r = f
+		defer fh.Close()
+		r = fh
 	}
 	data, err := io.ReadAll(io.LimitReader(r, tandem.MaxSecretValue+1))
 	if err != nil {
@@ -104,15 +105,15 @@ func (a *app) readSecretFile(path string) ([]byte, error) {
 	return data, nil
 }
 
-func (a *app) secretListCommand() *cobra.Command {
+func secretListCommand(f *cmdutil.Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List the workspace's secrets (never their values)",
 		Args:  cobra.NoArgs,
 	}
-	out := addOutputFlag(cmd)
+	out := cmdutil.AddOutputFlag(cmd)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		svc, ws, err := a.workspaceClient()
+		svc, ws, err := f.WorkspaceClient()
 		if err != nil {
 			return err
 		}
@@ -120,22 +121,22 @@ func (a *app) secretListCommand() *cobra.Command {
 		if err != nil {
 			return err
 		}
-		return writeOutput(a.env.Stdout, *out, nonNil(list), secretTable(list))
+		return cmdutil.WriteOutput(f.Env.Stdout, *out, cmdutil.NonNil(list), secretTable(list))
 	}
 	return cmd
 }
 
-func (a *app) secretShowCommand() *cobra.Command {
+func secretShowCommand(f *cmdutil.Factory) *cobra.Command {
 	var name string
 	cmd := &cobra.Command{
 		Use:   "show --name NAME",
 		Short: "Show a secret's metadata (never its value; see 'secret get')",
 		Args:  cobra.NoArgs,
 	}
-	out := addOutputFlag(cmd)
+	out := cmdutil.AddOutputFlag(cmd)
 	addSecretNameFlag(cmd, &name)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		svc, ws, err := a.workspaceClient()
+		svc, ws, err := f.WorkspaceClient()
 		if err != nil {
 			return err
 		}
@@ -143,12 +144,12 @@ func (a *app) secretShowCommand() *cobra.Command {
 		if err != nil {
 			return err
 		}
-		return writeOutput(a.env.Stdout, *out, sec, secretDetails(sec))
+		return cmdutil.WriteOutput(f.Env.Stdout, *out, sec, secretDetails(sec))
 	}
 	return cmd
 }
 
-func (a *app) secretGetCommand() *cobra.Command {
+func secretGetCommand(f *cmdutil.Factory) *cobra.Command {
 	var name string
 	cmd := &cobra.Command{
 		Use:   "get --name NAME",
@@ -160,7 +161,7 @@ func (a *app) secretGetCommand() *cobra.Command {
 	}
 	addSecretNameFlag(cmd, &name)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		svc, ws, err := a.workspaceClient()
+		svc, ws, err := f.WorkspaceClient()
 		if err != nil {
 			return err
 		}
@@ -169,13 +170,13 @@ func (a *app) secretGetCommand() *cobra.Command {
 			return err
 		}
 		defer clear(value)
-		_, err = a.env.Stdout.Write(value)
+		_, err = f.Env.Stdout.Write(value)
 		return err
 	}
 	return cmd
 }
 
-func (a *app) secretDeleteCommand() *cobra.Command {
+func secretDeleteCommand(f *cmdutil.Factory) *cobra.Command {
 	var (
 		name string
 		yes  bool
@@ -186,41 +187,41 @@ func (a *app) secretDeleteCommand() *cobra.Command {
 		Args:  cobra.NoArgs,
 	}
 	addSecretNameFlag(cmd, &name)
-	addYesFlag(cmd, &yes)
+	cmdutil.AddYesFlag(cmd, &yes)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		svc, ws, err := a.workspaceClient()
+		svc, ws, err := f.WorkspaceClient()
 		if err != nil {
 			return err
 		}
 		question := fmt.Sprintf("Delete secret %q of workspace %q? Its value cannot be recovered.", name, ws)
-		if err := a.confirm(cmd.Context(), yes, fmt.Sprintf("delete secret %q", name), question); err != nil {
+		if err := f.Confirm(cmd.Context(), yes, fmt.Sprintf("delete secret %q", name), question); err != nil {
 			return err
 		}
 		if err := svc.DeleteSecret(cmd.Context(), ws, name); err != nil {
 			return err
 		}
-		fmt.Fprintf(a.env.Stdout, "Deleted secret %q from workspace %q.\n", name, ws)
+		fmt.Fprintf(f.Env.Stdout, "Deleted secret %q from workspace %q.\n", name, ws)
 		return nil
 	}
 	return cmd
 }
 
 // secretDetails is the table form of one secret's metadata.
-func secretDetails(s *tandem.Secret) details {
-	return details{
+func secretDetails(s *tandem.Secret) cmdutil.Details {
+	return cmdutil.Details{
 		{"Name", s.Name},
 		{"Version", fmt.Sprint(s.Version)},
 		{"Key", s.KeyID},
-		{"Created", formatTime(s.CreatedAt)},
-		{"Updated", formatTime(s.UpdatedAt)},
+		{"Created", cmdutil.FormatTime(s.CreatedAt)},
+		{"Updated", cmdutil.FormatTime(s.UpdatedAt)},
 	}
 }
 
 // secretTable is the table form of a secret list.
-func secretTable(list []*tandem.Secret) *table {
-	t := &table{header: []string{"NAME", "VERSION", "KEY", "UPDATED"}}
+func secretTable(list []*tandem.Secret) *cmdutil.Table {
+	t := &cmdutil.Table{Header: []string{"NAME", "VERSION", "KEY", "UPDATED"}}
 	for _, s := range list {
-		t.add(s.Name, fmt.Sprint(s.Version), s.KeyID, formatTime(s.UpdatedAt))
+		t.Add(s.Name, fmt.Sprint(s.Version), s.KeyID, cmdutil.FormatTime(s.UpdatedAt))
 	}
 	return t
 }

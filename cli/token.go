@@ -6,15 +6,16 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tandemml/tandem"
+	"github.com/tandemml/tandem/cli/cmdutil"
 )
 
-func (a *app) tokenCommand() *cobra.Command {
-	cmd := groupCommand("token", "Create, list and revoke API tokens")
-	a.addConnectionFlags(cmd)
+func tokenCommand(f *cmdutil.Factory) *cobra.Command {
+	cmd := cmdutil.GroupCommand("token", "Create, list and revoke API tokens")
+	f.AddConnectionFlags(cmd)
 	cmd.AddCommand(
-		a.tokenCreateCommand(),
-		a.tokenListCommand(),
-		a.tokenRevokeCommand(),
+		tokenCreateCommand(f),
+		tokenListCommand(f),
+		tokenRevokeCommand(f),
 	)
 	return cmd
 }
@@ -26,22 +27,22 @@ type tokenSecret struct {
 	Token string `json:"token"`
 }
 
-func (a *app) tokenCreateCommand() *cobra.Command {
+func tokenCreateCommand(f *cmdutil.Factory) *cobra.Command {
 	var name string
 	cmd := &cobra.Command{
 		Use:   "create --name NAME [--workspace W]",
 		Short: "Create a token and print its secret once",
 		Long: "Create a token and print its secret once; only a hash is stored.\n\n" +
 			"With --workspace the token acts only on that workspace; without it, it is a region admin token.\n" +
-			"Only the --workspace flag scopes a token: " + EnvWorkspace + " and config.json do not.",
+			"Only the --workspace flag scopes a token: " + cmdutil.EnvWorkspace + " and config.json do not.",
 		Example: "  tandem token create --name ci --workspace mlw-dev -o json",
 		Args:    cobra.NoArgs,
 	}
-	out := addOutputFlag(cmd)
+	out := cmdutil.AddOutputFlag(cmd)
 	cmd.Flags().StringVarP(&name, "name", "n", "", "token name")
 	cmd.MarkFlagRequired("name")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		client, _, err := a.client()
+		client, _, err := f.Client()
 		if err != nil {
 			return err
 		}
@@ -49,34 +50,34 @@ func (a *app) tokenCreateCommand() *cobra.Command {
 		// config.json must not silently turn an admin token into a scoped one.
 		var scope string
 		if cmd.Flags().Changed("workspace") {
-			scope = a.conn.Workspace
+			scope = f.ConnectionFlags().Workspace
 		}
 		t, secret, err := client.CreateToken(cmd.Context(), name, scope)
 		if err != nil {
 			return err
 		}
-		if err := writeOutput(a.env.Stdout, *out, tokenSecret{Name: t.Name, Token: secret}, details{
+		if err := cmdutil.WriteOutput(f.Env.Stdout, *out, tokenSecret{Name: t.Name, Token: secret}, cmdutil.Details{
 			{"Name", t.Name},
 			{"Scope", tokenScope(t)},
 			{"Token", secret},
 		}); err != nil {
 			return err
 		}
-		a.note("Store the token now: it is not shown again.")
+		f.Note("Store the token now: it is not shown again.")
 		return nil
 	}
 	return cmd
 }
 
-func (a *app) tokenListCommand() *cobra.Command {
+func tokenListCommand(f *cmdutil.Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List the tokens you may see (never their secrets)",
 		Args:  cobra.NoArgs,
 	}
-	out := addOutputFlag(cmd)
+	out := cmdutil.AddOutputFlag(cmd)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		client, _, err := a.client()
+		client, _, err := f.Client()
 		if err != nil {
 			return err
 		}
@@ -84,12 +85,12 @@ func (a *app) tokenListCommand() *cobra.Command {
 		if err != nil {
 			return err
 		}
-		return writeOutput(a.env.Stdout, *out, nonNil(list), tokenTable(list))
+		return cmdutil.WriteOutput(f.Env.Stdout, *out, cmdutil.NonNil(list), tokenTable(list))
 	}
 	return cmd
 }
 
-func (a *app) tokenRevokeCommand() *cobra.Command {
+func tokenRevokeCommand(f *cmdutil.Factory) *cobra.Command {
 	var name string
 	cmd := &cobra.Command{
 		Use:   "revoke --name NAME",
@@ -99,14 +100,14 @@ func (a *app) tokenRevokeCommand() *cobra.Command {
 	cmd.Flags().StringVarP(&name, "name", "n", "", "token name")
 	cmd.MarkFlagRequired("name")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		client, _, err := a.client()
+		client, _, err := f.Client()
 		if err != nil {
 			return err
 		}
 		if err := client.RevokeToken(cmd.Context(), name); err != nil {
 			return err
 		}
-		fmt.Fprintf(a.env.Stdout, "Revoked token %q.\n", name)
+		fmt.Fprintf(f.Env.Stdout, "Revoked token %q.\n", name)
 		return nil
 	}
 	return cmd
@@ -124,10 +125,10 @@ func tokenScope(t *tandem.Token) string {
 }
 
 // tokenTable is the table form of a token list.
-func tokenTable(list []*tandem.Token) *table {
-	t := &table{header: []string{"NAME", "SCOPE", "CREATED"}}
+func tokenTable(list []*tandem.Token) *cmdutil.Table {
+	t := &cmdutil.Table{Header: []string{"NAME", "SCOPE", "CREATED"}}
 	for _, tok := range list {
-		t.add(tok.Name, tokenScope(tok), formatTime(tok.CreatedAt))
+		t.Add(tok.Name, tokenScope(tok), cmdutil.FormatTime(tok.CreatedAt))
 	}
 	return t
 }

@@ -10,11 +10,12 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tandemml/tandem"
+	"github.com/tandemml/tandem/cli/cmdutil"
 	"github.com/tandemml/tandem/httpapi"
 	"github.com/tandemml/tandem/server"
 )
 
-func (a *app) upCommand() *cobra.Command {
+func upCommand(f *cmdutil.Factory) *cobra.Command {
 	var (
 		cfg       server.Config
 		workspace string
@@ -28,13 +29,13 @@ func (a *app) upCommand() *cobra.Command {
 			"An existing config.json that is not Tandem's is left unchanged.",
 		Args: cobra.NoArgs,
 	}
-	f := cmd.Flags()
-	addLocalServerFlags(f, &cfg)
-	f.StringVar(&workspace, "workspace", "default", "workspace to create if it does not exist")
+	flags := cmd.Flags()
+	addLocalServerFlags(flags, &cfg)
+	flags.StringVar(&workspace, "workspace", "default", "workspace to create if it does not exist")
 	var regions int
 	var names []string
-	f.IntVar(&regions, "regions", 1, "1: one local region; 2: two paired regions (hot/warm) on two ports")
-	f.StringSliceVar(&names, "region-names", []string{"eastus", "westus"}, "names of the regions with --regions 2 (primary first)")
+	flags.IntVar(&regions, "regions", 1, "1: one local region; 2: two paired regions (hot/warm) on two ports")
+	flags.StringSliceVar(&names, "region-names", []string{"eastus", "westus"}, "names of the regions with --regions 2 (primary first)")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		ctx := cmd.Context()
 		if err := tandem.ValidateWorkspaceName(workspace); err != nil {
@@ -46,26 +47,26 @@ func (a *app) upCommand() *cobra.Command {
 			if len(names) != 2 || names[0] == names[1] {
 				return tandem.Errorf(tandem.EInvalid, "--region-names needs two different names, got %v", names)
 			}
-			return a.upPair(ctx, cfg, workspace, names)
+			return upPair(ctx, f, cfg, workspace, names)
 		default:
 			return tandem.Errorf(tandem.EInvalid, "--regions must be 1 or 2, got %d", regions)
 		}
-		s, err := a.startServer(ctx, cfg)
+		s, err := openServer(ctx, f, cfg)
 		if err != nil {
 			return err
 		}
-		if err := a.setUpLocal(ctx, s, workspace); err != nil {
+		if err := setUpLocal(ctx, f, s, workspace); err != nil {
 			closeServer(ctx, s)
 			return err
 		}
-		return a.serveUntilDone(ctx, s)
+		return serveUntilDone(ctx, f, s)
 	}
 	return cmd
 }
 
 // setUpLocal creates the workspace in the freshly started server s unless
 // it exists, writes ./config.json and prints what to do next.
-func (a *app) setUpLocal(ctx context.Context, s *server.Server, workspace string) error {
+func setUpLocal(ctx context.Context, f *cmdutil.Factory, s *server.Server, workspace string) error {
 	token, err := os.ReadFile(s.AdminTokenPath())
 	if err != nil {
 		return fmt.Errorf("read admin token: %w", err)
@@ -81,18 +82,18 @@ func (a *app) setUpLocal(ctx context.Context, s *server.Server, workspace string
 		return fmt.Errorf("find workspace %q: %w", workspace, err)
 	}
 
-	configPath := a.path("config.json")
-	cfg := &ConfigFile{WorkspaceName: workspace, Endpoints: []string{s.Endpoint()}, TokenFile: s.AdminTokenPath()}
+	configPath := f.Path("config.json")
+	cfg := &cmdutil.ConfigFile{WorkspaceName: workspace, Endpoints: []string{s.Endpoint()}, TokenFile: s.AdminTokenPath()}
 	configNote := configPath + " (written)"
 	written := true
-	if StatConfig(configPath) == ConfigForeign {
+	if cmdutil.StatConfig(configPath) == cmdutil.ConfigForeign {
 		configNote = configPath + " exists and is not Tandem's: left it unchanged"
 		written = false
-	} else if err := WriteConfig(configPath, cfg); err != nil {
+	} else if err := cmdutil.WriteConfig(configPath, cfg); err != nil {
 		return fmt.Errorf("write config: %w", err)
 	}
 
-	w := a.env.Stdout
+	w := f.Env.Stdout
 	fmt.Fprintf(w, "listening on %s\n", s.Endpoint())
 	fmt.Fprintf(w, "Tandem is up: region %s, data in %s.\n\n", s.Config.Region, s.Config.DataDir)
 	fmt.Fprintf(w, "  Endpoint:    %s\n", s.Endpoint())
@@ -101,7 +102,7 @@ func (a *app) setUpLocal(ctx context.Context, s *server.Server, workspace string
 	fmt.Fprintf(w, "  Config:      %s\n\n", configNote)
 	if !written {
 		fmt.Fprintf(w, "Connect from this shell with:\n  export %s=%s %s=%s %s=\"$(cat %s)\"\n\n",
-			EnvEndpoint, s.Endpoint(), EnvWorkspace, workspace, EnvToken, s.AdminTokenPath())
+			cmdutil.EnvEndpoint, s.Endpoint(), cmdutil.EnvWorkspace, workspace, cmdutil.EnvToken, s.AdminTokenPath())
 	}
 	printNextSteps(w, workspace)
 	return nil

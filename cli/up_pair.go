@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/tandemml/tandem"
+	"github.com/tandemml/tandem/cli/cmdutil"
 	"github.com/tandemml/tandem/httpapi"
 	"github.com/tandemml/tandem/server"
 )
@@ -19,8 +20,8 @@ import (
 // to the other), registers them with each other, pairs the workspace
 // hot/warm from the first to the second, and writes config.json listing
 // both endpoints.
-func (a *app) upPair(ctx context.Context, base server.Config, workspace string, names []string) error {
-	data := a.path(base.DataDir)
+func upPair(ctx context.Context, f *cmdutil.Factory, base server.Config, workspace string, names []string) error {
+	data := f.Path(base.DataDir)
 	if err := os.MkdirAll(data, 0o700); err != nil {
 		return err
 	}
@@ -41,7 +42,7 @@ func (a *app) upPair(ctx context.Context, base server.Config, workspace string, 
 		cfg.Listen = listens[i]
 		cfg.KeyFile = filepath.Join(data, "vault.key")
 		cfg.AdminToken = filepath.Join(data, "admin.token")
-		s, err := a.startServer(ctx, cfg)
+		s, err := openServer(ctx, f, cfg)
 		if err != nil {
 			return fmt.Errorf("region %s: %w", name, err)
 		}
@@ -83,16 +84,16 @@ func (a *app) upPair(ctx context.Context, base server.Config, workspace string, 
 		return err
 	}
 
-	configPath := a.path("config.json")
+	configPath := f.Path("config.json")
 	configNote := configPath + " (written)"
-	cfg := &ConfigFile{WorkspaceName: workspace, Endpoints: []string{primary.Endpoint(), secondary.Endpoint()}, TokenFile: primary.AdminTokenPath()}
-	if StatConfig(configPath) == ConfigForeign {
+	cfg := &cmdutil.ConfigFile{WorkspaceName: workspace, Endpoints: []string{primary.Endpoint(), secondary.Endpoint()}, TokenFile: primary.AdminTokenPath()}
+	if cmdutil.StatConfig(configPath) == cmdutil.ConfigForeign {
 		configNote = configPath + " exists and is not Tandem's: left it unchanged"
-	} else if err := WriteConfig(configPath, cfg); err != nil {
+	} else if err := cmdutil.WriteConfig(configPath, cfg); err != nil {
 		return fmt.Errorf("write config: %w", err)
 	}
 
-	w := a.env.Stdout
+	w := f.Env.Stdout
 	fmt.Fprintf(w, "listening on %s\n", primary.Endpoint())
 	fmt.Fprintf(w, "listening on %s\n", secondary.Endpoint())
 	fmt.Fprintf(w, "Tandem is up: two regions, data in %s.\n\n", data)
@@ -113,7 +114,7 @@ func (a *app) upPair(ctx context.Context, base server.Config, workspace string, 
 	fmt.Fprintln(w, "\nPress Ctrl+C to stop.")
 
 	<-ctx.Done()
-	a.note("Shutting down...")
+	f.Note("Shutting down...")
 	return nil
 }
 

@@ -9,13 +9,14 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/tandemml/tandem/cli/cmdutil"
 	"github.com/tandemml/tandem/spec"
 )
 
 // validateCommand checks Azure ML CLI v2 YAML files offline: no server, no
 // config. Each file gets "FILE: ok (KIND/TYPE)" or one line per problem on
 // stdout.
-func (a *app) validateCommand() *cobra.Command {
+func validateCommand(f *cmdutil.Factory) *cobra.Command {
 	var (
 		files []string
 		kind  string
@@ -33,21 +34,21 @@ func (a *app) validateCommand() *cobra.Command {
 			"  tandem validate -f conda-less.yml --kind environment",
 		Args: cobra.NoArgs,
 	}
-	f := cmd.Flags()
-	f.StringArrayVarP(&files, "file", "f", nil, "YAML file to check; repeat for several")
-	f.StringVar(&kind, "kind", "", "kind of the files that have no $schema (e.g. job, environment, commandJob)")
-	f.StringArrayVar(&sets, "set", nil, "override a field before checking, e.g. --set settings.default_compute=local")
+	flags := cmd.Flags()
+	flags.StringArrayVarP(&files, "file", "f", nil, "YAML file to check; repeat for several")
+	flags.StringVar(&kind, "kind", "", "kind of the files that have no $schema (e.g. job, environment, commandJob)")
+	flags.StringArrayVar(&sets, "set", nil, "override a field before checking, e.g. --set settings.default_compute=local")
 	cmd.MarkFlagRequired("file")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		bad, problems := 0, 0
 		for _, file := range files {
-			lines := a.validateFile(file, spec.Options{Kind: kind, Set: sets})
+			lines := validateFile(f, file, spec.Options{Kind: kind, Set: sets})
 			if len(lines) > 0 {
 				bad++
 				problems += len(lines)
 			}
 			for _, l := range lines {
-				fmt.Fprintln(a.env.Stdout, l)
+				fmt.Fprintln(f.Env.Stdout, l)
 			}
 		}
 		if bad == 0 {
@@ -62,8 +63,8 @@ func (a *app) validateCommand() *cobra.Command {
 
 // validateFile checks one file and returns its problem lines; on success it
 // prints the ok line itself and returns nil.
-func (a *app) validateFile(file string, opts spec.Options) []string {
-	abs := a.path(file)
+func validateFile(f *cmdutil.Factory, file string, opts spec.Options) []string {
+	abs := f.Path(file)
 	doc, err := spec.Load(abs, opts)
 	if err != nil {
 		var ps spec.Problems
@@ -72,7 +73,7 @@ func (a *app) validateFile(file string, opts spec.Options) []string {
 		}
 		lines := make([]string, len(ps))
 		for i, p := range ps {
-			p.File = a.shownPath(file, p.File)
+			p.File = shownPath(f, file, p.File)
 			lines[i] = p.Error()
 		}
 		return lines
@@ -81,17 +82,17 @@ func (a *app) validateFile(file string, opts spec.Options) []string {
 	if doc.Type != "" {
 		what += "/" + doc.Type
 	}
-	fmt.Fprintf(a.env.Stdout, "%s: ok (%s)\n", file, what)
+	fmt.Fprintf(f.Env.Stdout, "%s: ok (%s)\n", file, what)
 	return nil
 }
 
 // shownPath names a file in a problem the way the user named the document:
 // relative to the working directory when they gave a relative path.
-func (a *app) shownPath(given, file string) string {
+func shownPath(f *cmdutil.Factory, given, file string) string {
 	if filepath.IsAbs(given) || !filepath.IsAbs(file) {
 		return file
 	}
-	if rel, err := filepath.Rel(a.env.Dir, file); err == nil && !strings.HasPrefix(rel, "..") {
+	if rel, err := filepath.Rel(f.Env.Dir, file); err == nil && !strings.HasPrefix(rel, "..") {
 		return rel
 	}
 	return file

@@ -7,16 +7,17 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tandemml/tandem"
+	"github.com/tandemml/tandem/cli/cmdutil"
 )
 
-func (a *app) vaultCommand() *cobra.Command {
-	cmd := groupCommand("vault", "Manage the region's vault keys")
-	a.addConnectionFlags(cmd)
-	cmd.AddCommand(a.vaultRotateKeyCommand())
+func vaultCommand(f *cmdutil.Factory) *cobra.Command {
+	cmd := cmdutil.GroupCommand("vault", "Manage the region's vault keys")
+	f.AddConnectionFlags(cmd)
+	cmd.AddCommand(vaultRotateKeyCommand(f))
 	return cmd
 }
 
-func (a *app) vaultRotateKeyCommand() *cobra.Command {
+func vaultRotateKeyCommand(f *cmdutil.Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "rotate-key",
 		Short: "Rewrap every secret's data key under a new key-encryption key",
@@ -25,9 +26,9 @@ func (a *app) vaultRotateKeyCommand() *cobra.Command {
 			"Needs a region admin token. If it fails part way, every value still opens: run it again.",
 		Args: cobra.NoArgs,
 	}
-	out := addOutputFlag(cmd)
+	out := cmdutil.AddOutputFlag(cmd)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		client, _, err := a.client()
+		client, _, err := f.Client()
 		if err != nil {
 			return err
 		}
@@ -35,13 +36,13 @@ func (a *app) vaultRotateKeyCommand() *cobra.Command {
 		if err != nil {
 			return err
 		}
-		return writeOutput(a.env.Stdout, *out, rot, rotationDetails(rot))
+		return cmdutil.WriteOutput(f.Env.Stdout, *out, rot, rotationDetails(rot))
 	}
 	return cmd
 }
 
-func rotationDetails(r *tandem.KeyRotation) details {
-	return details{
+func rotationDetails(r *tandem.KeyRotation) cmdutil.Details {
+	return cmdutil.Details{
 		{"Key", r.KeyID},
 		{"Secrets rewrapped", fmt.Sprint(r.Secrets)},
 		{"Workspaces", fmt.Sprint(r.Workspaces)},

@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tandemml/tandem"
+	"github.com/tandemml/tandem/cli/cmdutil"
 	"github.com/tandemml/tandem/httpapi"
 )
 
@@ -29,33 +30,33 @@ type serverVersion struct {
 // serverInfoTimeout bounds how long `version` waits for a server.
 const serverInfoTimeout = 3 * time.Second
 
-func (a *app) versionCommand() *cobra.Command {
+func versionCommand(f *cmdutil.Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "version",
 		Short: "Print the client version, and the server's when one is reachable",
 		Args:  cobra.NoArgs,
 	}
-	a.addConnectionFlags(cmd)
-	out := addOutputFlag(cmd)
+	f.AddConnectionFlags(cmd)
+	out := cmdutil.AddOutputFlag(cmd)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		v := versionInfo{Client: clientVersion{Version: tandem.Version}}
-		v.Server = a.serverVersion(cmd.Context())
-		d := details{{"Client", v.Client.Version}}
+		v.Server = findServerVersion(cmd.Context(), f)
+		d := cmdutil.Details{{"Client", v.Client.Version}}
 		if v.Server != nil {
 			d = append(d, [2]string{"Server", v.Server.Version + " (region " + v.Server.Region + ", " + v.Server.Endpoint + ")"})
 		}
-		return writeOutput(a.env.Stdout, *out, v, d)
+		return cmdutil.WriteOutput(f.Env.Stdout, *out, v, d)
 	}
 	return cmd
 }
 
-// serverVersion asks the configured endpoints for their region and version.
+// findServerVersion asks the configured endpoints for their region and version.
 // The client version is useful on its own, so a bad configuration or an
 // unreachable server is a note, not an error.
-func (a *app) serverVersion(ctx context.Context) *serverVersion {
-	conn, err := a.connection()
+func findServerVersion(ctx context.Context, f *cmdutil.Factory) *serverVersion {
+	conn, err := f.Connection()
 	if err != nil {
-		a.note("Server version unknown: %s", describe(err))
+		f.Note("Server version unknown: %s", cmdutil.Describe(err))
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, serverInfoTimeout)
@@ -66,6 +67,6 @@ func (a *app) serverVersion(ctx context.Context) *serverVersion {
 			return &serverVersion{Endpoint: ep, Region: info.Region, Version: info.Version}
 		}
 	}
-	a.note("Server version unknown: no server reachable at %v.", conn.Endpoints)
+	f.Note("Server version unknown: no server reachable at %v.", conn.Endpoints)
 	return nil
 }

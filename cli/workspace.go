@@ -7,30 +7,31 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tandemml/tandem"
+	"github.com/tandemml/tandem/cli/cmdutil"
 )
 
-func (a *app) workspaceCommand() *cobra.Command {
-	cmd := groupCommand("workspace", "Create, list, show, update, delete, recover and purge workspaces")
-	a.addConnectionFlags(cmd)
+func workspaceCommand(f *cmdutil.Factory) *cobra.Command {
+	cmd := cmdutil.GroupCommand("workspace", "Create, list, show, update, delete, recover and purge workspaces")
+	f.AddConnectionFlags(cmd)
 	cmd.AddCommand(
-		a.workspaceCreateCommand(),
-		a.workspaceListCommand(),
-		a.workspaceShowCommand(),
-		a.workspaceUpdateCommand(),
-		a.workspaceDeleteCommand(),
-		a.workspaceRecoverCommand(),
-		a.workspacePurgeCommand(),
-		a.workspaceDigestCommand(),
-		a.workspaceExportCommand(),
-		a.workspaceImportCommand(),
-		a.workspaceRestoreCommand(),
-		a.workspaceSnapshotCommand(),
-		a.workspaceArchiveKeyCommand(),
+		workspaceCreateCommand(f),
+		workspaceListCommand(f),
+		workspaceShowCommand(f),
+		workspaceUpdateCommand(f),
+		workspaceDeleteCommand(f),
+		workspaceRecoverCommand(f),
+		workspacePurgeCommand(f),
+		workspaceDigestCommand(f),
+		workspaceExportCommand(f),
+		workspaceImportCommand(f),
+		workspaceRestoreCommand(f),
+		workspaceSnapshotCommand(f),
+		workspaceArchiveKeyCommand(f),
 	)
 	return cmd
 }
 
-func (a *app) workspaceCreateCommand() *cobra.Command {
+func workspaceCreateCommand(f *cmdutil.Factory) *cobra.Command {
 	var (
 		w           tandem.Workspace
 		tags        []string
@@ -42,34 +43,34 @@ func (a *app) workspaceCreateCommand() *cobra.Command {
 		Example: "  tandem workspace create --name mlw-dev --description 'dev work' --tags team=vision --write-config",
 		Args:    tagArgs(&tags),
 	}
-	out := addOutputFlag(cmd)
-	f := cmd.Flags()
-	f.StringVarP(&w.Name, "name", "n", "", "workspace name (3-33 letters, digits, '-' or '_')")
-	f.StringVar(&w.Description, "description", "", "description")
-	f.StringVar(&w.DisplayName, "display-name", "", "display name")
-	f.StringArrayVar(&tags, "tags", nil, "tags as key=value; repeat the flag or list them after it")
-	f.BoolVar(&writeConfig, "write-config", false, "write ./config.json for the new workspace")
+	out := cmdutil.AddOutputFlag(cmd)
+	flags := cmd.Flags()
+	flags.StringVarP(&w.Name, "name", "n", "", "workspace name (3-33 letters, digits, '-' or '_')")
+	flags.StringVar(&w.Description, "description", "", "description")
+	flags.StringVar(&w.DisplayName, "display-name", "", "display name")
+	flags.StringArrayVar(&tags, "tags", nil, "tags as key=value; repeat the flag or list them after it")
+	flags.BoolVar(&writeConfig, "write-config", false, "write ./config.json for the new workspace")
 	cmd.MarkFlagRequired("name")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		if err := tandem.ValidateWorkspaceName(w.Name); err != nil {
 			return err
 		}
 		var err error
-		if w.Tags, err = parseTags(tags); err != nil {
+		if w.Tags, err = cmdutil.ParseTags(tags); err != nil {
 			return err
 		}
-		client, conn, err := a.client()
+		client, conn, err := f.Client()
 		if err != nil {
 			return err
 		}
 		if err := client.CreateWorkspace(cmd.Context(), &w); err != nil {
 			return err
 		}
-		if err := writeOutput(a.env.Stdout, *out, &w, workspaceDetails(&w)); err != nil {
+		if err := cmdutil.WriteOutput(f.Env.Stdout, *out, &w, workspaceDetails(&w)); err != nil {
 			return err
 		}
 		if writeConfig {
-			return a.writeWorkspaceConfig(w.Name, conn)
+			return writeWorkspaceConfig(f, w.Name, conn)
 		}
 		return nil
 	}
@@ -79,30 +80,30 @@ func (a *app) workspaceCreateCommand() *cobra.Command {
 // writeWorkspaceConfig writes ./config.json for workspace, with the
 // endpoints in use and the token file, if the token came from one. A token
 // given directly is never written.
-func (a *app) writeWorkspaceConfig(workspace string, conn *Connection) error {
-	path := a.path("config.json")
-	cfg := &ConfigFile{WorkspaceName: workspace, Endpoints: conn.Endpoints, TokenFile: conn.TokenFile}
-	if err := WriteConfig(path, cfg); err != nil {
+func writeWorkspaceConfig(f *cmdutil.Factory, workspace string, conn *cmdutil.Connection) error {
+	path := f.Path("config.json")
+	cfg := &cmdutil.ConfigFile{WorkspaceName: workspace, Endpoints: conn.Endpoints, TokenFile: conn.TokenFile}
+	if err := cmdutil.WriteConfig(path, cfg); err != nil {
 		return fmt.Errorf("workspace %q was created, but config.json was not written: %w", workspace, err)
 	}
-	a.note("Wrote %s.", path)
+	f.Note("Wrote %s.", path)
 	if cfg.TokenFile == "" {
-		a.note("It names no token file (the token was given directly): keep passing --token or setting %s.", EnvToken)
+		f.Note("It names no token file (the token was given directly): keep passing --token or setting %s.", cmdutil.EnvToken)
 	}
 	return nil
 }
 
-func (a *app) workspaceListCommand() *cobra.Command {
+func workspaceListCommand(f *cmdutil.Factory) *cobra.Command {
 	var deleted bool
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List workspaces, or soft-deleted ones with --deleted",
 		Args:  cobra.NoArgs,
 	}
-	out := addOutputFlag(cmd)
+	out := cmdutil.AddOutputFlag(cmd)
 	cmd.Flags().BoolVar(&deleted, "deleted", false, "list soft-deleted workspaces, with deletion and purge times")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		client, _, err := a.client()
+		client, _, err := f.Client()
 		if err != nil {
 			return err
 		}
@@ -110,38 +111,38 @@ func (a *app) workspaceListCommand() *cobra.Command {
 		if err != nil {
 			return err
 		}
-		return writeOutput(a.env.Stdout, *out, nonNil(list), workspaceTable(list, deleted))
+		return cmdutil.WriteOutput(f.Env.Stdout, *out, cmdutil.NonNil(list), workspaceTable(list, deleted))
 	}
 	return cmd
 }
 
-func (a *app) workspaceShowCommand() *cobra.Command {
+func workspaceShowCommand(f *cmdutil.Factory) *cobra.Command {
 	var name string
 	cmd := &cobra.Command{
 		Use:   "show [--name NAME]",
 		Short: "Show a workspace (default: the configured one)",
 		Args:  cobra.NoArgs,
 	}
-	out := addOutputFlag(cmd)
-	addNameFlag(cmd, &name)
+	out := cmdutil.AddOutputFlag(cmd)
+	cmdutil.AddWorkspaceNameFlag(cmd, &name)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		client, conn, err := a.client()
+		client, conn, err := f.Client()
 		if err != nil {
 			return err
 		}
-		if name, err = workspaceName(name, conn); err != nil {
+		if name, err = cmdutil.WorkspaceName(name, conn); err != nil {
 			return err
 		}
 		w, err := client.FindWorkspace(cmd.Context(), name)
 		if err != nil {
 			return err
 		}
-		return writeOutput(a.env.Stdout, *out, w, workspaceDetails(w))
+		return cmdutil.WriteOutput(f.Env.Stdout, *out, w, workspaceDetails(w))
 	}
 	return cmd
 }
 
-func (a *app) workspaceUpdateCommand() *cobra.Command {
+func workspaceUpdateCommand(f *cmdutil.Factory) *cobra.Command {
 	var (
 		name, description, displayName string
 		tags                           []string
@@ -152,22 +153,22 @@ func (a *app) workspaceUpdateCommand() *cobra.Command {
 		Example: "  tandem workspace update --name mlw-dev --tags team=vision stage=dev\n  tandem workspace update --name mlw-dev --tags ''   # clear the tags",
 		Args:    tagArgs(&tags),
 	}
-	out := addOutputFlag(cmd)
-	addNameFlag(cmd, &name)
-	f := cmd.Flags()
-	f.StringVar(&description, "description", "", "new description")
-	f.StringVar(&displayName, "display-name", "", "new display name")
-	f.StringArrayVar(&tags, "tags", nil, "new tags as key=value, replacing all tags; '' clears them")
+	out := cmdutil.AddOutputFlag(cmd)
+	cmdutil.AddWorkspaceNameFlag(cmd, &name)
+	flags := cmd.Flags()
+	flags.StringVar(&description, "description", "", "new description")
+	flags.StringVar(&displayName, "display-name", "", "new display name")
+	flags.StringArrayVar(&tags, "tags", nil, "new tags as key=value, replacing all tags; '' clears them")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		var upd tandem.WorkspaceUpdate
-		if f.Changed("description") {
+		if flags.Changed("description") {
 			upd.Description = &description
 		}
-		if f.Changed("display-name") {
+		if flags.Changed("display-name") {
 			upd.DisplayName = &displayName
 		}
-		if f.Changed("tags") {
-			parsed, err := parseTags(tags)
+		if flags.Changed("tags") {
+			parsed, err := cmdutil.ParseTags(tags)
 			if err != nil {
 				return err
 			}
@@ -179,23 +180,23 @@ func (a *app) workspaceUpdateCommand() *cobra.Command {
 		if upd.Description == nil && upd.DisplayName == nil && upd.Tags == nil {
 			return tandem.Errorf(tandem.EInvalid, "nothing to update: pass --description, --display-name or --tags")
 		}
-		client, conn, err := a.client()
+		client, conn, err := f.Client()
 		if err != nil {
 			return err
 		}
-		if name, err = workspaceName(name, conn); err != nil {
+		if name, err = cmdutil.WorkspaceName(name, conn); err != nil {
 			return err
 		}
 		w, err := client.UpdateWorkspace(cmd.Context(), name, upd)
 		if err != nil {
 			return err
 		}
-		return writeOutput(a.env.Stdout, *out, w, workspaceDetails(w))
+		return cmdutil.WriteOutput(f.Env.Stdout, *out, w, workspaceDetails(w))
 	}
 	return cmd
 }
 
-func (a *app) workspaceDeleteCommand() *cobra.Command {
+func workspaceDeleteCommand(f *cmdutil.Factory) *cobra.Command {
 	var (
 		name string
 		opts tandem.DeleteOptions
@@ -206,59 +207,59 @@ func (a *app) workspaceDeleteCommand() *cobra.Command {
 		Short: "Delete a workspace: recoverable until purged, unless --permanently-delete",
 		Args:  cobra.NoArgs,
 	}
-	out := addOutputFlag(cmd)
-	addNameFlag(cmd, &name)
-	f := cmd.Flags()
-	f.BoolVar(&opts.Permanent, "permanently-delete", false, "purge at once instead of keeping it recoverable")
-	f.BoolVar(&opts.PurgeStorage, "purge-storage", false, "with --permanently-delete: also remove its storage (notebooks)")
-	addYesFlag(cmd, &yes)
+	out := cmdutil.AddOutputFlag(cmd)
+	cmdutil.AddWorkspaceNameFlag(cmd, &name)
+	flags := cmd.Flags()
+	flags.BoolVar(&opts.Permanent, "permanently-delete", false, "purge at once instead of keeping it recoverable")
+	flags.BoolVar(&opts.PurgeStorage, "purge-storage", false, "with --permanently-delete: also remove its storage (notebooks)")
+	cmdutil.AddYesFlag(cmd, &yes)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		if opts.PurgeStorage && !opts.Permanent {
 			return tandem.Errorf(tandem.EInvalid,
 				"--purge-storage needs --permanently-delete; a soft-deleted workspace keeps its storage until 'tandem workspace purge --purge-storage'")
 		}
-		client, conn, err := a.client()
+		client, conn, err := f.Client()
 		if err != nil {
 			return err
 		}
-		if name, err = workspaceName(name, conn); err != nil {
+		if name, err = cmdutil.WorkspaceName(name, conn); err != nil {
 			return err
 		}
 		question := fmt.Sprintf("Delete workspace %q? It stays recoverable until it is purged.", name)
 		if opts.Permanent {
 			question = fmt.Sprintf("Permanently delete workspace %q? It cannot be recovered%s.", name, storageClause(opts.PurgeStorage))
 		}
-		if err := a.confirm(cmd.Context(), yes, fmt.Sprintf("delete workspace %q", name), question); err != nil {
+		if err := f.Confirm(cmd.Context(), yes, fmt.Sprintf("delete workspace %q", name), question); err != nil {
 			return err
 		}
 		w, err := client.DeleteWorkspace(cmd.Context(), name, opts)
 		if err != nil {
 			return err
 		}
-		if err := writeOutput(a.env.Stdout, *out, w, workspaceDetails(w)); err != nil {
+		if err := cmdutil.WriteOutput(f.Env.Stdout, *out, w, workspaceDetails(w)); err != nil {
 			return err
 		}
 		if !opts.Permanent {
-			a.note("Workspace %q is deleted. Recover it with 'tandem workspace recover --name %s' before %s.",
-				name, name, orDash(formatTimePtr(w.PurgeAt)))
+			f.Note("Workspace %q is deleted. Recover it with 'tandem workspace recover --name %s' before %s.",
+				name, name, cmdutil.OrDash(cmdutil.FormatTimePtr(w.PurgeAt)))
 		}
 		return nil
 	}
 	return cmd
 }
 
-func (a *app) workspaceRecoverCommand() *cobra.Command {
+func workspaceRecoverCommand(f *cmdutil.Factory) *cobra.Command {
 	var name string
 	cmd := &cobra.Command{
 		Use:   "recover --name NAME",
 		Short: "Recover a soft-deleted workspace with everything in it",
 		Args:  cobra.NoArgs,
 	}
-	out := addOutputFlag(cmd)
-	addNameFlag(cmd, &name)
+	out := cmdutil.AddOutputFlag(cmd)
+	cmdutil.AddWorkspaceNameFlag(cmd, &name)
 	cmd.MarkFlagRequired("name")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		client, _, err := a.client()
+		client, _, err := f.Client()
 		if err != nil {
 			return err
 		}
@@ -266,12 +267,12 @@ func (a *app) workspaceRecoverCommand() *cobra.Command {
 		if err != nil {
 			return err
 		}
-		return writeOutput(a.env.Stdout, *out, w, workspaceDetails(w))
+		return cmdutil.WriteOutput(f.Env.Stdout, *out, w, workspaceDetails(w))
 	}
 	return cmd
 }
 
-func (a *app) workspacePurgeCommand() *cobra.Command {
+func workspacePurgeCommand(f *cmdutil.Factory) *cobra.Command {
 	var (
 		name string
 		opts tandem.PurgeOptions
@@ -282,23 +283,23 @@ func (a *app) workspacePurgeCommand() *cobra.Command {
 		Short: "Purge a soft-deleted workspace now; it cannot be recovered afterwards",
 		Args:  cobra.NoArgs,
 	}
-	addNameFlag(cmd, &name)
+	cmdutil.AddWorkspaceNameFlag(cmd, &name)
 	cmd.MarkFlagRequired("name")
 	cmd.Flags().BoolVar(&opts.Storage, "purge-storage", false, "also remove its storage (notebooks); kept by default")
-	addYesFlag(cmd, &yes)
+	cmdutil.AddYesFlag(cmd, &yes)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		client, _, err := a.client()
+		client, _, err := f.Client()
 		if err != nil {
 			return err
 		}
 		question := fmt.Sprintf("Purge workspace %q? It cannot be recovered afterwards%s.", name, storageClause(opts.Storage))
-		if err := a.confirm(cmd.Context(), yes, fmt.Sprintf("purge workspace %q", name), question); err != nil {
+		if err := f.Confirm(cmd.Context(), yes, fmt.Sprintf("purge workspace %q", name), question); err != nil {
 			return err
 		}
 		if err := client.PurgeWorkspace(cmd.Context(), name, opts); err != nil {
 			return err
 		}
-		fmt.Fprintf(a.env.Stdout, "Purged workspace %q.\n", name)
+		fmt.Fprintf(f.Env.Stdout, "Purged workspace %q.\n", name)
 		return nil
 	}
 	return cmd
@@ -309,25 +310,6 @@ func storageClause(purgeStorage bool) string {
 		return ", and its storage (notebooks) is removed"
 	}
 	return "; its storage (notebooks) is kept"
-}
-
-func addNameFlag(cmd *cobra.Command, name *string) {
-	cmd.Flags().StringVarP(name, "name", "n", "", "workspace name (default: the configured workspace)")
-}
-
-func addYesFlag(cmd *cobra.Command, yes *bool) {
-	cmd.Flags().BoolVarP(yes, "yes", "y", false, "do not ask for confirmation")
-}
-
-// workspaceName returns name, or the configured workspace when name is "".
-func workspaceName(name string, conn *Connection) (string, error) {
-	if name != "" {
-		return name, nil
-	}
-	if err := conn.RequireWorkspace(); err != nil {
-		return "", tandem.Errorf(tandem.EInvalid, "no workspace given: pass --name, or configure one (--workspace, %s or config.json)", EnvWorkspace)
-	}
-	return conn.Workspace, nil
 }
 
 // tagArgs accepts positional arguments only as further key=value tags after
@@ -344,61 +326,40 @@ func tagArgs(tags *[]string) cobra.PositionalArgs {
 	}
 }
 
-// parseTags turns key=value strings into a map; "key" alone has an empty
-// value. A single "" means no tags and returns nil.
-func parseTags(tags []string) (map[string]string, error) {
-	if len(tags) == 1 && tags[0] == "" {
-		return nil, nil
-	}
-	var m map[string]string
-	for _, t := range tags {
-		k, v, _ := strings.Cut(t, "=")
-		k = strings.TrimSpace(k)
-		if k == "" {
-			return nil, tandem.Errorf(tandem.EInvalid, "invalid tag %q: want key=value", t)
-		}
-		if m == nil {
-			m = make(map[string]string)
-		}
-		m[k] = v
-	}
-	return m, nil
-}
-
 // workspaceTable is the table form of a workspace list.
-func workspaceTable(list []*tandem.Workspace, deleted bool) *table {
+func workspaceTable(list []*tandem.Workspace, deleted bool) *cmdutil.Table {
 	if deleted {
-		t := &table{header: []string{"NAME", "REGION", "DELETED", "PURGE AT"}}
+		t := &cmdutil.Table{Header: []string{"NAME", "REGION", "DELETED", "PURGE AT"}}
 		for _, w := range list {
-			t.add(w.Name, w.Region, formatTimePtr(w.DeletedAt), formatTimePtr(w.PurgeAt))
+			t.Add(w.Name, w.Region, cmdutil.FormatTimePtr(w.DeletedAt), cmdutil.FormatTimePtr(w.PurgeAt))
 		}
 		return t
 	}
-	t := &table{header: []string{"NAME", "DISPLAY NAME", "REGION", "CREATED"}}
+	t := &cmdutil.Table{Header: []string{"NAME", "DISPLAY NAME", "REGION", "CREATED"}}
 	for _, w := range list {
-		t.add(w.Name, w.DisplayName, w.Region, formatTime(w.CreatedAt))
+		t.Add(w.Name, w.DisplayName, w.Region, cmdutil.FormatTime(w.CreatedAt))
 	}
 	return t
 }
 
 // workspaceDetails is the table form of one workspace.
-func workspaceDetails(w *tandem.Workspace) details {
-	d := details{
+func workspaceDetails(w *tandem.Workspace) cmdutil.Details {
+	d := cmdutil.Details{
 		{"Name", w.Name},
 		{"ID", w.ID},
 		{"Display name", w.DisplayName},
 		{"Description", w.Description},
 		{"Region", w.Region},
-		{"Tags", formatTags(w.Tags)},
+		{"Tags", cmdutil.FormatTags(w.Tags)},
 		{"Storage", w.Resources.Storage},
 		{"Key vault", w.Resources.KeyVault},
 		{"Application insights", w.Resources.ApplicationInsights},
 		{"Container registry", w.Resources.ContainerRegistry},
-		{"Created", formatTime(w.CreatedAt)},
-		{"Updated", formatTime(w.UpdatedAt)},
+		{"Created", cmdutil.FormatTime(w.CreatedAt)},
+		{"Updated", cmdutil.FormatTime(w.UpdatedAt)},
 	}
 	if w.Deleted() {
-		d = append(d, [2]string{"Deleted", formatTimePtr(w.DeletedAt)}, [2]string{"Purge at", formatTimePtr(w.PurgeAt)})
+		d = append(d, [2]string{"Deleted", cmdutil.FormatTimePtr(w.DeletedAt)}, [2]string{"Purge at", cmdutil.FormatTimePtr(w.PurgeAt)})
 	}
 	return d
 }

@@ -1,4 +1,4 @@
-package cli
+package cmdutil
 
 import (
 	"os"
@@ -8,11 +8,12 @@ import (
 	"testing"
 
 	"github.com/tandemml/tandem"
+	"github.com/tandemml/tandem/cli/cmdutil/cmdtest"
 )
 
 func TestWalkUploadIgnoreRules(t *testing.T) {
 	root := t.TempDir()
-	writeFiles(t, root, map[string]string{
+	cmdtest.WriteFiles(t, root, map[string]string{
 		".amlignore":          "*.log\ndata/\n!keep.log\n",
 		".gitignore":          "train.py\n", // .amlignore wins at the same level
 		"train.py":            "print(1)",

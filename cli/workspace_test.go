@@ -10,6 +10,7 @@ import (
 	"github.com/goccy/go-yaml"
 
 	"github.com/tandemml/tandem"
+	"github.com/tandemml/tandem/cli/cmdutil"
 )
 
 func testWorkspaces() []*tandem.Workspace {
@@ -34,7 +35,7 @@ func TestWriteOutput(t *testing.T) {
 	list := testWorkspaces()
 	t.Run("JSON", func(t *testing.T) {
 		var buf bytes.Buffer
-		if err := writeOutput(&buf, formatJSON, list, workspaceTable(list, false)); err != nil {
+		if err := cmdutil.WriteOutput(&buf, cmdutil.FormatJSON, list, workspaceTable(list, false)); err != nil {
 			t.Fatal(err)
 		}
 		var got []map[string]any
@@ -50,8 +51,8 @@ func TestWriteOutput(t *testing.T) {
 	})
 	t.Run("YAMLHasJSONFieldNames", func(t *testing.T) {
 		var jbuf, ybuf bytes.Buffer
-		writeOutput(&jbuf, formatJSON, list[1], nil)
-		if err := writeOutput(&ybuf, formatYAML, list[1], nil); err != nil {
+		cmdutil.WriteOutput(&jbuf, cmdutil.FormatJSON, list[1], nil)
+		if err := cmdutil.WriteOutput(&ybuf, cmdutil.FormatYAML, list[1], nil); err != nil {
 			t.Fatal(err)
 		}
 		var fromJSON, fromYAML map[string]any
@@ -75,14 +76,14 @@ func TestWriteOutput(t *testing.T) {
 	})
 	t.Run("EmptyListIsEmptyArray", func(t *testing.T) {
 		var buf bytes.Buffer
-		writeOutput(&buf, formatJSON, nonNil([]*tandem.Workspace(nil)), nil)
+		cmdutil.WriteOutput(&buf, cmdutil.FormatJSON, cmdutil.NonNil([]*tandem.Workspace(nil)), nil)
 		if got := strings.TrimSpace(buf.String()); got != "[]" {
 			t.Fatalf("got %q, want []", got)
 		}
 	})
 	t.Run("Table", func(t *testing.T) {
 		var buf bytes.Buffer
-		if err := writeOutput(&buf, formatTable, list, workspaceTable(list[:1], false)); err != nil {
+		if err := cmdutil.WriteOutput(&buf, cmdutil.FormatTable, list, workspaceTable(list[:1], false)); err != nil {
 			t.Fatal(err)
 		}
 		lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
@@ -93,7 +94,7 @@ func TestWriteOutput(t *testing.T) {
 			t.Errorf("header = %q", lines[0])
 		}
 		if !strings.HasPrefix(lines[1], "mlw-dev") || !strings.Contains(lines[1], "eastus") ||
-			!strings.Contains(lines[1], formatTime(list[0].CreatedAt)) {
+			!strings.Contains(lines[1], cmdutil.FormatTime(list[0].CreatedAt)) {
 			t.Errorf("row = %q", lines[1])
 		}
 		// Columns line up: every row starts its second column where the header does.
@@ -103,9 +104,9 @@ func TestWriteOutput(t *testing.T) {
 	})
 	t.Run("DeletedTable", func(t *testing.T) {
 		var buf bytes.Buffer
-		writeOutput(&buf, formatTable, nil, workspaceTable(list[1:], true))
+		cmdutil.WriteOutput(&buf, cmdutil.FormatTable, nil, workspaceTable(list[1:], true))
 		out := buf.String()
-		for _, want := range []string{"DELETED", "PURGE AT", "mlw-old", formatTimePtr(list[1].DeletedAt), formatTimePtr(list[1].PurgeAt)} {
+		for _, want := range []string{"DELETED", "PURGE AT", "mlw-old", cmdutil.FormatTimePtr(list[1].DeletedAt), cmdutil.FormatTimePtr(list[1].PurgeAt)} {
 			if !strings.Contains(out, want) {
 				t.Errorf("deleted table lacks %q:\n%s", want, out)
 			}
@@ -113,7 +114,7 @@ func TestWriteOutput(t *testing.T) {
 	})
 	t.Run("Details", func(t *testing.T) {
 		var buf bytes.Buffer
-		writeOutput(&buf, formatTable, nil, workspaceDetails(list[0]))
+		cmdutil.WriteOutput(&buf, cmdutil.FormatTable, nil, workspaceDetails(list[0]))
 		out := buf.String()
 		for _, want := range []string{"Name:", "mlw-dev", "Tags:", "stage=dev, team=vision", "Storage:", "workspaces/ws-1/"} {
 			if !strings.Contains(out, want) {
@@ -127,46 +128,4 @@ func TestWriteOutput(t *testing.T) {
 			t.Errorf("empty values should show as -:\n%s", out)
 		}
 	})
-}
-
-func TestTokenSecretJSON(t *testing.T) {
-	var buf bytes.Buffer
-	if err := writeOutput(&buf, formatJSON, tokenSecret{Name: "ci", Token: "s3cret"}, nil); err != nil {
-		t.Fatal(err)
-	}
-	var got map[string]any
-	if err := json.Unmarshal(buf.Bytes(), &got); err != nil {
-		t.Fatal(err)
-	}
-	if len(got) != 2 || got["name"] != "ci" || got["token"] != "s3cret" {
-		t.Fatalf("got %v, want exactly {name: ci, token: s3cret}", got)
-	}
-}
-
-func TestOutputFormatSet(t *testing.T) {
-	for _, tt := range []struct {
-		in      string
-		want    outputFormat
-		wantErr bool
-	}{
-		{in: "table", want: formatTable},
-		{in: "json", want: formatJSON},
-		{in: "YAML", want: formatYAML},
-		{in: "xml", wantErr: true},
-		{in: "", wantErr: true},
-	} {
-		f := formatTable
-		err := f.Set(tt.in)
-		if (err != nil) != tt.wantErr || (!tt.wantErr && f != tt.want) {
-			t.Errorf("Set(%q) = %q, %v; want %q, error %v", tt.in, f, err, tt.want, tt.wantErr)
-		}
-	}
-}
-
-func TestFormatSize(t *testing.T) {
-	for in, want := range map[int64]string{0: "0 B", 1023: "1023 B", 1024: "1.0 KiB", 1536: "1.5 KiB", 5 << 20: "5.0 MiB"} {
-		if got := formatSize(in); got != want {
-			t.Errorf("formatSize(%d) = %q, want %q", in, got, want)
-		}
-	}
 }

@@ -1,4 +1,4 @@
-package cli
+package cmdutil
 
 import (
 	"os"
@@ -8,25 +8,8 @@ import (
 	"testing"
 
 	"github.com/tandemml/tandem"
+	"github.com/tandemml/tandem/cli/cmdutil/cmdtest"
 )
-
-// writeFiles creates files (relative path → content) under dir.
-func writeFiles(t *testing.T, dir string, files map[string]string) {
-	t.Helper()
-	for rel, content := range files {
-		p := filepath.Join(dir, filepath.FromSlash(rel))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
-func mapEnv(m map[string]string) func(string) string {
-	return func(k string) string { return m[k] }
-}
 
 func TestFindConfig(t *testing.T) {
 	tests := []struct {
@@ -80,7 +63,7 @@ func TestFindConfig(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			root := t.TempDir()
-			writeFiles(t, root, tt.files)
+			cmdtest.WriteFiles(t, root, tt.files)
 			for _, d := range tt.dirs {
 				if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
 					t.Fatal(err)
@@ -232,8 +215,8 @@ func TestResolveConnection(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			root := t.TempDir()
-			writeFiles(t, root, tt.files)
-			got, err := ResolveConnection(tt.flags, mapEnv(tt.env), root)
+			cmdtest.WriteFiles(t, root, tt.files)
+			got, err := ResolveConnection(tt.flags, cmdtest.MapEnv(tt.env), root)
 			if tt.wantErr != "" {
 				if code := tandem.ErrorCode(err); code != tt.wantErr {
 					t.Fatalf("got error %v (code %q), want code %q", err, code, tt.wantErr)
@@ -300,7 +283,7 @@ func TestWriteConfig(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "config.json")
 			if tt.existing != "" {
-				writeFiles(t, filepath.Dir(path), map[string]string{"config.json": tt.existing})
+				cmdtest.WriteFiles(t, filepath.Dir(path), map[string]string{"config.json": tt.existing})
 			}
 			if got := StatConfig(path); got != tt.want {
 				t.Fatalf("StatConfig = %v, want %v", got, tt.want)
