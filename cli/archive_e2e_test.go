@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tandemml/tandem"
+	"github.com/tandemml/tandem/cli/cmd/archive"
 	"github.com/tandemml/tandem/cli/cmdutil"
 	"github.com/tandemml/tandem/sqlstore/sqltest"
 )
@@ -110,7 +111,7 @@ func TestE2EArchive(t *testing.T) {
 
 	// Export everything, secrets encrypted.
 	wantExit(t, dir, src, 2, "passphrase", "workspace", "export", "--output", "w.tar", "--include", "all")
-	exp := decode[exportResult](t, mustRun(t, dir, src, "workspace", "export", "--output", "w.tar", "--include", "all", "--passphrase-file", "pass.txt", "-O", "json"))
+	exp := decode[archive.ExportResult](t, mustRun(t, dir, src, "workspace", "export", "--output", "w.tar", "--include", "all", "--passphrase-file", "pass.txt", "-O", "json"))
 	tarBytes, err := os.ReadFile(filepath.Join(dir, "w.tar"))
 	if err != nil || int64(len(tarBytes)) != exp.Bytes {
 		t.Fatalf("archive file: %d bytes, %v; export said %d", len(tarBytes), err, exp.Bytes)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/tandemml/tandem"
 	"github.com/tandemml/tandem/blobstore/blobtest"
+	"github.com/tandemml/tandem/cli/cmd/version"
 	"github.com/tandemml/tandem/cli/cmdutil"
 	"github.com/tandemml/tandem/cli/cmdutil/cmdtest"
 	"github.com/tandemml/tandem/sqlstore/sqltest"
@@ -149,7 +150,7 @@ func testE2EServer(t *testing.T, flags []string) {
 	dir := t.TempDir()
 
 	t.Run("Version", func(t *testing.T) {
-		v := decode[versionInfo](t, mustRun(t, dir, env, "version", "-o", "json"))
+		v := decode[version.Info](t, mustRun(t, dir, env, "version", "-o", "json"))
 		if v.Server == nil || v.Server.Region != "local" || v.Server.Endpoint != endpoint {
 			t.Fatalf("got %+v, want the server's region and endpoint", v.Server)
 		}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/tandemml/tandem"
+	"github.com/tandemml/tandem/cli/cmd/token"
 	"github.com/tandemml/tandem/cli/cmdutil"
 )
 
@@ -136,7 +137,7 @@ func testE2EMLflowTracking(t *testing.T, flags []string) {
 	env := map[string]string{cmdutil.EnvEndpoint: endpoint, cmdutil.EnvToken: admin}
 	mustRun(t, dir, env, "workspace", "create", "--name", "tracking")
 	env[cmdutil.EnvWorkspace] = "tracking"
-	tok := decode[tokenSecret](t, mustRun(t, dir, env, "token", "create", "--name", "ci", "--workspace", "tracking", "-o", "json"))
+	tok := decode[token.Secret](t, mustRun(t, dir, env, "token", "create", "--name", "ci", "--workspace", "tracking", "-o", "json"))
 	if tok.Token == "" {
 		t.Fatal("token create printed no secret")
 	}

@@ -10,6 +10,22 @@ import (
 	"golang.org/x/term"
 
 	"github.com/tandemml/tandem"
+	"github.com/tandemml/tandem/cli/cmd/agent"
+	"github.com/tandemml/tandem/cli/cmd/archive"
+	"github.com/tandemml/tandem/cli/cmd/asset"
+	"github.com/tandemml/tandem/cli/cmd/compute"
+	"github.com/tandemml/tandem/cli/cmd/datastore"
+	"github.com/tandemml/tandem/cli/cmd/digest"
+	"github.com/tandemml/tandem/cli/cmd/job"
+	"github.com/tandemml/tandem/cli/cmd/notebook"
+	"github.com/tandemml/tandem/cli/cmd/pair"
+	"github.com/tandemml/tandem/cli/cmd/secret"
+	"github.com/tandemml/tandem/cli/cmd/serve"
+	"github.com/tandemml/tandem/cli/cmd/token"
+	"github.com/tandemml/tandem/cli/cmd/validate"
+	"github.com/tandemml/tandem/cli/cmd/vault"
+	"github.com/tandemml/tandem/cli/cmd/version"
+	"github.com/tandemml/tandem/cli/cmd/workspace"
 	"github.com/tandemml/tandem/cli/cmdutil"
 )
 
@@ -74,22 +90,29 @@ func rootCommand(f *cmdutil.Factory) *cobra.Command {
 	root.SetOut(f.Env.Stdout)
 	root.SetErr(f.Env.Stderr)
 	root.AddCommand(
-		serverCommand(f),
-		upCommand(f),
-		workspaceCommand(f),
-		notebookCommand(f),
-		tokenCommand(f),
-		secretCommand(f),
-		vaultCommand(f),
-		versionCommand(f),
-		validateCommand(f),
+		serve.NewCmdServer(f),
+		serve.NewCmdUp(f),
+		workspace.NewCmdWorkspace(f,
+			digest.NewCmdDigest(f),
+			archive.NewCmdExport(f),
+			archive.NewCmdImport(f),
+			archive.NewCmdRestore(f),
+			archive.NewCmdSnapshot(f),
+			archive.NewCmdArchiveKey(f),
+		),
+		notebook.NewCmdNotebook(f),
+		token.NewCmdToken(f),
+		secret.NewCmdSecret(f),
+		vault.NewCmdVault(f),
+		version.NewCmdVersion(f),
+		validate.NewCmdValidate(f),
 	)
-	root.AddCommand(assetCommands(f)...)
-	root.AddCommand(datastoreCommand(f))
-	root.AddCommand(computeCommand(f))
-	root.AddCommand(agentCommand(f))
-	root.AddCommand(jobCommand(f))
-	root.AddCommand(regionCommand(f), pairCommand(f))
+	root.AddCommand(asset.NewCmdAssets(f)...)
+	root.AddCommand(datastore.NewCmdDatastore(f))
+	root.AddCommand(compute.NewCmdCompute(f))
+	root.AddCommand(agent.NewCmdAgent(f))
+	root.AddCommand(job.NewCmdJob(f))
+	root.AddCommand(pair.NewCmdRegion(f), pair.NewCmdPair(f))
 	return root
 }
 
