@@ -1,6 +1,7 @@
 package archive
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -18,6 +19,7 @@ import (
 	"github.com/tandemml/tandem"
 	archivefmt "github.com/tandemml/tandem/archive"
 	"github.com/tandemml/tandem/cli/cmdutil"
+	"github.com/tandemml/tandem/httpapi"
 )
 
 // readPassphrase reads a passphrase file; one trailing newline is not part
@@ -209,30 +211,7 @@ func NewCmdImport(f *cmdutil.Factory) *cobra.Command {
 					conn.Endpoints[0], info.Region, region, region).WithTarget("region")
 			}
 		}
-		fh, err := os.Open(f.Path(file))
-		if err != nil {
-			return tandem.Errorf(tandem.EInvalid, "open archive: %v", err).WithTarget("file")
-		}
-		defer fh.Close()
-		st, err := fh.Stat()
-		if err != nil {
-			return err
-		}
-		// A regular file can be sent again (to the primary a NotPrimary
-		// answer names); a pipe (/dev/stdin) streams once.
-		var body io.Reader
-		size := int64(-1)
-		if st.Mode().IsRegular() {
-			size = st.Size()
-		}
-		bar := f.Progress(size, "import "+filepath.Base(file))
-		if size >= 0 {
-			body = bar.Reader(fh)
-		} else {
-			body, size = io.TeeReader(fh, bar), 0
-		}
-		rep, err := client.ImportWorkspaceSized(cmd.Context(), name, opts, body, size)
-		bar.Finish()
+		rep, err := sendArchive(cmd.Context(), f, client, name, file, opts)
 		if err != nil {
 			return err
 		}
@@ -245,6 +224,36 @@ func NewCmdImport(f *cmdutil.Factory) *cobra.Command {
 		return conflictsError(rep)
 	}
 	return cmd
+}
+
+// sendArchive sends the archive file to the server to import into
+// workspace name, with a progress bar.
+func sendArchive(ctx context.Context, f *cmdutil.Factory, client *httpapi.Client, name, file string, opts tandem.ImportOptions) (*tandem.ImportReport, error) {
+	fh, err := os.Open(f.Path(file))
+	if err != nil {
+		return nil, tandem.Errorf(tandem.EInvalid, "open archive: %v", err).WithTarget("file")
+	}
+	defer fh.Close()
+	st, err := fh.Stat()
+	if err != nil {
+		return nil, err
+	}
+	// A regular file can be sent again (to the primary a NotPrimary
+	// answer names); a pipe (/dev/stdin) streams once.
+	var body io.Reader
+	size := int64(-1)
+	if st.Mode().IsRegular() {
+		size = st.Size()
+	}
+	bar := f.Progress(size, "import "+filepath.Base(file))
+	if size >= 0 {
+		body = bar.Reader(fh)
+	} else {
+		body, size = io.TeeReader(fh, bar), 0
+	}
+	rep, err := client.ImportWorkspaceSized(ctx, name, opts, body, size)
+	bar.Finish()
+	return rep, err
 }
 
 func conflictsError(rep *tandem.ImportReport) error {

@@ -129,8 +129,11 @@ func pairHistoryCommand(f *cmdutil.Factory) *cobra.Command {
 
 func pairDivergenceCommand(f *cmdutil.Factory) *cobra.Command {
 	cmd := cmdutil.GroupCommand("divergence", "Writes an old primary held that its peer never received, set aside at demotion")
-	var id string
-	var yes bool
+	cmd.AddCommand(divergenceListCommand(f), divergenceShowCommand(f), divergenceApplyCommand(f), divergenceDiscardCommand(f))
+	return cmd
+}
+
+func divergenceListCommand(f *cmdutil.Factory) *cobra.Command {
 	list := &cobra.Command{Use: "list --workspace W", Short: "List the divergences kept in this region", Args: cobra.NoArgs}
 	listOut := cmdutil.AddOutputFlag(list)
 	list.RunE = func(cmd *cobra.Command, _ []string) error {
@@ -148,6 +151,11 @@ func pairDivergenceCommand(f *cmdutil.Factory) *cobra.Command {
 		}
 		return cmdutil.WriteOutput(f.Env.Stdout, *listOut, cmdutil.NonNil(divs), t)
 	}
+	return list
+}
+
+func divergenceShowCommand(f *cmdutil.Factory) *cobra.Command {
+	var id string
 	show := &cobra.Command{Use: "show --workspace W --id D", Short: "Show a divergence's entries", Args: cobra.NoArgs}
 	showOut := cmdutil.AddOutputFlag(show)
 	show.Flags().StringVar(&id, "id", "", "divergence id")
@@ -167,24 +175,11 @@ func pairDivergenceCommand(f *cmdutil.Factory) *cobra.Command {
 		}
 		return cmdutil.WriteOutput(f.Env.Stdout, *showOut, d, t)
 	}
-	discard := &cobra.Command{Use: "discard --workspace W --id D --yes", Short: "Delete a divergence and the bytes it kept", Args: cobra.NoArgs}
-	discard.Flags().StringVar(&id, "id", "", "divergence id")
-	discard.MarkFlagRequired("id")
-	cmdutil.AddYesFlag(discard, &yes)
-	discard.RunE = func(cmd *cobra.Command, _ []string) error {
-		client, ws, err := f.WorkspaceClient()
-		if err != nil {
-			return err
-		}
-		if err := f.Confirm(cmd.Context(), yes, "discard a divergence", fmt.Sprintf("Delete divergence %s of %q and its kept bytes for good?", id, ws)); err != nil {
-			return err
-		}
-		if err := client.DiscardDivergence(cmd.Context(), ws, id); err != nil {
-			return err
-		}
-		fmt.Fprintf(f.Env.Stdout, "Divergence %s discarded.\n", id)
-		return nil
-	}
+	return show
+}
+
+func divergenceApplyCommand(f *cmdutil.Factory) *cobra.Command {
+	var id string
 	var seqs []int64
 	apply := &cobra.Command{
 		Use:   "apply --workspace W --id D [--seq N ...]",
@@ -206,6 +201,29 @@ func pairDivergenceCommand(f *cmdutil.Factory) *cobra.Command {
 		}
 		return cmdutil.WriteOutput(f.Env.Stdout, *applyOut, d, cmdutil.Details{{"Divergence", d.ID}, {"Applied", fmt.Sprintf("%d of %d entries", len(d.Applied), len(d.Changes))}})
 	}
-	cmd.AddCommand(list, show, apply, discard)
-	return cmd
+	return apply
+}
+
+func divergenceDiscardCommand(f *cmdutil.Factory) *cobra.Command {
+	var id string
+	var yes bool
+	discard := &cobra.Command{Use: "discard --workspace W --id D --yes", Short: "Delete a divergence and the bytes it kept", Args: cobra.NoArgs}
+	discard.Flags().StringVar(&id, "id", "", "divergence id")
+	discard.MarkFlagRequired("id")
+	cmdutil.AddYesFlag(discard, &yes)
+	discard.RunE = func(cmd *cobra.Command, _ []string) error {
+		client, ws, err := f.WorkspaceClient()
+		if err != nil {
+			return err
+		}
+		if err := f.Confirm(cmd.Context(), yes, "discard a divergence", fmt.Sprintf("Delete divergence %s of %q and its kept bytes for good?", id, ws)); err != nil {
+			return err
+		}
+		if err := client.DiscardDivergence(cmd.Context(), ws, id); err != nil {
+			return err
+		}
+		fmt.Fprintf(f.Env.Stdout, "Divergence %s discarded.\n", id)
+		return nil
+	}
+	return discard
 }

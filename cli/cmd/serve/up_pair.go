@@ -54,33 +54,8 @@ func upPair(ctx context.Context, f *cmdutil.Factory, base server.Config, workspa
 		return err
 	}
 	token := strings.TrimSpace(string(b))
-	pc := httpapi.NewClient([]string{primary.Endpoint()}, token)
-	sc := httpapi.NewClient([]string{secondary.Endpoint()}, token)
-
-	for _, link := range []struct {
-		c    *httpapi.Client
-		peer *server.Server
-	}{{pc, secondary}, {sc, primary}} {
-		if _, err := link.c.AddRegion(ctx, link.peer.Config.Region, link.peer.Endpoint(), token); err != nil {
-			return fmt.Errorf("register region %s: %w", link.peer.Config.Region, err)
-		}
-	}
-	created := false
-	if _, err := pc.FindWorkspace(ctx, workspace); tandem.IsCode(err, tandem.ENotFound) {
-		if err := pc.CreateWorkspace(ctx, &tandem.Workspace{Name: workspace}); err != nil {
-			return fmt.Errorf("create workspace %q: %w", workspace, err)
-		}
-		created = true
-	} else if err != nil {
-		return err
-	}
-	paired := "existing"
-	if _, err := pc.PairStatus(ctx, workspace); tandem.IsCode(err, tandem.ENotFound) {
-		if _, err := pc.CreatePair(ctx, tandem.PairRequest{Workspace: workspace, SecondaryRegion: names[1], Tier: tandem.TierHotWarm}); err != nil {
-			return fmt.Errorf("pair workspace %q: %w", workspace, err)
-		}
-		paired = "created"
-	} else if err != nil {
+	created, paired, err := linkPair(ctx, primary, secondary, names[1], token, workspace)
+	if err != nil {
 		return err
 	}
 
@@ -116,6 +91,41 @@ func upPair(ctx context.Context, f *cmdutil.Factory, base server.Config, workspa
 	<-ctx.Done()
 	f.Note("Shutting down...")
 	return nil
+}
+
+// linkPair registers the two regions with each other, creates the workspace
+// in the primary unless it exists, and pairs it hot/warm with the secondary
+// (region secondaryName) unless it is paired. It tells whether it created the workspace and
+// whether the pair is "created" or "existing".
+func linkPair(ctx context.Context, primary, secondary *server.Server, secondaryName, token, workspace string) (created bool, paired string, err error) {
+	pc := httpapi.NewClient([]string{primary.Endpoint()}, token)
+	sc := httpapi.NewClient([]string{secondary.Endpoint()}, token)
+	for _, link := range []struct {
+		c    *httpapi.Client
+		peer *server.Server
+	}{{pc, secondary}, {sc, primary}} {
+		if _, err := link.c.AddRegion(ctx, link.peer.Config.Region, link.peer.Endpoint(), token); err != nil {
+			return false, "", fmt.Errorf("register region %s: %w", link.peer.Config.Region, err)
+		}
+	}
+	if _, err := pc.FindWorkspace(ctx, workspace); tandem.IsCode(err, tandem.ENotFound) {
+		if err := pc.CreateWorkspace(ctx, &tandem.Workspace{Name: workspace}); err != nil {
+			return false, "", fmt.Errorf("create workspace %q: %w", workspace, err)
+		}
+		created = true
+	} else if err != nil {
+		return false, "", err
+	}
+	paired = "existing"
+	if _, err := pc.PairStatus(ctx, workspace); tandem.IsCode(err, tandem.ENotFound) {
+		if _, err := pc.CreatePair(ctx, tandem.PairRequest{Workspace: workspace, SecondaryRegion: secondaryName, Tier: tandem.TierHotWarm}); err != nil {
+			return false, "", fmt.Errorf("pair workspace %q: %w", workspace, err)
+		}
+		paired = "created"
+	} else if err != nil {
+		return false, "", err
+	}
+	return created, paired, nil
 }
 
 // pairListens returns the listen addresses of the two regions: the given

@@ -14,9 +14,8 @@ import (
 )
 
 // NewCmdValidate returns `tandem validate`, which checks Azure ML CLI v2 YAML
-// files offline: no server, no
-// config. Each file gets "FILE: ok (KIND/TYPE)" or one line per problem on
-// stdout.
+// files offline: no server, no config. Each file gets "FILE: ok (KIND/TYPE)"
+// or one line per problem on stdout.
 func NewCmdValidate(f *cmdutil.Factory) *cobra.Command {
 	var (
 		files []string
