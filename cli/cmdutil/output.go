@@ -28,6 +28,7 @@ var outputFormats = []string{string(FormatTable), string(FormatJSON), string(For
 // FormatNames lists the output formats for help texts: "table, json, yaml".
 func FormatNames() string { return strings.Join(outputFormats, ", ") }
 
+// String and Type make OutputFormat a pflag.Value.
 func (f *OutputFormat) String() string { return string(*f) }
 func (f *OutputFormat) Type() string   { return "format" }
 
@@ -87,6 +88,7 @@ type Table struct {
 // Add appends a row.
 func (t *Table) Add(cells ...string) { t.rows = append(t.rows, cells) }
 
+// WriteTable writes the header and the rows in aligned columns.
 func (t *Table) WriteTable(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	writeRow(tw, t.Header)
@@ -107,6 +109,7 @@ func writeRow(w io.Writer, cells []string) {
 // Details is one item shown as "Field:  value" lines. Empty values show "-".
 type Details [][2]string
 
+// WriteTable writes one aligned "Field:  value" line per field.
 func (d Details) WriteTable(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, f := range d {
