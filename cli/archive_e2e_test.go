@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/tandemml/tandem"
+	"github.com/tandemml/tandem/cli/cmd/archive"
+	"github.com/tandemml/tandem/cli/cmdutil"
 	"github.com/tandemml/tandem/sqlstore/sqltest"
 )
 
@@ -42,8 +44,8 @@ func TestE2EArchive(t *testing.T) {
 	t.Logf("import target flags: %v (empty: SQLite + files)", dstFlags)
 	_, dstEP, dstTok := startServer(t, append([]string{"--region", "westus"}, dstFlags...)...)
 	dir := t.TempDir()
-	src := map[string]string{EnvEndpoint: srcEP, EnvToken: srcTok, EnvWorkspace: "mlw-src"}
-	dst := map[string]string{EnvEndpoint: dstEP, EnvToken: dstTok}
+	src := map[string]string{cmdutil.EnvEndpoint: srcEP, cmdutil.EnvToken: srcTok, cmdutil.EnvWorkspace: "mlw-src"}
+	dst := map[string]string{cmdutil.EnvEndpoint: dstEP, cmdutil.EnvToken: dstTok}
 
 	writeArchiveFiles(t, dir, map[string]string{
 		"model.yml":      "name: clf\npath: model.pkl\ntype: custom_model\ndescription: a classifier\ntags:\n  team: vision\n",
@@ -109,7 +111,7 @@ func TestE2EArchive(t *testing.T) {
 
 	// Export everything, secrets encrypted.
 	wantExit(t, dir, src, 2, "passphrase", "workspace", "export", "--output", "w.tar", "--include", "all")
-	exp := decode[exportResult](t, mustRun(t, dir, src, "workspace", "export", "--output", "w.tar", "--include", "all", "--passphrase-file", "pass.txt", "-O", "json"))
+	exp := decode[archive.ExportResult](t, mustRun(t, dir, src, "workspace", "export", "--output", "w.tar", "--include", "all", "--passphrase-file", "pass.txt", "-O", "json"))
 	tarBytes, err := os.ReadFile(filepath.Join(dir, "w.tar"))
 	if err != nil || int64(len(tarBytes)) != exp.Bytes {
 		t.Fatalf("archive file: %d bytes, %v; export said %d", len(tarBytes), err, exp.Bytes)
@@ -129,7 +131,7 @@ func TestE2EArchive(t *testing.T) {
 	if !rep.WorkspaceCreated || rep.SourceRegion != "eastus" || rep.Resources[tandem.ImportCreated] < 9 || len(rep.Conflicts) != 0 {
 		t.Fatalf("import report %+v", rep)
 	}
-	dst[EnvWorkspace] = "mlw-dst"
+	dst[cmdutil.EnvWorkspace] = "mlw-dst"
 	digest := func(env map[string]string) string {
 		d := decode[tandem.WorkspaceDigest](t, mustRun(t, dir, env, "workspace", "digest", "--content", "--verify-blobs", "-o", "json"))
 		return d.Digest
@@ -184,7 +186,7 @@ func TestE2EArchive(t *testing.T) {
 	mustRun(t, dir, src, "workspace", "export", "--output", "k.tar", "--include", "secrets", "--recipient", rcpt)
 	wantExit(t, dir, dst, 2, "--identity-file", "workspace", "import", "--file", "k.tar", "--name", "mlw-keys")
 	mustRun(t, dir, dst, "workspace", "import", "--file", "k.tar", "--name", "mlw-keys", "--identity-file", "dr.key")
-	keys := map[string]string{EnvEndpoint: dstEP, EnvToken: dstTok, EnvWorkspace: "mlw-keys"}
+	keys := map[string]string{cmdutil.EnvEndpoint: dstEP, cmdutil.EnvToken: dstTok, cmdutil.EnvWorkspace: "mlw-keys"}
 	if out := mustRun(t, dir, keys, "secret", "get", "--name", "api-key"); out.stdout != "v4lue-1" {
 		t.Fatalf("secret imported with the identity: %q", out.stdout)
 	}
@@ -192,7 +194,7 @@ func TestE2EArchive(t *testing.T) {
 	// A conflicting version is listed, and the command exits 4.
 	mustRun(t, dir, dst, "workspace", "create", "--name", "mlw-other")
 	writeArchiveFiles(t, dir, map[string]string{"other/model.yml": "name: clf\nversion: \"1\"\npath: model.pkl\ntype: custom_model\n", "other/model.pkl": "other weights"})
-	other := map[string]string{EnvEndpoint: dstEP, EnvToken: dstTok, EnvWorkspace: "mlw-other"}
+	other := map[string]string{cmdutil.EnvEndpoint: dstEP, cmdutil.EnvToken: dstTok, cmdutil.EnvWorkspace: "mlw-other"}
 	mustRun(t, dir, other, "model", "create", "-f", "other/model.yml")
 	r := runCLI(t, dir, other, "", "workspace", "import", "--file", "w.tar", "--passphrase-file", "pass.txt")
 	if r.code != 4 || !strings.Contains(r.stdout, "clf") || !strings.Contains(r.stderr, "1 resource(s) not written") {
@@ -211,7 +213,7 @@ func TestE2ERestore_Stacks(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			srv, ep, tok := startServer(t, flags...)
 			dir := t.TempDir()
-			env := map[string]string{EnvEndpoint: ep, EnvToken: tok, EnvWorkspace: "mlw"}
+			env := map[string]string{cmdutil.EnvEndpoint: ep, cmdutil.EnvToken: tok, cmdutil.EnvWorkspace: "mlw"}
 			writeArchiveFiles(t, dir, map[string]string{"model.yml": "name: clf\npath: model.pkl\ntype: custom_model\n", "model.pkl": "weights"})
 			ws := decode[tandem.Workspace](t, mustRun(t, dir, env, "workspace", "create", "--name", "mlw", "-o", "json"))
 			mustRun(t, dir, env, "model", "create", "-f", "model.yml")
@@ -227,7 +229,7 @@ func TestE2ERestore_Stacks(t *testing.T) {
 				}
 			}
 			_, ep, tok = startServer(t, fresh...)
-			env[EnvEndpoint], env[EnvToken] = ep, tok
+			env[cmdutil.EnvEndpoint], env[cmdutil.EnvToken] = ep, tok
 			wantExit(t, dir, env, 3, "not found", "workspace", "show")
 			rep := decode[tandem.RestoreReport](t, mustRun(t, dir, env, "workspace", "restore", "--workspace-id", ws.ID, "-o", "json"))
 			if rep.ID != ws.ID || rep.Resources[tandem.ImportCreated] != 1 {
@@ -253,7 +255,7 @@ func TestE2ERestore(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	env := map[string]string{EnvEndpoint: ep, EnvToken: strings.TrimSpace(string(tok)), EnvWorkspace: "mlw"}
+	env := map[string]string{cmdutil.EnvEndpoint: ep, cmdutil.EnvToken: strings.TrimSpace(string(tok)), cmdutil.EnvWorkspace: "mlw"}
 	writeArchiveFiles(t, dir, map[string]string{"model.yml": "name: clf\npath: model.pkl\ntype: custom_model\n", "model.pkl": "weights", "nb.ipynb": "{}"})
 	ws := decode[tandem.Workspace](t, mustRun(t, dir, env, "workspace", "create", "--name", "mlw", "-o", "json"))
 	mustRun(t, dir, env, "model", "create", "-f", "model.yml")
@@ -276,7 +278,7 @@ func TestE2ERestore(t *testing.T) {
 	}
 	srv = start(t, data, "server", "--listen", "127.0.0.1:0", "--data", "data")
 	out = srv.waitFor(t, "admin token: ")
-	env[EnvEndpoint] = listeningRE.FindStringSubmatch(out)[1]
+	env[cmdutil.EnvEndpoint] = listeningRE.FindStringSubmatch(out)[1]
 	wantExit(t, dir, env, 3, "not found", "workspace", "show")
 
 	r := runCLI(t, dir, env, "", "workspace", "restore", "--workspace-id", ws.ID, "-o", "json")

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/tandemml/tandem"
+	"github.com/tandemml/tandem/cli/cmdutil"
 )
 
 // corpusDir is the shared folder of real Azure ML CLI v2 YAML files.
@@ -84,11 +85,11 @@ func TestE2EAssets(t *testing.T) {
 		t.Run(stackName, func(t *testing.T) {
 			_, endpoint, token := startServer(t, flags...)
 			dir := t.TempDir()
-			env := map[string]string{EnvEndpoint: endpoint, EnvToken: token}
+			env := map[string]string{cmdutil.EnvEndpoint: endpoint, cmdutil.EnvToken: token}
 			for _, ws := range []string{"assets-a", "assets-b"} {
 				mustRun(t, dir, env, "workspace", "create", "--name", ws)
 			}
-			envA := map[string]string{EnvEndpoint: endpoint, EnvToken: token, EnvWorkspace: "assets-a"}
+			envA := map[string]string{cmdutil.EnvEndpoint: endpoint, cmdutil.EnvToken: token, cmdutil.EnvWorkspace: "assets-a"}
 			for _, c := range cases {
 				t.Run(c.kind+"/"+c.name, func(t *testing.T) {
 					file := filepath.Join(corpus, c.file)
@@ -123,7 +124,7 @@ func TestE2EAssets(t *testing.T) {
 					dl := filepath.Join(dir, "dl-"+c.name)
 					mustRun(t, dir, envA, c.kind, "download", "--name", c.name, "--version", "1", "--download-path", dl)
 					downloaded := filepath.Join(dl, c.name, c.kind+".yml")
-					envB := map[string]string{EnvEndpoint: endpoint, EnvToken: token, EnvWorkspace: "assets-b"}
+					envB := map[string]string{cmdutil.EnvEndpoint: endpoint, cmdutil.EnvToken: token, cmdutil.EnvWorkspace: "assets-b"}
 					copied := decode[tandem.Asset](t, mustRun(t, dir, envB, c.kind, "create", "-f", downloaded, "-o", "json"))
 					if got, want := fileDigests(copied.Files), fileDigests(created.Files); strings.Join(got, ",") != strings.Join(want, ",") {
 						t.Fatalf("re-created from download: files %v, want %v", got, want)

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/tandemml/tandem"
+	"github.com/tandemml/tandem/cli/cmdutil"
+	"github.com/tandemml/tandem/cli/cmdutil/cmdtest"
 )
 
 // TestE2ECodeSnapshot: a job's code snapshot leaves out what .amlignore
@@ -16,9 +18,9 @@ import (
 func TestE2ECodeSnapshot(t *testing.T) {
 	_, endpoint, token := startServer(t)
 	dir := t.TempDir()
-	env := map[string]string{EnvEndpoint: endpoint, EnvToken: token, EnvWorkspace: "code-ws"}
+	env := map[string]string{cmdutil.EnvEndpoint: endpoint, cmdutil.EnvToken: token, cmdutil.EnvWorkspace: "code-ws"}
 	mustRun(t, dir, env, "workspace", "create", "--name", "code-ws")
-	writeFiles(t, dir, map[string]string{
+	cmdtest.WriteFiles(t, dir, map[string]string{
 		"src/main.sh":      "ls -A | sort\n",
 		"src/.amlignore":   "*.ckpt\ncache/\n",
 		"src/model.ckpt":   "big",
@@ -43,9 +45,9 @@ func TestE2ECodeSnapshot(t *testing.T) {
 
 	// The job again, in another workspace, from its own YAML.
 	y := mustRun(t, dir, env, "job", "show", "--name", j.Name, "-o", "yaml").stdout
-	writeFiles(t, dir, map[string]string{"copy.yml": y})
+	cmdtest.WriteFiles(t, dir, map[string]string{"copy.yml": y})
 	mustRun(t, dir, env, "workspace", "create", "--name", "code-ws2")
-	env2 := map[string]string{EnvEndpoint: endpoint, EnvToken: token, EnvWorkspace: "code-ws2"}
+	env2 := map[string]string{cmdutil.EnvEndpoint: endpoint, cmdutil.EnvToken: token, cmdutil.EnvWorkspace: "code-ws2"}
 	c := decode[tandem.Job](t, mustRun(t, dir, env2, "job", "create", "-f", "copy.yml", "-o", "json"))
 	for !tandem.JobDone(c.Status) && time.Now().Before(deadline) {
 		time.Sleep(100 * time.Millisecond)

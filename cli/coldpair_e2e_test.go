@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tandemml/tandem"
+	"github.com/tandemml/tandem/cli/cmdutil"
 )
 
 // TestE2EPairHotCold pairs two `tandem server`s hot/cold from the command
@@ -25,8 +26,8 @@ func TestE2EPairHotCold(t *testing.T) {
 		}
 		return p
 	}
-	eastEnv := map[string]string{EnvEndpoint: eastEP, EnvToken: eastTok, EnvWorkspace: "vision"}
-	westEnv := map[string]string{EnvEndpoint: westEP, EnvToken: westTok, EnvWorkspace: "vision"}
+	eastEnv := map[string]string{cmdutil.EnvEndpoint: eastEP, cmdutil.EnvToken: eastTok, cmdutil.EnvWorkspace: "vision"}
+	westEnv := map[string]string{cmdutil.EnvEndpoint: westEP, cmdutil.EnvToken: westTok, cmdutil.EnvWorkspace: "vision"}
 	mustRun(t, dir, eastEnv, "region", "add", "--name", "westus", "--endpoint", westEP, "--token-file", tokenFile("west", westTok))
 	mustRun(t, dir, westEnv, "region", "add", "--name", "eastus", "--endpoint", eastEP, "--token-file", tokenFile("east", eastTok))
 	mustRun(t, dir, eastEnv, "workspace", "create", "--name", "vision")

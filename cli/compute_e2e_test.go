@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/tandemml/tandem"
+	"github.com/tandemml/tandem/cli/cmdutil"
 )
 
 // TestE2ECompute registers the corpus computes as they are under a 10-core
@@ -18,7 +19,7 @@ func TestE2ECompute(t *testing.T) {
 	corpus := corpusDir(t)
 	_, endpoint, token := startServer(t, "--quota-cores", "10")
 	dir := t.TempDir()
-	env := map[string]string{EnvEndpoint: endpoint, EnvToken: token, EnvWorkspace: "mlw-c"}
+	env := map[string]string{cmdutil.EnvEndpoint: endpoint, cmdutil.EnvToken: token, cmdutil.EnvWorkspace: "mlw-c"}
 	mustRun(t, dir, env, "workspace", "create", "--name", "mlw-c")
 	file := func(name string) string { return filepath.Join(corpus, "resources/compute", name) }
 

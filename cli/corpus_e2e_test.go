@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/tandemml/tandem"
+	"github.com/tandemml/tandem/cli/cmdutil"
 	"github.com/tandemml/tandem/spec"
 )
 
@@ -18,7 +19,7 @@ func TestE2ECorpusCreate(t *testing.T) {
 	corpus := corpusDir(t)
 	_, endpoint, token := startServer(t)
 	dir := t.TempDir()
-	env := map[string]string{EnvEndpoint: endpoint, EnvToken: token, EnvWorkspace: "mlw-corpus"}
+	env := map[string]string{cmdutil.EnvEndpoint: endpoint, cmdutil.EnvToken: token, cmdutil.EnvWorkspace: "mlw-corpus"}
 	mustRun(t, dir, env, "workspace", "create", "--name", "mlw-corpus")
 
 	created, missingRef := 0, 0

@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/tandemml/tandem"
+	"github.com/tandemml/tandem/cli/cmdutil"
+	"github.com/tandemml/tandem/cli/cmdutil/cmdtest"
 )
 
 // TestE2EDataByReference: a data asset whose path is on a datastore moves
@@ -18,9 +20,9 @@ func TestE2EDataByReference(t *testing.T) {
 	_, endpoint, token := startServer(t)
 	dir := t.TempDir()
 	env := func(ws string) map[string]string {
-		return map[string]string{EnvEndpoint: endpoint, EnvToken: token, EnvWorkspace: ws}
+		return map[string]string{cmdutil.EnvEndpoint: endpoint, cmdutil.EnvToken: token, cmdutil.EnvWorkspace: ws}
 	}
-	writeFiles(t, dir, map[string]string{
+	cmdtest.WriteFiles(t, dir, map[string]string{
 		"ds.yml":   "name: lake\ntype: azure_blob\naccount_name: acct\ncontainer_name: raw\n",
 		"data.yml": "name: clicks\nversion: 4\ntype: uri_folder\npath: azureml://datastores/lake/paths/clicks/2026/\ndescription: raw clicks\n",
 	})

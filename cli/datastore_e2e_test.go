@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/tandemml/tandem"
+	"github.com/tandemml/tandem/cli/cmdutil"
 )
 
 // TestE2EDatastores registers every datastore of the corpus with a known
@@ -22,7 +23,7 @@ func TestE2EDatastores(t *testing.T) {
 	}
 	dataDir := m[1]
 	dir := t.TempDir()
-	env := map[string]string{EnvEndpoint: endpoint, EnvToken: token, EnvWorkspace: "mlw-ds"}
+	env := map[string]string{cmdutil.EnvEndpoint: endpoint, cmdutil.EnvToken: token, cmdutil.EnvWorkspace: "mlw-ds"}
 	mustRun(t, dir, env, "workspace", "create", "--name", "mlw-ds")
 
 	cases := []struct{ file, name, typ, field string }{

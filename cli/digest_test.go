@@ -11,6 +11,8 @@ import (
 	"github.com/tandemml/tandem"
 	"github.com/tandemml/tandem/blobstore"
 	"github.com/tandemml/tandem/blobstore/blobtest"
+	"github.com/tandemml/tandem/cli/cmdutil"
+	"github.com/tandemml/tandem/cli/cmdutil/cmdtest"
 )
 
 func TestE2EDigest(t *testing.T) {
@@ -29,11 +31,11 @@ func testE2EDigest(t *testing.T, flags []string) {
 	if i := slices.Index(flags, "--storage"); i >= 0 {
 		storage = flags[i+1]
 	}
-	env := map[string]string{EnvEndpoint: endpoint, EnvToken: token}
-	wsEnv := map[string]string{EnvEndpoint: endpoint, EnvToken: token, EnvWorkspace: "mlw-digest"}
+	env := map[string]string{cmdutil.EnvEndpoint: endpoint, cmdutil.EnvToken: token}
+	wsEnv := map[string]string{cmdutil.EnvEndpoint: endpoint, cmdutil.EnvToken: token, cmdutil.EnvWorkspace: "mlw-digest"}
 	dir := t.TempDir()
 	ws := decode[tandem.Workspace](t, mustRun(t, dir, env, "workspace", "create", "--name", "mlw-digest", "--tags", "team=vision", "-o", "json"))
-	writeFiles(t, dir, map[string]string{"train.ipynb": `{"cells": []}`, "exp/a.py": "print(1)\n"})
+	cmdtest.WriteFiles(t, dir, map[string]string{"train.ipynb": `{"cells": []}`, "exp/a.py": "print(1)\n"})
 	mustRun(t, dir, wsEnv, "notebook", "upload", "--path", "train.ipynb")
 	mustRun(t, dir, wsEnv, "notebook", "upload", "--path", "exp", "--dest", "exp")
 
@@ -75,7 +77,7 @@ func testE2EDigest(t *testing.T, flags []string) {
 	// A workspace token may digest its own workspace, and only that.
 	mustRun(t, dir, env, "workspace", "create", "--name", "mlw-other")
 	tok := decode[map[string]string](t, mustRun(t, dir, env, "token", "create", "--name", "digest-ci", "--workspace", "mlw-digest", "-o", "json"))
-	scoped := map[string]string{EnvEndpoint: endpoint, EnvToken: tok["token"]}
+	scoped := map[string]string{cmdutil.EnvEndpoint: endpoint, cmdutil.EnvToken: tok["token"]}
 	withToken := decode[tandem.WorkspaceDigest](t, mustRun(t, dir, scoped, "workspace", "digest", "--name", "mlw-digest", "-o", "json"))
 	if withToken.Digest == d.Digest || withToken.Counts["token"] != 1 {
 		t.Fatalf("after a token was created: %s %v; want another digest counting one token", withToken.Digest, withToken.Counts)

@@ -13,6 +13,9 @@ import (
 
 	"github.com/tandemml/tandem"
 	"github.com/tandemml/tandem/blobstore/blobtest"
+	"github.com/tandemml/tandem/cli/cmd/version"
+	"github.com/tandemml/tandem/cli/cmdutil"
+	"github.com/tandemml/tandem/cli/cmdutil/cmdtest"
 	"github.com/tandemml/tandem/sqlstore/sqltest"
 )
 
@@ -143,11 +146,11 @@ func TestE2EServer(t *testing.T) {
 
 func testE2EServer(t *testing.T, flags []string) {
 	srv, endpoint, token := startServer(t, flags...)
-	env := map[string]string{EnvEndpoint: endpoint, EnvToken: token}
+	env := map[string]string{cmdutil.EnvEndpoint: endpoint, cmdutil.EnvToken: token}
 	dir := t.TempDir()
 
 	t.Run("Version", func(t *testing.T) {
-		v := decode[versionInfo](t, mustRun(t, dir, env, "version", "-o", "json"))
+		v := decode[version.Info](t, mustRun(t, dir, env, "version", "-o", "json"))
 		if v.Server == nil || v.Server.Region != "local" || v.Server.Endpoint != endpoint {
 			t.Fatalf("got %+v, want the server's region and endpoint", v.Server)
 		}
@@ -170,7 +173,7 @@ func testE2EServer(t *testing.T, flags []string) {
 			t.Fatalf("update printed %s", r.stdout)
 		}
 		// The configured workspace is the default name for show.
-		wsEnv := map[string]string{EnvEndpoint: endpoint, EnvToken: token, EnvWorkspace: "mlw-e2e"}
+		wsEnv := map[string]string{cmdutil.EnvEndpoint: endpoint, cmdutil.EnvToken: token, cmdutil.EnvWorkspace: "mlw-e2e"}
 		if r := mustRun(t, dir, wsEnv, "workspace", "show"); !strings.Contains(r.stdout, "E2E") {
 			t.Fatalf("show printed %s", r.stdout)
 		}
@@ -199,9 +202,9 @@ func testE2EServer(t *testing.T, flags []string) {
 		tokenFile := filepath.Join(dir, "admin.token")
 		os.WriteFile(tokenFile, []byte(token+"\n"), 0o600)
 		cfgDir := filepath.Join(dir, "project")
-		writeFiles(t, cfgDir, map[string]string{"config.json": `{"endpoints": ["` + endpoint + `"], "token_file": "../admin.token"}`})
+		cmdtest.WriteFiles(t, cfgDir, map[string]string{"config.json": `{"endpoints": ["` + endpoint + `"], "token_file": "../admin.token"}`})
 		mustRun(t, cfgDir, nil, "workspace", "create", "--name", "mlw-cfg", "--write-config")
-		cfg, err := LoadConfig(filepath.Join(cfgDir, "config.json"))
+		cfg, err := cmdutil.LoadConfig(filepath.Join(cfgDir, "config.json"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -231,13 +234,13 @@ func testE2EServer(t *testing.T, flags []string) {
 		if len(got) != 2 || got["name"] != "ci" || got["token"] == "" {
 			t.Fatalf("token create -o json = %s, want exactly name and token", r.stdout)
 		}
-		scoped := map[string]string{EnvEndpoint: endpoint, EnvToken: got["token"]}
+		scoped := map[string]string{cmdutil.EnvEndpoint: endpoint, cmdutil.EnvToken: got["token"]}
 		mustRun(t, dir, scoped, "workspace", "show", "--name", "mlw-tok")
 		wantExit(t, dir, scoped, 3, "", "workspace", "show", "--name", "mlw-other") // other workspaces are invisible
 		wantExit(t, dir, scoped, 5, "region admin", "workspace", "create", "--name", "mlw-more")
 
 		// TANDEM_WORKSPACE does not scope a token; only --workspace does.
-		adminEnv := map[string]string{EnvEndpoint: endpoint, EnvToken: token, EnvWorkspace: "mlw-tok"}
+		adminEnv := map[string]string{cmdutil.EnvEndpoint: endpoint, cmdutil.EnvToken: token, cmdutil.EnvWorkspace: "mlw-tok"}
 		mustRun(t, dir, adminEnv, "token", "create", "--name", "admin2")
 		list := decode[[]tandem.Token](t, mustRun(t, dir, env, "token", "list", "-o", "json"))
 		for _, tok := range list {
@@ -252,7 +255,7 @@ func testE2EServer(t *testing.T, flags []string) {
 
 	t.Run("Notebooks", func(t *testing.T) {
 		mustRun(t, dir, env, "workspace", "create", "--name", "mlw-nb")
-		nbEnv := map[string]string{EnvEndpoint: endpoint, EnvToken: token, EnvWorkspace: "mlw-nb"}
+		nbEnv := map[string]string{cmdutil.EnvEndpoint: endpoint, cmdutil.EnvToken: token, cmdutil.EnvWorkspace: "mlw-nb"}
 		local := t.TempDir()
 		files := map[string]string{
 			"train.ipynb":          `{"cells": []}`,
@@ -261,7 +264,7 @@ func testE2EServer(t *testing.T, flags []string) {
 			"exp/deep/empty.txt":   "",
 			"exp/with space.ipynb": "space",
 		}
-		writeFiles(t, local, files)
+		cmdtest.WriteFiles(t, local, files)
 		mustRun(t, local, nbEnv, "notebook", "upload", "--path", "train.ipynb")
 		up := decode[[]tandem.Notebook](t, mustRun(t, local, nbEnv, "notebook", "upload", "--path", "exp", "--dest", "team/exp", "-o", "json"))
 		if len(up) != 4 {
@@ -341,7 +344,7 @@ func TestE2EUp(t *testing.T) {
 		}
 	}
 	endpoint := listeningRE.FindStringSubmatch(out)[1]
-	cfg, err := LoadConfig(filepath.Join(dir, "config.json"))
+	cfg, err := cmdutil.LoadConfig(filepath.Join(dir, "config.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -355,7 +358,7 @@ func TestE2EUp(t *testing.T) {
 	if list := decode[[]tandem.Workspace](t, r); len(list) != 1 || list[0].Name != "default" {
 		t.Fatalf("workspace list = %s", r.stdout)
 	}
-	writeFiles(t, dir, map[string]string{"x.ipynb": "{}"})
+	cmdtest.WriteFiles(t, dir, map[string]string{"x.ipynb": "{}"})
 	mustRun(t, dir, nil, "notebook", "upload", "--path", "x.ipynb")
 	if code := up.stop(t); code != 0 {
 		t.Fatalf("up exited with %d after interrupt, want 0; stderr: %s", code, up.stderr)
@@ -372,10 +375,10 @@ func TestE2EUp(t *testing.T) {
 	// A config.json that is not Tandem's is left alone.
 	azure := t.TempDir()
 	const azureConfig = `{"subscription_id": "s", "resource_group": "r", "workspace_name": "mlw"}`
-	writeFiles(t, azure, map[string]string{"config.json": azureConfig})
+	cmdtest.WriteFiles(t, azure, map[string]string{"config.json": azureConfig})
 	up3 := start(t, azure, "up", "--listen", "127.0.0.1:0")
 	out = up3.waitFor(t, "Press Ctrl+C to stop.")
-	if !strings.Contains(out, "is not Tandem's: left it unchanged") || !strings.Contains(out, "export "+EnvEndpoint+"=") {
+	if !strings.Contains(out, "is not Tandem's: left it unchanged") || !strings.Contains(out, "export "+cmdutil.EnvEndpoint+"=") {
 		t.Errorf("up did not explain the foreign config.json:\n%s", out)
 	}
 	if data, _ := os.ReadFile(filepath.Join(azure, "config.json")); string(data) != azureConfig {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tandemml/tandem"
+	"github.com/tandemml/tandem/cli/cmdutil"
 )
 
 // TestE2EJobs runs corpus command jobs on local compute through the CLI.
@@ -15,9 +16,9 @@ func TestE2EJobs(t *testing.T) {
 	corpus := corpusDir(t)
 	_, endpoint, token := startServer(t)
 	dir := t.TempDir()
-	env := map[string]string{EnvEndpoint: endpoint, EnvToken: token}
+	env := map[string]string{cmdutil.EnvEndpoint: endpoint, cmdutil.EnvToken: token}
 	mustRun(t, dir, env, "workspace", "create", "--name", "jobs")
-	env[EnvWorkspace] = "jobs"
+	env[cmdutil.EnvWorkspace] = "jobs"
 
 	waitDone := func(name string) tandem.Job {
 		t.Helper()

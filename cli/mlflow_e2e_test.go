@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/tandemml/tandem"
+	"github.com/tandemml/tandem/cli/cmd/token"
+	"github.com/tandemml/tandem/cli/cmdutil"
 )
 
 // trainScript logs to its run the way MLflow's Python client does: plain
@@ -132,10 +134,10 @@ func TestE2EMLflowTracking(t *testing.T) {
 func testE2EMLflowTracking(t *testing.T, flags []string) {
 	_, endpoint, admin := startServer(t, flags...)
 	dir := t.TempDir()
-	env := map[string]string{EnvEndpoint: endpoint, EnvToken: admin}
+	env := map[string]string{cmdutil.EnvEndpoint: endpoint, cmdutil.EnvToken: admin}
 	mustRun(t, dir, env, "workspace", "create", "--name", "tracking")
-	env[EnvWorkspace] = "tracking"
-	tok := decode[tokenSecret](t, mustRun(t, dir, env, "token", "create", "--name", "ci", "--workspace", "tracking", "-o", "json"))
+	env[cmdutil.EnvWorkspace] = "tracking"
+	tok := decode[token.Secret](t, mustRun(t, dir, env, "token", "create", "--name", "ci", "--workspace", "tracking", "-o", "json"))
 	if tok.Token == "" {
 		t.Fatal("token create printed no secret")
 	}

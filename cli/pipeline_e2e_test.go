@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tandemml/tandem"
+	"github.com/tandemml/tandem/cli/cmdutil"
 )
 
 // waitJobDone polls `job show` until the job ends.
@@ -46,9 +47,9 @@ func TestE2ECorpusJobs(t *testing.T) {
 		t.Run(stack, func(t *testing.T) {
 			_, endpoint, token := startServer(t, flags...)
 			dir := t.TempDir()
-			env := map[string]string{EnvEndpoint: endpoint, EnvToken: token}
+			env := map[string]string{cmdutil.EnvEndpoint: endpoint, cmdutil.EnvToken: token}
 			mustRun(t, dir, env, "workspace", "create", "--name", "corpus")
-			env[EnvWorkspace] = "corpus"
+			env[cmdutil.EnvWorkspace] = "corpus"
 			for _, c := range []struct {
 				file string
 				// logs: step ("" for a command job) -> text its log has
@@ -95,9 +96,9 @@ func TestE2EPipelines(t *testing.T) {
 func testE2EPipelines(t *testing.T, flags []string) {
 	_, endpoint, token := startServer(t, flags...)
 	dir := t.TempDir()
-	env := map[string]string{EnvEndpoint: endpoint, EnvToken: token}
+	env := map[string]string{cmdutil.EnvEndpoint: endpoint, cmdutil.EnvToken: token}
 	mustRun(t, dir, env, "workspace", "create", "--name", "pipes")
-	env[EnvWorkspace] = "pipes"
+	env[cmdutil.EnvWorkspace] = "pipes"
 
 	write := func(rel, body string) string {
 		p := filepath.Join(dir, rel)
@@ -203,7 +204,7 @@ jobs:
 	}
 	copied := write("copy/pipeline.yml", y)
 	mustRun(t, dir, env, "workspace", "create", "--name", "pipes-copy")
-	env2 := map[string]string{EnvEndpoint: endpoint, EnvToken: token, EnvWorkspace: "pipes-copy"}
+	env2 := map[string]string{cmdutil.EnvEndpoint: endpoint, cmdutil.EnvToken: token, cmdutil.EnvWorkspace: "pipes-copy"}
 	c := decode[tandem.Job](t, mustRun(t, dir, env2, "job", "create", "-f", copied, "-o", "json"))
 	c = waitJobDone(t, dir, env2, c.Name)
 	if c.Status != tandem.JobCompleted || len(c.Steps) != 2 {
@@ -217,7 +218,7 @@ jobs:
 	scoped := decode[struct {
 		Token string `json:"token"`
 	}](t, mustRun(t, dir, env, "token", "create", "--name", "copy-only", "--workspace", "pipes-copy", "-o", "json"))
-	env3 := map[string]string{EnvEndpoint: endpoint, EnvToken: scoped.Token, EnvWorkspace: "pipes-copy"}
+	env3 := map[string]string{cmdutil.EnvEndpoint: endpoint, cmdutil.EnvToken: scoped.Token, cmdutil.EnvWorkspace: "pipes-copy"}
 	r3 := runCLI(t, dir, env3, "", "job", "create", "-f", copied)
 	if r3.code == 0 || !strings.Contains(r3.stderr, `workspace "pipes"`) {
 		t.Fatalf("a token scoped to the copy pulled the source's code: exit %d, %s", r3.code, r3.stderr)
@@ -250,9 +251,9 @@ func TestE2EJobInputs(t *testing.T) {
 		t.Run(stack, func(t *testing.T) {
 			_, endpoint, token := startServer(t, flags...)
 			dir := t.TempDir()
-			env := map[string]string{EnvEndpoint: endpoint, EnvToken: token}
+			env := map[string]string{cmdutil.EnvEndpoint: endpoint, cmdutil.EnvToken: token}
 			mustRun(t, dir, env, "workspace", "create", "--name", "inputs")
-			env[EnvWorkspace] = "inputs"
+			env[cmdutil.EnvWorkspace] = "inputs"
 			os.MkdirAll(filepath.Join(dir, "rows"), 0o755)
 			os.WriteFile(filepath.Join(dir, "rows", "r.csv"), []byte("x\n1\n"), 0o644)
 			os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("a note\n"), 0o644)

@@ -3,16 +3,15 @@ package cli
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"io/fs"
 	"net"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 
 	"github.com/tandemml/tandem"
+	"github.com/tandemml/tandem/cli/cmdutil"
+	"github.com/tandemml/tandem/cli/cmdutil/cmdtest"
 )
 
 // syncBuffer is a bytes.Buffer safe to read while a command writes to it.
@@ -48,7 +47,7 @@ func runCLI(t *testing.T, dir string, env map[string]string, stdin string, args 
 		Stdin:  strings.NewReader(stdin),
 		Stdout: &stdout,
 		Stderr: &stderr,
-		Getenv: mapEnv(env),
+		Getenv: cmdtest.MapEnv(env),
 		Dir:    dir,
 	})
 	return result{code: code, stdout: stdout.String(), stderr: stderr.String()}
@@ -67,7 +66,7 @@ func closedEndpoint(t *testing.T) string {
 }
 
 func TestUsageErrors(t *testing.T) {
-	env := map[string]string{EnvToken: "t", EnvWorkspace: "ws", EnvEndpoint: "http://127.0.0.1:1"}
+	env := map[string]string{cmdutil.EnvToken: "t", cmdutil.EnvWorkspace: "ws", cmdutil.EnvEndpoint: "http://127.0.0.1:1"}
 	tests := []struct {
 		name string
 		args []string
@@ -111,7 +110,7 @@ func TestUsageErrors(t *testing.T) {
 
 func TestNoToken(t *testing.T) {
 	r := runCLI(t, t.TempDir(), nil, "", "workspace", "list")
-	if r.code != 5 || !strings.Contains(r.stderr, "no token found") || !strings.Contains(r.stderr, EnvToken) {
+	if r.code != 5 || !strings.Contains(r.stderr, "no token found") || !strings.Contains(r.stderr, cmdutil.EnvToken) {
 		t.Fatalf("got exit %d, stderr %q; want 5 and a message saying how to provide a token", r.code, r.stderr)
 	}
 }
@@ -125,22 +124,8 @@ func TestTagsAzureStyle(t *testing.T) {
 	}
 }
 
-func TestParseTags(t *testing.T) {
-	got, err := parseTags([]string{"team=vision", "stage=", "flag", "url=a=b"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := map[string]string{"team": "vision", "stage": "", "flag": "", "url": "a=b"}
-	if fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Fatalf("got %v, want %v", got, want)
-	}
-	if got, err := parseTags([]string{""}); got != nil || err != nil {
-		t.Fatalf("parseTags('') = %v, %v; want nil, nil (clear)", got, err)
-	}
-}
-
 func TestConfirmation(t *testing.T) {
-	env := map[string]string{EnvToken: "t", EnvWorkspace: "mlw-dev", EnvEndpoint: closedEndpoint(t)}
+	env := map[string]string{cmdutil.EnvToken: "t", cmdutil.EnvWorkspace: "mlw-dev", cmdutil.EnvEndpoint: closedEndpoint(t)}
 	t.Run("RefusedWithoutTerminal", func(t *testing.T) {
 		for _, args := range [][]string{
 			{"workspace", "delete"}, // the name defaults to the configured workspace
@@ -173,8 +158,8 @@ func TestConfirmation(t *testing.T) {
 	} {
 		t.Run("Terminal"+tt.name, func(t *testing.T) {
 			var stderr bytes.Buffer
-			a := &app{env: Env{Stdin: strings.NewReader(tt.answer), Stderr: &stderr, StdinTerminal: true}}
-			err := a.confirm(context.Background(), false, "delete workspace \"w\"", "Delete workspace \"w\"?")
+			f := cmdutil.NewFactory(cmdutil.Env{Stdin: strings.NewReader(tt.answer), Stderr: &stderr, StdinTerminal: true})
+			err := f.Confirm(context.Background(), false, "delete workspace \"w\"", "Delete workspace \"w\"?")
 			if (err == nil) != tt.ok {
 				t.Fatalf("confirm(%q) = %v, want ok=%v", tt.answer, err, tt.ok)
 			}
@@ -186,7 +171,7 @@ func TestConfirmation(t *testing.T) {
 }
 
 func TestUnreachableServer(t *testing.T) {
-	env := map[string]string{EnvToken: "t", EnvWorkspace: "w", EnvEndpoint: closedEndpoint(t)}
+	env := map[string]string{cmdutil.EnvToken: "t", cmdutil.EnvWorkspace: "w", cmdutil.EnvEndpoint: closedEndpoint(t)}
 	for _, args := range [][]string{
 		{"workspace", "list"},
 		{"notebook", "list"},
@@ -200,7 +185,7 @@ func TestUnreachableServer(t *testing.T) {
 }
 
 func TestVersionWithoutServer(t *testing.T) {
-	env := map[string]string{EnvEndpoint: closedEndpoint(t)}
+	env := map[string]string{cmdutil.EnvEndpoint: closedEndpoint(t)}
 	r := runCLI(t, t.TempDir(), env, "", "version", "-o", "json")
 	if r.code != 0 {
 		t.Fatalf("exit %d, want 0; stderr: %s", r.code, r.stderr)
@@ -218,69 +203,5 @@ func TestCompletion(t *testing.T) {
 	r := runCLI(t, t.TempDir(), nil, "", "completion", "bash")
 	if r.code != 0 || !strings.Contains(r.stdout, "bash completion") {
 		t.Fatalf("exit %d, stdout starts %.80q; want a bash completion script", r.code, r.stdout)
-	}
-}
-
-func TestExitCodes(t *testing.T) {
-	ctx := context.Background()
-	canceled, cancel := context.WithCancel(ctx)
-	cancel()
-	tests := []struct {
-		name    string
-		ctx     context.Context
-		err     error
-		running bool
-		want    int
-	}{
-		{"OK", ctx, nil, true, 0},
-		{"Usage", ctx, errors.New(`unknown flag: --x`), false, 2},
-		{"Invalid", ctx, tandem.Errorf(tandem.EInvalid, "bad"), true, 2},
-		{"TooLarge", ctx, tandem.Errorf(tandem.ETooLarge, "big"), true, 2},
-		{"NotFound", ctx, tandem.Errorf(tandem.ENotFound, "no"), true, 3},
-		{"WrappedNotFound", ctx, fmt.Errorf("find: %w", tandem.Errorf(tandem.ENotFound, "no")), true, 3},
-		{"Conflict", ctx, tandem.Errorf(tandem.EConflict, "dup"), true, 4},
-		{"Unauthorized", ctx, tandem.Errorf(tandem.EUnauthorized, "who"), true, 5},
-		{"Forbidden", ctx, tandem.Errorf(tandem.EForbidden, "no"), true, 5},
-		{"Unavailable", ctx, tandem.Errorf(tandem.EUnavailable, "down"), true, 6},
-		{"LocalSyscallError", ctx, fmt.Errorf("mkdir: %w", syscall.ENOSPC), true, 1},
-		{"NotPrimary", ctx, tandem.Errorf(tandem.ENotPrimary, "secondary"), true, 7},
-		{"Corrupt", ctx, tandem.Errorf(tandem.ECorrupt, "sha"), true, 8},
-		{"Internal", ctx, tandem.Errorf(tandem.EInternal, "bug"), true, 1},
-		{"UnknownCode", ctx, tandem.Errorf("FromTheFuture", "x"), true, 1},
-		{"Other", ctx, errors.New("boom"), true, 1},
-		{"LocalFileMissing", ctx, fmt.Errorf("open: %w", fs.ErrNotExist), true, 3},
-		{"Interrupted", canceled, context.Canceled, true, 130},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := exitStatus(errorCode(tt.ctx, tt.err, tt.running)); got != tt.want {
-				t.Fatalf("exit status %d, want %d", got, tt.want)
-			}
-		})
-	}
-}
-
-func TestErrorText(t *testing.T) {
-	tests := []struct {
-		name string
-		err  error
-		want string
-	}{
-		{"Message", tandem.Errorf(tandem.ENotFound, "workspace \"x\" not found"), "workspace \"x\" not found"},
-		{"TargetInMessage", tandem.Errorf(tandem.EInvalid, "invalid workspace name").WithTarget("name"), "invalid workspace name"},
-		{"TargetAdded", tandem.Errorf(tandem.EConflict, "already exists").WithTarget("mlw-dev"), "already exists (mlw-dev)"},
-		{"NotPrimary", tandem.Errorf(tandem.ENotPrimary, "workspace is a read-only secondary").WithTarget("http://east:7070"),
-			"workspace is a read-only secondary (primary: http://east:7070)"},
-		{"WrappedKeepsContext", fmt.Errorf("create workspace %q: %w", "w", tandem.Errorf(tandem.EConflict, "name in use")),
-			"create workspace \"w\": name in use"},
-		{"Local", errors.New("open x.ipynb: permission denied"), "open x.ipynb: permission denied"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			code := errorCode(context.Background(), tt.err, true)
-			if got := errorText(tt.err, code, nil); got != tt.want {
-				t.Fatalf("got %q, want %q", got, tt.want)
-			}
-		})
 	}
 }

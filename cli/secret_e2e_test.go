@@ -20,6 +20,7 @@ import (
 
 	"github.com/tandemml/tandem"
 	"github.com/tandemml/tandem/blobstore"
+	"github.com/tandemml/tandem/cli/cmdutil"
 )
 
 // secretValue returns a random value that cannot appear anywhere by chance.
@@ -63,7 +64,7 @@ func testE2ESecrets(t *testing.T, flags []string) {
 		t.Fatalf("no data directory in %q", srv.stdout)
 	}
 	dataDir := m[1]
-	env := map[string]string{EnvEndpoint: endpoint, EnvToken: token, EnvWorkspace: "mlw-vault"}
+	env := map[string]string{cmdutil.EnvEndpoint: endpoint, cmdutil.EnvToken: token, cmdutil.EnvWorkspace: "mlw-vault"}
 	dir := t.TempDir()
 	mustRun(t, dir, env, "workspace", "create", "--name", "mlw-vault")
 
@@ -161,19 +162,19 @@ func testE2ESecrets(t *testing.T, flags []string) {
 		wantExit(t, dir, env, 3, "", "secret", "set", "--name", "a", "--file", "missing.bin")
 		wantExit(t, dir, env, 3, `secret "nope" not found`, "secret", "get", "--name", "nope")
 		wantExit(t, dir, env, 3, `secret "nope" not found`, "secret", "show", "--name", "nope")
-		noWS := map[string]string{EnvEndpoint: endpoint, EnvToken: token}
+		noWS := map[string]string{cmdutil.EnvEndpoint: endpoint, cmdutil.EnvToken: token}
 		wantExit(t, dir, noWS, 2, "no workspace given", "secret", "list")
 	})
 
 	t.Run("Access", func(t *testing.T) {
 		got := decode[map[string]string](t, run(env, "", "token", "create", "--name", "vault-ci", "--workspace", "mlw-vault", "-o", "json"))
-		scoped := map[string]string{EnvEndpoint: endpoint, EnvToken: got["token"], EnvWorkspace: "mlw-vault"}
+		scoped := map[string]string{cmdutil.EnvEndpoint: endpoint, cmdutil.EnvToken: got["token"], cmdutil.EnvWorkspace: "mlw-vault"}
 		if v := get(scoped, "from-file"); !bytes.Equal(v, fromFile) {
 			t.Fatalf("scoped get: got %q", v)
 		}
 		wantExit(t, dir, scoped, 5, "region admin", "vault", "rotate-key")
 		run(env, "", "workspace", "create", "--name", "mlw-other")
-		other := map[string]string{EnvEndpoint: endpoint, EnvToken: got["token"], EnvWorkspace: "mlw-other"}
+		other := map[string]string{cmdutil.EnvEndpoint: endpoint, cmdutil.EnvToken: got["token"], cmdutil.EnvWorkspace: "mlw-other"}
 		wantExit(t, dir, other, 3, "", "secret", "list")
 	})
 
@@ -360,7 +361,7 @@ func TestE2EServerKeyFile(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(m[1], "vault.key")); err == nil {
 			t.Fatal("a key file was created in the data directory despite --key-file")
 		}
-		env := map[string]string{EnvEndpoint: endpoint, EnvToken: token, EnvWorkspace: "w-keys"}
+		env := map[string]string{cmdutil.EnvEndpoint: endpoint, cmdutil.EnvToken: token, cmdutil.EnvWorkspace: "w-keys"}
 		dir := t.TempDir()
 		mustRun(t, dir, env, "workspace", "create", "--name", "w-keys")
 		mustRun(t, dir, env, "secret", "set", "--name", "a", "--value", "v")

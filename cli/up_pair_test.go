@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/tandemml/tandem"
+	"github.com/tandemml/tandem/cli/cmdutil"
+	"github.com/tandemml/tandem/cli/cmdutil/cmdtest"
 )
 
 // TestE2EUpTwoRegions runs `tandem up --regions 2` and uses it the way the
@@ -21,17 +23,17 @@ func TestE2EUpTwoRegions(t *testing.T) {
 		t.Fatalf("want two listening lines in:\n%s", out)
 	}
 	primary, secondary := m[0][1], m[1][1]
-	cfg, err := LoadConfig(filepath.Join(dir, "config.json"))
+	cfg, err := cmdutil.LoadConfig(filepath.Join(dir, "config.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(cfg.Endpoints) != 2 || cfg.Endpoints[0] != primary || cfg.Endpoints[1] != secondary {
 		t.Fatalf("config.json endpoints = %v, want [%s %s]", cfg.Endpoints, primary, secondary)
 	}
-	writeFiles(t, dir, map[string]string{"x.ipynb": `{"cells": []}`})
+	cmdtest.WriteFiles(t, dir, map[string]string{"x.ipynb": `{"cells": []}`})
 	mustRun(t, dir, nil, "notebook", "upload", "--path", "x.ipynb")
 
-	onSecondary := map[string]string{EnvEndpoint: secondary}
+	onSecondary := map[string]string{cmdutil.EnvEndpoint: secondary}
 	caughtUp := decode[tandem.PairStatus](t, mustRun(t, dir, onSecondary, "pair", "status", "--workspace", "default", "--wait", "20s", "-o", "json"))
 	if r := caughtUp.Replication; r.AppliedSeq != r.PrimarySeq || r.AppliedSeq < 2 {
 		t.Fatalf("pair status --wait returned before catching up: %+v", r)
@@ -55,7 +57,7 @@ func TestE2EUpTwoRegions(t *testing.T) {
 	if failover.ToRegion != "westus" || failover.NewEpoch != 2 {
 		t.Fatalf("failover: %+v", failover)
 	}
-	writeFiles(t, dir, map[string]string{"after.ipynb": `{"cells": [1]}`})
+	cmdtest.WriteFiles(t, dir, map[string]string{"after.ipynb": `{"cells": [1]}`})
 	r := mustRun(t, dir, nil, "notebook", "upload", "--path", "after.ipynb")
 	if !strings.Contains(r.stderr, "following the primary at "+secondary) {
 		t.Fatalf("upload after failover: stderr %q, want a note that it followed the primary", r.stderr)
