@@ -2,8 +2,6 @@ package cmdutil
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"os"
@@ -152,11 +150,11 @@ func hashFile(p string) (string, error) {
 		return "", err
 	}
 	defer fh.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, fh); err != nil {
+	v := tandem.HashReader(fh, p)
+	if _, err := io.Copy(io.Discard, v); err != nil {
 		return "", err
 	}
-	return hex.EncodeToString(h.Sum(nil)), nil
+	return v.Ref().SHA256, nil
 }
 
 // WriteVerified writes r to dst through a temp file renamed into place only
@@ -171,15 +169,13 @@ func WriteVerified(dst string, r io.Reader, sha string, size int64, bar io.Write
 		return err
 	}
 	defer os.Remove(tmp.Name())
-	h := sha256.New()
-	n, err := io.Copy(io.MultiWriter(tmp, h, bar), r)
-	if err != nil {
+	v := tandem.VerifyReader(r, tandem.BlobRef{SHA256: sha, Size: size}, "download of "+dst)
+	if _, err := io.Copy(io.MultiWriter(tmp, bar), v); err != nil {
 		tmp.Close()
+		if tandem.IsCode(err, tandem.ECorrupt) {
+			return tandem.Errorf(tandem.ECorrupt, "%s; nothing was written", tandem.ErrorMessage(err))
+		}
 		return err
-	}
-	if sum := hex.EncodeToString(h.Sum(nil)); sum != sha || n != size {
-		tmp.Close()
-		return tandem.Errorf(tandem.ECorrupt, "got %d bytes with sha256 %s, want %d bytes with sha256 %s; nothing was written", n, sum, size, sha)
 	}
 	if err := tmp.Chmod(0o644); err != nil {
 		tmp.Close()
