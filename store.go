@@ -27,6 +27,18 @@ type Store interface {
 	Close() error
 }
 
+// ChangeNotifier is implemented by stores that tell waiters in this process
+// when a write to a workspace's change log committed. The replication
+// feed's long poll waits on it instead of polling the database; writers in
+// other processes sharing the database are not seen, so a waiter still
+// looks again now and then.
+type ChangeNotifier interface {
+	// ChangeSignal returns a channel closed when a transaction that
+	// appended entries to the change log of workspaceID commits. Take it
+	// before reading the log, so that no commit in between is missed.
+	ChangeSignal(workspaceID string) <-chan struct{}
+}
+
 // Tx is one metadata transaction. Find methods return ENotFound for a
 // missing row; Create methods return EConflict for a duplicate.
 type Tx interface {

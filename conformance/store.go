@@ -91,6 +91,7 @@ func storeCases() []storeCase {
 		{"ApplyChange/ErrGapOrRepeat", testStoreApplyChangeGap},
 		{"ApplyChange/ErrMixedWithLocal", testStoreApplyMixedWithLocal},
 		{"Settings/OK", testStoreSettings},
+		{"ChangeSignal/CommitsOfItsWorkspace", testStoreChangeSignal},
 
 		{"Update/RollbackOnError", testStoreUpdateRollback},
 		{"Update/ErrTwoChanges", testStoreUpdateTwoChanges},

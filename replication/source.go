@@ -157,7 +157,14 @@ func (r *Source) Changes(ctx context.Context, from, workspaceID string, after in
 		limit = 500
 	}
 	deadline := time.Now().Add(wait)
+	notifier, _ := r.Store.(tandem.ChangeNotifier)
 	for {
+		// Taken before the read, so that a commit between the read and
+		// the wait still wakes it.
+		var logged <-chan struct{}
+		if notifier != nil {
+			logged = notifier.ChangeSignal(workspaceID)
+		}
 		batch := &tandem.ChangeBatch{ScannedTo: after}
 		err := r.Store.View(ctx, func(tx tandem.Tx) (err error) {
 			scanned, err := tx.ListChanges(ctx, workspaceID, after, limit)
@@ -182,12 +189,19 @@ func (r *Source) Changes(ctx context.Context, from, workspaceID string, after in
 		if err != nil || batch.ScannedTo > after || !time.Now().Before(deadline) {
 			return batch, err
 		}
+		// A write in this process wakes the poll at once; writes by other
+		// processes sharing the database are found by looking again.
+		recheck := time.NewTimer(pollInterval(logged != nil, time.Until(deadline)))
 		select {
 		case <-ctx.Done():
+			recheck.Stop()
 			return batch, nil
 		case <-r.Closing():
+			recheck.Stop()
 			return batch, nil // the server is stopping: answer now, not at the deadline
-		case <-time.After(100 * time.Millisecond):
+		case <-logged:
+			recheck.Stop()
+		case <-recheck.C:
 		}
 	}
 }
@@ -272,4 +286,20 @@ func (r *Source) OpenReplicaSnapshotFile(ctx context.Context, from, workspaceID,
 		return nil, err
 	}
 	return r.Blobs.OpenVerified(ctx, ref)
+}
+
+// How often a long poll looks at the log again without a signal: writes by
+// other server processes of the region (sharing its database) are seen no
+// later than this. A store without ChangeNotifier is polled faster.
+const (
+	recheckSignaled   = time.Second
+	recheckUnsignaled = 100 * time.Millisecond
+)
+
+func pollInterval(signaled bool, left time.Duration) time.Duration {
+	d := recheckUnsignaled
+	if signaled {
+		d = recheckSignaled
+	}
+	return max(min(d, left), time.Millisecond)
 }

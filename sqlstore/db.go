@@ -26,9 +26,14 @@ type DB struct {
 	// concurrent Updates queue here instead of failing with SQLITE_BUSY.
 	// (BEGIN IMMEDIATE and busy_timeout cover writers in other processes.)
 	writer chan struct{}
+
+	signals signals // see ChangeSignal
 }
 
-var _ tandem.Store = (*DB)(nil)
+var (
+	_ tandem.Store          = (*DB)(nil)
+	_ tandem.ChangeNotifier = (*DB)(nil)
+)
 
 // Open opens the metadata database named by dsn, checks that it can be
 // reached and brings its schema up to date. dsn is postgres://... or
@@ -172,8 +177,9 @@ func (db *DB) View(ctx context.Context, fn func(tandem.Tx) error) error {
 // (invariant 1); otherwise it rolls back. It returns fn's error as is, or
 // an EInternal error naming the workspace that broke the invariant.
 func (db *DB) Update(ctx context.Context, fn func(tandem.Tx) error) error {
+	var t *tx
 	return db.write(ctx, func(sqlTx *sql.Tx) error {
-		t := &tx{Tx: sqlTx, db: db, writable: true, written: map[string]bool{}, appended: map[string]int{}, applied: map[string]int{}, seen: map[string]bool{}}
+		t = &tx{Tx: sqlTx, db: db, writable: true, written: map[string]bool{}, appended: map[string]int{}, applied: map[string]int{}, seen: map[string]bool{}}
 		if db.dialect == dialectSQLite {
 			t.stmts = map[string]*sql.Stmt{}
 		}
@@ -181,12 +187,12 @@ func (db *DB) Update(ctx context.Context, fn func(tandem.Tx) error) error {
 			return err
 		}
 		return t.checkLog()
-	})
+	}, func() { db.signals.fire(t.appended) })
 }
 
 // write runs fn in a transaction that is the only writer of the database,
-// and commits it when fn returns nil.
-func (db *DB) write(ctx context.Context, fn func(*sql.Tx) error) error {
+// and commits it when fn returns nil; then it calls each committed.
+func (db *DB) write(ctx context.Context, fn func(*sql.Tx) error, committed ...func()) error {
 	if db.dialect == dialectSQLite {
 		select {
 		case db.writer <- struct{}{}:
@@ -208,6 +214,9 @@ func (db *DB) write(ctx context.Context, fn func(*sql.Tx) error) error {
 	}
 	if err := sqlTx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
+	}
+	for _, fn := range committed {
+		fn()
 	}
 	return nil
 }
