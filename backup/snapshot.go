@@ -159,7 +159,7 @@ func (r *Service) snapshotMetadata(ctx context.Context, tx tandem.Tx, man *tande
 			man.LastChangeAt = &t
 		}
 	}
-	if p, err := region.PairOf(ctx, tx, ws.ID); err != nil {
+	if p, err := tandem.FindPair(ctx, tx, ws.ID); err != nil {
 		return err
 	} else if p != nil {
 		man.Epoch = p.Epoch

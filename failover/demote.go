@@ -45,14 +45,14 @@ func (r *Service) NoticeEpoch(ctx context.Context, from, workspaceID string, n t
 
 	// First stop writes: demote at once, then set aside what diverged.
 	err = r.Store.Update(ctx, func(tx tandem.Tx) error {
-		cur, err := region.PairOf(ctx, tx, workspaceID)
+		cur, err := tandem.FindPair(ctx, tx, workspaceID)
 		if err != nil || cur == nil {
 			return err
 		}
 		// Fenced: no more writes. The role changes with the set-aside, so
 		// that no replicator starts pulling before the logs meet again.
 		cur.Fenced = true
-		return region.PutPair(ctx, tx, cur)
+		return tandem.PutPair(ctx, tx, cur)
 	})
 	if err != nil {
 		return err
@@ -113,7 +113,7 @@ func (r *Service) setAside(ctx context.Context, p *tandem.Pair, n tandem.EpochNo
 		}
 	}
 	err = r.Store.Update(ctx, func(tx tandem.Tx) error {
-		cur, err := region.PairOf(ctx, tx, p.WorkspaceID)
+		cur, err := tandem.FindPair(ctx, tx, p.WorkspaceID)
 		if err != nil || cur == nil {
 			return err
 		}
@@ -136,7 +136,7 @@ func (r *Service) setAside(ctx context.Context, p *tandem.Pair, n tandem.EpochNo
 		}
 		cur.Role, cur.Fenced, cur.Epoch = tandem.RoleSecondary, false, n.Epoch
 		cur.PrimaryRegion, cur.PrimaryEndpoint, cur.PromotedAtSeq = n.PrimaryRegion, n.PrimaryEndpoint, 0
-		return region.PutPair(ctx, tx, cur)
+		return tandem.PutPair(ctx, tx, cur)
 	})
 	if err == nil && div != nil {
 		// Bytes written in the divergence for rows that no longer exist
@@ -326,12 +326,12 @@ func (r *Service) CheckEpochs(ctx context.Context, timeout time.Duration) {
 // noticed records that the peer has acknowledged epoch.
 func (r *Service) noticed(ctx context.Context, wsID string, epoch int64) {
 	err := r.Store.Update(ctx, func(tx tandem.Tx) error {
-		cur, err := region.PairOf(ctx, tx, wsID)
+		cur, err := tandem.FindPair(ctx, tx, wsID)
 		if err != nil || cur == nil || cur.Epoch != epoch {
 			return err
 		}
 		cur.NoticedEpoch = epoch
-		return region.PutPair(ctx, tx, cur)
+		return tandem.PutPair(ctx, tx, cur)
 	})
 	if err != nil {
 		r.Logger.Warn("record the peer's acknowledgement of the epoch", "err", err)

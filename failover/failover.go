@@ -144,7 +144,7 @@ func (r *Service) failoverHere(ctx context.Context, p *tandem.Pair, opts tandem.
 	}
 	// Promote: from this commit on, this region takes writes at epoch+1.
 	err = r.Store.Update(ctx, func(tx tandem.Tx) error {
-		cur, err := region.PairOf(ctx, tx, p.WorkspaceID)
+		cur, err := tandem.FindPair(ctx, tx, p.WorkspaceID)
 		if err != nil {
 			return err
 		}
@@ -157,7 +157,7 @@ func (r *Service) failoverHere(ctx context.Context, p *tandem.Pair, opts tandem.
 		cur.Role, cur.Epoch, cur.Fenced = tandem.RolePrimary, rec.NewEpoch, false
 		cur.PrimaryRegion, cur.PrimaryEndpoint, cur.PromotedAtSeq = r.Name, r.Endpoint, rec.AppliedSeq
 		*p = *cur
-		return region.PutPair(ctx, tx, cur)
+		return tandem.PutPair(ctx, tx, cur)
 	})
 	if err != nil {
 		return nil, err
@@ -228,7 +228,7 @@ func (r *Service) Fence(ctx context.Context, from, workspaceID string, fenced bo
 	}
 	var res tandem.FenceResult
 	err := r.Store.Update(ctx, func(tx tandem.Tx) error {
-		p, err := region.PairOf(ctx, tx, workspaceID)
+		p, err := tandem.FindPair(ctx, tx, workspaceID)
 		if err != nil {
 			return err
 		}
@@ -240,7 +240,7 @@ func (r *Service) Fence(ctx context.Context, from, workspaceID string, fenced bo
 			return err
 		}
 		res.Epoch = p.Epoch
-		return region.PutPair(ctx, tx, p)
+		return tandem.PutPair(ctx, tx, p)
 	})
 	if err == nil {
 		r.Logger.Info("pair fenced for failover", "workspace", workspaceID, "fenced", fenced, "last_seq", res.LastSeq)

@@ -84,7 +84,7 @@ func (r *Service) recoverPromotedJobs(ctx context.Context) {
 			return err
 		}
 		for _, ws := range list {
-			p, err := region.PairOf(ctx, tx, ws.ID)
+			p, err := tandem.FindPair(ctx, tx, ws.ID)
 			if err != nil {
 				return err
 			}
@@ -124,7 +124,7 @@ func (r *Service) RecoverFailoverJobs(ctx context.Context, wsID string) {
 	)
 	err := r.Store.View(ctx, func(tx tandem.Tx) error {
 		var err error
-		if p, err = region.PairOf(ctx, tx, wsID); err != nil || !promoted(p) {
+		if p, err = tandem.FindPair(ctx, tx, wsID); err != nil || !promoted(p) {
 			return err
 		}
 		list, err := tx.ListResources(ctx, tandem.ResourceFilter{WorkspaceID: wsID, Kind: tandem.KindJob})

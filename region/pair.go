@@ -15,7 +15,6 @@ import (
 // Settings keys of region-level records.
 const (
 	peerKeyPrefix = "peer/" // peer/<region> → peerRecord
-	pairKeyPrefix = "pair/" // pair/<workspace-id> → tandem.Pair
 )
 
 var regionNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
@@ -153,29 +152,6 @@ func (r *Region) DialPeer(ctx context.Context, name string) (tandem.PeerClient, 
 	return r.Dial(r.Name, peer, token), peer, nil
 }
 
-// PairOf returns the pair of a workspace, or nil when it is not paired.
-func PairOf(ctx context.Context, tx tandem.Tx, wsID string) (*tandem.Pair, error) {
-	b, err := tx.GetSetting(ctx, pairKeyPrefix+wsID)
-	if tandem.IsCode(err, tandem.ENotFound) {
-		return nil, nil
-	} else if err != nil {
-		return nil, err
-	}
-	var p tandem.Pair
-	if err := json.Unmarshal(b, &p); err != nil {
-		return nil, fmt.Errorf("decode pair of workspace %s: %w", wsID, err)
-	}
-	return &p, nil
-}
-
-func PutPair(ctx context.Context, tx tandem.Tx, p *tandem.Pair) error {
-	b, err := json.Marshal(p)
-	if err != nil {
-		return err
-	}
-	return tx.PutSetting(ctx, pairKeyPrefix+p.WorkspaceID, b)
-}
-
 // Shutdown makes waiting long polls answer at once, so that a stopping
 // server does not wait for them.
 func (r *Region) Shutdown() {
@@ -198,7 +174,7 @@ func (r *Region) closingCh() chan struct{} {
 // transaction; this early check keeps refused writes from touching storage.
 func (r *Region) CheckWritable(ctx context.Context, wsID string) error {
 	return r.Store.View(ctx, func(tx tandem.Tx) error {
-		p, err := PairOf(ctx, tx, wsID)
+		p, err := tandem.FindPair(ctx, tx, wsID)
 		if err == nil && p != nil && !p.Writable() {
 			return NotPrimary(p)
 		}
@@ -244,7 +220,7 @@ func (r *Region) CreatePair(ctx context.Context, req tandem.PairRequest) (*tande
 	}
 	var existing *tandem.Pair
 	if err := r.Store.View(ctx, func(tx tandem.Tx) (err error) {
-		existing, err = PairOf(ctx, tx, ws.ID)
+		existing, err = tandem.FindPair(ctx, tx, ws.ID)
 		return err
 	}); err != nil {
 		return nil, err
@@ -266,7 +242,7 @@ func (r *Region) CreatePair(ctx context.Context, req tandem.PairRequest) (*tande
 	if err := client.AcceptPair(ctx, &remote); err != nil {
 		return nil, fmt.Errorf("region %q refused the pair: %w", peer.Name, err)
 	}
-	if err := r.Store.Update(ctx, func(tx tandem.Tx) error { return PutPair(ctx, tx, local) }); err != nil {
+	if err := r.Store.Update(ctx, func(tx tandem.Tx) error { return tandem.PutPair(ctx, tx, local) }); err != nil {
 		_ = client.DropPair(context.WithoutCancel(ctx), ws.ID)
 		return nil, err
 	}
@@ -283,7 +259,7 @@ func (r *Region) AcceptPair(ctx context.Context, from string, p *tandem.Pair) er
 		return err
 	}
 	return r.Store.Update(ctx, func(tx tandem.Tx) error {
-		if cur, err := PairOf(ctx, tx, p.WorkspaceID); err != nil {
+		if cur, err := tandem.FindPair(ctx, tx, p.WorkspaceID); err != nil {
 			return err
 		} else if cur != nil {
 			return tandem.Errorf(tandem.EConflict, "workspace %q is already paired here with region %q", cur.Workspace, cur.PeerRegion)
@@ -293,22 +269,15 @@ func (r *Region) AcceptPair(ctx context.Context, from string, p *tandem.Pair) er
 		} else if err != nil && !tandem.IsCode(err, tandem.ENotFound) {
 			return err
 		}
-		return PutPair(ctx, tx, p)
+		return tandem.PutPair(ctx, tx, p)
 	})
 }
 
 // ListPairs returns the pairs of this region's workspaces.
 func (r *Region) ListPairs(ctx context.Context) ([]*tandem.Pair, error) {
 	var out []*tandem.Pair
-	err := r.Store.View(ctx, func(tx tandem.Tx) error {
-		list, err := tx.ListSettings(ctx, pairKeyPrefix)
-		for _, s := range list {
-			var p tandem.Pair
-			if err := json.Unmarshal(s.Value, &p); err != nil {
-				return fmt.Errorf("decode %s: %w", s.Key, err)
-			}
-			out = append(out, &p)
-		}
+	err := r.Store.View(ctx, func(tx tandem.Tx) (err error) {
+		out, err = tandem.ListPairs(ctx, tx)
 		return err
 	})
 	return out, err
@@ -363,20 +332,20 @@ func (r *Region) DeletePair(ctx context.Context, workspace string) error {
 			r.Logger.Warn("peer did not drop its side of the pair", "workspace", workspace, "peer", p.PeerRegion, "err", err)
 		}
 	}
-	return r.Store.Update(ctx, func(tx tandem.Tx) error { return tx.DeleteSetting(ctx, pairKeyPrefix+p.WorkspaceID) })
+	return r.Store.Update(ctx, func(tx tandem.Tx) error { return tandem.DeletePair(ctx, tx, p.WorkspaceID) })
 }
 
 // DropPair forgets this region's side of a pair, at the peer's request.
 func (r *Region) DropPair(ctx context.Context, from, workspaceID string) error {
 	return r.Store.Update(ctx, func(tx tandem.Tx) error {
-		p, err := PairOf(ctx, tx, workspaceID)
+		p, err := tandem.FindPair(ctx, tx, workspaceID)
 		if err != nil || p == nil {
 			return err
 		}
 		if p.PeerRegion != from {
 			return tandem.Errorf(tandem.EForbidden, "workspace %s is paired with %q, not %q", workspaceID, p.PeerRegion, from)
 		}
-		return tx.DeleteSetting(ctx, pairKeyPrefix+workspaceID)
+		return tandem.DeletePair(ctx, tx, workspaceID)
 	})
 }
 
@@ -384,7 +353,7 @@ func (r *Region) DropPair(ctx context.Context, from, workspaceID string) error {
 func (r *Region) ReplicaPair(ctx context.Context, from, workspaceID string) (*tandem.Pair, error) {
 	var p *tandem.Pair
 	err := r.Store.View(ctx, func(tx tandem.Tx) (err error) {
-		p, err = PairOf(ctx, tx, workspaceID)
+		p, err = tandem.FindPair(ctx, tx, workspaceID)
 		return err
 	})
 	if err != nil {

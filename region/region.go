@@ -76,7 +76,7 @@ func (r *Region) Timestamp() time.Time { return r.Now().UTC().Truncate(time.Micr
 func (r *Region) LogChange(ctx context.Context, tx tandem.Tx, wsID string, kind tandem.Kind, name, version string, op tandem.Op, body any) error {
 	// Invariant 3: only a writable member of a pair writes, and every
 	// write carries the pair's epoch.
-	p, err := PairOf(ctx, tx, wsID)
+	p, err := tandem.FindPair(ctx, tx, wsID)
 	if err != nil {
 		return err
 	}

@@ -70,16 +70,9 @@ func (m *Manager) Run(ctx context.Context) {
 }
 
 func (m *Manager) reconcile(ctx context.Context) error {
-	var pairs []tandem.Pair
-	err := m.Store.View(ctx, func(tx tandem.Tx) error {
-		list, err := tx.ListSettings(ctx, "pair/")
-		for _, s := range list {
-			var p tandem.Pair
-			if jsonErr := unmarshal(s.Value, &p); jsonErr != nil {
-				return jsonErr
-			}
-			pairs = append(pairs, p)
-		}
+	var pairs []*tandem.Pair
+	err := m.Store.View(ctx, func(tx tandem.Tx) (err error) {
+		pairs, err = tandem.ListPairs(ctx, tx)
 		return err
 	})
 	if err != nil {
@@ -88,7 +81,7 @@ func (m *Manager) reconcile(ctx context.Context) error {
 	want := map[string]tandem.Pair{}
 	for _, p := range pairs {
 		if p.Role == tandem.RoleSecondary || p.Tier == tandem.TierHotHot {
-			want[p.WorkspaceID] = p
+			want[p.WorkspaceID] = *p
 		}
 	}
 	m.mu.Lock()

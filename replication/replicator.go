@@ -354,15 +354,12 @@ var errStopped = errors.New("replicator stopped")
 // epoch moved on): a promoted region must never take entries from its old
 // primary. Checked inside the apply transaction, so the two cannot race.
 func (r *replicator) stillSecondary(ctx context.Context, tx tandem.Tx) error {
-	b, err := tx.GetSetting(ctx, "pair/"+r.pair.WorkspaceID)
-	if tandem.IsCode(err, tandem.ENotFound) {
-		return fmt.Errorf("%w: workspace %s is no longer paired", errStopped, r.pair.Workspace)
-	} else if err != nil {
+	cur, err := tandem.FindPair(ctx, tx, r.pair.WorkspaceID)
+	if err != nil {
 		return err
 	}
-	var cur tandem.Pair
-	if err := unmarshal(b, &cur); err != nil {
-		return err
+	if cur == nil {
+		return fmt.Errorf("%w: workspace %s is no longer paired", errStopped, r.pair.Workspace)
 	}
 	if cur.Role != r.pair.Role || cur.Epoch != r.pair.Epoch || cur.PeerRegion != r.pair.PeerRegion || cur.Tier != r.pair.Tier {
 		return fmt.Errorf("%w: the pair of %s changed (now %s at epoch %d)", errStopped, r.pair.Workspace, cur.Role, cur.Epoch)
