@@ -167,6 +167,37 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	}
 	s.Blobs = blobstore.Instrument(blobs, reg, scheme(cfg.Storage))
 
+	k, a := s.services(keys, reg)
+
+	s.adminPath = cfg.AdminToken
+	if s.adminPath == "" {
+		s.adminPath = filepath.Join(dir, "admin.token")
+	}
+	if s.adminCreated, err = k.EnsureAdminToken(ctx, s.adminPath); err != nil {
+		return fmt.Errorf("admin token: %w", err)
+	}
+
+	api := s.api(a, reg)
+	// Services start before the API serves: a returning old primary learns
+	// of a failover made while it was away before it takes a single write.
+	s.started = true
+	a.Start(ctx)
+	s.http = &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	s.pprof = startPprof(cfg.Logger)
+	go func() {
+		defer close(s.served)
+		if err := s.http.Serve(s.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			cfg.Logger.Error("serve", "err", err)
+		}
+	}()
+	cfg.Logger.Info("region server started", "region", cfg.Region, "addr", s.Addr(),
+		"db", redact(cfg.DB), "storage", cfg.Storage, "retention_days", cfg.RetentionDays)
+	return nil
+}
+
+// services builds the region's kernel and its services from the config.
+func (s *Server) services(keys tandem.Vault, reg *prometheus.Registry) (*region.Region, *app.Region) {
+	cfg := &s.Config
 	k := region.New(cfg.Region, s.Store, s.Blobs)
 	k.Retention = time.Duration(cfg.RetentionDays) * 24 * time.Hour
 	k.MaxUpload = cfg.MaxUploadMB << 20
@@ -191,16 +222,15 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	}
 	a.Backup.SnapshotInterval = cfg.SnapshotInterval
 	s.Replicator = a.EnableReplication(httpapi.PeerClient, reg, cfg.ColdPoll)
+	return k, a
 
-	s.adminPath = cfg.AdminToken
-	if s.adminPath == "" {
-		s.adminPath = filepath.Join(dir, "admin.token")
-	}
-	if s.adminCreated, err = k.EnsureAdminToken(ctx, s.adminPath); err != nil {
-		return fmt.Errorf("admin token: %w", err)
-	}
+}
 
-	api := &httpapi.Server{
+// api returns the REST API over the services: each route group gets the
+// service that owns it.
+func (s *Server) api(a *app.Region, reg *prometheus.Registry) *httpapi.Server {
+	k := a.Kernel
+	return &httpapi.Server{
 		Workspaces:   k,
 		Tokens:       k,
 		Notebooks:    k,
@@ -223,25 +253,10 @@ func (s *Server) Open(ctx context.Context) (err error) {
 		Auth:         k,
 		Info:         k.Info,
 		Ready:        s.ready,
-		Logger:       cfg.Logger,
+		Logger:       s.Config.Logger,
 		Gatherer:     reg,
 		Registerer:   reg,
 	}
-	// Services start before the API serves: a returning old primary learns
-	// of a failover made while it was away before it takes a single write.
-	s.started = true
-	a.Start(ctx)
-	s.http = &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	s.pprof = startPprof(cfg.Logger)
-	go func() {
-		defer close(s.served)
-		if err := s.http.Serve(s.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			cfg.Logger.Error("serve", "err", err)
-		}
-	}()
-	cfg.Logger.Info("region server started", "region", cfg.Region, "addr", s.Addr(),
-		"db", redact(cfg.DB), "storage", cfg.Storage, "retention_days", cfg.RetentionDays)
-	return nil
 }
 
 // ensureWritableDir creates dir and proves it can be written.
