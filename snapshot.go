@@ -3,6 +3,7 @@ package tandem
 import (
 	"context"
 	"io"
+	"regexp"
 	"time"
 )
 
@@ -133,4 +134,30 @@ type SnapshotSource interface {
 type SnapshotPeer interface {
 	LatestSnapshot(ctx context.Context, workspaceID string) (*SnapshotManifest, error)
 	OpenSnapshotFile(ctx context.Context, workspaceID, snapshot, file string) (io.ReadCloser, error)
+}
+
+// Where snapshots live in a workspace's default storage:
+// workspaces/<id>/snapshots/<name>/<file>, the name being the cut's UTC
+// time in SnapshotNameLayout (fixed width, so that names sort as times do).
+const SnapshotNameLayout = "20060102T150405.000000Z"
+
+var snapshotNameRE = regexp.MustCompile(`^[0-9]{8}T[0-9]{6}\.[0-9]{6}Z$`)
+
+// SnapshotsPrefix is where the snapshots of a workspace live.
+func SnapshotsPrefix(workspaceID string) string { return StoragePrefix(workspaceID) + "snapshots/" }
+
+// SnapshotKey is the key of one file of a snapshot.
+func SnapshotKey(workspaceID, name, file string) string {
+	return SnapshotsPrefix(workspaceID) + name + "/" + file
+}
+
+// IsSnapshotName reports whether name has the form of a snapshot's name.
+func IsSnapshotName(name string) bool { return snapshotNameRE.MatchString(name) }
+
+// ValidSnapshotName returns EInvalid unless name is a snapshot's name.
+func ValidSnapshotName(name string) error {
+	if !IsSnapshotName(name) {
+		return Errorf(EInvalid, "invalid snapshot name %q: snapshots are named by their UTC time, e.g. 20261127T003000.000000Z", name)
+	}
+	return nil
 }

@@ -27,7 +27,7 @@ func readSnapshotContent(ctx context.Context, blobs tandem.BlobStore, man *tande
 	if f == nil {
 		return nil, tandem.Errorf(tandem.ECorrupt, "snapshot %s lists no %s", man.Name, tandem.SnapshotMetadataFile)
 	}
-	rc, err := blobs.OpenVerified(ctx, tandem.BlobRef{Key: SnapshotKey(man.WorkspaceID, man.Name, f.Name), SHA256: f.SHA256, Size: f.Size})
+	rc, err := blobs.OpenVerified(ctx, tandem.BlobRef{Key: tandem.SnapshotKey(man.WorkspaceID, man.Name, f.Name), SHA256: f.SHA256, Size: f.Size})
 	if err != nil {
 		return nil, err
 	}
@@ -120,7 +120,7 @@ func (r *Service) RestoreWorkspace(ctx context.Context, opts tandem.RestoreOptio
 		break
 	}
 	if man == nil {
-		return nil, tandem.Errorf(tandem.ENotFound, "no readable snapshot of workspace %s under %s in storage (%d unreadable)", id, snapshotsPrefix(id), rep.SkippedSnapshots).WithTarget("workspace_id")
+		return nil, tandem.Errorf(tandem.ENotFound, "no readable snapshot of workspace %s under %s in storage (%d unreadable)", id, tandem.SnapshotsPrefix(id), rep.SkippedSnapshots).WithTarget("workspace_id")
 	}
 	rep.Snapshot, rep.SnapshotTime, rep.LastSeq, rep.LastChangeAt = man.Name, man.Time, man.LastSeq, man.LastChangeAt
 	rep.SourceWorkspace, rep.SourceID, rep.SourceRegion = content.ws.Name, id, man.Region

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -22,10 +21,6 @@ import (
 // reference them by key and sha256 as they always do.
 
 const (
-	snapshotsDir = "snapshots/"
-	// snapshotNameLayout names a snapshot folder by the cut's UTC time,
-	// fixed width so that names sort as times do.
-	snapshotNameLayout = "20060102T150405.000000Z"
 	// SnapshotsKept is how many complete snapshots of a workspace are
 	// kept; older ones are deleted after each new one.
 	SnapshotsKept = 24
@@ -39,22 +34,6 @@ const (
 	snapshotScanMin = 20 * time.Millisecond
 )
 
-var snapshotNameRE = regexp.MustCompile(`^[0-9]{8}T[0-9]{6}\.[0-9]{6}Z$`)
-
-// snapshotsPrefix is where the snapshots of a workspace live.
-func snapshotsPrefix(wsID string) string { return tandem.StoragePrefix(wsID) + snapshotsDir }
-
-func SnapshotKey(wsID, name, file string) string {
-	return snapshotsPrefix(wsID) + name + "/" + file
-}
-
-func ValidSnapshotName(name string) error {
-	if !snapshotNameRE.MatchString(name) {
-		return tandem.Errorf(tandem.EInvalid, "invalid snapshot name %q: snapshots are named by their UTC time, e.g. 20261127T003000.000000Z", name)
-	}
-	return nil
-}
-
 // WriteSnapshot writes a snapshot of a workspace (live or soft-deleted)
 // to its default storage and deletes all but the SnapshotsKept newest.
 // The metadata is read in one read transaction, so the snapshot is a
@@ -66,15 +45,15 @@ func (r *Service) WriteSnapshot(ctx context.Context, workspaceID string) (*tande
 		return nil, err
 	}
 	at := r.Timestamp()
-	name := at.Format(snapshotNameLayout)
+	name := at.Format(tandem.SnapshotNameLayout)
 	for range 1000 { // two snapshots in one microsecond: take the next free one
-		if _, err := r.Blobs.Stat(ctx, SnapshotKey(workspaceID, name, tandem.SnapshotManifestFile)); tandem.IsCode(err, tandem.ENotFound) {
+		if _, err := r.Blobs.Stat(ctx, tandem.SnapshotKey(workspaceID, name, tandem.SnapshotManifestFile)); tandem.IsCode(err, tandem.ENotFound) {
 			break
 		} else if err != nil {
 			return nil, err
 		}
 		at = at.Add(time.Microsecond)
-		name = at.Format(snapshotNameLayout)
+		name = at.Format(tandem.SnapshotNameLayout)
 	}
 	man := &tandem.SnapshotManifest{
 		Format:      tandem.SnapshotFormat,
@@ -96,7 +75,7 @@ func (r *Service) WriteSnapshot(ctx context.Context, workspaceID string) (*tande
 	}
 	put := make(chan putResult, 1)
 	go func() {
-		ref, err := r.Blobs.Put(ctx, SnapshotKey(workspaceID, name, tandem.SnapshotMetadataFile), pr, nil)
+		ref, err := r.Blobs.Put(ctx, tandem.SnapshotKey(workspaceID, name, tandem.SnapshotMetadataFile), pr, nil)
 		pr.CloseWithError(fmt.Errorf("storage stopped reading: %w", err)) // unblocks the writer if Put ended early
 		put <- putResult{ref, err}
 	}()
@@ -126,14 +105,14 @@ func (r *Service) WriteSnapshot(ctx context.Context, workspaceID string) (*tande
 		return nil, err
 	}
 	b = append(b, '\n')
-	if _, err := r.Blobs.Put(ctx, SnapshotKey(workspaceID, name, tandem.SnapshotManifestFile), strings.NewReader(string(b)), nil); err != nil {
+	if _, err := r.Blobs.Put(ctx, tandem.SnapshotKey(workspaceID, name, tandem.SnapshotManifestFile), strings.NewReader(string(b)), nil); err != nil {
 		return nil, fmt.Errorf("write snapshot manifest of workspace %s: %w", workspaceID, err)
 	}
 	r.Logger.Debug("snapshot written", "workspace", man.Workspace, "id", workspaceID, "snapshot", name, "last_seq", man.LastSeq)
 	if err := r.pruneSnapshots(ctx, workspaceID, SnapshotsKept); err != nil {
 		r.Logger.Warn("prune old snapshots", "workspace", man.Workspace, "id", workspaceID, "err", err)
 	}
-	return &tandem.SnapshotInfo{SnapshotManifest: *man, Prefix: snapshotsPrefix(workspaceID) + name + "/"}, nil
+	return &tandem.SnapshotInfo{SnapshotManifest: *man, Prefix: tandem.SnapshotsPrefix(workspaceID) + name + "/"}, nil
 }
 
 // snapshotMetadata writes the records of metadata.jsonl, read in tx, and
@@ -213,11 +192,11 @@ func (r *Service) SnapshotFoldersOf(ctx context.Context, wsID string) ([]snapsho
 
 // snapshotFoldersIn is snapshotFolders in any blob store.
 func snapshotFoldersIn(ctx context.Context, blobs tandem.BlobStore, wsID string) ([]snapshotFolder, error) {
-	prefix := snapshotsPrefix(wsID)
+	prefix := tandem.SnapshotsPrefix(wsID)
 	seen := map[string]bool{}
 	err := blobs.List(ctx, prefix, func(ref tandem.BlobRef) error {
 		name, file, ok := strings.Cut(strings.TrimPrefix(ref.Key, prefix), "/")
-		if !ok || !snapshotNameRE.MatchString(name) {
+		if !ok || !tandem.IsSnapshotName(name) {
 			return nil
 		}
 		seen[name] = seen[name] || file == tandem.SnapshotManifestFile
@@ -241,7 +220,7 @@ func (r *Service) ReadSnapshotManifest(ctx context.Context, wsID, name string) (
 
 // readSnapshotManifestIn is readSnapshotManifest in any blob store.
 func readSnapshotManifestIn(ctx context.Context, blobs tandem.BlobStore, wsID, name string) (*tandem.SnapshotManifest, error) {
-	rc, err := blobs.Open(ctx, SnapshotKey(wsID, name, tandem.SnapshotManifestFile))
+	rc, err := blobs.Open(ctx, tandem.SnapshotKey(wsID, name, tandem.SnapshotManifestFile))
 	if tandem.IsCode(err, tandem.ENotFound) {
 		return nil, tandem.Errorf(tandem.ENotFound, "snapshot %s of workspace %s not found (or incomplete: it has no manifest)", name, wsID)
 	} else if err != nil {
@@ -282,7 +261,7 @@ func (r *Service) ListSnapshots(ctx context.Context, workspaceID string) ([]*tan
 			r.Logger.Warn("unreadable snapshot skipped", "id", workspaceID, "snapshot", f.name, "err", err)
 			continue
 		}
-		out = append(out, &tandem.SnapshotInfo{SnapshotManifest: *man, Prefix: snapshotsPrefix(workspaceID) + f.name + "/"})
+		out = append(out, &tandem.SnapshotInfo{SnapshotManifest: *man, Prefix: tandem.SnapshotsPrefix(workspaceID) + f.name + "/"})
 	}
 	return out, nil
 }
@@ -303,7 +282,7 @@ func (r *Service) LatestSnapshot(ctx context.Context, wsID string) (*tandem.Snap
 			r.Logger.Warn("unreadable snapshot skipped", "id", wsID, "snapshot", f.name, "err", err)
 			continue
 		}
-		return &tandem.SnapshotInfo{SnapshotManifest: *man, Prefix: snapshotsPrefix(wsID) + f.name + "/"}, nil
+		return &tandem.SnapshotInfo{SnapshotManifest: *man, Prefix: tandem.SnapshotsPrefix(wsID) + f.name + "/"}, nil
 	}
 	return nil, tandem.Errorf(tandem.ENotFound, "workspace %s has no snapshot in region %q yet", wsID, r.Name)
 }
@@ -320,7 +299,7 @@ func (r *Service) pruneSnapshots(ctx context.Context, wsID string, keep int) err
 	now := r.Timestamp()
 	kept := 0
 	for _, f := range folders {
-		prefix := snapshotsPrefix(wsID) + f.name + "/"
+		prefix := tandem.SnapshotsPrefix(wsID) + f.name + "/"
 		if f.complete {
 			if kept++; kept <= keep {
 				continue
@@ -328,7 +307,7 @@ func (r *Service) pruneSnapshots(ctx context.Context, wsID string, keep int) err
 			if err := r.Blobs.Delete(ctx, prefix+tandem.SnapshotManifestFile); err != nil {
 				return err
 			}
-		} else if at, err := time.Parse(snapshotNameLayout, f.name); err != nil || now.Sub(at) < incompleteSnapshotAge {
+		} else if at, err := time.Parse(tandem.SnapshotNameLayout, f.name); err != nil || now.Sub(at) < incompleteSnapshotAge {
 			continue
 		}
 		if _, err := r.Blobs.DeletePrefix(ctx, prefix); err != nil {

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/tandemml/tandem"
-	"github.com/tandemml/tandem/backup"
 	"github.com/tandemml/tandem/region"
 )
 
@@ -257,7 +256,7 @@ func (r *Source) OpenReplicaSnapshotFile(ctx context.Context, from, workspaceID,
 	if _, err := r.ReplicaPair(ctx, from, workspaceID); err != nil {
 		return nil, err
 	}
-	if err := backup.ValidSnapshotName(snapshot); err != nil {
+	if err := tandem.ValidSnapshotName(snapshot); err != nil {
 		return nil, err
 	}
 	man, err := r.Snapshots.ReadSnapshotManifest(ctx, workspaceID, snapshot)
@@ -265,13 +264,13 @@ func (r *Source) OpenReplicaSnapshotFile(ctx context.Context, from, workspaceID,
 		return nil, err
 	}
 	if file == tandem.SnapshotManifestFile {
-		return r.Blobs.Open(ctx, backup.SnapshotKey(workspaceID, snapshot, file))
+		return r.Blobs.Open(ctx, tandem.SnapshotKey(workspaceID, snapshot, file))
 	}
 	f := man.File(file)
 	if f == nil {
 		return nil, tandem.Errorf(tandem.ENotFound, "snapshot %s of workspace %s has no file %q", snapshot, workspaceID, file)
 	}
-	ref := tandem.BlobRef{Key: backup.SnapshotKey(workspaceID, snapshot, file), SHA256: f.SHA256, Size: f.Size}
+	ref := tandem.BlobRef{Key: tandem.SnapshotKey(workspaceID, snapshot, file), SHA256: f.SHA256, Size: f.Size}
 	// Check the file before streaming it: a corrupt one is then a clear
 	// ECorrupt answer instead of a transfer broken off at its end. (Its
 	// metadata only, so reading it twice is cheap next to the blobs.)
