@@ -1,9 +1,17 @@
-// Package region holds the business rules of one region: workspace
-// lifecycle (create, soft delete, recover, purge), tokens and permissions,
-// and the notebook file share. It implements the services of package tandem
-// on top of a tandem.Store and a tandem.BlobStore.
+// Package region is the kernel of one region: what every service of the
+// region builds on, once.
 //
-// Every rule lives here once, so the SQLite and PostgreSQL backends never
-// each carry a copy. This package must not speak HTTP, parse flags or know
-// which database or storage backend it runs on.
+// It owns workspaces (create, soft delete, recover, purge after their
+// retention), tokens and access checks, the notebook file share, peers and
+// pairs with the writable check of invariant 3 (CheckWritable, and again
+// inside every write in LogChange), staging of uploaded files, asset locks,
+// pending writes that span storage and metadata, and the change log:
+// LogChange appends the one entry of a write (invariant 1). Loops is the
+// lifecycle helper the services start and stop their loops with.
+//
+// The domain services (assets, secrets, jobs, pipelines, tracking,
+// failover, backup, and the replication feed) embed *Region and use its
+// exported helpers; package app wires them. This package imports only the
+// root package: it must not know any service, speak HTTP, parse flags or
+// know which database or storage backend it runs on.
 package region
