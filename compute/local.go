@@ -108,84 +108,13 @@ func (l *Local) Run(ctx context.Context, job *Job, started func(log string)) *Re
 		return res
 	}
 	defer logf.Close()
-	runtime, why := "", ""
-	if job.Image != "" {
-		runtime, why = l.containerRuntime()
-	}
-	switch {
-	case runtime != "":
-		fmt.Fprint(logf, containerLine(job.Name, job.Image, filepath.Base(runtime)))
-	case job.Image != "":
-		fmt.Fprintf(logf, "tandem: job %s runs on the host: %s; the environment's image %s only labels it\n", job.Name, why, job.Image)
-	default:
-		env := job.Environment
-		if env == "" {
-			env = "(none)"
-		}
-		fmt.Fprintf(logf, "tandem: job %s runs on the host: its environment %s has no image to run in\n", job.Name, env)
-	}
-	for _, n := range job.Notes {
-		fmt.Fprintf(logf, "tandem: %s\n", n)
-	}
-
-	work := filepath.Join(root, "code")
-	if err := os.MkdirAll(work, 0o755); err != nil {
+	runtime := l.logWhere(job, logf)
+	work, inputs, err := prepareRun(job, root, res, logf)
+	if err != nil {
 		res.Err = err
 		return res
 	}
-	if job.Code != nil {
-		if err := job.Code(work); err != nil {
-			res.Err = fmt.Errorf("prepare code: %w", err)
-			return res
-		}
-	}
-	// Azure gives every command a ./outputs and a ./logs folder.
-	for _, d := range []string{"outputs", "logs"} {
-		if err := os.MkdirAll(filepath.Join(work, d), 0o755); err != nil {
-			res.Err = err
-			return res
-		}
-	}
-	inputs := map[string]string{}
-	if job.Inputs != nil {
-		if inputs, err = job.Inputs(filepath.Join(root, "inputs")); err != nil {
-			res.Err = fmt.Errorf("prepare inputs: %w", err)
-			return res
-		}
-	}
-	names := append([]string(nil), job.Outputs...)
-	sort.Strings(names)
-	for _, o := range names {
-		dir := filepath.Join(root, "outputs", o)
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			res.Err = err
-			return res
-		}
-		res.Outputs[o] = dir
-	}
-	if job.PrepareOutputs != nil {
-		dirs := make(map[string]string, len(res.Outputs))
-		for o, dir := range res.Outputs {
-			dirs[o] = dir
-		}
-		if err := job.PrepareOutputs(dirs, logf); err != nil {
-			res.Err = fmt.Errorf("prepare outputs: %w", err)
-			return res
-		}
-	}
-	command := outputRE.ReplaceAllStringFunc(job.Command, func(m string) string {
-		name := outputRE.FindStringSubmatch(m)[1]
-		if dir, ok := res.Outputs[name]; ok {
-			return dir
-		}
-		return m
-	})
-	command = inputRE.ReplaceAllStringFunc(command, func(m string) string {
-		if p, ok := inputs[inputRE.FindStringSubmatch(m)[1]]; ok {
-			return p
-		}
-		return m
-	})
+	command := expandCommand(job.Command, res.Outputs, inputs)
 
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -194,22 +123,7 @@ func (l *Local) Run(ctx context.Context, job *Job, started func(log string)) *Re
 		runCtx, c2 = context.WithTimeout(runCtx, job.Timeout)
 		defer c2()
 	}
-	var vars []string
-	keys := make([]string, 0, len(job.Env))
-	for k := range job.Env {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		vars = append(vars, k+"="+job.Env[k])
-	}
-	vars = append(vars, "TANDEM_RUN_ID="+job.Name, "AZUREML_RUN_ID="+job.Name)
-	for o, dir := range res.Outputs {
-		vars = append(vars, "AZUREML_OUTPUT_"+strings.ToUpper(o)+"="+dir)
-	}
-	for i, p := range inputs {
-		vars = append(vars, "AZUREML_INPUT_"+strings.ToUpper(i)+"="+p)
-	}
+	vars := runVars(job, res.Outputs, inputs)
 	var cmd *exec.Cmd
 	startCmd := func(container bool) error {
 		if container {
@@ -261,6 +175,128 @@ func (l *Local) Run(ctx context.Context, job *Job, started func(log string)) *Re
 			fmt.Fprintf(logf, "tandem: cannot keep ./outputs and ./logs as the artifacts output: %v\n", cerr)
 		}
 	}
+	endRun(ctx, runCtx, err, job, res, logf)
+	return res
+}
+
+// logWhere writes the log's first lines: where the job runs (in a
+// container of its image, or on the host and why) and the job's notes. It
+// returns the container runtime to use, "" for the host.
+func (l *Local) logWhere(job *Job, logf io.Writer) (runtime string) {
+	why := ""
+	if job.Image != "" {
+		runtime, why = l.containerRuntime()
+	}
+	switch {
+	case runtime != "":
+		fmt.Fprint(logf, containerLine(job.Name, job.Image, filepath.Base(runtime)))
+	case job.Image != "":
+		fmt.Fprintf(logf, "tandem: job %s runs on the host: %s; the environment's image %s only labels it\n", job.Name, why, job.Image)
+	default:
+		env := job.Environment
+		if env == "" {
+			env = "(none)"
+		}
+		fmt.Fprintf(logf, "tandem: job %s runs on the host: its environment %s has no image to run in\n", job.Name, env)
+	}
+	for _, n := range job.Notes {
+		fmt.Fprintf(logf, "tandem: %s\n", n)
+	}
+	return runtime
+}
+
+// prepareRun lays out a run's folder under root: the code in code/ (with
+// Azure's ./outputs and ./logs), the inputs, and one folder per output
+// (recorded in res.Outputs). It returns the working directory and where
+// each input is.
+func prepareRun(job *Job, root string, res *Result, logf io.Writer) (work string, inputs map[string]string, err error) {
+	work = filepath.Join(root, "code")
+	if err := os.MkdirAll(work, 0o755); err != nil {
+		return "", nil, err
+	}
+	if job.Code != nil {
+		if err := job.Code(work); err != nil {
+			return "", nil, fmt.Errorf("prepare code: %w", err)
+		}
+	}
+	// Azure gives every command a ./outputs and a ./logs folder.
+	for _, d := range []string{"outputs", "logs"} {
+		if err := os.MkdirAll(filepath.Join(work, d), 0o755); err != nil {
+			return "", nil, err
+		}
+	}
+	inputs = map[string]string{}
+	if job.Inputs != nil {
+		if inputs, err = job.Inputs(filepath.Join(root, "inputs")); err != nil {
+			return "", nil, fmt.Errorf("prepare inputs: %w", err)
+		}
+	}
+	names := append([]string(nil), job.Outputs...)
+	sort.Strings(names)
+	for _, o := range names {
+		dir := filepath.Join(root, "outputs", o)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return "", nil, err
+		}
+		res.Outputs[o] = dir
+	}
+	if job.PrepareOutputs != nil {
+		dirs := make(map[string]string, len(res.Outputs))
+		for o, dir := range res.Outputs {
+			dirs[o] = dir
+		}
+		if err := job.PrepareOutputs(dirs, logf); err != nil {
+			return "", nil, fmt.Errorf("prepare outputs: %w", err)
+		}
+	}
+	return work, inputs, nil
+}
+
+// expandCommand replaces ${{outputs.x}} and ${{inputs.x}} in a command by
+// the folders of the run.
+func expandCommand(command string, outputs, inputs map[string]string) string {
+	command = outputRE.ReplaceAllStringFunc(command, func(m string) string {
+		name := outputRE.FindStringSubmatch(m)[1]
+		if dir, ok := outputs[name]; ok {
+			return dir
+		}
+		return m
+	})
+	command = inputRE.ReplaceAllStringFunc(command, func(m string) string {
+		if p, ok := inputs[inputRE.FindStringSubmatch(m)[1]]; ok {
+			return p
+		}
+		return m
+	})
+	return command
+}
+
+// runVars is the environment a run's command gets besides the server's:
+// the job's variables (sorted), its run id, and where its inputs and
+// outputs are.
+func runVars(job *Job, outputs, inputs map[string]string) []string {
+	var vars []string
+	keys := make([]string, 0, len(job.Env))
+	for k := range job.Env {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		vars = append(vars, k+"="+job.Env[k])
+	}
+	vars = append(vars, "TANDEM_RUN_ID="+job.Name, "AZUREML_RUN_ID="+job.Name)
+	for o, dir := range outputs {
+		vars = append(vars, "AZUREML_OUTPUT_"+strings.ToUpper(o)+"="+dir)
+	}
+	for i, p := range inputs {
+		vars = append(vars, "AZUREML_INPUT_"+strings.ToUpper(i)+"="+p)
+	}
+	return vars
+}
+
+// endRun records how the command ended: canceled, timed out, its exit
+// code, or the error that kept it from running.
+func endRun(ctx, runCtx context.Context, err error, job *Job, res *Result, logf io.Writer) {
 	switch {
 	case ctx.Err() != nil:
 		res.Canceled = true
@@ -278,7 +314,6 @@ func (l *Local) Run(ctx context.Context, job *Job, started func(log string)) *Re
 			res.Err = err
 		}
 	}
-	return res
 }
 
 // loggedSince reports whether line was written to the log at or after
