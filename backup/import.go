@@ -73,9 +73,11 @@ func (it *importItem) key() (tandem.Kind, string, string) {
 	return it.res.Kind, it.res.Name, it.res.Version
 }
 
-// blobSource opens the bytes of a blob for the target, by its portable ref
-// (key relative to the workspace's prefix), verified against it.
-type blobSource func(ctx context.Context, ref tandem.BlobRef) (io.ReadCloser, error)
+// blobSource tells where the bytes of a blob for the target are, by its
+// portable ref (key relative to the workspace's prefix): the source to copy
+// from and the ref there (key, sha256, size), which tandem.CopyBlob
+// verifies. It returns ENotFound when it knows there are none.
+type blobSource func(ref tandem.BlobRef) (tandem.BlobSource, tandem.BlobRef, error)
 
 func newReport() *tandem.ImportReport {
 	return &tandem.ImportReport{
@@ -152,11 +154,11 @@ func (r *Service) ImportWorkspace(ctx context.Context, name string, opts tandem.
 		target, rep.WorkspaceCreated = ws, true
 	}
 	rep.ID = target.ID
-	src := func(ctx context.Context, ref tandem.BlobRef) (io.ReadCloser, error) {
+	src := func(ref tandem.BlobRef) (tandem.BlobSource, tandem.BlobRef, error) {
 		if !staged[ref.SHA256] {
-			return nil, tandem.Errorf(tandem.ENotFound, "blob %s is no longer in the target and was not staged; import again", ref.Key)
+			return nil, tandem.BlobRef{}, tandem.Errorf(tandem.ENotFound, "blob %s is no longer in the target and was not staged; import again", ref.Key)
 		}
-		return r.Blobs.OpenVerified(ctx, tandem.BlobRef{Key: stage + ref.SHA256, SHA256: ref.SHA256, Size: ref.Size})
+		return r.Blobs, tandem.BlobRef{Key: stage + ref.SHA256, SHA256: ref.SHA256, Size: ref.Size}, nil
 	}
 	if err := r.commitItems(ctx, target, items, src, rep); err != nil {
 		return rep, err
@@ -250,7 +252,8 @@ func (r *Service) readArchive(ctx context.Context, ar *archive.Reader, opts tand
 					continue // already there; the reader checks the entry's bytes against the manifest
 				}
 			}
-			if _, err := r.Blobs.Put(ctx, stage+ref.SHA256, f, &tandem.BlobRef{SHA256: ref.SHA256, Size: ref.Size}); err != nil {
+			entry := tandem.BlobRef{Key: f.Name, SHA256: ref.SHA256, Size: ref.Size}
+			if _, err := tandem.CopyBlob(ctx, r.Blobs, stage+ref.SHA256, tandem.ReaderSource(f), entry); err != nil {
 				if tandem.IsCode(err, tandem.ECorrupt) {
 					return nil, nil, tandem.Errorf(tandem.ECorrupt, "archive: blob entry %q does not match the sha256 %s that %s records", f.Name, ref.SHA256, owner[rel])
 				}
@@ -482,13 +485,12 @@ func (r *Service) commitResource(ctx context.Context, ws *tandem.Workspace, p *t
 			r.RemoveBlobs(ctx, written)
 			return "", "", err
 		}
-		rc, err := src(ctx, p.Blobs[i])
+		store, from, err := src(p.Blobs[i])
 		if err != nil {
 			r.RemoveBlobs(ctx, written)
 			return "", "", err
 		}
-		ref, err := r.Blobs.Put(ctx, dest, rc, &tandem.BlobRef{SHA256: b.SHA256, Size: b.Size})
-		rc.Close()
+		ref, err := tandem.CopyBlob(ctx, r.Blobs, dest, store, from)
 		if err != nil {
 			r.RemoveBlobs(ctx, written)
 			return "", "", fmt.Errorf("copy blob %s: %w", b.Key, err)

@@ -151,12 +151,15 @@ func (r *Service) RestoreWorkspace(ctx context.Context, opts tandem.RestoreOptio
 			refs[b.Key] = true
 		}
 	}
-	source := func(ctx context.Context, ref tandem.BlobRef) (io.ReadCloser, error) {
-		rc, err := src.OpenVerified(ctx, tandem.BlobRef{Key: tandem.StoragePrefix(id) + ref.Key, SHA256: ref.SHA256, Size: ref.Size})
+	stored := tandem.BlobSourceFunc(func(ctx context.Context, key string) (io.ReadCloser, error) {
+		rc, err := src.Open(ctx, key)
 		if tandem.IsCode(err, tandem.ENotFound) {
-			return nil, tandem.Errorf(tandem.ENotFound, "blob %s%s, referenced by the snapshot, is missing from storage", tandem.StoragePrefix(id), ref.Key)
+			return nil, tandem.Errorf(tandem.ENotFound, "blob %s, referenced by the snapshot, is missing from storage", key)
 		}
 		return rc, err
+	})
+	source := func(ref tandem.BlobRef) (tandem.BlobSource, tandem.BlobRef, error) {
+		return stored, tandem.BlobRef{Key: tandem.StoragePrefix(id) + ref.Key, SHA256: ref.SHA256, Size: ref.Size}, nil
 	}
 	if err := r.commitRestored(ctx, ws, items, source, &rep.ImportReport); err != nil {
 		return rep, err
@@ -199,7 +202,7 @@ func (r *Service) commitRestored(ctx context.Context, ws *tandem.Workspace, item
 			if cur, err := r.Blobs.Stat(ctx, key); err == nil && cur.SHA256 == b.SHA256 && cur.Size == b.Size {
 				continue
 			}
-			rc, err := src(ctx, b)
+			rc, err := openSource(ctx, src, b)
 			if err != nil {
 				if !tandem.IsCode(err, tandem.ENotFound) {
 					return err
@@ -219,6 +222,16 @@ func (r *Service) commitRestored(ctx context.Context, ws *tandem.Workspace, item
 		ok = append(ok, it)
 	}
 	return r.commitItems(ctx, ws, ok, src, rep)
+}
+
+// openSource opens the bytes src names for the portable ref, unverified:
+// commitRestored only looks whether they are there.
+func openSource(ctx context.Context, src blobSource, ref tandem.BlobRef) (io.ReadCloser, error) {
+	store, from, err := src(ref)
+	if err != nil {
+		return nil, err
+	}
+	return store.Open(ctx, from.Key)
 }
 
 // restoreWorkspaceRow returns the workspace with the snapshot's id,
