@@ -24,19 +24,25 @@ type outputs struct {
 	w    *tandem.AgentWork
 	mu   sync.Mutex
 	dirs map[string]string
-	sent map[string]stamp              // local path -> what was uploaded
-	all  map[string]tandem.AgentOutput // local path -> its upload
+	up   *compute.Uploader                      // remembers what was uploaded
+	all  map[compute.RunFile]tandem.AgentOutput // file -> its upload
 	stop chan struct{}
 	done chan struct{}
 }
 
-type stamp struct {
-	size int64
-	mod  time.Time
+func newOutputs(a *Agent, w *tandem.AgentWork) *outputs {
+	o := &outputs{a: a, w: w, all: map[compute.RunFile]tandem.AgentOutput{}, stop: make(chan struct{}), done: make(chan struct{})}
+	o.up = compute.NewUploader(o.put)
+	return o
 }
 
-func newOutputs(a *Agent, w *tandem.AgentWork) *outputs {
-	return &outputs{a: a, w: w, sent: map[string]stamp{}, all: map[string]tandem.AgentOutput{}, stop: make(chan struct{}), done: make(chan struct{})}
+// put uploads one output file through the region's agent API.
+func (o *outputs) put(ctx context.Context, f compute.RunFile, body *os.File) (tandem.BlobRef, error) {
+	ref, err := o.a.Client.PutAgentOutput(ctx, o.a.Workspace, o.a.Compute, o.a.ID, o.w.Job.Name, f.Output, f.Path, body)
+	if err != nil {
+		return tandem.BlobRef{}, err
+	}
+	return *ref, nil
 }
 
 // prepare is the run's PrepareOutputs: it keeps the directories and seeds
@@ -123,55 +129,16 @@ func (o *outputs) upload(ctx context.Context) ([]tandem.AgentOutput, error) {
 	o.mu.Lock()
 	dirs := o.dirs
 	o.mu.Unlock()
-	names := make([]string, 0, len(dirs))
-	for n := range dirs {
-		names = append(names, n)
-	}
-	sort.Strings(names)
+	ups, err := o.up.Upload(ctx, dirs, "")
 	var fresh []tandem.AgentOutput
-	for _, name := range names {
-		dir := dirs[name]
-		err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-			if err != nil || !d.Type().IsRegular() {
-				return nil // removed while we walk: the next pass sees it
-			}
-			fi, err := d.Info()
-			if err != nil {
-				return nil
-			}
-			st := stamp{fi.Size(), fi.ModTime()}
-			o.mu.Lock()
-			same := o.sent[p] == st
-			o.mu.Unlock()
-			if same {
-				return nil
-			}
-			rel, err := filepath.Rel(dir, p)
-			if err != nil {
-				return err
-			}
-			f, err := os.Open(p)
-			if err != nil {
-				return err
-			}
-			defer f.Close()
-			rel = filepath.ToSlash(rel)
-			ref, err := o.a.Client.PutAgentOutput(ctx, o.a.Workspace, o.a.Compute, o.a.ID, o.w.Job.Name, name, rel, f)
-			if err != nil {
-				return err
-			}
-			out := tandem.AgentOutput{Output: name, Path: rel, SHA256: ref.SHA256, Size: ref.Size}
-			o.mu.Lock()
-			o.sent[p], o.all[p] = st, out
-			o.mu.Unlock()
-			fresh = append(fresh, out)
-			return nil
-		})
-		if err != nil {
-			return fresh, err
-		}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for _, up := range ups {
+		out := tandem.AgentOutput{Output: up.Output, Path: up.Path, SHA256: up.Ref.SHA256, Size: up.Ref.Size}
+		o.all[up.RunFile] = out
+		fresh = append(fresh, out)
 	}
-	return fresh, nil
+	return fresh, err
 }
 
 // final uploads what is left and returns every output file of the run.

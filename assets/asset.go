@@ -307,17 +307,13 @@ func (r *Service) copyStaged(ctx context.Context, ws *tandem.Workspace, a *tande
 			r.RemoveBlobs(ctx, out)
 			return nil, tandem.Errorf(tandem.EConflict, "%s %s version %s: storage already holds other bytes at %s", a.Kind, a.Name, a.Version, key)
 		}
-		src, err := r.Blobs.OpenVerified(ctx, tandem.BlobRef{Key: region.StagingKey(ws.ID, f.SHA256), SHA256: f.SHA256, Size: f.Size})
-		if err == nil {
-			var ref tandem.BlobRef
-			ref, err = r.Blobs.Put(ctx, key, src, &tandem.BlobRef{SHA256: f.SHA256, Size: f.Size})
-			src.Close()
-			out = append(out, ref)
-		}
+		staged := tandem.BlobRef{Key: region.StagingKey(ws.ID, f.SHA256), SHA256: f.SHA256, Size: f.Size}
+		ref, err := tandem.CopyBlob(ctx, r.Blobs, key, r.Blobs, staged)
 		if err != nil {
 			r.RemoveBlobs(ctx, out)
 			return nil, fmt.Errorf("copy %s into %s %s:%s: %w", f.Path, a.Kind, a.Name, a.Version, err)
 		}
+		out = append(out, ref)
 	}
 	return out, nil
 }

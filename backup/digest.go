@@ -140,82 +140,21 @@ func (r *Service) DigestWorkspace(ctx context.Context, name string, opts tandem.
 		return nil, err
 	}
 
-	d := &digester{h: sha256.New(), counts: map[string]int64{"token": 0, "blob": 0}}
 	format := tandem.DigestFormat
 	if opts.Content {
 		format = tandem.ContentDigestFormat
 	}
+	d := &digester{h: sha256.New(), counts: map[string]int64{"token": 0, "blob": 0}}
 	d.line(format)
-	state := "live"
-	if ws.Deleted() {
-		state = "deleted"
+	d.workspace(ws, opts.Content)
+	if err := d.resources(resources, opts.Content); err != nil {
+		return nil, err
 	}
-	if opts.Content {
-		d.line("workspace", jsonString(ws.DisplayName), jsonString(ws.Description), state)
-	} else {
-		d.line("workspace", jsonString(ws.ID), jsonString(ws.DisplayName), jsonString(ws.Description), state)
+	if !opts.Content {
+		d.tokens(tokens)
 	}
-	for _, k := range slices.Sorted(maps.Keys(ws.Tags)) {
-		d.line("tag", jsonString(k), jsonString(ws.Tags[k]))
-	}
-
-	slices.SortFunc(resources, func(a, b *tandem.Resource) int {
-		return cmp.Or(strings.Compare(string(a.Kind), string(b.Kind)), strings.Compare(a.Name, b.Name), strings.Compare(a.Version, b.Version))
-	})
-	for _, res := range resources {
-		in := res
-		if opts.Content {
-			if in, err = contentResource(res); err != nil {
-				return nil, err
-			}
-		}
-		sum, err := resourceDigest(in)
-		if err != nil {
-			return nil, err
-		}
-		d.line("resource", jsonString(string(res.Kind)), jsonString(res.Name), jsonString(res.Version), sum)
-		d.counts[string(res.Kind)]++
-	}
-
-	slices.SortFunc(tokens, func(a, b *tandem.Token) int { return strings.Compare(a.Name, b.Name) })
-	for _, t := range tokens {
-		if opts.Content {
-			break
-		}
-		d.line("token", jsonString(t.Name), t.Hash)
-		d.counts["token"]++
-	}
-
-	v := &blobVerifier{r: r.Region, refs: referencedBlobs(resources)}
-	prefix := tandem.StoragePrefix(ws.ID)
-	prev := ""
-	err = r.Blobs.List(ctx, prefix, func(ref tandem.BlobRef) error {
-		if prev != "" && ref.Key <= prev {
-			return fmt.Errorf("blob store listed %q after %q: List must yield keys in order", ref.Key, prev)
-		}
-		prev = ref.Key
-		rel := strings.TrimPrefix(ref.Key, prefix)
-		if digestExcludedBlob(rel) {
-			return nil
-		}
-		d.line("blob", jsonString(rel), ref.SHA256, strconv.FormatInt(ref.Size, 10))
-		d.counts["blob"]++
-		d.bytes += ref.Size
-		if opts.VerifyBlobs {
-			return v.listed(ctx, ref)
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("list storage of workspace %q: %w", ws.Name, err)
-	}
-	if opts.VerifyBlobs {
-		if err := v.unlisted(ctx); err != nil {
-			return nil, err
-		}
-		if err := v.report(ws); err != nil {
-			return nil, err
-		}
+	if err := r.digestBlobs(ctx, d, ws, resources, opts.VerifyBlobs); err != nil {
+		return nil, err
 	}
 
 	out := &tandem.WorkspaceDigest{
@@ -232,6 +171,91 @@ func (r *Service) DigestWorkspace(ctx context.Context, name string, opts tandem.
 	r.Logger.Info("workspace digest", "workspace", ws.Name, "id", ws.ID, "digest", out.Digest,
 		"blobs", d.counts["blob"], "verified", opts.VerifyBlobs, "duration", time.Since(start))
 	return out, nil
+}
+
+// workspace writes the workspace's lines: its row (without its id in a
+// content digest) and its tags.
+func (d *digester) workspace(ws *tandem.Workspace, content bool) {
+	state := "live"
+	if ws.Deleted() {
+		state = "deleted"
+	}
+	if content {
+		d.line("workspace", jsonString(ws.DisplayName), jsonString(ws.Description), state)
+	} else {
+		d.line("workspace", jsonString(ws.ID), jsonString(ws.DisplayName), jsonString(ws.Description), state)
+	}
+	for _, k := range slices.Sorted(maps.Keys(ws.Tags)) {
+		d.line("tag", jsonString(k), jsonString(ws.Tags[k]))
+	}
+}
+
+// resources writes one line per resource, by kind, name and version.
+func (d *digester) resources(resources []*tandem.Resource, content bool) error {
+	slices.SortFunc(resources, func(a, b *tandem.Resource) int {
+		return cmp.Or(strings.Compare(string(a.Kind), string(b.Kind)), strings.Compare(a.Name, b.Name), strings.Compare(a.Version, b.Version))
+	})
+	for _, res := range resources {
+		in := res
+		if content {
+			var err error
+			if in, err = contentResource(res); err != nil {
+				return err
+			}
+		}
+		sum, err := resourceDigest(in)
+		if err != nil {
+			return err
+		}
+		d.line("resource", jsonString(string(res.Kind)), jsonString(res.Name), jsonString(res.Version), sum)
+		d.counts[string(res.Kind)]++
+	}
+	return nil
+}
+
+// tokens writes one line per workspace token, by name.
+func (d *digester) tokens(tokens []*tandem.Token) {
+	slices.SortFunc(tokens, func(a, b *tandem.Token) int { return strings.Compare(a.Name, b.Name) })
+	for _, t := range tokens {
+		d.line("token", jsonString(t.Name), t.Hash)
+		d.counts["token"]++
+	}
+}
+
+// digestBlobs writes one line per blob in the workspace's storage, in key
+// order, by its recorded sha256; with verify, it also reads every blob
+// and checks it, and the resources' references, against what is stored.
+func (r *Service) digestBlobs(ctx context.Context, d *digester, ws *tandem.Workspace, resources []*tandem.Resource, verify bool) error {
+	v := &blobVerifier{r: r.Region, refs: referencedBlobs(resources)}
+	prefix := tandem.StoragePrefix(ws.ID)
+	prev := ""
+	err := r.Blobs.List(ctx, prefix, func(ref tandem.BlobRef) error {
+		if prev != "" && ref.Key <= prev {
+			return fmt.Errorf("blob store listed %q after %q: List must yield keys in order", ref.Key, prev)
+		}
+		prev = ref.Key
+		rel := strings.TrimPrefix(ref.Key, prefix)
+		if digestExcludedBlob(rel) {
+			return nil
+		}
+		d.line("blob", jsonString(rel), ref.SHA256, strconv.FormatInt(ref.Size, 10))
+		d.counts["blob"]++
+		d.bytes += ref.Size
+		if verify {
+			return v.listed(ctx, ref)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("list storage of workspace %q: %w", ws.Name, err)
+	}
+	if !verify {
+		return nil
+	}
+	if err := v.unlisted(ctx); err != nil {
+		return err
+	}
+	return v.report(ws)
 }
 
 // contentResource returns res as the content digest covers it: blob keys

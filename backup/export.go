@@ -107,94 +107,138 @@ func (r *Service) ExportWorkspace(ctx context.Context, name string, opts tandem.
 		return err
 	}
 	if include[tandem.IncludeSecrets] {
-		switch {
-		case opts.Passphrase == "" && opts.RecipientKey == "":
-			return tandem.Errorf(tandem.EInvalid, "exporting secrets needs a passphrase (--passphrase-file) or a recipient key (--recipient) to encrypt them; secrets are never exported in clear").WithTarget("passphrase")
-		case opts.Passphrase != "" && opts.RecipientKey != "":
-			return tandem.Errorf(tandem.EInvalid, "give a passphrase or a recipient key, not both").WithTarget("recipient_key")
-		case opts.RecipientKey != "":
-			if err := archive.CheckRecipient(opts.RecipientKey); err != nil {
-				return err
-			}
-		default:
-			if err := archive.CheckPassphrase([]byte(opts.Passphrase)); err != nil {
-				return err
-			}
-		}
-	}
-	var (
-		ws        *tandem.Workspace
-		resources []*tandem.Resource
-	)
-	err = r.Store.View(ctx, func(tx tandem.Tx) (err error) {
-		if ws, err = r.LiveWorkspace(ctx, tx, name); err != nil {
+		if err := checkSecretKey(opts); err != nil {
 			return err
 		}
-		resources, err = tx.ListResources(ctx, tandem.ResourceFilter{WorkspaceID: ws.ID})
-		return err
-	})
+	}
+	plan, err := r.planExport(ctx, name, include, opts)
 	if err != nil {
 		return err
 	}
-	var picked, secretRes []*tandem.Resource
+	if err := r.writeArchive(ctx, w, plan, r.exportHeader(plan, opts)); err != nil {
+		return err
+	}
+	r.Logger.Info("workspace exported", "workspace", plan.ws.Name, "id", plan.ws.ID, "resources", len(plan.picked), "secrets", len(plan.secrets), "blobs", len(plan.blobs))
+	return nil
+}
+
+// checkSecretKey checks that opts names one well-formed key to encrypt
+// exported secrets with.
+func checkSecretKey(opts tandem.ExportOptions) error {
+	switch {
+	case opts.Passphrase == "" && opts.RecipientKey == "":
+		return tandem.Errorf(tandem.EInvalid, "exporting secrets needs a passphrase (--passphrase-file) or a recipient key (--recipient) to encrypt them; secrets are never exported in clear").WithTarget("passphrase")
+	case opts.Passphrase != "" && opts.RecipientKey != "":
+		return tandem.Errorf(tandem.EInvalid, "give a passphrase or a recipient key, not both").WithTarget("recipient_key")
+	case opts.RecipientKey != "":
+		return archive.CheckRecipient(opts.RecipientKey)
+	default:
+		return archive.CheckPassphrase([]byte(opts.Passphrase))
+	}
+}
+
+// exportPlan is what an export writes, gathered before anything is.
+type exportPlan struct {
+	ws      *tandem.Workspace
+	include map[string]bool
+	picked  []*tandem.Resource // every resource exported but secrets
+	secrets []*tandem.Resource
+	sealed  []byte                    // the secrets entry; nil when secrets are not included
+	lines   []byte                    // resources.jsonl
+	counts  map[string]int64          // resources by kind
+	blobs   map[string]tandem.BlobRef // to stream, by key relative to the workspace
+}
+
+// planExport reads the workspace's metadata in one transaction, picks
+// what opts asks for, and seals the secrets.
+func (r *Service) planExport(ctx context.Context, name string, include map[string]bool, opts tandem.ExportOptions) (*exportPlan, error) {
+	plan := &exportPlan{include: include}
+	var resources []*tandem.Resource
+	err := r.Store.View(ctx, func(tx tandem.Tx) (err error) {
+		if plan.ws, err = r.LiveWorkspace(ctx, tx, name); err != nil {
+			return err
+		}
+		resources, err = tx.ListResources(ctx, tandem.ResourceFilter{WorkspaceID: plan.ws.ID})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
 	for _, res := range resources {
 		if !include[tandem.CategoryOf(res.Kind)] || (opts.Since != nil && res.UpdatedAt.Before(*opts.Since)) {
 			continue
 		}
 		if res.Kind == tandem.KindSecret {
-			secretRes = append(secretRes, res)
+			plan.secrets = append(plan.secrets, res)
 			continue
 		}
-		picked = append(picked, res)
+		plan.picked = append(plan.picked, res)
 	}
 
 	// Secrets are opened and encrypted before anything is written, so a
 	// vault failure fails the export cleanly.
-	var sealed []byte
 	if include[tandem.IncludeSecrets] {
-		values := make([]archive.SecretValue, 0, len(secretRes))
-		if len(secretRes) > 0 {
-			v, err := r.RequireVault()
-			if err != nil {
-				return err
-			}
-			for _, res := range secretRes {
-				_, sp, err := secrets.DecodeSecret(res)
-				if err != nil {
-					return err
-				}
-				value, err := v.Open(sp.Sealed, secrets.SecretAAD(ws.ID, res.Name))
-				if err != nil {
-					return secrets.VaultError(r.Logger, err, ws.Name, res.Name)
-				}
-				values = append(values, archive.SecretValue{Name: res.Name, Version: sp.Version, Value: value, CreatedAt: res.CreatedAt, UpdatedAt: res.UpdatedAt})
-			}
-		}
-		if opts.RecipientKey != "" {
-			sealed, err = archive.SealSecretsTo(opts.RecipientKey, ws.ID, values)
-		} else {
-			sealed, err = archive.SealSecrets([]byte(opts.Passphrase), ws.ID, values)
-		}
-		if err != nil {
-			return err
-		}
-		for _, v := range values {
-			clear(v.Value)
+		if plan.sealed, err = r.sealSecrets(plan.ws, plan.secrets, opts); err != nil {
+			return nil, err
 		}
 	}
+	if plan.lines, plan.counts, plan.blobs, err = resourceLines(plan.picked); err != nil {
+		return nil, err
+	}
+	return plan, nil
+}
 
-	// resources.jsonl, and the blobs to stream, deduplicated by key.
+// sealSecrets opens the values of secret resources and encrypts them
+// under the key opts names, as the archive's secrets entry.
+func (r *Service) sealSecrets(ws *tandem.Workspace, list []*tandem.Resource, opts tandem.ExportOptions) ([]byte, error) {
+	values := make([]archive.SecretValue, 0, len(list))
+	if len(list) > 0 {
+		v, err := r.RequireVault()
+		if err != nil {
+			return nil, err
+		}
+		for _, res := range list {
+			_, sp, err := secrets.DecodeSecret(res)
+			if err != nil {
+				return nil, err
+			}
+			value, err := v.Open(sp.Sealed, secrets.SecretAAD(ws.ID, res.Name))
+			if err != nil {
+				return nil, secrets.VaultError(r.Logger, err, ws.Name, res.Name)
+			}
+			values = append(values, archive.SecretValue{Name: res.Name, Version: sp.Version, Value: value, CreatedAt: res.CreatedAt, UpdatedAt: res.UpdatedAt})
+		}
+	}
+	var sealed []byte
+	var err error
+	if opts.RecipientKey != "" {
+		sealed, err = archive.SealSecretsTo(opts.RecipientKey, ws.ID, values)
+	} else {
+		sealed, err = archive.SealSecrets([]byte(opts.Passphrase), ws.ID, values)
+	}
+	if err != nil {
+		return nil, err
+	}
+	for _, v := range values {
+		clear(v.Value)
+	}
+	return sealed, nil
+}
+
+// resourceLines returns resources.jsonl for resources, their count by
+// kind, and the blobs to stream, deduplicated by relative key.
+func resourceLines(resources []*tandem.Resource) ([]byte, map[string]int64, map[string]tandem.BlobRef, error) {
 	var lines []byte
-	blobs := map[string]tandem.BlobRef{}
 	counts := map[string]int64{}
-	for _, res := range picked {
+	blobs := map[string]tandem.BlobRef{}
+	for _, res := range resources {
 		p, err := portable(res)
 		if err != nil {
-			return err
+			return nil, nil, nil, err
 		}
 		b, err := json.Marshal(p)
 		if err != nil {
-			return err
+			return nil, nil, nil, err
 		}
 		lines = append(append(lines, b...), '\n')
 		counts[string(res.Kind)]++
@@ -202,13 +246,18 @@ func (r *Service) ExportWorkspace(ctx context.Context, name string, opts tandem.
 			blobs[p.Blobs[i].Key] = ref
 		}
 	}
+	return lines, counts, blobs, nil
+}
 
-	inc := make([]string, 0, len(include))
+// exportHeader returns the archive header of plan.
+func (r *Service) exportHeader(plan *exportPlan, opts tandem.ExportOptions) *archive.Header {
+	inc := make([]string, 0, len(plan.include))
 	for _, c := range tandem.ExportCategories {
-		if include[c] {
+		if plan.include[c] {
 			inc = append(inc, c)
 		}
 	}
+	ws := plan.ws
 	h := &archive.Header{
 		Workspace: archive.SourceWorkspace{ID: ws.ID, Name: ws.Name, DisplayName: ws.DisplayName,
 			Description: ws.Description, Tags: ws.Tags, CreatedAt: ws.CreatedAt},
@@ -218,53 +267,48 @@ func (r *Service) ExportWorkspace(ctx context.Context, name string, opts tandem.
 		Include:       inc,
 		TandemVersion: tandem.Version,
 	}
-	if sealed != nil {
+	if plan.sealed != nil {
 		h.Secrets = "passphrase"
 		if opts.RecipientKey != "" {
 			h.Secrets = "recipient-key"
 		}
 	}
+	return h
+}
+
+// writeArchive writes plan to w under header h: resources.jsonl, the YAML
+// documents, the secrets, then the blobs in key order.
+func (r *Service) writeArchive(ctx context.Context, w io.Writer, plan *exportPlan, h *archive.Header) error {
 	aw, err := archive.NewWriter(w, h)
 	if err != nil {
 		return err
 	}
-	if err := aw.WriteBytes(archive.ResourcesFile, lines); err != nil {
+	if err := aw.WriteBytes(archive.ResourcesFile, plan.lines); err != nil {
 		return err
 	}
-	for k, n := range counts {
+	for k, n := range plan.counts {
 		aw.Count(k, n)
 	}
-	for _, res := range picked {
+	for _, res := range plan.picked {
 		if y := resourceYAML(res); y != nil {
 			if err := aw.WriteBytes(yamlName(res), y); err != nil {
 				return err
 			}
 		}
 	}
-	if sealed != nil {
-		if err := aw.WriteBytes(archive.SecretsFile, sealed); err != nil {
+	if plan.sealed != nil {
+		if err := aw.WriteBytes(archive.SecretsFile, plan.sealed); err != nil {
 			return err
 		}
-		aw.Count("secret", int64(len(secretRes)))
+		aw.Count("secret", int64(len(plan.secrets)))
 	}
-	for _, rel := range slices.Sorted(func(yield func(string) bool) {
-		for k := range blobs {
-			if !yield(k) {
-				return
-			}
-		}
-	}) {
-		ref := blobs[rel]
-		if err := r.exportBlob(ctx, aw, rel, ref); err != nil {
+	for _, rel := range slices.Sorted(mapKeys(plan.blobs)) {
+		if err := r.exportBlob(ctx, aw, rel, plan.blobs[rel]); err != nil {
 			return err
 		}
 		aw.Count("blob", 1)
 	}
-	if err := aw.Close(); err != nil {
-		return err
-	}
-	r.Logger.Info("workspace exported", "workspace", ws.Name, "id", ws.ID, "resources", len(picked), "secrets", len(secretRes), "blobs", len(blobs))
-	return nil
+	return aw.Close()
 }
 
 func (r *Service) exportBlob(ctx context.Context, aw *archive.Writer, rel string, ref tandem.BlobRef) error {

@@ -73,9 +73,11 @@ func (it *importItem) key() (tandem.Kind, string, string) {
 	return it.res.Kind, it.res.Name, it.res.Version
 }
 
-// blobSource opens the bytes of a blob for the target, by its portable ref
-// (key relative to the workspace's prefix), verified against it.
-type blobSource func(ctx context.Context, ref tandem.BlobRef) (io.ReadCloser, error)
+// blobSource tells where the bytes of a blob for the target are, by its
+// portable ref (key relative to the workspace's prefix): the source to copy
+// from and the ref there (key, sha256, size), which tandem.CopyBlob
+// verifies. It returns ENotFound when it knows there are none.
+type blobSource func(ref tandem.BlobRef) (tandem.BlobSource, tandem.BlobRef, error)
 
 func newReport() *tandem.ImportReport {
 	return &tandem.ImportReport{
@@ -152,11 +154,11 @@ func (r *Service) ImportWorkspace(ctx context.Context, name string, opts tandem.
 		target, rep.WorkspaceCreated = ws, true
 	}
 	rep.ID = target.ID
-	src := func(ctx context.Context, ref tandem.BlobRef) (io.ReadCloser, error) {
+	src := func(ref tandem.BlobRef) (tandem.BlobSource, tandem.BlobRef, error) {
 		if !staged[ref.SHA256] {
-			return nil, tandem.Errorf(tandem.ENotFound, "blob %s is no longer in the target and was not staged; import again", ref.Key)
+			return nil, tandem.BlobRef{}, tandem.Errorf(tandem.ENotFound, "blob %s is no longer in the target and was not staged; import again", ref.Key)
 		}
-		return r.Blobs.OpenVerified(ctx, tandem.BlobRef{Key: stage + ref.SHA256, SHA256: ref.SHA256, Size: ref.Size})
+		return r.Blobs, tandem.BlobRef{Key: stage + ref.SHA256, SHA256: ref.SHA256, Size: ref.Size}, nil
 	}
 	if err := r.commitItems(ctx, target, items, src, rep); err != nil {
 		return rep, err
@@ -199,27 +201,11 @@ func (r *Service) readArchive(ctx context.Context, ar *archive.Reader, opts tand
 			}
 			items = append(items, res...)
 		case f.Name == archive.SecretsFile:
-			if f.Size > archive.MaxSecretSize {
-				return nil, nil, tandem.Errorf(tandem.ECorrupt, "archive: %s is %d bytes; at most %d are allowed", f.Name, f.Size, archive.MaxSecretSize)
-			}
-			data, err := io.ReadAll(f)
+			res, err := readSecrets(f, opts, ar.Header.Workspace.ID)
 			if err != nil {
 				return nil, nil, err
 			}
-			values, err := archive.OpenSecretsWith([]byte(opts.Passphrase), opts.Identity, ar.Header.Workspace.ID, data)
-			if err != nil {
-				return nil, nil, err
-			}
-			for i := range values {
-				v := &values[i]
-				if err := tandem.ValidateSecretName(v.Name); err != nil {
-					return nil, nil, tandem.Errorf(tandem.ECorrupt, "archive: %s: %s", archive.SecretsFile, tandem.ErrorMessage(err))
-				}
-				if err := secrets.CheckSecretValue(v.Value); err != nil {
-					return nil, nil, tandem.Errorf(tandem.ECorrupt, "archive: %s: secret %q: %s", archive.SecretsFile, v.Name, tandem.ErrorMessage(err))
-				}
-				items = append(items, &importItem{secret: v})
-			}
+			items = append(items, res...)
 			sawSecret = true
 		case strings.HasPrefix(f.Name, archive.YAMLDir):
 			if f.Size > archive.MaxYAMLSize {
@@ -245,18 +231,9 @@ func (r *Service) readArchive(ctx context.Context, ar *archive.Reader, opts tand
 			if staged[ref.SHA256] {
 				continue
 			}
-			if target != nil {
-				if cur, err := r.Blobs.Stat(ctx, tandem.StoragePrefix(target.ID)+rel); err == nil && cur.SHA256 == ref.SHA256 && cur.Size == ref.Size {
-					continue // already there; the reader checks the entry's bytes against the manifest
-				}
+			if err := r.stageBlob(ctx, f, ref, owner[rel], target, rel, stage, staged); err != nil {
+				return nil, nil, err
 			}
-			if _, err := r.Blobs.Put(ctx, stage+ref.SHA256, f, &tandem.BlobRef{SHA256: ref.SHA256, Size: ref.Size}); err != nil {
-				if tandem.IsCode(err, tandem.ECorrupt) {
-					return nil, nil, tandem.Errorf(tandem.ECorrupt, "archive: blob entry %q does not match the sha256 %s that %s records", f.Name, ref.SHA256, owner[rel])
-				}
-				return nil, nil, fmt.Errorf("stage blob %s: %w", f.Name, err)
-			}
-			staged[ref.SHA256] = true
 		default:
 			return nil, nil, tandem.Errorf(tandem.ECorrupt, "archive: unexpected entry %q", f.Name)
 		}
@@ -273,6 +250,54 @@ func (r *Service) readArchive(ctx context.Context, ar *archive.Reader, opts tand
 		return nil, nil, tandem.Errorf(tandem.ECorrupt, "archive: the header announces secrets but there is no %s", archive.SecretsFile)
 	}
 	return items, staged, nil
+}
+
+// readSecrets decrypts the secrets entry f of an archive of workspace
+// sourceID with the key opts gives, and checks every secret.
+func readSecrets(f *archive.File, opts tandem.ImportOptions, sourceID string) ([]*importItem, error) {
+	if f.Size > archive.MaxSecretSize {
+		return nil, tandem.Errorf(tandem.ECorrupt, "archive: %s is %d bytes; at most %d are allowed", f.Name, f.Size, archive.MaxSecretSize)
+	}
+	data, err := io.ReadAll(f)
+	if err != nil {
+		return nil, err
+	}
+	values, err := archive.OpenSecretsWith([]byte(opts.Passphrase), opts.Identity, sourceID, data)
+	if err != nil {
+		return nil, err
+	}
+	var items []*importItem
+	for i := range values {
+		v := &values[i]
+		if err := tandem.ValidateSecretName(v.Name); err != nil {
+			return nil, tandem.Errorf(tandem.ECorrupt, "archive: %s: %s", archive.SecretsFile, tandem.ErrorMessage(err))
+		}
+		if err := secrets.CheckSecretValue(v.Value); err != nil {
+			return nil, tandem.Errorf(tandem.ECorrupt, "archive: %s: secret %q: %s", archive.SecretsFile, v.Name, tandem.ErrorMessage(err))
+		}
+		items = append(items, &importItem{secret: v})
+	}
+	return items, nil
+}
+
+// stageBlob copies the blob entry f, which owner records as ref, under
+// stage by its sha256 and marks it staged, unless the target already
+// holds those bytes at rel.
+func (r *Service) stageBlob(ctx context.Context, f *archive.File, ref tandem.BlobRef, owner string, target *tandem.Workspace, rel, stage string, staged map[string]bool) error {
+	if target != nil {
+		if cur, err := r.Blobs.Stat(ctx, tandem.StoragePrefix(target.ID)+rel); err == nil && cur.SHA256 == ref.SHA256 && cur.Size == ref.Size {
+			return nil // already there; the reader checks the entry's bytes against the manifest
+		}
+	}
+	entry := tandem.BlobRef{Key: f.Name, SHA256: ref.SHA256, Size: ref.Size}
+	if _, err := tandem.CopyBlob(ctx, r.Blobs, stage+ref.SHA256, tandem.ReaderSource(f), entry); err != nil {
+		if tandem.IsCode(err, tandem.ECorrupt) {
+			return tandem.Errorf(tandem.ECorrupt, "archive: blob entry %q does not match the sha256 %s that %s records", f.Name, ref.SHA256, owner)
+		}
+		return fmt.Errorf("stage blob %s: %w", f.Name, err)
+	}
+	staged[ref.SHA256] = true
+	return nil
 }
 
 func mapKeys[V any](m map[string]V) func(func(string) bool) {
@@ -455,47 +480,12 @@ func (r *Service) commitResource(ctx context.Context, ws *tandem.Workspace, p *t
 		return action, reason, err
 	}
 
-	// Bytes first. A missing key is written in place (a failure removes
-	// it again: nothing references it). A key the target holds with other
-	// bytes is a conflict for a new resource (those bytes are someone's);
-	// for an update (a notebook saved again) the new bytes are staged and
-	// copied over the old ones only once the update has committed, as a
-	// pending write (pending.go), so the old record never points at new
-	// bytes.
-	var written []tandem.BlobRef // in place, or staged for a pending write
-	var pending []region.PendingWrite
-	var copied, copiedBytes, present int64
-	for i, b := range in.Blobs {
-		cur, err := r.Blobs.Stat(ctx, b.Key)
-		dest := b.Key
-		switch {
-		case err == nil && cur.SHA256 == b.SHA256 && cur.Size == b.Size:
-			present++
-			continue
-		case err == nil && action == tandem.ImportCreated:
-			r.RemoveBlobs(ctx, written)
-			return tandem.ImportConflicted, fmt.Sprintf("the target's storage holds other bytes at %s", b.Key), nil
-		case err == nil:
-			dest = tandem.StoragePrefix(ws.ID) + "staging/import-" + uuid.NewString()
-			pending = append(pending, region.PendingWrite{Final: b, Staged: dest})
-		case !tandem.IsCode(err, tandem.ENotFound):
-			r.RemoveBlobs(ctx, written)
-			return "", "", err
-		}
-		rc, err := src(ctx, p.Blobs[i])
-		if err != nil {
-			r.RemoveBlobs(ctx, written)
-			return "", "", err
-		}
-		ref, err := r.Blobs.Put(ctx, dest, rc, &tandem.BlobRef{SHA256: b.SHA256, Size: b.Size})
-		rc.Close()
-		if err != nil {
-			r.RemoveBlobs(ctx, written)
-			return "", "", fmt.Errorf("copy blob %s: %w", b.Key, err)
-		}
-		written = append(written, ref)
-		copied++
-		copiedBytes += ref.Size
+	// Bytes first, then the resource and its change in one transaction.
+	blobs, conflict, err := r.copyResourceBlobs(ctx, ws, p, &in, action, src)
+	if err != nil {
+		return "", "", err
+	} else if conflict != "" {
+		return tandem.ImportConflicted, conflict, nil
 	}
 	err = r.Store.Update(ctx, func(tx tandem.Tx) (err error) {
 		// Decide again inside the write: another writer may have been
@@ -511,7 +501,7 @@ func (r *Service) commitResource(ctx context.Context, ws *tandem.Workspace, p *t
 		if err := tx.PutResource(ctx, &in); err != nil {
 			return err
 		}
-		for _, pw := range pending {
+		for _, pw := range blobs.pending {
 			if err := region.PutPending(ctx, tx, pw.Final, pw.Staged); err != nil {
 				return err
 			}
@@ -523,18 +513,70 @@ func (r *Service) commitResource(ctx context.Context, ws *tandem.Workspace, p *t
 		return r.LogChange(ctx, tx, ws.ID, in.Kind, in.Name, in.Version, op, &in)
 	})
 	if err != nil || (action != tandem.ImportCreated && action != tandem.ImportUpdated) {
-		r.RemoveBlobs(ctx, written)
+		r.RemoveBlobs(ctx, blobs.written)
 		return action, reason, err
 	}
-	for _, pw := range pending {
+	for _, pw := range blobs.pending {
 		if err := r.FinishPending(ctx, pw.Final.Key); err != nil {
 			r.Logger.Warn("imported bytes left pending; the next read or restart finishes the copy", "key", pw.Final.Key, "err", err)
 		}
 	}
-	rep.BlobsCopied += copied
-	rep.BytesCopied += copiedBytes
-	rep.BlobsPresent += present
+	rep.BlobsCopied += blobs.copied
+	rep.BytesCopied += blobs.copiedBytes
+	rep.BlobsPresent += blobs.present
 	return action, reason, nil
+}
+
+// importedBlobs is what copyResourceBlobs wrote.
+type importedBlobs struct {
+	written                      []tandem.BlobRef // in place, or staged for a pending write
+	pending                      []region.PendingWrite
+	copied, copiedBytes, present int64
+}
+
+// copyResourceBlobs copies the blobs of in (p as the target holds it)
+// that the target lacks, from src, before the resource is written with
+// action. A missing key is written in place (a failure removes it again:
+// nothing references it). A key the target holds with other bytes is a
+// conflict for a new resource (those bytes are someone's), returned as its
+// reason; for an update (a notebook saved again) the new bytes are staged
+// and copied over the old ones only once the update has committed, as a
+// pending write (pending.go), so the old record never points at new
+// bytes. On a conflict or an error it leaves nothing written.
+func (r *Service) copyResourceBlobs(ctx context.Context, ws *tandem.Workspace, p, in *tandem.Resource, action string, src blobSource) (*importedBlobs, string, error) {
+	out := &importedBlobs{}
+	for i, b := range in.Blobs {
+		cur, err := r.Blobs.Stat(ctx, b.Key)
+		dest := b.Key
+		switch {
+		case err == nil && cur.SHA256 == b.SHA256 && cur.Size == b.Size:
+			out.present++
+			continue
+		case err == nil && action == tandem.ImportCreated:
+			r.RemoveBlobs(ctx, out.written)
+			return nil, fmt.Sprintf("the target's storage holds other bytes at %s", b.Key), nil
+		case err == nil:
+			dest = tandem.StoragePrefix(ws.ID) + "staging/import-" + uuid.NewString()
+			out.pending = append(out.pending, region.PendingWrite{Final: b, Staged: dest})
+		case !tandem.IsCode(err, tandem.ENotFound):
+			r.RemoveBlobs(ctx, out.written)
+			return nil, "", err
+		}
+		store, from, err := src(p.Blobs[i])
+		if err != nil {
+			r.RemoveBlobs(ctx, out.written)
+			return nil, "", err
+		}
+		ref, err := tandem.CopyBlob(ctx, r.Blobs, dest, store, from)
+		if err != nil {
+			r.RemoveBlobs(ctx, out.written)
+			return nil, "", fmt.Errorf("copy blob %s: %w", b.Key, err)
+		}
+		out.written = append(out.written, ref)
+		out.copied++
+		out.copiedBytes += ref.Size
+	}
+	return out, "", nil
 }
 
 // commitSecret seals a secret under this region's vault, bound to ws, and

@@ -79,48 +79,17 @@ func (r *Service) RestoreWorkspace(ctx context.Context, opts tandem.RestoreOptio
 	if id == "" || strings.ContainsAny(id, "/\\") || strings.Contains(id, "..") || len(id) > 128 {
 		return nil, tandem.Errorf(tandem.EInvalid, "invalid workspace id %q (the id is the folder name under workspaces/ in storage)", id).WithTarget("workspace_id")
 	}
-	src := r.Blobs
-	if opts.Storage != "" && opts.Storage != r.StorageURL {
-		if r.OpenStorage == nil {
-			return nil, tandem.Errorf(tandem.EInvalid, "this server restores from its own storage only; omit --storage")
-		}
-		s, err := r.OpenStorage(ctx, opts.Storage)
-		if err != nil {
-			return nil, tandem.Errorf(tandem.EInvalid, "open storage %q: %s", opts.Storage, tandem.ErrorMessage(err)).WithTarget("storage")
-		}
-		defer s.Close()
-		src = s
-	}
-
-	// The newest snapshot that reads back intact.
-	folders, err := snapshotFoldersIn(ctx, src, id)
+	src, done, err := r.restoreStorage(ctx, opts.Storage)
 	if err != nil {
 		return nil, err
 	}
+	defer done()
+
 	rep := &tandem.RestoreReport{ImportReport: *newReport()}
 	rep.Format = tandem.SnapshotFormat
-	var (
-		man     *tandem.SnapshotManifest
-		content *snapshotContent
-	)
-	for _, f := range folders {
-		if !f.complete {
-			continue
-		}
-		m, err := readSnapshotManifestIn(ctx, src, id, f.name)
-		if err == nil {
-			content, err = readSnapshotContent(ctx, src, m)
-		}
-		if err != nil {
-			r.Logger.Warn("unreadable snapshot skipped by restore", "id", id, "snapshot", f.name, "err", err)
-			rep.SkippedSnapshots++
-			continue
-		}
-		man = m
-		break
-	}
-	if man == nil {
-		return nil, tandem.Errorf(tandem.ENotFound, "no readable snapshot of workspace %s under %s in storage (%d unreadable)", id, tandem.SnapshotsPrefix(id), rep.SkippedSnapshots).WithTarget("workspace_id")
+	man, content, err := r.newestSnapshot(ctx, src, id, rep)
+	if err != nil {
+		return nil, err
 	}
 	rep.Snapshot, rep.SnapshotTime, rep.LastSeq, rep.LastChangeAt = man.Name, man.Time, man.LastSeq, man.LastChangeAt
 	rep.SourceWorkspace, rep.SourceID, rep.SourceRegion = content.ws.Name, id, man.Region
@@ -138,36 +107,106 @@ func (r *Service) RestoreWorkspace(ctx context.Context, opts tandem.RestoreOptio
 	}
 	rep.Workspace, rep.ID, rep.WorkspaceCreated = ws.Name, ws.ID, created
 
-	// Resources, verbatim: their blob keys are this workspace's already.
+	items, refs, err := restoredItems(man, content)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.commitRestored(ctx, ws, items, snapshotBlobs(src, id), &rep.ImportReport); err != nil {
+		return rep, err
+	}
+	if err := r.restoreTokens(ctx, ws, content.tokens, rep); err != nil {
+		return rep, err
+	}
+	if err := reportUnattached(ctx, src, id, refs, rep); err != nil {
+		return rep, err
+	}
+	r.Logger.Info("workspace restored", "workspace", ws.Name, "id", id, "snapshot", man.Name,
+		"created", rep.Resources[tandem.ImportCreated], "conflicts", len(rep.Conflicts), "unattached", rep.UnattachedCount)
+	return rep, nil
+}
+
+// restoreStorage returns the storage a restore reads from: this region's,
+// or the one storage names, with the function that closes it.
+func (r *Service) restoreStorage(ctx context.Context, storage string) (tandem.BlobStore, func(), error) {
+	if storage == "" || storage == r.StorageURL {
+		return r.Blobs, func() {}, nil
+	}
+	if r.OpenStorage == nil {
+		return nil, nil, tandem.Errorf(tandem.EInvalid, "this server restores from its own storage only; omit --storage")
+	}
+	s, err := r.OpenStorage(ctx, storage)
+	if err != nil {
+		return nil, nil, tandem.Errorf(tandem.EInvalid, "open storage %q: %s", storage, tandem.ErrorMessage(err)).WithTarget("storage")
+	}
+	return s, func() { s.Close() }, nil
+}
+
+// newestSnapshot returns the newest complete snapshot of workspace id in
+// src that reads back intact, counting the unreadable ones it skips in
+// rep.
+func (r *Service) newestSnapshot(ctx context.Context, src tandem.BlobStore, id string, rep *tandem.RestoreReport) (*tandem.SnapshotManifest, *snapshotContent, error) {
+	folders, err := snapshotFoldersIn(ctx, src, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, f := range folders {
+		if !f.complete {
+			continue
+		}
+		m, err := readSnapshotManifestIn(ctx, src, id, f.name)
+		var content *snapshotContent
+		if err == nil {
+			content, err = readSnapshotContent(ctx, src, m)
+		}
+		if err != nil {
+			r.Logger.Warn("unreadable snapshot skipped by restore", "id", id, "snapshot", f.name, "err", err)
+			rep.SkippedSnapshots++
+			continue
+		}
+		return m, content, nil
+	}
+	return nil, nil, tandem.Errorf(tandem.ENotFound, "no readable snapshot of workspace %s under %s in storage (%d unreadable)", id, tandem.SnapshotsPrefix(id), rep.SkippedSnapshots).WithTarget("workspace_id")
+}
+
+// restoredItems returns the snapshot's resources as items to commit,
+// verbatim (their blob keys are the workspace's already), and the set of
+// blob keys they reference.
+func restoredItems(man *tandem.SnapshotManifest, content *snapshotContent) ([]*importItem, map[string]bool, error) {
 	items := make([]*importItem, 0, len(content.resources))
 	refs := map[string]bool{}
 	for _, res := range content.resources {
 		p, err := portable(res)
 		if err != nil {
-			return nil, tandem.Errorf(tandem.ECorrupt, "snapshot %s: %s", man.Name, err)
+			return nil, nil, tandem.Errorf(tandem.ECorrupt, "snapshot %s: %s", man.Name, err)
 		}
 		items = append(items, &importItem{res: p})
 		for _, b := range res.Blobs {
 			refs[b.Key] = true
 		}
 	}
-	source := func(ctx context.Context, ref tandem.BlobRef) (io.ReadCloser, error) {
-		rc, err := src.OpenVerified(ctx, tandem.BlobRef{Key: tandem.StoragePrefix(id) + ref.Key, SHA256: ref.SHA256, Size: ref.Size})
+	return items, refs, nil
+}
+
+// snapshotBlobs is the blobSource of a restore: the blobs of workspace id
+// in src, a missing one reported as referenced by the snapshot.
+func snapshotBlobs(src tandem.BlobStore, id string) blobSource {
+	stored := tandem.BlobSourceFunc(func(ctx context.Context, key string) (io.ReadCloser, error) {
+		rc, err := src.Open(ctx, key)
 		if tandem.IsCode(err, tandem.ENotFound) {
-			return nil, tandem.Errorf(tandem.ENotFound, "blob %s%s, referenced by the snapshot, is missing from storage", tandem.StoragePrefix(id), ref.Key)
+			return nil, tandem.Errorf(tandem.ENotFound, "blob %s, referenced by the snapshot, is missing from storage", key)
 		}
 		return rc, err
+	})
+	return func(ref tandem.BlobRef) (tandem.BlobSource, tandem.BlobRef, error) {
+		return stored, tandem.BlobRef{Key: tandem.StoragePrefix(id) + ref.Key, SHA256: ref.SHA256, Size: ref.Size}, nil
 	}
-	if err := r.commitRestored(ctx, ws, items, source, &rep.ImportReport); err != nil {
-		return rep, err
-	}
-	if err := r.restoreTokens(ctx, ws, content.tokens, rep); err != nil {
-		return rep, err
-	}
+}
 
-	// What storage holds that the snapshot does not reference.
+// reportUnattached reports in rep what the storage of workspace id holds
+// that no restored resource references (refs).
+func reportUnattached(ctx context.Context, src tandem.BlobStore, id string, refs map[string]bool, rep *tandem.RestoreReport) error {
 	prefix := tandem.StoragePrefix(id)
-	err = src.List(ctx, prefix, func(b tandem.BlobRef) error {
+	err := src.List(ctx, prefix, func(b tandem.BlobRef) error {
 		rel := strings.TrimPrefix(b.Key, prefix)
 		if digestExcludedBlob(rel) || refs[b.Key] {
 			return nil
@@ -180,11 +219,9 @@ func (r *Service) RestoreWorkspace(ctx context.Context, opts tandem.RestoreOptio
 		return nil
 	})
 	if err != nil {
-		return rep, fmt.Errorf("list storage of workspace %s: %w", id, err)
+		return fmt.Errorf("list storage of workspace %s: %w", id, err)
 	}
-	r.Logger.Info("workspace restored", "workspace", ws.Name, "id", id, "snapshot", man.Name,
-		"created", rep.Resources[tandem.ImportCreated], "conflicts", len(rep.Conflicts), "unattached", rep.UnattachedCount)
-	return rep, nil
+	return nil
 }
 
 // commitRestored writes restored resources like an import, except that a
@@ -199,7 +236,7 @@ func (r *Service) commitRestored(ctx context.Context, ws *tandem.Workspace, item
 			if cur, err := r.Blobs.Stat(ctx, key); err == nil && cur.SHA256 == b.SHA256 && cur.Size == b.Size {
 				continue
 			}
-			rc, err := src(ctx, b)
+			rc, err := openSource(ctx, src, b)
 			if err != nil {
 				if !tandem.IsCode(err, tandem.ENotFound) {
 					return err
@@ -219,6 +256,16 @@ func (r *Service) commitRestored(ctx context.Context, ws *tandem.Workspace, item
 		ok = append(ok, it)
 	}
 	return r.commitItems(ctx, ws, ok, src, rep)
+}
+
+// openSource opens the bytes src names for the portable ref, unverified:
+// commitRestored only looks whether they are there.
+func openSource(ctx context.Context, src blobSource, ref tandem.BlobRef) (io.ReadCloser, error) {
+	store, from, err := src(ref)
+	if err != nil {
+		return nil, err
+	}
+	return store.Open(ctx, from.Key)
 }
 
 // restoreWorkspaceRow returns the workspace with the snapshot's id,

@@ -197,13 +197,10 @@ func (r *Service) keepDivergentBlobs(ctx context.Context, changes []*tandem.Chan
 			continue
 		}
 		for _, b := range res.Blobs {
-			src, err := r.Blobs.OpenVerified(ctx, b)
-			if err != nil {
+			_, err := tandem.CopyBlob(ctx, r.Blobs, folder+strings.TrimPrefix(b.Key, tandem.StoragePrefix(c.WorkspaceID)), r.Blobs, b)
+			if tandem.IsCode(err, tandem.ENotFound) {
 				continue // replaced by a later divergent write, which is kept too
 			}
-			want := b
-			_, err = r.Blobs.Put(ctx, folder+strings.TrimPrefix(b.Key, tandem.StoragePrefix(c.WorkspaceID)), src, &want)
-			src.Close()
 			if err != nil && !tandem.IsCode(err, tandem.ECorrupt) {
 				return err
 			}
@@ -233,8 +230,7 @@ func (r *Service) restoreRevertedBlobs(ctx context.Context, p *tandem.Pair, reve
 			if err != nil {
 				continue // superseded there: a later entry brings the current bytes
 			}
-			want := b
-			_, err = r.Blobs.Put(ctx, b.Key, rc, &want)
+			_, err = tandem.CopyBlob(ctx, r.Blobs, b.Key, tandem.ReaderSource(rc), b)
 			rc.Close()
 			if err != nil {
 				return err

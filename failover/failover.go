@@ -96,42 +96,13 @@ func (r *Service) failoverHere(ctx context.Context, p *tandem.Pair, opts tandem.
 		return nil, err
 	}
 	if opts.Failback && !opts.Force {
-		// Refuse while the reverse replication lags: compare logs now.
-		var applied int64
-		if err := r.Store.View(ctx, func(tx tandem.Tx) (err error) {
-			applied, err = tx.LastChangeSeq(ctx, p.WorkspaceID)
-			return err
-		}); err != nil {
+		if err := r.checkCaughtUp(ctx, client, p, st); err != nil {
 			return nil, err
-		}
-		batch, err := client.Changes(ctx, p.WorkspaceID, applied, 1, 0)
-		if err != nil {
-			return nil, fmt.Errorf("failback: ask region %q how far it is: %w", p.PeerRegion, err)
-		}
-		if behind := batch.LastSeq - applied; behind > 0 {
-			lag := 0.0
-			if len(batch.Changes) > 0 {
-				lag = r.Now().Sub(batch.Changes[0].Time).Seconds()
-			}
-			return nil, tandem.Errorf(tandem.EConflict,
-				"failback refused: region %q is %d entries (%.1fs, %s bytes in flight) behind region %q; wait until `tandem pair status` shows it caught up",
-				r.Name, behind, lag, fmt.Sprint(st.BytesBehind), p.PrimaryRegion)
 		}
 	}
 	if !opts.Force {
-		fence, err := client.Fence(ctx, p.WorkspaceID, true)
-		if err != nil {
-			return nil, tandem.Errorf(tandem.EUnavailable,
-				"the primary region %q cannot be reached (%v): no planned failover without it; to promote region %q anyway, accepting possible loss, use --force",
-				p.PeerRegion, tandem.ErrorMessage(err), r.Name)
-		}
-		rec.PrimarySeq = fence.LastSeq
-		r.Logger.Info("failover: primary fenced", "workspace", p.Workspace, "primary_last_seq", fence.LastSeq)
-		if err := r.waitApplied(ctx, p.WorkspaceID, fence.LastSeq, opts.Timeout); err != nil {
-			if _, uerr := client.Fence(context.WithoutCancel(ctx), p.WorkspaceID, false); uerr != nil {
-				r.Logger.Error("failover abandoned but the primary is still fenced", "workspace", p.Workspace, "err", uerr)
-			}
-			return nil, fmt.Errorf("failover abandoned, the primary takes writes again: %w", err)
+		if err := r.fenceAndCatchUp(ctx, client, p, opts.Timeout, rec); err != nil {
+			return nil, err
 		}
 	} else {
 		rec.PrimarySeq = st.PrimarySeq
@@ -142,24 +113,7 @@ func (r *Service) failoverHere(ctx context.Context, p *tandem.Pair, opts tandem.
 	if r.StopReplication != nil {
 		r.StopReplication(p.WorkspaceID)
 	}
-	// Promote: from this commit on, this region takes writes at epoch+1.
-	err = r.Store.Update(ctx, func(tx tandem.Tx) error {
-		cur, err := tandem.FindPair(ctx, tx, p.WorkspaceID)
-		if err != nil {
-			return err
-		}
-		if cur == nil || cur.Epoch != p.Epoch || cur.Role != tandem.RoleSecondary {
-			return tandem.Errorf(tandem.EConflict, "the pair of %q changed during the failover; check `tandem pair status`", p.Workspace)
-		}
-		if rec.AppliedSeq, err = tx.LastChangeSeq(ctx, p.WorkspaceID); err != nil {
-			return err
-		}
-		cur.Role, cur.Epoch, cur.Fenced = tandem.RolePrimary, rec.NewEpoch, false
-		cur.PrimaryRegion, cur.PrimaryEndpoint, cur.PromotedAtSeq = r.Name, r.Endpoint, rec.AppliedSeq
-		*p = *cur
-		return tandem.PutPair(ctx, tx, cur)
-	})
-	if err != nil {
+	if err := r.promote(ctx, p, rec); err != nil {
 		return nil, err
 	}
 	rec.CompletedAt = r.Now().UTC()
@@ -176,20 +130,94 @@ func (r *Service) failoverHere(ctx context.Context, p *tandem.Pair, opts tandem.
 	// way; StartJobs runs the same pass again if this process dies first.
 	go r.promoted(context.WithoutCancel(ctx), p.WorkspaceID)
 
-	// Tell the old primary; after a forced failover it may be gone, and
-	// the epoch announcer keeps telling it until it hears.
-	notice := tandem.EpochNotice{Epoch: p.Epoch, PrimaryRegion: r.Name, PrimaryEndpoint: r.Endpoint, PromotedAtSeq: p.PromotedAtSeq}
-	if err := client.NoticeEpoch(ctx, p.WorkspaceID, notice); err != nil {
-		if !opts.Force {
-			r.Logger.Warn("failover: the old primary did not take the new epoch yet; it will be told again", "err", err)
-		}
-	} else {
-		r.noticed(ctx, p.WorkspaceID, p.Epoch)
-	}
+	r.announcePromotion(ctx, client, p, opts.Force)
 	if err := r.recordHistory(ctx, p.WorkspaceID, rec); err != nil {
 		return nil, err
 	}
 	return rec, nil
+}
+
+// checkCaughtUp refuses a failback while the reverse replication lags:
+// it compares this region's log of p's workspace with the primary's now.
+func (r *Service) checkCaughtUp(ctx context.Context, client tandem.PeerClient, p *tandem.Pair, st tandem.ReplicationStatus) error {
+	var applied int64
+	if err := r.Store.View(ctx, func(tx tandem.Tx) (err error) {
+		applied, err = tx.LastChangeSeq(ctx, p.WorkspaceID)
+		return err
+	}); err != nil {
+		return err
+	}
+	batch, err := client.Changes(ctx, p.WorkspaceID, applied, 1, 0)
+	if err != nil {
+		return fmt.Errorf("failback: ask region %q how far it is: %w", p.PeerRegion, err)
+	}
+	if behind := batch.LastSeq - applied; behind > 0 {
+		lag := 0.0
+		if len(batch.Changes) > 0 {
+			lag = r.Now().Sub(batch.Changes[0].Time).Seconds()
+		}
+		return tandem.Errorf(tandem.EConflict,
+			"failback refused: region %q is %d entries (%.1fs, %s bytes in flight) behind region %q; wait until `tandem pair status` shows it caught up",
+			r.Name, behind, lag, fmt.Sprint(st.BytesBehind), p.PrimaryRegion)
+	}
+	return nil
+}
+
+// fenceAndCatchUp, for a planned failover, fences the primary, records
+// its last seq in rec, and waits up to timeout until this region has
+// applied it; when it cannot, it unfences the primary again.
+func (r *Service) fenceAndCatchUp(ctx context.Context, client tandem.PeerClient, p *tandem.Pair, timeout time.Duration, rec *tandem.FailoverRecord) error {
+	fence, err := client.Fence(ctx, p.WorkspaceID, true)
+	if err != nil {
+		return tandem.Errorf(tandem.EUnavailable,
+			"the primary region %q cannot be reached (%v): no planned failover without it; to promote region %q anyway, accepting possible loss, use --force",
+			p.PeerRegion, tandem.ErrorMessage(err), r.Name)
+	}
+	rec.PrimarySeq = fence.LastSeq
+	r.Logger.Info("failover: primary fenced", "workspace", p.Workspace, "primary_last_seq", fence.LastSeq)
+	if err := r.waitApplied(ctx, p.WorkspaceID, fence.LastSeq, timeout); err != nil {
+		if _, uerr := client.Fence(context.WithoutCancel(ctx), p.WorkspaceID, false); uerr != nil {
+			r.Logger.Error("failover abandoned but the primary is still fenced", "workspace", p.Workspace, "err", uerr)
+		}
+		return fmt.Errorf("failover abandoned, the primary takes writes again: %w", err)
+	}
+	return nil
+}
+
+// promote makes this region p's primary at rec.NewEpoch in one commit,
+// from which on it takes writes, and records in rec the last seq it had
+// applied. It updates p to the pair as committed.
+func (r *Service) promote(ctx context.Context, p *tandem.Pair, rec *tandem.FailoverRecord) error {
+	return r.Store.Update(ctx, func(tx tandem.Tx) error {
+		cur, err := tandem.FindPair(ctx, tx, p.WorkspaceID)
+		if err != nil {
+			return err
+		}
+		if cur == nil || cur.Epoch != p.Epoch || cur.Role != tandem.RoleSecondary {
+			return tandem.Errorf(tandem.EConflict, "the pair of %q changed during the failover; check `tandem pair status`", p.Workspace)
+		}
+		if rec.AppliedSeq, err = tx.LastChangeSeq(ctx, p.WorkspaceID); err != nil {
+			return err
+		}
+		cur.Role, cur.Epoch, cur.Fenced = tandem.RolePrimary, rec.NewEpoch, false
+		cur.PrimaryRegion, cur.PrimaryEndpoint, cur.PromotedAtSeq = r.Name, r.Endpoint, rec.AppliedSeq
+		*p = *cur
+		return tandem.PutPair(ctx, tx, cur)
+	})
+}
+
+// announcePromotion tells the old primary the new epoch (p as promoted).
+// After a forced failover it may be gone: the epoch announcer keeps
+// telling it until it hears.
+func (r *Service) announcePromotion(ctx context.Context, client tandem.PeerClient, p *tandem.Pair, force bool) {
+	notice := tandem.EpochNotice{Epoch: p.Epoch, PrimaryRegion: r.Name, PrimaryEndpoint: r.Endpoint, PromotedAtSeq: p.PromotedAtSeq}
+	if err := client.NoticeEpoch(ctx, p.WorkspaceID, notice); err != nil {
+		if !force {
+			r.Logger.Warn("failover: the old primary did not take the new epoch yet; it will be told again", "err", err)
+		}
+		return
+	}
+	r.noticed(ctx, p.WorkspaceID, p.Epoch)
 }
 
 // waitApplied waits until this region has applied seq of a workspace.

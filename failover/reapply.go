@@ -100,8 +100,7 @@ func (r *Service) Reapply(ctx context.Context, from, workspaceID string, req tan
 			if err != nil {
 				return fmt.Errorf("fetch kept blob %s: %w", src, err)
 			}
-			want := b
-			_, err = r.Blobs.Put(ctx, b.Key, rc, &want)
+			_, err = tandem.CopyBlob(ctx, r.Blobs, b.Key, tandem.ReaderSource(rc), b)
 			rc.Close()
 			if err != nil {
 				return fmt.Errorf("write blob %s: %w", b.Key, err)

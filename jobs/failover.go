@@ -6,7 +6,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -363,21 +362,16 @@ type outputSync struct {
 	mu   sync.Mutex
 	dirs map[string]string // output name -> directory
 	log  string
-	sent map[string]stamp // storage key -> what was uploaded
+	up   *compute.Uploader // remembers what was uploaded
 	stop chan struct{}
 	done chan struct{}
-}
-
-type stamp struct {
-	size    int64
-	modTime time.Time
 }
 
 // watchOutputs wires an outputSync into cj (its PrepareOutputs) for job.
 // Call started with the log's path once the command runs, and close before
 // the run's end is recorded.
 func (r *Service) watchOutputs(ref JobRef, job *tandem.Job, cj *compute.Job) *outputSync {
-	s := &outputSync{r: r, ref: ref, job: job, interval: r.JobOutputSync, sent: map[string]stamp{}, stop: make(chan struct{}), done: make(chan struct{})}
+	s := &outputSync{r: r, ref: ref, job: job, interval: r.JobOutputSync, up: r.runUploader(ref), stop: make(chan struct{}), done: make(chan struct{})}
 	if s.interval == 0 {
 		s.interval = DefaultJobOutputSync
 	}
@@ -475,65 +469,15 @@ func (s *outputSync) syncOnce(ctx context.Context) bool {
 	s.mu.Lock()
 	dirs, log := s.dirs, s.log
 	s.mu.Unlock()
-	prefix := tandem.StoragePrefix(s.ref.WorkspaceID) + tandem.RunFolder(s.ref.Name)
-	var blobs []tandem.BlobRef
-	stamps := map[string]stamp{}
-	upload := func(key, p string, fi fs.FileInfo) error {
-		st := stamp{fi.Size(), fi.ModTime()}
-		if s.sent[key] == st {
-			return nil
-		}
-		f, err := os.Open(p)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		ref, err := s.r.Blobs.Put(ctx, key, f, nil)
-		if err != nil {
-			return err
-		}
-		blobs = append(blobs, ref)
-		stamps[key] = st
-		return nil
+	ups, err := s.up.Upload(ctx, dirs, log)
+	if err != nil {
+		s.r.Logger.Warn("output sync failed; trying again later", "job", s.ref.Name, "err", err)
 	}
-	names := make([]string, 0, len(dirs))
-	for o := range dirs {
-		names = append(names, o)
-	}
-	sort.Strings(names)
-	for _, o := range names {
-		dir := dirs[o]
-		err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-			if err != nil {
-				return nil // removed while we walk: the next sync sees it
-			}
-			if !d.Type().IsRegular() {
-				return nil
-			}
-			fi, err := d.Info()
-			if err != nil {
-				return nil
-			}
-			rel, err := filepath.Rel(dir, p)
-			if err != nil {
-				return err
-			}
-			return upload(prefix+"outputs/"+o+"/"+path.Clean(filepath.ToSlash(rel)), p, fi)
-		})
-		if err != nil {
-			s.r.Logger.Warn("output sync failed; trying again later", "job", s.ref.Name, "err", err)
-			return true
-		}
-	}
-	if fi, err := os.Stat(log); err == nil {
-		if err := upload(prefix+"logs/std_log.txt", log, fi); err != nil {
-			s.r.Logger.Warn("log sync failed; trying again later", "job", s.ref.Name, "err", err)
-		}
-	}
-	if len(blobs) == 0 {
+	if len(ups) == 0 {
 		return true
 	}
-	err := s.r.UpdateJob(ctx, s.ref, func(j *tandem.Job, res *tandem.Resource) error {
+	blobs := compute.Refs(ups)
+	err = s.r.UpdateJob(ctx, s.ref, func(j *tandem.Job, res *tandem.Resource) error {
 		if tandem.JobDone(j.Status) {
 			return ErrSkip
 		}
@@ -547,10 +491,7 @@ func (s *outputSync) syncOnce(ctx context.Context) bool {
 		return false
 	case err != nil:
 		s.r.Logger.Warn("recording synced outputs failed; trying again later", "job", s.ref.Name, "err", err)
-		return true
-	}
-	for k, st := range stamps {
-		s.sent[k] = st
+		s.up.Forget(ups)
 	}
 	return true
 }

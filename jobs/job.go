@@ -8,9 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
-	"path"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -615,43 +613,12 @@ func (r *Service) finishJob(ctx context.Context, ref JobRef, res *compute.Result
 	if r.keepDemotedRun(ctx, ref, res, rj) {
 		return
 	}
-	prefix := tandem.StoragePrefix(ref.WorkspaceID) + tandem.RunFolder(ref.Name)
 	var blobs []tandem.BlobRef
 	var uploadErr error
 	if res != nil && res.Log != "" {
-		if f, err := os.Open(res.Log); err == nil {
-			ref, err := r.Blobs.Put(ctx, prefix+"logs/std_log.txt", f, nil)
-			f.Close()
-			if err == nil {
-				blobs = append(blobs, ref)
-			} else {
-				uploadErr = err
-			}
-		}
-		for o, dir := range res.Outputs {
-			err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-				if err != nil || !d.Type().IsRegular() {
-					return err
-				}
-				rel, err := filepath.Rel(dir, p)
-				if err != nil {
-					return err
-				}
-				f, err := os.Open(p)
-				if err != nil {
-					return err
-				}
-				defer f.Close()
-				ref, err := r.Blobs.Put(ctx, prefix+"outputs/"+o+"/"+path.Clean(filepath.ToSlash(rel)), f, nil)
-				if err == nil {
-					blobs = append(blobs, ref)
-				}
-				return err
-			})
-			if err != nil && uploadErr == nil {
-				uploadErr = err
-			}
-		}
+		var ups []compute.Uploaded
+		ups, uploadErr = r.runUploader(ref).Upload(ctx, res.Outputs, res.Log)
+		blobs = compute.Refs(ups)
 	}
 	r.jobs().mu.Lock()
 	canceled := rj.canceled

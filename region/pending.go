@@ -54,17 +54,12 @@ func (r *Region) FinishPending(ctx context.Context, key string) error {
 func (r *Region) completePending(ctx context.Context, pw *PendingWrite) error {
 	// Copy even when the key's recorded sha256 already matches: the record
 	// says nothing of bytes that rotted under it.
-	src, err := r.Blobs.OpenVerified(ctx, tandem.BlobRef{Key: pw.Staged, SHA256: pw.Final.SHA256, Size: pw.Final.Size})
+	staged := tandem.BlobRef{Key: pw.Staged, SHA256: pw.Final.SHA256, Size: pw.Final.Size}
+	_, err := tandem.CopyBlob(ctx, r.Blobs, pw.Final.Key, r.Blobs, staged)
 	if tandem.IsCode(err, tandem.ENotFound) {
 		// Finished by another reader between our look and now.
 		return nil
 	} else if err != nil {
-		return fmt.Errorf("finish write of %s: %w", pw.Final.Key, err)
-	}
-	want := pw.Final
-	_, err = r.Blobs.Put(ctx, pw.Final.Key, src, &want)
-	src.Close()
-	if err != nil {
 		return fmt.Errorf("finish write of %s: %w", pw.Final.Key, err)
 	}
 	err = r.Store.Update(ctx, func(tx tandem.Tx) error {
