@@ -13,7 +13,7 @@ import (
 // area, to be copied to their readable key. It is noted in a setting in the
 // transaction that commits the write, and removed once the copy is done.
 
-const PendingKeyPrefix = "pending/"
+const pendingKeyPrefix = "pending/"
 
 type PendingWrite struct {
 	Final  tandem.BlobRef `json:"final"`
@@ -25,7 +25,7 @@ func PutPending(ctx context.Context, tx tandem.Tx, final tandem.BlobRef, staged 
 	if err != nil {
 		return err
 	}
-	return tx.PutSetting(ctx, PendingKeyPrefix+final.Key, b)
+	return tx.PutSetting(ctx, pendingKeyPrefix+final.Key, b)
 }
 
 // FinishPending completes the pending copy to key, if there is one. Copies
@@ -36,7 +36,7 @@ func (r *Region) FinishPending(ctx context.Context, key string) error {
 	defer unlock()
 	var pw *PendingWrite
 	err := r.Store.View(ctx, func(tx tandem.Tx) error {
-		b, err := tx.GetSetting(ctx, PendingKeyPrefix+key)
+		b, err := tx.GetSetting(ctx, pendingKeyPrefix+key)
 		if tandem.IsCode(err, tandem.ENotFound) {
 			return nil
 		} else if err != nil {
@@ -64,7 +64,7 @@ func (r *Region) completePending(ctx context.Context, pw *PendingWrite) error {
 	}
 	err = r.Store.Update(ctx, func(tx tandem.Tx) error {
 		// A newer write of the same key may have replaced the note.
-		b, err := tx.GetSetting(ctx, PendingKeyPrefix+pw.Final.Key)
+		b, err := tx.GetSetting(ctx, pendingKeyPrefix+pw.Final.Key)
 		if tandem.IsCode(err, tandem.ENotFound) {
 			return nil
 		} else if err != nil {
@@ -72,7 +72,7 @@ func (r *Region) completePending(ctx context.Context, pw *PendingWrite) error {
 		}
 		var now PendingWrite
 		if json.Unmarshal(b, &now) == nil && now.Staged == pw.Staged {
-			return tx.DeleteSetting(ctx, PendingKeyPrefix+pw.Final.Key)
+			return tx.DeleteSetting(ctx, pendingKeyPrefix+pw.Final.Key)
 		}
 		return nil
 	})
@@ -87,14 +87,14 @@ func (r *Region) completePending(ctx context.Context, pw *PendingWrite) error {
 func (r *Region) FinishPendingWrites(ctx context.Context) error {
 	var list []tandem.Setting
 	err := r.Store.View(ctx, func(tx tandem.Tx) (err error) {
-		list, err = tx.ListSettings(ctx, PendingKeyPrefix)
+		list, err = tx.ListSettings(ctx, pendingKeyPrefix)
 		return err
 	})
 	if err != nil {
 		return err
 	}
 	for _, s := range list {
-		if err := r.FinishPending(ctx, strings.TrimPrefix(s.Key, PendingKeyPrefix)); err != nil {
+		if err := r.FinishPending(ctx, strings.TrimPrefix(s.Key, pendingKeyPrefix)); err != nil {
 			return err
 		}
 	}
@@ -102,4 +102,14 @@ func (r *Region) FinishPendingWrites(ctx context.Context) error {
 		r.Logger.Info("pending writes finished", "count", len(list))
 	}
 	return nil
+}
+
+// HasPendingWrite reports whether the blob key still waits for its staged
+// bytes (a write that crashed between its commit and its copy).
+func HasPendingWrite(ctx context.Context, tx tandem.Tx, key string) (bool, error) {
+	_, err := tx.GetSetting(ctx, pendingKeyPrefix+key)
+	if tandem.IsCode(err, tandem.ENotFound) {
+		return false, nil
+	}
+	return err == nil, err
 }

@@ -65,11 +65,12 @@ func (r *Source) InlineBlobs(ctx context.Context, from, workspaceID string, chan
 	var pending []string
 	err := r.Store.View(ctx, func(tx tandem.Tx) error {
 		for _, b := range want {
-			_, err := tx.GetSetting(ctx, region.PendingKeyPrefix+b.Key)
-			if err == nil {
-				pending = append(pending, b.Key)
-			} else if !tandem.IsCode(err, tandem.ENotFound) {
+			ok, err := region.HasPendingWrite(ctx, tx, b.Key)
+			if err != nil {
 				return err
+			}
+			if ok {
+				pending = append(pending, b.Key)
 			}
 		}
 		return nil
