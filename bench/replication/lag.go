@@ -94,8 +94,39 @@ func lagOnce(t *runner, cfg config, r *regions, ws string, rate int) lagResult {
 	waitQuiet(ws, cfg.quietCPU, cfg.quietWait, pids()...)
 	cpu0 := takeCPU(pids()...)
 
-	// The poller: the secondary's applied seq every cfg.poll, kept when
-	// it changes.
+	stopPoll := pollApplied(ctx, cfg, r, ws)
+	start, writes := offerWrites(ctx, cfg, r, ws, rate)
+	res, lastAck := tally(rate, start, writes)
+
+	// Wait for the secondary to apply everything the primary logged.
+	want := r.primarySeq(t, ws)
+	if got := want - base; got != int64(res.acked) {
+		log.Printf("rate %d/s: the primary logged %d entries for %d acknowledged writes", rate, got, res.acked)
+	}
+	deadline := time.Now().Add(cfg.drain)
+	for time.Now().Before(deadline) {
+		st, err := r.westC.PairStatus(ctx, ws)
+		if err == nil && st.Replication.AppliedSeq >= want {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(3 * cfg.poll) // let the poller see the last apply
+	applied := stopPoll()
+	cpu1 := takeCPU(pids()...)
+	res.ours, res.others = cpu1.oursSince(cpu0), cpu1.othersSince(cpu0)
+	res.maxWait = time.Since(lastAck)
+	res.lagsOf(t, logSeqs(t, r, wsID, tandem.Kind(cfg.kind)), writes, applied)
+
+	// Unpair, so that a backlog left here does not load the next rate.
+	r.east.MustCLI(t, "pair", "delete", "--workspace", ws, "--yes")
+	return res
+}
+
+// pollApplied samples the secondary's applied seq every cfg.poll, keeping
+// the samples where it changed, until the returned stop is called; stop
+// returns the samples.
+func pollApplied(ctx context.Context, cfg config, r *regions, ws string) (stop func() []sample) {
 	var samples []sample
 	pollCtx, stopPoll := context.WithCancel(ctx)
 	pollDone := make(chan struct{})
@@ -117,7 +148,18 @@ func lagOnce(t *runner, cfg config, r *regions, ws string, rate int) lagResult {
 			}
 		}
 	}()
+	return func() []sample {
+		stopPoll()
+		<-pollDone
+		return samples
+	}
+}
 
+// offerWrites issues rate writes a second for cfg.duration from
+// cfg.writers clients (a write whose turn comes while a second of writes
+// is queued is skipped) and returns when they were started and each
+// write's outcome.
+func offerWrites(ctx context.Context, cfg config, r *regions, ws string, rate int) (time.Time, []write) {
 	total := int(float64(rate) * cfg.duration.Seconds())
 	writes := make([]write, total)
 	jobs := make(chan int, rate) // at most a second of writes queued
@@ -163,6 +205,13 @@ func lagOnce(t *runner, cfg config, r *regions, ws string, rate int) lagResult {
 	tick.Stop()
 	close(jobs)
 	wg.Wait()
+	return start, writes
+}
+
+// tally counts the writes' outcomes and returns when the last was
+// acknowledged.
+func tally(rate int, start time.Time, writes []write) (lagResult, time.Time) {
+	total := len(writes)
 	res := lagResult{rate: rate, offered: total}
 	var lastAck time.Time
 	for i := range writes {
@@ -184,30 +233,15 @@ func lagOnce(t *runner, cfg config, r *regions, ws string, rate int) lagResult {
 		}
 	}
 	res.elapsed = lastAck.Sub(start)
+	return res, lastAck
+}
 
-	// Wait for the secondary to apply everything the primary logged.
-	want := r.primarySeq(t, ws)
-	if got := want - base; got != int64(res.acked) {
-		log.Printf("rate %d/s: the primary logged %d entries for %d acknowledged writes", rate, got, res.acked)
-	}
-	deadline := time.Now().Add(cfg.drain)
-	for time.Now().Before(deadline) {
-		st, err := r.westC.PairStatus(ctx, ws)
-		if err == nil && st.Replication.AppliedSeq >= want {
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	time.Sleep(3 * cfg.poll) // let the poller see the last apply
-	stopPoll()
-	<-pollDone
-	cpu1 := takeCPU(pids()...)
-	res.ours, res.others = cpu1.oursSince(cpu0), cpu1.othersSince(cpu0)
-	res.maxWait = time.Since(lastAck)
-
+// lagsOf sets each acknowledged write's lag: from its acknowledgement to
+// the first sample where the secondary had applied its seq (the primary's
+// log, read through the replication feed as westus, gives the seqs).
+func (res *lagResult) lagsOf(t *runner, seqs map[string]int64, writes []write, samples []sample) {
 	// Each write's seq, from the primary's log: the feed the secondary
 	// reads (as westus), read once after the run.
-	seqs := logSeqs(t, r, wsID, tandem.Kind(cfg.kind))
 	for i := range writes {
 		w := &writes[i]
 		if w.skipped || w.err != nil {
@@ -227,10 +261,6 @@ func lagOnce(t *runner, cfg config, r *regions, ws string, rate int) lagResult {
 	}
 	slices.Sort(res.lags)
 	slices.Sort(res.writeLat)
-
-	// Unpair, so that a backlog left here does not load the next rate.
-	r.east.MustCLI(t, "pair", "delete", "--workspace", ws, "--yes")
-	return res
 }
 
 // logSeqs returns the seq of the last entry of each resource of kind in
