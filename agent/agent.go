@@ -95,12 +95,66 @@ func (a *Agent) runWork(ctx context.Context, w *tandem.AgentWork) {
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
-	var mu sync.Mutex
-	var stopped string // why the region took the job back
-	var logPath string
-	hbDone := make(chan struct{})
+	st := &runState{}
+	hbDone := a.heartbeat(runCtx, cancel, job, st, log)
+	stopTail := a.tailLog(ctx, job, st)
+
+	cj := &compute.Job{
+		Name:        job,
+		Command:     w.Command,
+		Env:         w.Env,
+		Outputs:     w.Outputs,
+		Timeout:     time.Duration(w.TimeoutSeconds * float64(time.Second)),
+		Notes:       w.Notes,
+		Image:       w.Image,
+		Environment: w.Environment,
+		Code:        func(dir string) error { return a.fetch(runCtx, w, dir) },
+	}
+	if len(w.Inputs) > 0 {
+		cj.Inputs = func(dir string) (map[string]string, error) { return a.fetchInputs(runCtx, w, dir) }
+	}
+	outs := newOutputs(a, w)
+	cj.PrepareOutputs = outs.prepare(runCtx)
+	res := a.Local.Run(runCtx, cj, func(p string) {
+		st.setLog(p)
+		if err := a.Client.StartAgentJob(runCtx, a.Workspace, a.Compute, a.ID, job); err != nil {
+			log.Warn("cannot record the job running", "err", err)
+		}
+		outs.start(runCtx, st.log)
+	})
+	defer res.Cleanup()
+	if res.Log != "" && st.log() != "" {
+		outs.close()
+	}
+	stopTail()
+	cancel()
+	<-hbDone
+	a.report(ctx, job, res, outs, st.stopReason(), log)
+}
+
+// runState is what the goroutines of one run share: the live log's path
+// once the command started, and why the region took the job back.
+type runState struct {
+	mu      sync.Mutex
+	logPath string
+	stopped string
+}
+
+func (s *runState) setLog(p string) { s.mu.Lock(); s.logPath = p; s.mu.Unlock() }
+
+func (s *runState) log() string { s.mu.Lock(); defer s.mu.Unlock(); return s.logPath }
+
+func (s *runState) stop(why string) { s.mu.Lock(); s.stopped = why; s.mu.Unlock() }
+
+func (s *runState) stopReason() string { s.mu.Lock(); defer s.mu.Unlock(); return s.stopped }
+
+// heartbeat tells the region every a.Heartbeat that the job runs, until
+// runCtx ends; when the region answers stop, it records why and cancels
+// the run. The returned channel is closed when it returned.
+func (a *Agent) heartbeat(runCtx context.Context, cancel context.CancelFunc, job string, st *runState, log *slog.Logger) <-chan struct{} {
+	done := make(chan struct{})
 	go func() {
-		defer close(hbDone)
+		defer close(done)
 		t := time.NewTicker(a.Heartbeat)
 		defer t.Stop()
 		for {
@@ -117,24 +171,22 @@ func (a *Agent) runWork(ctx context.Context, w *tandem.AgentWork) {
 				continue
 			}
 			if ans.Stop {
-				mu.Lock()
-				stopped = ans.Reason
-				mu.Unlock()
+				st.stop(ans.Reason)
 				log.Info("the region stopped the job", "reason", ans.Reason)
 				cancel()
 				return
 			}
 		}
 	}()
+	return done
+}
 
-	// Live log: new bytes go to the region every second.
-	tailDone := make(chan struct{})
-	tailStop := make(chan struct{})
+// tailLog sends the live log's new bytes to the region every
+// logFlushInterval, until the returned stop is called (which waits for it).
+func (a *Agent) tailLog(ctx context.Context, job string, st *runState) (stop func()) {
 	var sent int64
 	flush := func() {
-		mu.Lock()
-		p := logPath
-		mu.Unlock()
+		p := st.log()
 		if p == "" {
 			return
 		}
@@ -154,63 +206,31 @@ func (a *Agent) runWork(ctx context.Context, w *tandem.AgentWork) {
 			sent += int64(len(chunk))
 		}
 	}
+	done, quit := make(chan struct{}), make(chan struct{})
 	go func() {
-		defer close(tailDone)
+		defer close(done)
 		t := time.NewTicker(logFlushInterval)
 		defer t.Stop()
 		for {
 			select {
-			case <-tailStop:
+			case <-quit:
 				return
 			case <-t.C:
 				flush()
 			}
 		}
 	}()
+	return func() {
+		close(quit)
+		<-done
+	}
+}
 
-	cj := &compute.Job{
-		Name:        job,
-		Command:     w.Command,
-		Env:         w.Env,
-		Outputs:     w.Outputs,
-		Timeout:     time.Duration(w.TimeoutSeconds * float64(time.Second)),
-		Notes:       w.Notes,
-		Image:       w.Image,
-		Environment: w.Environment,
-		Code:        func(dir string) error { return a.fetch(runCtx, w, dir) },
-	}
-	if len(w.Inputs) > 0 {
-		cj.Inputs = func(dir string) (map[string]string, error) { return a.fetchInputs(runCtx, w, dir) }
-	}
-	outs := newOutputs(a, w)
-	cj.PrepareOutputs = outs.prepare(runCtx)
-	res := a.Local.Run(runCtx, cj, func(p string) {
-		mu.Lock()
-		logPath = p
-		mu.Unlock()
-		if err := a.Client.StartAgentJob(runCtx, a.Workspace, a.Compute, a.ID, job); err != nil {
-			log.Warn("cannot record the job running", "err", err)
-		}
-		outs.start(runCtx, func() string {
-			mu.Lock()
-			defer mu.Unlock()
-			return logPath
-		})
-	})
-	defer res.Cleanup()
-	if res.Log != "" && logPath != "" {
-		outs.close()
-	}
-	close(tailStop)
-	<-tailDone
-	cancel()
-	<-hbDone
-	mu.Lock()
-	why := stopped
-	mu.Unlock()
-
-	// Report with a context of its own: an agent asked to stop still
-	// hands in what it has.
+// report hands the run in: the whole log, then (unless the region took
+// the job back or the agent itself stops) the outputs and the result.
+// It uses a context of its own: an agent asked to stop still hands in
+// what it has.
+func (a *Agent) report(ctx context.Context, job string, res *compute.Result, outs *outputs, why string, log *slog.Logger) {
 	rctx := context.WithoutCancel(ctx)
 	result := &tandem.AgentResult{ExitCode: res.ExitCode, TimedOut: res.TimedOut, Canceled: res.Canceled}
 	if res.Err != nil {
