@@ -389,43 +389,8 @@ func forcedTrial(t *runner, cfg config, root string, i int) forcedResult {
 		// The set-aside did not happen: what eastus wrote is still in its rows.
 		heldByOld = notebooks(tr, p.east, p.east.Token)
 	}
-	var oldestLost time.Time
-	for _, w := range writes {
-		if w.err != nil {
-			continue
-		}
-		res.acked++
-		switch {
-		case w.acker == p.east.Addr && w.end.Before(restart):
-			// Before the kill, or an answer eastus had sent before it
-			// died that reached the client just after the kill was
-			// recorded: eastus wrote it before the kill either way.
-			res.ackedPre++
-			if !onWest[w.path] {
-				res.lostPre++
-				if oldestLost.IsZero() || w.end.Before(oldestLost) {
-					oldestLost = w.end
-				}
-			}
-		case w.acker == p.east.Addr:
-			res.staleAcks++
-		}
-		switch {
-		case onWest[w.path] && setAside[w.path]:
-			res.both++
-			if res.both <= 3 {
-				log.Printf("forced trial %d: %s is both in the new primary and set aside: acknowledged by %s %v after the kill (restart at %v, demoted at %v)",
-					i, w.path, w.acker, w.end.Sub(kill).Round(time.Millisecond), restart.Sub(kill).Round(time.Millisecond), demoted.Sub(kill).Round(time.Millisecond))
-			}
-		case setAside[w.path]:
-			res.setAside++
-		case !onWest[w.path] && heldByOld[w.path]:
-			res.heldByOld++
-		case !onWest[w.path]:
-			res.neither++
-			log.Printf("forced trial %d: LOST: %s acknowledged by %s at %s is neither in the new primary nor set aside", i, w.path, w.acker, w.end.Format(time.RFC3339Nano))
-		}
-	}
+	oldestLost := res.account(writes, trialFacts{trial: i, east: p.east.Addr, kill: kill, restart: restart, demoted: demoted,
+		onWest: onWest, setAside: setAside, heldByOld: heldByOld})
 	lat50, lat99 := latencies(writes, kill)
 	res.lat99 = lat99
 	log.Printf("forced trial %d: write latency before the kill p50 %v p99 %v", i, lat50.Round(time.Millisecond), lat99.Round(time.Millisecond))
@@ -441,6 +406,57 @@ func forcedTrial(t *runner, cfg config, root string, i int) forcedResult {
 		res.acked, res.ackedPre, res.lostPre, res.lostAge.Round(time.Millisecond), res.staleAcks, res.setAside, res.neither, res.both,
 		res.demote.Round(time.Millisecond), errorCodes(writes), others)
 	return res
+}
+
+// trialFacts is what a forced trial learned that its writes are judged by.
+type trialFacts struct {
+	trial                       int
+	east                        string // the old primary's address
+	kill, restart, demoted      time.Time
+	onWest, setAside, heldByOld map[string]bool // notebook paths in the new primary, in divergences, still in the old primary's rows
+}
+
+// account counts each acknowledged write by where it ended up, and
+// returns when the oldest write lost before the kill was acknowledged
+// (zero when none was).
+func (res *forcedResult) account(writes []write, f trialFacts) (oldestLost time.Time) {
+	for _, w := range writes {
+		if w.err != nil {
+			continue
+		}
+		res.acked++
+		switch {
+		case w.acker == f.east && w.end.Before(f.restart):
+			// Before the kill, or an answer eastus had sent before it
+			// died that reached the client just after the kill was
+			// recorded: eastus wrote it before the kill either way.
+			res.ackedPre++
+			if !f.onWest[w.path] {
+				res.lostPre++
+				if oldestLost.IsZero() || w.end.Before(oldestLost) {
+					oldestLost = w.end
+				}
+			}
+		case w.acker == f.east:
+			res.staleAcks++
+		}
+		switch {
+		case f.onWest[w.path] && f.setAside[w.path]:
+			res.both++
+			if res.both <= 3 {
+				log.Printf("forced trial %d: %s is both in the new primary and set aside: acknowledged by %s %v after the kill (restart at %v, demoted at %v)",
+					f.trial, w.path, w.acker, w.end.Sub(f.kill).Round(time.Millisecond), f.restart.Sub(f.kill).Round(time.Millisecond), f.demoted.Sub(f.kill).Round(time.Millisecond))
+			}
+		case f.setAside[w.path]:
+			res.setAside++
+		case !f.onWest[w.path] && f.heldByOld[w.path]:
+			res.heldByOld++
+		case !f.onWest[w.path]:
+			res.neither++
+			log.Printf("forced trial %d: LOST: %s acknowledged by %s at %s is neither in the new primary nor set aside", f.trial, w.path, w.acker, w.end.Format(time.RFC3339Nano))
+		}
+	}
+	return oldestLost
 }
 
 // quantile returns the q-quantile of xs by the nearest-rank method.
