@@ -13,6 +13,7 @@ import (
 	"github.com/tandemml/tandem/assets"
 	"github.com/tandemml/tandem/region"
 	"github.com/tandemml/tandem/spec"
+	"github.com/tandemml/tandem/spec/jobdoc"
 )
 
 var _ tandem.ComputeService = (*Service)(nil)
@@ -499,13 +500,12 @@ func (r *Service) jobCompute(ctx context.Context, workspace, name string) (*tand
 // checkInstances refuses a job that asks for more instances
 // (resources.instance_count) than its compute has (QuotaExceeded, with
 // the numbers), or for more than one: each job runs as one process here.
-func checkInstances(fields map[string]any, c *tandem.Compute) error {
-	res, _ := fields["resources"].(map[string]any)
-	n := intField(res, "instance_count", 1)
+func checkInstances(d *jobdoc.Job, c *tandem.Compute) error {
+	n := d.InstanceCount()
 	if n <= 1 {
 		return nil
 	}
-	if n > c.MaxInstances {
+	if n > int64(c.MaxInstances) {
 		return tandem.Errorf(tandem.EQuotaExceeded, "the job asks for %d instances (resources.instance_count) but compute %q has at most %d (max_instances)", n, c.Name, c.MaxInstances).WithTarget("resources.instance_count")
 	}
 	return tandem.Errorf(tandem.EInvalid, "resources.instance_count %d: distributed jobs are not supported yet; each job runs as one process", n).WithTarget("resources.instance_count")

@@ -9,7 +9,6 @@ import (
 	"path"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -18,6 +17,7 @@ import (
 	"github.com/tandemml/tandem/assets"
 	"github.com/tandemml/tandem/compute"
 	"github.com/tandemml/tandem/region"
+	"github.com/tandemml/tandem/spec/jobdoc"
 )
 
 // Jobs across a failover (see docs/design.md, "Interrupted jobs and
@@ -42,23 +42,6 @@ import (
 // DefaultJobOutputSync is how often a running job's outputs and log are
 // uploaded when Region.JobOutputSync is 0.
 const DefaultJobOutputSync = 10 * time.Second
-
-// resubmitKey is the Tandem extension key of job documents.
-const resubmitKey = "resubmit_on_failover"
-
-// resubmits reports whether a job asks to be resubmitted after a failover:
-// `resubmit_on_failover: true` at the top of its document, or, in a file
-// that must pass Azure's own validator unchanged, the property
-// `resubmit_on_failover: "true"`.
-func resubmits(j *tandem.Job) bool {
-	if v, _ := j.Spec[resubmitKey].(bool); v {
-		return true
-	}
-	props, _ := j.Spec["properties"].(map[string]any)
-	v, _ := props[resubmitKey].(string)
-	b, _ := strconv.ParseBool(v)
-	return b
-}
 
 // resubmitName names the resubmission of job after the failover to epoch.
 // It is deterministic, so that a pass that is retried finds it.
@@ -191,7 +174,7 @@ func (r *Service) RecoverFailoverJobs(ctx context.Context, wsID string) {
 			}
 			msg := fmt.Sprintf("interrupted by the failover to region %q at epoch %d: the job was %s in region %q, the primary until then",
 				r.Name, p.Epoch, j.Status, p.PeerRegion)
-			if resubmits(j) {
+			if jobDoc(j).Resubmits() {
 				j.ResubmittedAs = resubmitName(j.Name, p.Epoch)
 				msg += "; resubmitted as " + j.ResubmittedAs + " (resubmit_on_failover)"
 			}
@@ -221,18 +204,21 @@ func (r *Service) RecoverFailoverJobs(ctx context.Context, wsID string) {
 // resubmitJob creates orig.ResubmittedAs: the same document, command and
 // code snapshot (copied to its own run folder), queued, linked to orig.
 func (r *Service) resubmitJob(ctx context.Context, wsID string, orig *tandem.Job) error {
+	d, err := jobdoc.ReadJob(orig.Spec)
+	if err != nil {
+		return fmt.Errorf("document of %s: %w", orig.Name, err)
+	}
 	j := &tandem.Job{
 		Name: orig.ResubmittedAs, Type: orig.Type, DisplayName: orig.DisplayName, ExperimentName: orig.ExperimentName,
 		Description: orig.Description, Tags: orig.Tags, Status: tandem.JobQueued, Compute: orig.Compute,
-		Command: orig.Command, Spec: assets.CloneMap(orig.Spec), Files: orig.Files, Inputs: orig.Inputs, ResubmittedFrom: orig.Name,
+		Command: orig.Command, Files: orig.Files, Inputs: orig.Inputs, ResubmittedFrom: orig.Name,
 	}
-	j.Spec["name"] = j.Name
+	d.Name = j.Name
 	oldCode, newCode := assets.DatastoreURI(tandem.RunFolder(orig.Name)+"code"), assets.DatastoreURI(tandem.RunFolder(j.Name)+"code")
-	for k, v := range j.Spec {
-		if s, ok := v.(string); ok && strings.HasPrefix(s, oldCode) {
-			j.Spec[k] = newCode + strings.TrimPrefix(s, oldCode)
-		}
+	if rest, ok := strings.CutPrefix(d.Code, oldCode); ok {
+		d.Code = newCode + rest
 	}
+	j.Spec = d.Map()
 	// Code in the content-addressed store is shared, not copied; older
 	// jobs' code is copied to the new run folder.
 	j.CodeStore = orig.CodeStore

@@ -6,15 +6,14 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
-	"regexp"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -24,6 +23,7 @@ import (
 	"github.com/tandemml/tandem/compute"
 	"github.com/tandemml/tandem/region"
 	"github.com/tandemml/tandem/spec"
+	"github.com/tandemml/tandem/spec/jobdoc"
 )
 
 var _ tandem.JobService = (*Service)(nil)
@@ -211,35 +211,76 @@ func (r *Service) CreateJob(ctx context.Context, workspace string, req *tandem.J
 	if doc.Type != "command" {
 		return nil, tandem.Errorf(tandem.EInvalid, "%s jobs are not supported yet; only command and pipeline jobs run", doc.Type).WithTarget("type")
 	}
-	j := &tandem.Job{Name: doc.Name, Type: doc.Type, Description: doc.Description, Tags: doc.Tags, Status: tandem.JobQueued, Parent: ParentOf(ctx)}
-	j.DisplayName, _ = doc.Fields["display_name"].(string)
-	j.ExperimentName, _ = doc.Fields["experiment_name"].(string)
-	c, _ := doc.Fields["compute"].(string)
-	target, err := r.jobCompute(ctx, workspace, c)
+	j, d, err := r.newCommandJob(ctx, workspace, doc)
 	if err != nil {
 		return nil, err
 	}
-	if err := checkInstances(doc.Fields, target); err != nil {
+	if err := r.checkJobRequest(ctx, ws, j.Name, doc, req); err != nil {
 		return nil, err
+	}
+	plan, req, err := r.resolveInputs(ctx, ws, j.Name, d, req)
+	if err != nil {
+		return nil, err
+	}
+	j.Inputs = plan.inputs
+	blobs, err := r.snapshotJob(ctx, ws.ID, j, d, plan, req)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.RecordNewJob(ctx, ws, j, blobs, req.Files); err != nil {
+		return nil, err
+	}
+	r.Logger.Info("job queued", "workspace", ws.Name, "job", j.Name, "compute", j.Compute)
+	if j.Compute == tandem.LocalCompute {
+		r.jobs().enqueue(JobRef{ws.ID, j.Name})
+	} else {
+		r.wakeAgents(ws.ID, j.Compute) // agents of the cluster claim it
+	}
+	return j, nil
+}
+
+// newCommandJob reads a command job document into the job CreateJob
+// records: its name, the compute it runs on and its command with the
+// inputs substituted.
+func (r *Service) newCommandJob(ctx context.Context, workspace string, doc *spec.Document) (*tandem.Job, *jobdoc.Job, error) {
+	d, err := jobdoc.ReadJob(doc.Fields)
+	if err != nil {
+		return nil, nil, tandem.Errorf(tandem.EInvalid, "%v", err)
+	}
+	j := &tandem.Job{Name: doc.Name, Type: doc.Type, Description: doc.Description, Tags: doc.Tags, Status: tandem.JobQueued, Parent: ParentOf(ctx),
+		DisplayName: d.DisplayName, ExperimentName: d.ExperimentName}
+	target, err := r.jobCompute(ctx, workspace, d.Compute)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := checkInstances(d, target); err != nil {
+		return nil, nil, err
 	}
 	j.Compute = target.Name
 	if j.Name == "" {
 		j.Name = NewJobName()
 	} else if err := tandem.ValidateAssetName(j.Name); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	if j.Command, err = SubstituteInputs(doc.Fields); err != nil {
-		return nil, err
+	if j.Command, err = SubstituteInputs(d); err != nil {
+		return nil, nil, err
 	}
+	return j, d, nil
+}
+
+// checkJobRequest checks what a job document names outside itself: its
+// uploaded paths and staged files, the assets it references (but its
+// environment: references to curated or registry environments only label
+// a host run, so they are recorded, not resolved), and that no job of its
+// name exists.
+func (r *Service) checkJobRequest(ctx context.Context, ws *tandem.Workspace, name string, doc *spec.Document, req *tandem.JobRequest) error {
 	areq := &tandem.AssetRequest{Kind: tandem.KindJob, Spec: req.Spec, Paths: req.Paths, Files: req.Files}
 	if err := assets.CheckPaths(doc, areq); err != nil {
-		return nil, err
+		return err
 	}
 	if err := r.CheckStaged(ctx, ws.ID, req.Files); err != nil {
-		return nil, err
+		return err
 	}
-	// The environment only labels a host run: references to curated or
-	// registry environments are recorded, not resolved.
 	refs := *doc
 	refs.Refs = nil
 	for _, ref := range doc.Refs {
@@ -248,31 +289,28 @@ func (r *Service) CreateJob(ctx context.Context, workspace string, req *tandem.J
 		}
 	}
 	if err := r.Assets.ResolveRefs(ctx, ws, &refs); err != nil {
-		return nil, err
+		return err
 	}
-	err = r.Store.View(ctx, func(tx tandem.Tx) error {
-		_, err := tx.FindResource(ctx, tandem.ResourceKey{WorkspaceID: ws.ID, Kind: tandem.KindJob, Name: j.Name})
+	return r.Store.View(ctx, func(tx tandem.Tx) error {
+		_, err := tx.FindResource(ctx, tandem.ResourceKey{WorkspaceID: ws.ID, Kind: tandem.KindJob, Name: name})
 		if err == nil {
-			return tandem.Errorf(tandem.EConflict, "job %q already exists in workspace %q", j.Name, ws.Name).WithTarget(j.Name)
+			return tandem.Errorf(tandem.EConflict, "job %q already exists in workspace %q", name, ws.Name).WithTarget(name)
 		} else if tandem.IsCode(err, tandem.ENotFound) {
 			return nil
 		}
 		return err
 	})
-	if err != nil {
-		return nil, err
-	}
-	plan, req, err := r.resolveInputs(ctx, ws, j.Name, doc, req)
-	if err != nil {
-		return nil, err
-	}
-	j.Inputs = plan.inputs
+}
 
-	// Code snapshot: runs/<name>/code/...
-	j.Spec = assets.CloneMap(doc.Fields)
-	j.Spec["name"] = j.Name
-	j.Spec["compute"] = "azureml:" + j.Compute
-	recordInputs(j.Spec, j.Inputs)
+// snapshotJob records the job's document (named, its compute and resolved
+// inputs written in, its uploaded code pointing at runs/<name>/code) and
+// stores its code snapshot and input files. It returns the blobs the job
+// holds; on error none is left.
+func (r *Service) snapshotJob(ctx context.Context, wsID string, j *tandem.Job, d *jobdoc.Job, plan *inputPlan, req *tandem.JobRequest) ([]tandem.BlobRef, error) {
+	d.Name = j.Name
+	d.Compute = "azureml:" + j.Compute
+	recordInputs(d, j.Inputs)
+	j.Spec = d.Map()
 	roots := map[string]tandem.AssetPath{}
 	for _, p := range req.Paths {
 		roots[p.Field] = p
@@ -298,27 +336,18 @@ func (r *Service) CreateJob(ctx context.Context, workspace string, req *tandem.J
 	// the workspace already holds (an earlier job's) is not stored again.
 	j.CodeStore = codeStoreSHA256
 	for _, f := range j.Files {
-		ref, err := r.storeCode(ctx, ws.ID, tandem.BlobRef{Key: region.StagingKey(ws.ID, f.SHA256), SHA256: f.SHA256, Size: f.Size})
+		ref, err := r.storeCode(ctx, wsID, tandem.BlobRef{Key: region.StagingKey(wsID, f.SHA256), SHA256: f.SHA256, Size: f.Size})
 		if err != nil {
 			return nil, fmt.Errorf("store code file %s of job %s: %w", f.Path, j.Name, err)
 		}
 		blobs = addBlob(blobs, ref)
 	}
-	more, err := r.copyInputFiles(ctx, ws.ID, j, plan, req.Files)
+	more, err := r.copyInputFiles(ctx, wsID, j, plan, req.Files)
 	if blobs = append(blobs, more...); err != nil {
 		r.RemoveBlobs(ctx, blobs)
 		return nil, err
 	}
-	if err := r.RecordNewJob(ctx, ws, j, blobs, req.Files); err != nil {
-		return nil, err
-	}
-	r.Logger.Info("job queued", "workspace", ws.Name, "job", j.Name, "compute", j.Compute)
-	if j.Compute == tandem.LocalCompute {
-		r.jobs().enqueue(JobRef{ws.ID, j.Name})
-	} else {
-		r.wakeAgents(ws.ID, j.Compute) // agents of the cluster claim it
-	}
-	return j, nil
+	return blobs, nil
 }
 
 var (
@@ -333,70 +362,28 @@ func NewJobName() string {
 	return jobAdjectives[int(b[0])%len(jobAdjectives)] + "_" + jobNouns[int(b[1])%len(jobNouns)] + "_" + hex.EncodeToString(b[2:])
 }
 
-var (
-	inputRE    = regexp.MustCompile(`\$\{\{\s*inputs\.([A-Za-z0-9_.-]+)\s*\}\}`)
-	optionalRE = regexp.MustCompile(`\$\[\[(.*?)\]\]`)
-)
-
-// SubstituteInputs returns the command with literal inputs in place of
-// ${{inputs.x}}, and optional $[[...]] parts kept when their inputs are
-// given and dropped otherwise.
-func SubstituteInputs(fields map[string]any) (string, error) {
-	command, _ := fields["command"].(string)
-	inputs, _ := fields["inputs"].(map[string]any)
-	values := map[string]string{}
-	for name, v := range inputs {
-		switch x := v.(type) {
-		case string, bool, float64, int, int64:
-			values[name] = Literal(x)
-		case map[string]any:
-			if p, ok := x["path"]; ok && p != nil {
-				// A data input: its local path replaces it when the job runs.
-				values[name] = "${{inputs." + name + "}}"
-				continue
-			}
-			for _, k := range []string{"value", "default"} {
-				if val, ok := x[k]; ok && val != nil {
-					values[name] = Literal(val)
-					break
-				}
-			}
-		case nil:
-		}
+// SubstituteInputs returns the job's command with literal inputs in place
+// of ${{inputs.x}}, and optional $[[...]] parts kept when their inputs are
+// given and dropped otherwise (jobdoc.SubstituteInputs); a reference to an
+// input without a value is EInvalid, targeting the command.
+func SubstituteInputs(d *jobdoc.Job) (string, error) {
+	command, err := d.SubstituteInputs()
+	var undefined *jobdoc.UndefinedInputError
+	if errors.As(err, &undefined) {
+		return "", tandem.Errorf(tandem.EInvalid, "%s", undefined.Error()).WithTarget("command")
 	}
-	command = optionalRE.ReplaceAllStringFunc(command, func(m string) string {
-		inner := optionalRE.FindStringSubmatch(m)[1]
-		for _, ref := range inputRE.FindAllStringSubmatch(inner, -1) {
-			if _, ok := values[ref[1]]; !ok {
-				return ""
-			}
-		}
-		return inner
-	})
-	var missing []string
-	command = inputRE.ReplaceAllStringFunc(command, func(m string) string {
-		name := inputRE.FindStringSubmatch(m)[1]
-		v, ok := values[name]
-		if !ok {
-			missing = append(missing, name)
-			return m
-		}
-		return v
-	})
-	if len(missing) > 0 {
-		return "", tandem.Errorf(tandem.EInvalid, "command refers to undefined input %q", missing[0]).WithTarget("command")
-	}
-	return command, nil
+	return command, err
 }
 
-func Literal(v any) string {
-	switch x := v.(type) {
-	case string:
-		return x
-	case float64:
-		return strconv.FormatFloat(x, 'f', -1, 64)
+// jobDoc reads the document a job was recorded with. CreateJob parsed it,
+// so it reads; one that does not (written by hand into the store) runs as
+// if it said nothing: no environment variables, outputs, limits or image.
+func jobDoc(j *tandem.Job) *jobdoc.Job {
+	d, err := jobdoc.ReadJob(j.Spec)
+	if err != nil {
+		return &jobdoc.Job{}
 	}
-	return fmt.Sprint(v)
+	return d
 }
 
 func jobResource(wsID string, j *tandem.Job, blobs []tandem.BlobRef) (*tandem.Resource, error) {
@@ -565,44 +552,19 @@ func (r *Service) runJob(ctx context.Context, ref JobRef) {
 	r.finishJob(wctx, ref, res, rj)
 }
 
-var outputRE = regexp.MustCompile(`\$\{\{\s*outputs\.([A-Za-z0-9_.-]+)\s*\}\}`)
-
 // runSettings returns what a run of the job needs besides its command:
 // environment variables, output names and the timeout. Local runs and
 // agents use it alike.
 func runSettings(job *tandem.Job) (env map[string]string, outputs []string, timeout time.Duration) {
+	d := jobDoc(job)
 	env = map[string]string{}
-	if vars, ok := job.Spec["environment_variables"].(map[string]any); ok {
-		for k, v := range vars {
-			env[k] = Literal(v)
-		}
+	for k, v := range d.EnvironmentVariables {
+		env[k] = v
 	}
-	if outs, ok := job.Spec["outputs"].(map[string]any); ok {
-		for o := range outs {
-			outputs = append(outputs, o)
-		}
+	if names := d.OutputNames(); len(names) > 0 {
+		outputs = names
 	}
-	for _, m := range outputRE.FindAllStringSubmatch(job.Command, -1) {
-		outputs = append(outputs, m[1])
-	}
-	outputs = dedupe(outputs)
-	if limits, ok := job.Spec["limits"].(map[string]any); ok {
-		if t, ok := limits["timeout"].(float64); ok && t > 0 {
-			timeout = time.Duration(t * float64(time.Second))
-		}
-	}
-	return env, outputs, timeout
-}
-
-func dedupe(list []string) []string {
-	sort.Strings(list)
-	out := list[:0]
-	for i, s := range list {
-		if i == 0 || s != list[i-1] {
-			out = append(out, s)
-		}
-	}
-	return out
+	return env, outputs, d.Timeout()
 }
 
 // fetchBlob writes verified bytes to a local file.
@@ -680,7 +642,7 @@ func (r *Service) finishJob(ctx context.Context, ref JobRef, res *compute.Result
 		case res.Err != nil:
 			r.EndJob(j, tandem.JobFailed, res.Err.Error(), exit)
 		case res.TimedOut:
-			r.EndJob(j, tandem.JobFailed, fmt.Sprintf("timed out after %s (limits.timeout)", time.Duration(float64(time.Second)*mustFloat(j.Spec))), exit)
+			r.EndJob(j, tandem.JobFailed, fmt.Sprintf("timed out after %s (limits.timeout)", jobDoc(j).Timeout()), exit)
 		case res.ExitCode != 0:
 			r.EndJob(j, tandem.JobFailed, fmt.Sprintf("command exited with code %d", res.ExitCode), exit)
 		case uploadErr != nil:
@@ -697,12 +659,6 @@ func (r *Service) finishJob(ctx context.Context, ref JobRef, res *compute.Result
 		return
 	}
 	r.Logger.Info("job ended", "workspace", ref.WorkspaceID, "job", ref.Name)
-}
-
-func mustFloat(s map[string]any) float64 {
-	l, _ := s["limits"].(map[string]any)
-	f, _ := l["timeout"].(float64)
-	return f
 }
 
 // FindJob returns one job.
