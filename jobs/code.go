@@ -161,13 +161,7 @@ func (r *Service) stageStored(ctx context.Context, ws *tandem.Workspace, uri, fi
 	for i, ref := range refs {
 		staged := region.StagingKey(ws.ID, ref.SHA256)
 		if have, err := r.Blobs.Stat(ctx, staged); err != nil || have.SHA256 != ref.SHA256 {
-			rc, err := r.Blobs.OpenVerified(ctx, ref)
-			if err != nil {
-				return "", true, err
-			}
-			_, err = r.Blobs.Put(ctx, staged, rc, &tandem.BlobRef{SHA256: ref.SHA256, Size: ref.Size})
-			rc.Close()
-			if err != nil {
+			if _, err := tandem.CopyBlob(ctx, r.Blobs, staged, r.Blobs, ref); err != nil {
 				return "", true, err
 			}
 		}

@@ -233,13 +233,7 @@ func (r *Service) resubmitJob(ctx context.Context, wsID string, orig *tandem.Job
 			blobs = addBlob(blobs, ref)
 			continue
 		}
-		src, err := r.Blobs.OpenVerified(ctx, tandem.BlobRef{Key: from + f.Path, SHA256: f.SHA256, Size: f.Size})
-		if err != nil {
-			r.RemoveBlobs(ctx, blobs)
-			return fmt.Errorf("code file %s of %s: %w", f.Path, orig.Name, err)
-		}
-		ref, err := r.Blobs.Put(ctx, to+f.Path, src, &tandem.BlobRef{SHA256: f.SHA256, Size: f.Size})
-		src.Close()
+		ref, err := tandem.CopyBlob(ctx, r.Blobs, to+f.Path, r.Blobs, tandem.BlobRef{Key: from + f.Path, SHA256: f.SHA256, Size: f.Size})
 		if err != nil {
 			r.RemoveBlobs(ctx, blobs)
 			return fmt.Errorf("copy code file %s of %s: %w", f.Path, orig.Name, err)

@@ -320,24 +320,13 @@ func (r *Service) resolveJobOutput(ctx context.Context, ws *tandem.Workspace, jo
 func (r *Service) copyInputFiles(ctx context.Context, wsID string, j *tandem.Job, plan *inputPlan, keep []tandem.AssetFile) ([]tandem.BlobRef, error) {
 	prefix := tandem.StoragePrefix(wsID)
 	var out []tandem.BlobRef
-	copyOne := func(from string, f tandem.InputFile, to string) error {
-		src, err := r.Blobs.OpenVerified(ctx, tandem.BlobRef{Key: from, SHA256: f.SHA256, Size: f.Size})
-		if err != nil {
-			return err
-		}
-		defer src.Close()
-		ref, err := r.Blobs.Put(ctx, to, src, &tandem.BlobRef{SHA256: f.SHA256, Size: f.Size})
-		if err != nil {
-			return err
-		}
-		out = append(out, ref)
-		return nil
-	}
 	for _, f := range plan.staged {
-		if err := copyOne(region.StagingKey(wsID, f.SHA256), f, prefix+f.Key); err != nil {
+		ref, err := tandem.CopyBlob(ctx, r.Blobs, prefix+f.Key, r.Blobs, tandem.BlobRef{Key: region.StagingKey(wsID, f.SHA256), SHA256: f.SHA256, Size: f.Size})
+		if err != nil {
 			r.RemoveBlobs(ctx, out)
 			return nil, fmt.Errorf("copy input file %s of job %s: %w", f.Path, j.Name, err)
 		}
+		out = append(out, ref)
 	}
 	for _, f := range plan.code {
 		ref, err := r.storeCode(ctx, wsID, tandem.BlobRef{Key: prefix + f.Key, SHA256: f.SHA256, Size: f.Size})

@@ -162,17 +162,12 @@ func (r *Service) copyPipelineFiles(ctx context.Context, wsID string, j *tandem.
 		if p.Dir {
 			rel = strings.TrimPrefix(f.Path, p.Root+"/")
 		}
-		src, err := r.Blobs.OpenVerified(ctx, tandem.BlobRef{Key: region.StagingKey(wsID, f.SHA256), SHA256: f.SHA256, Size: f.Size})
-		if err == nil {
-			var ref tandem.BlobRef
-			ref, err = r.Blobs.Put(ctx, prefix+f.Field+"/"+rel, src, &tandem.BlobRef{SHA256: f.SHA256, Size: f.Size})
-			src.Close()
-			blobs = append(blobs, ref)
-		}
+		ref, err := tandem.CopyBlob(ctx, r.Blobs, prefix+f.Field+"/"+rel, r.Blobs, tandem.BlobRef{Key: region.StagingKey(wsID, f.SHA256), SHA256: f.SHA256, Size: f.Size})
 		if err != nil {
 			r.RemoveBlobs(ctx, blobs)
 			return nil, fmt.Errorf("copy file %s of pipeline %s: %w", f.Path, j.Name, err)
 		}
+		blobs = append(blobs, ref)
 		j.Files = append(j.Files, tandem.AssetFile{Field: f.Field, Path: "paths/" + f.Field + "/" + rel, SHA256: f.SHA256, Size: f.Size})
 	}
 	sort.Slice(j.Files, func(a, b int) bool { return j.Files[a].Path < j.Files[b].Path })
@@ -648,13 +643,7 @@ func (r *Service) pipelineOutputs(ctx context.Context, wsID string, p *tandem.Jo
 				if !strings.HasPrefix(b.Key, from) {
 					continue
 				}
-				src, err := r.Blobs.OpenVerified(ctx, b)
-				if err != nil {
-					r.Logger.Warn("pipeline output", "key", b.Key, "err", err)
-					continue
-				}
-				ref, err := r.Blobs.Put(ctx, prefix+tandem.RunFolder(p.Name)+"outputs/"+e.Name+"/"+strings.TrimPrefix(b.Key, from), src, &tandem.BlobRef{SHA256: b.SHA256, Size: b.Size})
-				src.Close()
+				ref, err := tandem.CopyBlob(ctx, r.Blobs, prefix+tandem.RunFolder(p.Name)+"outputs/"+e.Name+"/"+strings.TrimPrefix(b.Key, from), r.Blobs, b)
 				if err != nil {
 					r.Logger.Warn("pipeline output", "key", b.Key, "err", err)
 					continue
