@@ -99,13 +99,45 @@ func promoted(p *tandem.Pair) bool {
 // an entry; this region writes them only for jobs it runs). Jobs queued or
 // running in this process are never touched.
 func (r *Service) RecoverFailoverJobs(ctx context.Context, wsID string) {
-	var (
-		p           *tandem.Pair
-		unfinished  []*tandem.Job
-		toResubmit  []*tandem.Job
-		writtenHere = map[string]bool{}
-	)
-	err := r.Store.View(ctx, func(tx tandem.Tx) error {
+	p, unfinished, toResubmit, writtenHere, err := r.findFailoverJobs(ctx, wsID)
+	if err != nil {
+		r.Logger.Error("find the jobs a failover interrupted", "workspace", wsID, "err", err)
+		return
+	}
+	if !promoted(p) {
+		return
+	}
+	jr := r.jobs()
+	jr.mu.Lock()
+	ours := map[string]bool{}
+	for _, ref := range jr.pending {
+		ours[ref.WorkspaceID+"/"+ref.Name] = true
+	}
+	for key := range jr.running {
+		ours[key] = true
+	}
+	jr.mu.Unlock()
+	for _, j := range unfinished {
+		if writtenHere[j.Name] || ours[wsID+"/"+j.Name] {
+			continue // this region's own: a restart, which failInterrupted handles
+		}
+		if marked := r.interruptJob(ctx, wsID, p, j.Name); marked != nil && marked.ResubmittedAs != "" {
+			toResubmit = append(toResubmit, marked)
+		}
+	}
+	for _, j := range toResubmit {
+		if err := r.resubmitJob(ctx, wsID, j); err != nil {
+			r.Logger.Error("cannot resubmit an interrupted job; the next server start tries again", "workspace", p.Workspace, "job", j.Name, "err", err)
+		}
+	}
+}
+
+// findFailoverJobs returns, for a workspace promoted here, its pair, its
+// unfinished jobs, the interrupted jobs whose resubmission is missing, and
+// the jobs written since the promotion (by name).
+func (r *Service) findFailoverJobs(ctx context.Context, wsID string) (p *tandem.Pair, unfinished, toResubmit []*tandem.Job, writtenHere map[string]bool, err error) {
+	writtenHere = map[string]bool{}
+	err = r.Store.View(ctx, func(tx tandem.Tx) error {
 		var err error
 		if p, err = region.PairOf(ctx, tx, wsID); err != nil || !promoted(p) {
 			return err
@@ -146,59 +178,37 @@ func (r *Service) RecoverFailoverJobs(ctx context.Context, wsID string) {
 		}
 		return err
 	})
-	if err != nil {
-		r.Logger.Error("find the jobs a failover interrupted", "workspace", wsID, "err", err)
-		return
-	}
-	if !promoted(p) {
-		return
-	}
-	jr := r.jobs()
-	jr.mu.Lock()
-	ours := map[string]bool{}
-	for _, ref := range jr.pending {
-		ours[ref.WorkspaceID+"/"+ref.Name] = true
-	}
-	for key := range jr.running {
-		ours[key] = true
-	}
-	jr.mu.Unlock()
-	for _, j := range unfinished {
-		if writtenHere[j.Name] || ours[wsID+"/"+j.Name] {
-			continue // this region's own: a restart, which failInterrupted handles
+	return p, unfinished, toResubmit, writtenHere, err
+}
+
+// interruptJob marks a job the old primary ran Interrupted (and, when it
+// asks for it, names its resubmission); it returns the job as marked, nil
+// when it had ended meanwhile or could not be written.
+func (r *Service) interruptJob(ctx context.Context, wsID string, p *tandem.Pair, name string) *tandem.Job {
+	var marked *tandem.Job
+	err := r.UpdateJob(ctx, JobRef{wsID, name}, func(j *tandem.Job, _ *tandem.Resource) error {
+		if tandem.JobDone(j.Status) {
+			return ErrSkip
 		}
-		var marked *tandem.Job
-		err := r.UpdateJob(ctx, JobRef{wsID, j.Name}, func(j *tandem.Job, _ *tandem.Resource) error {
-			if tandem.JobDone(j.Status) {
-				return ErrSkip
-			}
-			msg := fmt.Sprintf("interrupted by the failover to region %q at epoch %d: the job was %s in region %q, the primary until then",
-				r.Name, p.Epoch, j.Status, p.PeerRegion)
-			if jobDoc(j).Resubmits() {
-				j.ResubmittedAs = resubmitName(j.Name, p.Epoch)
-				msg += "; resubmitted as " + j.ResubmittedAs + " (resubmit_on_failover)"
-			}
-			r.EndJob(j, tandem.JobInterrupted, msg, nil)
-			j.InterruptedEpoch = p.Epoch
-			marked = j
-			return nil
-		})
-		if err == ErrSkip {
-			continue
-		} else if err != nil {
-			r.Logger.Warn("cannot mark a job interrupted by the failover", "workspace", wsID, "job", j.Name, "err", err)
-			continue
+		msg := fmt.Sprintf("interrupted by the failover to region %q at epoch %d: the job was %s in region %q, the primary until then",
+			r.Name, p.Epoch, j.Status, p.PeerRegion)
+		if jobDoc(j).Resubmits() {
+			j.ResubmittedAs = resubmitName(j.Name, p.Epoch)
+			msg += "; resubmitted as " + j.ResubmittedAs + " (resubmit_on_failover)"
 		}
-		r.Logger.Info("job interrupted by the failover", "workspace", p.Workspace, "job", j.Name, "epoch", p.Epoch, "resubmitted_as", marked.ResubmittedAs)
-		if marked.ResubmittedAs != "" {
-			toResubmit = append(toResubmit, marked)
-		}
+		r.EndJob(j, tandem.JobInterrupted, msg, nil)
+		j.InterruptedEpoch = p.Epoch
+		marked = j
+		return nil
+	})
+	if err == ErrSkip {
+		return nil
+	} else if err != nil {
+		r.Logger.Warn("cannot mark a job interrupted by the failover", "workspace", wsID, "job", name, "err", err)
+		return nil
 	}
-	for _, j := range toResubmit {
-		if err := r.resubmitJob(ctx, wsID, j); err != nil {
-			r.Logger.Error("cannot resubmit an interrupted job; the next server start tries again", "workspace", p.Workspace, "job", j.Name, "err", err)
-		}
-	}
+	r.Logger.Info("job interrupted by the failover", "workspace", p.Workspace, "job", name, "epoch", p.Epoch, "resubmitted_as", marked.ResubmittedAs)
+	return marked
 }
 
 // resubmitJob creates orig.ResubmittedAs: the same document, command and

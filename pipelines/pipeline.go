@@ -304,7 +304,6 @@ func (r *Service) runPipeline(ctx context.Context, ref jobs.JobRef) bool {
 // stay NotStarted. The parent ends Completed when every step completed,
 // Canceled when canceled, Failed otherwise.
 func (r *Service) coordinate(ctx context.Context, ref jobs.JobRef) {
-	key := ref.WorkspaceID + "/" + ref.Name
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	logf, err := os.CreateTemp("", "tandem-pipeline-*.log")
@@ -315,14 +314,9 @@ func (r *Service) coordinate(ctx context.Context, ref jobs.JobRef) {
 	defer os.Remove(logf.Name())
 	defer logf.Close()
 	isCanceled, untrack := r.Track(ref, cancel, logf.Name())
-	wake := make(chan struct{}, 1)
-	r.mu.Lock()
-	r.notify[key] = wake
-	r.mu.Unlock()
+	wake, unwatch := r.watch(ref)
 	defer func() {
-		r.mu.Lock()
-		delete(r.notify, key)
-		r.mu.Unlock()
+		unwatch()
 		untrack()
 	}()
 	wctx := context.WithoutCancel(ctx)
@@ -330,30 +324,8 @@ func (r *Service) coordinate(ctx context.Context, ref jobs.JobRef) {
 		fmt.Fprintf(logf, "%s %s\n", r.Timestamp().UTC().Format(time.RFC3339), fmt.Sprintf(format, args...))
 	}
 
-	var ws *tandem.Workspace
-	err = r.Store.View(wctx, func(tx tandem.Tx) error {
-		var err error
-		ws, err = tx.FindWorkspaceByID(wctx, ref.WorkspaceID)
-		return err
-	})
-	if err != nil {
-		r.Logger.Warn("cannot start pipeline", "job", ref.Name, "err", err)
-		return
-	}
-	var p *tandem.Job
-	err = r.UpdateJob(wctx, ref, func(j *tandem.Job, _ *tandem.Resource) error {
-		if j.Status != tandem.JobQueued {
-			return jobs.ErrSkip
-		}
-		now := r.Timestamp()
-		j.Status, j.StartedAt = tandem.JobRunning, &now
-		p = j
-		return nil
-	})
-	if err != nil {
-		if err != jobs.ErrSkip {
-			r.Logger.Warn("cannot start pipeline", "job", ref.Name, "err", err)
-		}
+	ws, p := r.startPipeline(wctx, ref)
+	if p == nil {
 		return
 	}
 	logLine("pipeline %s: %d steps; steps run as child jobs on the local compute", p.Name, len(p.Steps))
@@ -370,30 +342,15 @@ func (r *Service) coordinate(ctx context.Context, ref jobs.JobRef) {
 		plan := planPipeline(p.Steps, status, cont, canceled, stopped)
 
 		// Start what is ready, record it, and look again at once.
-		started, errs := map[string]string{}, map[string]string{}
-		for _, n := range plan.ready {
-			child, err := r.startStep(wctx, ws, p, n)
-			if err != nil {
-				errs[n] = tandem.ErrorMessage(err)
-				logLine("step %s: cannot start: %s", n, errs[n])
-				continue
-			}
-			started[n] = child.Name
-			logLine("step %s: job %s %s", n, child.Name, child.Status)
-			for _, s := range p.Steps {
-				if s.Name == n && s.Compute != "" && s.Compute != tandem.LocalCompute {
-					logLine("step %s: compute %q is not available here; the step runs on the local compute", n, s.Compute)
-				}
-			}
-		}
+		prog := progress{status: status, plan: plan, stopped: stopped}
+		prog.started, prog.errs = r.startReady(wctx, ws, p, plan.ready, logLine)
 		for _, n := range plan.cancel {
 			if _, err := r.CancelJob(wctx, ws.Name, jobOfStep(p, n)); err != nil && !tandem.IsCode(err, tandem.EConflict) {
 				r.Logger.Warn("cancel pipeline step", "job", jobOfStep(p, n), "err", err)
 			}
 		}
-		var outBlobs []tandem.BlobRef
 		if plan.final != "" {
-			outBlobs = r.pipelineOutputs(wctx, ref.WorkspaceID, p, status)
+			prog.outBlobs = r.pipelineOutputs(wctx, ref.WorkspaceID, p, status)
 			for _, s := range p.Steps {
 				if status[s.Name] == tandem.JobNotStarted && s.Error == "" {
 					logLine("step %s: not started", s.Name)
@@ -401,45 +358,10 @@ func (r *Service) coordinate(ctx context.Context, ref jobs.JobRef) {
 			}
 			logLine("pipeline %s: %s", p.Name, plan.final)
 			if lb, err := r.storePipelineLog(wctx, ref, logf.Name()); err == nil {
-				outBlobs = append(outBlobs, lb)
+				prog.outBlobs = append(prog.outBlobs, lb)
 			}
 		}
-		// One write per change of the graph, and the end.
-		err := r.UpdateJob(wctx, ref, func(j *tandem.Job, res *tandem.Resource) error {
-			changed := false
-			for i := range j.Steps {
-				s := &j.Steps[i]
-				if c, ok := started[s.Name]; ok {
-					s.Job, s.Status, changed = c, tandem.JobQueued, true
-				}
-				if e, ok := errs[s.Name]; ok {
-					s.Error, s.Status, changed = e, tandem.JobFailed, true
-				}
-				if st := status[s.Name]; s.Job != "" && started[s.Name] == "" && st != s.Status {
-					s.Status, changed = st, true
-				}
-			}
-			if plan.final != "" && !tandem.JobDone(j.Status) {
-				msg := ""
-				switch plan.final {
-				case tandem.JobCanceled:
-					msg = "canceled"
-				case tandem.JobFailed:
-					msg = pipelineFailure(j, stopped)
-				}
-				res.Blobs = append(res.Blobs, outBlobs...)
-				r.EndJob(j, plan.final, msg, nil)
-				changed = true
-			}
-			p = j
-			if !changed {
-				return jobs.ErrSkip
-			}
-			return nil
-		})
-		if err != nil && err != jobs.ErrSkip {
-			r.Logger.Error("cannot record pipeline progress", "job", ref.Name, "err", err)
-		}
+		p = r.recordProgress(wctx, ref, p, prog)
 		if tandem.JobDone(p.Status) {
 			r.Logger.Info("pipeline ended", "workspace", ref.WorkspaceID, "job", ref.Name, "status", p.Status)
 			return
@@ -447,18 +369,147 @@ func (r *Service) coordinate(ctx context.Context, ref jobs.JobRef) {
 		if len(plan.ready) > 0 {
 			continue
 		}
-		select {
-		case <-wake:
-		case <-runCtx.Done():
-			if len(plan.cancel) > 0 || canceled {
-				// Stopping: wait for the canceled steps to end.
-				select {
-				case <-wake:
-				case <-time.After(500 * time.Millisecond):
-				}
-			}
-		case <-time.After(time.Second):
+		waitForChange(runCtx, wake, len(plan.cancel) > 0 || canceled)
+	}
+}
+
+// watch registers the coordinator of ref for Poke; call unwatch when it
+// ends.
+func (r *Service) watch(ref jobs.JobRef) (wake chan struct{}, unwatch func()) {
+	key := ref.WorkspaceID + "/" + ref.Name
+	wake = make(chan struct{}, 1)
+	r.mu.Lock()
+	r.notify[key] = wake
+	r.mu.Unlock()
+	return wake, func() {
+		r.mu.Lock()
+		delete(r.notify, key)
+		r.mu.Unlock()
+	}
+}
+
+// startPipeline marks a queued pipeline Running and returns it with its
+// workspace; nil when it is not queued any more or cannot be read.
+func (r *Service) startPipeline(ctx context.Context, ref jobs.JobRef) (*tandem.Workspace, *tandem.Job) {
+	var ws *tandem.Workspace
+	err := r.Store.View(ctx, func(tx tandem.Tx) error {
+		var err error
+		ws, err = tx.FindWorkspaceByID(ctx, ref.WorkspaceID)
+		return err
+	})
+	if err != nil {
+		r.Logger.Warn("cannot start pipeline", "job", ref.Name, "err", err)
+		return nil, nil
+	}
+	var p *tandem.Job
+	err = r.UpdateJob(ctx, ref, func(j *tandem.Job, _ *tandem.Resource) error {
+		if j.Status != tandem.JobQueued {
+			return jobs.ErrSkip
 		}
+		now := r.Timestamp()
+		j.Status, j.StartedAt = tandem.JobRunning, &now
+		p = j
+		return nil
+	})
+	if err != nil {
+		if err != jobs.ErrSkip {
+			r.Logger.Warn("cannot start pipeline", "job", ref.Name, "err", err)
+		}
+		return nil, nil
+	}
+	return ws, p
+}
+
+// startReady starts the steps that are ready, returning the child job of
+// each step started and the error of each that could not start.
+func (r *Service) startReady(ctx context.Context, ws *tandem.Workspace, p *tandem.Job, ready []string, logLine func(string, ...any)) (started, errs map[string]string) {
+	started, errs = map[string]string{}, map[string]string{}
+	for _, n := range ready {
+		child, err := r.startStep(ctx, ws, p, n)
+		if err != nil {
+			errs[n] = tandem.ErrorMessage(err)
+			logLine("step %s: cannot start: %s", n, errs[n])
+			continue
+		}
+		started[n] = child.Name
+		logLine("step %s: job %s %s", n, child.Name, child.Status)
+		for _, s := range p.Steps {
+			if s.Name == n && s.Compute != "" && s.Compute != tandem.LocalCompute {
+				logLine("step %s: compute %q is not available here; the step runs on the local compute", n, s.Compute)
+			}
+		}
+	}
+	return started, errs
+}
+
+// progress is what one round of a coordinator changed: the steps it
+// started (their child jobs) and could not start (their errors), the
+// statuses it saw, and at the end the outputs and log it stored.
+type progress struct {
+	started, errs map[string]string
+	status        map[string]string
+	plan          pipelinePlan
+	outBlobs      []tandem.BlobRef
+	stopped       bool
+}
+
+// recordProgress writes a round's changes of the graph, and the end, in
+// one write, and returns the pipeline as recorded (p when nothing could be
+// read).
+func (r *Service) recordProgress(ctx context.Context, ref jobs.JobRef, p *tandem.Job, prog progress) *tandem.Job {
+	err := r.UpdateJob(ctx, ref, func(j *tandem.Job, res *tandem.Resource) error {
+		changed := false
+		for i := range j.Steps {
+			s := &j.Steps[i]
+			if c, ok := prog.started[s.Name]; ok {
+				s.Job, s.Status, changed = c, tandem.JobQueued, true
+			}
+			if e, ok := prog.errs[s.Name]; ok {
+				s.Error, s.Status, changed = e, tandem.JobFailed, true
+			}
+			if st := prog.status[s.Name]; s.Job != "" && prog.started[s.Name] == "" && st != s.Status {
+				s.Status, changed = st, true
+			}
+		}
+		if prog.plan.final != "" && !tandem.JobDone(j.Status) {
+			msg := ""
+			switch prog.plan.final {
+			case tandem.JobCanceled:
+				msg = "canceled"
+			case tandem.JobFailed:
+				msg = pipelineFailure(j, prog.stopped)
+			}
+			res.Blobs = append(res.Blobs, prog.outBlobs...)
+			r.EndJob(j, prog.plan.final, msg, nil)
+			changed = true
+		}
+		p = j
+		if !changed {
+			return jobs.ErrSkip
+		}
+		return nil
+	})
+	if err != nil && err != jobs.ErrSkip {
+		r.Logger.Error("cannot record pipeline progress", "job", ref.Name, "err", err)
+	}
+	return p
+}
+
+// waitForChange waits for a step to end (wake), for the run's end, or a
+// second at most; when stopping with steps to cancel it waits a little
+// for them to end.
+func waitForChange(runCtx context.Context, wake <-chan struct{}, stopping bool) {
+	select {
+	case <-wake:
+	case <-runCtx.Done():
+		if stopping {
+			// Stopping: wait for the canceled steps to end.
+			select {
+			case <-wake:
+			case <-time.After(500 * time.Millisecond):
+			}
+		}
+	case <-time.After(time.Second):
 	}
 }
 
