@@ -502,7 +502,7 @@ func (r *Service) CompleteAgentJob(ctx context.Context, workspace, compute, agen
 		case registerErr != nil:
 			r.EndJob(j, tandem.JobFailed, "registering outputs as assets failed: "+tandem.ErrorMessage(registerErr), exit)
 		case res.TimedOut:
-			r.EndJob(j, tandem.JobFailed, fmt.Sprintf("timed out after %s (limits.timeout)", time.Duration(float64(time.Second)*mustFloat(j.Spec))), exit)
+			r.EndJob(j, tandem.JobFailed, fmt.Sprintf("timed out after %s (limits.timeout)", jobDoc(j).Timeout()), exit)
 		case res.ExitCode != 0:
 			r.EndJob(j, tandem.JobFailed, fmt.Sprintf("command exited with code %d", res.ExitCode), exit)
 		default:

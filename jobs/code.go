@@ -5,13 +5,13 @@ import (
 	"encoding/json"
 	"path"
 	"regexp"
-	"sort"
 	"strings"
 
 	"github.com/tandemml/tandem"
 	"github.com/tandemml/tandem/assets"
 	"github.com/tandemml/tandem/region"
 	"github.com/tandemml/tandem/spec"
+	"github.com/tandemml/tandem/spec/jobdoc"
 )
 
 // stageStoredCode lets a job document name code that is already stored,
@@ -32,72 +32,60 @@ func (r *Service) stageStoredCode(ctx context.Context, ws *tandem.Workspace, req
 	if err := json.Unmarshal(b, &out.Spec); err != nil {
 		return nil, err
 	}
-	visit := func(m map[string]any, field string) error {
-		s, _ := m["code"].(string)
-		if s == "" {
+	d, err := jobdoc.ReadJob(out.Spec)
+	if err != nil {
+		return out, nil // not a document: Parse reports its problems
+	}
+	visit := func(code *string, field string) error {
+		if *code == "" {
 			return nil
 		}
-		root, ok, err := r.stageStored(ctx, ws, s, field, true, out)
+		root, ok, err := r.stageStored(ctx, ws, *code, field, true, out)
 		if ok {
-			m["code"] = root
+			*code = root
 		}
 		return err
 	}
 	// Inputs stored in another workspace (the long form only: a short
 	// datastore URI is this workspace's storage, which inputs read in
 	// place) are copied like local files given with the job.
-	visitInputs := func(m map[string]any, prefix string) error {
-		inputs, _ := m["inputs"].(map[string]any)
-		names := make([]string, 0, len(inputs))
-		for n := range inputs {
-			names = append(names, n)
-		}
-		sort.Strings(names)
-		for _, n := range names {
-			in, _ := inputs[n].(map[string]any)
-			s, _ := in["path"].(string)
-			if s == "" {
+	visitInputs := func(inputs map[string]*jobdoc.Input, prefix string) error {
+		for _, n := range jobdoc.Names(inputs) {
+			in := inputs[n]
+			if in.Path == "" {
 				continue
 			}
-			root, ok, err := r.stageStored(ctx, ws, s, prefix+"inputs."+n+".path", false, out)
+			root, ok, err := r.stageStored(ctx, ws, in.Path, prefix+"inputs."+n+".path", false, out)
 			if err != nil {
 				return err
 			}
 			if ok {
-				in["path"] = root
+				in.Path = root
 			}
 		}
 		return nil
 	}
-	if err := visit(out.Spec, "code"); err != nil {
+	if err := visit(&d.Code, "code"); err != nil {
 		return nil, err
 	}
-	if err := visitInputs(out.Spec, ""); err != nil {
+	if err := visitInputs(d.Inputs, ""); err != nil {
 		return nil, err
 	}
-	steps, _ := out.Spec["jobs"].(map[string]any)
-	names := make([]string, 0, len(steps))
-	for n := range steps {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		step, _ := steps[n].(map[string]any)
-		if step == nil {
-			continue
-		}
-		if err := visit(step, "jobs."+n+".code"); err != nil {
+	for _, n := range d.StepNames() {
+		step := d.Jobs[n]
+		if err := visit(&step.Code, "jobs."+n+".code"); err != nil {
 			return nil, err
 		}
-		if err := visitInputs(step, "jobs."+n+"."); err != nil {
+		if err := visitInputs(step.Inputs, "jobs."+n+"."); err != nil {
 			return nil, err
 		}
-		if comp, ok := step["component"].(map[string]any); ok {
-			if err := visit(comp, "jobs."+n+".component.code"); err != nil {
+		if c := step.Component; c != nil && c.Inline != nil {
+			if err := visit(&c.Inline.Code, "jobs."+n+".component.code"); err != nil {
 				return nil, err
 			}
 		}
 	}
+	out.Spec = d.Map()
 	return out, nil
 }
 
@@ -173,13 +161,7 @@ func (r *Service) stageStored(ctx context.Context, ws *tandem.Workspace, uri, fi
 	for i, ref := range refs {
 		staged := region.StagingKey(ws.ID, ref.SHA256)
 		if have, err := r.Blobs.Stat(ctx, staged); err != nil || have.SHA256 != ref.SHA256 {
-			rc, err := r.Blobs.OpenVerified(ctx, ref)
-			if err != nil {
-				return "", true, err
-			}
-			_, err = r.Blobs.Put(ctx, staged, rc, &tandem.BlobRef{SHA256: ref.SHA256, Size: ref.Size})
-			rc.Close()
-			if err != nil {
+			if _, err := tandem.CopyBlob(ctx, r.Blobs, staged, r.Blobs, ref); err != nil {
 				return "", true, err
 			}
 		}

@@ -27,12 +27,7 @@ func (r *Service) storeCode(ctx context.Context, wsID string, src tandem.BlobRef
 	if have, err := r.Blobs.Stat(ctx, key); err == nil && have.SHA256 == src.SHA256 && have.Size == src.Size {
 		return have, nil
 	}
-	rc, err := r.Blobs.OpenVerified(ctx, src)
-	if err != nil {
-		return tandem.BlobRef{}, err
-	}
-	defer rc.Close()
-	return r.Blobs.Put(ctx, key, rc, &tandem.BlobRef{SHA256: src.SHA256, Size: src.Size})
+	return tandem.CopyBlob(ctx, r.Blobs, key, r.Blobs, src)
 }
 
 // addBlob appends ref unless blobs already names its key.

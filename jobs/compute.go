@@ -13,6 +13,7 @@ import (
 	"github.com/tandemml/tandem/assets"
 	"github.com/tandemml/tandem/region"
 	"github.com/tandemml/tandem/spec"
+	"github.com/tandemml/tandem/spec/jobdoc"
 )
 
 var _ tandem.ComputeService = (*Service)(nil)
@@ -113,15 +114,40 @@ func (r *Service) CreateCompute(ctx context.Context, workspace string, fields ma
 	if err := r.CheckWritable(ctx, ws.ID); err != nil {
 		return nil, err
 	}
+	c, secrets, err := newCompute(doc)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := r.FindCompute(ctx, workspace, c.Name); err == nil {
+		return nil, tandem.Errorf(tandem.EConflict, "compute %q already exists in workspace %q; delete it first to change it", c.Name, ws.Name).WithTarget(c.Name)
+	} else if !tandem.IsCode(err, tandem.ENotFound) {
+		return nil, err
+	}
+	undo, err := r.storeComputeSecrets(ctx, workspace, c, secrets)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.recordCompute(ctx, ws, c); err != nil {
+		undo()
+		return nil, err
+	}
+	r.Logger.Info("compute created", "workspace", ws.Name, "compute", c.Name, "type", c.Type, "quota_cores", c.QuotaCores())
+	return c, nil
+}
+
+// newCompute makes the record of a compute document, and takes its secret
+// values out of it (by dotted field).
+func newCompute(doc *spec.Document) (*tandem.Compute, map[string][]byte, error) {
 	c := &tandem.Compute{Name: doc.Name, Type: doc.Type, Description: doc.Description, Tags: doc.Tags, Spec: assets.CloneMap(doc.Fields)}
 	c.Size, _ = c.Spec["size"].(string)
+	var err error
 	switch c.Type {
 	case "amlcompute":
 		if c.Size == "" {
 			c.Size = DefaultClusterSize
 		}
 		if c.Cores, err = SizeCores(c.Size); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		c.MinInstances, c.MaxInstances = intField(c.Spec, "min_instances", 0), intField(c.Spec, "max_instances", 1)
 		c.IdleTimeBeforeScaleDown = intField(c.Spec, "idle_time_before_scale_down", 120)
@@ -140,18 +166,19 @@ func (r *Service) CreateCompute(ctx context.Context, workspace string, fields ma
 		}
 		s, _ := v.(string)
 		if s == "" {
-			return nil, tandem.Errorf(tandem.EInvalid, "%s.%s must be a non-empty string", path[0], path[1]).WithTarget(path[0] + "." + path[1])
+			return nil, nil, tandem.Errorf(tandem.EInvalid, "%s.%s must be a non-empty string", path[0], path[1]).WithTarget(path[0] + "." + path[1])
 		}
 		secrets[path[0]+"."+path[1]] = []byte(s)
 		delete(parent, path[1])
 	}
-	if _, err := r.FindCompute(ctx, workspace, c.Name); err == nil {
-		return nil, tandem.Errorf(tandem.EConflict, "compute %q already exists in workspace %q; delete it first to change it", c.Name, ws.Name).WithTarget(c.Name)
-	} else if !tandem.IsCode(err, tandem.ENotFound) {
-		return nil, err
-	}
+	return c, secrets, nil
+}
+
+// storeComputeSecrets puts the secret values of compute c into the
+// workspace vault and names them in c.Credentials; undo removes them.
+func (r *Service) storeComputeSecrets(ctx context.Context, workspace string, c *tandem.Compute, secrets map[string][]byte) (undo func(), err error) {
 	var written []string
-	undo := func() {
+	undo = func() {
 		for _, name := range written {
 			if err := r.Secrets.DeleteSecret(context.WithoutCancel(ctx), workspace, name); err != nil {
 				r.Logger.Error("remove secret of failed compute", "compute", c.Name, "secret", name, "err", err)
@@ -175,7 +202,12 @@ func (r *Service) CreateCompute(ctx context.Context, workspace string, fields ma
 		}
 		c.Credentials[f] = name
 	}
+	return undo, nil
+}
 
+// recordCompute records a new compute in one transaction with its change
+// entry, within the region's quota.
+func (r *Service) recordCompute(ctx context.Context, ws *tandem.Workspace, c *tandem.Compute) error {
 	now := r.Timestamp()
 	c.CreatedAt, c.UpdatedAt = now, now
 	body, err := json.Marshal(c)
@@ -202,12 +234,7 @@ func (r *Service) CreateCompute(ctx context.Context, workspace string, fields ma
 			return r.LogChange(ctx, tx, ws.ID, tandem.KindCompute, c.Name, "", tandem.OpCreate, res)
 		})
 	}
-	if err != nil {
-		undo()
-		return nil, err
-	}
-	r.Logger.Info("compute created", "workspace", ws.Name, "compute", c.Name, "type", c.Type, "quota_cores", c.QuotaCores())
-	return c, nil
+	return err
 }
 
 func quotaError(region string, c *tandem.Compute, q *tandem.Quota) error {
@@ -499,13 +526,12 @@ func (r *Service) jobCompute(ctx context.Context, workspace, name string) (*tand
 // checkInstances refuses a job that asks for more instances
 // (resources.instance_count) than its compute has (QuotaExceeded, with
 // the numbers), or for more than one: each job runs as one process here.
-func checkInstances(fields map[string]any, c *tandem.Compute) error {
-	res, _ := fields["resources"].(map[string]any)
-	n := intField(res, "instance_count", 1)
+func checkInstances(d *jobdoc.Job, c *tandem.Compute) error {
+	n := d.InstanceCount()
 	if n <= 1 {
 		return nil
 	}
-	if n > c.MaxInstances {
+	if n > int64(c.MaxInstances) {
 		return tandem.Errorf(tandem.EQuotaExceeded, "the job asks for %d instances (resources.instance_count) but compute %q has at most %d (max_instances)", n, c.Name, c.MaxInstances).WithTarget("resources.instance_count")
 	}
 	return tandem.Errorf(tandem.EInvalid, "resources.instance_count %d: distributed jobs are not supported yet; each job runs as one process", n).WithTarget("resources.instance_count")

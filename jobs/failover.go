@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -17,6 +16,7 @@ import (
 	"github.com/tandemml/tandem/assets"
 	"github.com/tandemml/tandem/compute"
 	"github.com/tandemml/tandem/region"
+	"github.com/tandemml/tandem/spec/jobdoc"
 )
 
 // Jobs across a failover (see docs/design.md, "Interrupted jobs and
@@ -41,23 +41,6 @@ import (
 // DefaultJobOutputSync is how often a running job's outputs and log are
 // uploaded when Region.JobOutputSync is 0.
 const DefaultJobOutputSync = 10 * time.Second
-
-// resubmitKey is the Tandem extension key of job documents.
-const resubmitKey = "resubmit_on_failover"
-
-// resubmits reports whether a job asks to be resubmitted after a failover:
-// `resubmit_on_failover: true` at the top of its document, or, in a file
-// that must pass Azure's own validator unchanged, the property
-// `resubmit_on_failover: "true"`.
-func resubmits(j *tandem.Job) bool {
-	if v, _ := j.Spec[resubmitKey].(bool); v {
-		return true
-	}
-	props, _ := j.Spec["properties"].(map[string]any)
-	v, _ := props[resubmitKey].(string)
-	b, _ := strconv.ParseBool(v)
-	return b
-}
 
 // resubmitName names the resubmission of job after the failover to epoch.
 // It is deterministic, so that a pass that is retried finds it.
@@ -115,13 +98,45 @@ func promoted(p *tandem.Pair) bool {
 // an entry; this region writes them only for jobs it runs). Jobs queued or
 // running in this process are never touched.
 func (r *Service) RecoverFailoverJobs(ctx context.Context, wsID string) {
-	var (
-		p           *tandem.Pair
-		unfinished  []*tandem.Job
-		toResubmit  []*tandem.Job
-		writtenHere = map[string]bool{}
-	)
-	err := r.Store.View(ctx, func(tx tandem.Tx) error {
+	p, unfinished, toResubmit, writtenHere, err := r.findFailoverJobs(ctx, wsID)
+	if err != nil {
+		r.Logger.Error("find the jobs a failover interrupted", "workspace", wsID, "err", err)
+		return
+	}
+	if !promoted(p) {
+		return
+	}
+	jr := r.jobs()
+	jr.mu.Lock()
+	ours := map[string]bool{}
+	for _, ref := range jr.pending {
+		ours[ref.WorkspaceID+"/"+ref.Name] = true
+	}
+	for key := range jr.running {
+		ours[key] = true
+	}
+	jr.mu.Unlock()
+	for _, j := range unfinished {
+		if writtenHere[j.Name] || ours[wsID+"/"+j.Name] {
+			continue // this region's own: a restart, which failInterrupted handles
+		}
+		if marked := r.interruptJob(ctx, wsID, p, j.Name); marked != nil && marked.ResubmittedAs != "" {
+			toResubmit = append(toResubmit, marked)
+		}
+	}
+	for _, j := range toResubmit {
+		if err := r.resubmitJob(ctx, wsID, j); err != nil {
+			r.Logger.Error("cannot resubmit an interrupted job; the next server start tries again", "workspace", p.Workspace, "job", j.Name, "err", err)
+		}
+	}
+}
+
+// findFailoverJobs returns, for a workspace promoted here, its pair, its
+// unfinished jobs, the interrupted jobs whose resubmission is missing, and
+// the jobs written since the promotion (by name).
+func (r *Service) findFailoverJobs(ctx context.Context, wsID string) (p *tandem.Pair, unfinished, toResubmit []*tandem.Job, writtenHere map[string]bool, err error) {
+	writtenHere = map[string]bool{}
+	err = r.Store.View(ctx, func(tx tandem.Tx) error {
 		var err error
 		if p, err = tandem.FindPair(ctx, tx, wsID); err != nil || !promoted(p) {
 			return err
@@ -162,76 +177,57 @@ func (r *Service) RecoverFailoverJobs(ctx context.Context, wsID string) {
 		}
 		return err
 	})
-	if err != nil {
-		r.Logger.Error("find the jobs a failover interrupted", "workspace", wsID, "err", err)
-		return
-	}
-	if !promoted(p) {
-		return
-	}
-	jr := r.jobs()
-	jr.mu.Lock()
-	ours := map[string]bool{}
-	for _, ref := range jr.pending {
-		ours[ref.WorkspaceID+"/"+ref.Name] = true
-	}
-	for key := range jr.running {
-		ours[key] = true
-	}
-	jr.mu.Unlock()
-	for _, j := range unfinished {
-		if writtenHere[j.Name] || ours[wsID+"/"+j.Name] {
-			continue // this region's own: a restart, which failInterrupted handles
+	return p, unfinished, toResubmit, writtenHere, err
+}
+
+// interruptJob marks a job the old primary ran Interrupted (and, when it
+// asks for it, names its resubmission); it returns the job as marked, nil
+// when it had ended meanwhile or could not be written.
+func (r *Service) interruptJob(ctx context.Context, wsID string, p *tandem.Pair, name string) *tandem.Job {
+	var marked *tandem.Job
+	err := r.UpdateJob(ctx, JobRef{wsID, name}, func(j *tandem.Job, _ *tandem.Resource) error {
+		if tandem.JobDone(j.Status) {
+			return ErrSkip
 		}
-		var marked *tandem.Job
-		err := r.UpdateJob(ctx, JobRef{wsID, j.Name}, func(j *tandem.Job, _ *tandem.Resource) error {
-			if tandem.JobDone(j.Status) {
-				return ErrSkip
-			}
-			msg := fmt.Sprintf("interrupted by the failover to region %q at epoch %d: the job was %s in region %q, the primary until then",
-				r.Name, p.Epoch, j.Status, p.PeerRegion)
-			if resubmits(j) {
-				j.ResubmittedAs = resubmitName(j.Name, p.Epoch)
-				msg += "; resubmitted as " + j.ResubmittedAs + " (resubmit_on_failover)"
-			}
-			r.EndJob(j, tandem.JobInterrupted, msg, nil)
-			j.InterruptedEpoch = p.Epoch
-			marked = j
-			return nil
-		})
-		if err == ErrSkip {
-			continue
-		} else if err != nil {
-			r.Logger.Warn("cannot mark a job interrupted by the failover", "workspace", wsID, "job", j.Name, "err", err)
-			continue
+		msg := fmt.Sprintf("interrupted by the failover to region %q at epoch %d: the job was %s in region %q, the primary until then",
+			r.Name, p.Epoch, j.Status, p.PeerRegion)
+		if jobDoc(j).Resubmits() {
+			j.ResubmittedAs = resubmitName(j.Name, p.Epoch)
+			msg += "; resubmitted as " + j.ResubmittedAs + " (resubmit_on_failover)"
 		}
-		r.Logger.Info("job interrupted by the failover", "workspace", p.Workspace, "job", j.Name, "epoch", p.Epoch, "resubmitted_as", marked.ResubmittedAs)
-		if marked.ResubmittedAs != "" {
-			toResubmit = append(toResubmit, marked)
-		}
+		r.EndJob(j, tandem.JobInterrupted, msg, nil)
+		j.InterruptedEpoch = p.Epoch
+		marked = j
+		return nil
+	})
+	if err == ErrSkip {
+		return nil
+	} else if err != nil {
+		r.Logger.Warn("cannot mark a job interrupted by the failover", "workspace", wsID, "job", name, "err", err)
+		return nil
 	}
-	for _, j := range toResubmit {
-		if err := r.resubmitJob(ctx, wsID, j); err != nil {
-			r.Logger.Error("cannot resubmit an interrupted job; the next server start tries again", "workspace", p.Workspace, "job", j.Name, "err", err)
-		}
-	}
+	r.Logger.Info("job interrupted by the failover", "workspace", p.Workspace, "job", name, "epoch", p.Epoch, "resubmitted_as", marked.ResubmittedAs)
+	return marked
 }
 
 // resubmitJob creates orig.ResubmittedAs: the same document, command and
 // code snapshot (copied to its own run folder), queued, linked to orig.
 func (r *Service) resubmitJob(ctx context.Context, wsID string, orig *tandem.Job) error {
+	d, err := jobdoc.ReadJob(orig.Spec)
+	if err != nil {
+		return fmt.Errorf("document of %s: %w", orig.Name, err)
+	}
 	j := &tandem.Job{
 		Name: orig.ResubmittedAs, Type: orig.Type, DisplayName: orig.DisplayName, ExperimentName: orig.ExperimentName,
 		Description: orig.Description, Tags: orig.Tags, Status: tandem.JobQueued, Compute: orig.Compute,
-		Command: orig.Command, Spec: assets.CloneMap(orig.Spec), Files: orig.Files, Inputs: orig.Inputs, ResubmittedFrom: orig.Name,
+		Command: orig.Command, Files: orig.Files, Inputs: orig.Inputs, ResubmittedFrom: orig.Name,
 	}
-	j.Spec["name"] = j.Name
+	d.Name = j.Name
 	oldCode, newCode := assets.DatastoreURI(tandem.RunFolder(orig.Name)+"code"), assets.DatastoreURI(tandem.RunFolder(j.Name)+"code")
-	for k, v := range j.Spec {
-		if s, ok := v.(string); ok && strings.HasPrefix(s, oldCode) {
-			j.Spec[k] = newCode + strings.TrimPrefix(s, oldCode)
-		}
+	if rest, ok := strings.CutPrefix(d.Code, oldCode); ok {
+		d.Code = newCode + rest
 	}
+	j.Spec = d.Map()
 	// Code in the content-addressed store is shared, not copied; older
 	// jobs' code is copied to the new run folder.
 	j.CodeStore = orig.CodeStore
@@ -246,13 +242,7 @@ func (r *Service) resubmitJob(ctx context.Context, wsID string, orig *tandem.Job
 			blobs = addBlob(blobs, ref)
 			continue
 		}
-		src, err := r.Blobs.OpenVerified(ctx, tandem.BlobRef{Key: from + f.Path, SHA256: f.SHA256, Size: f.Size})
-		if err != nil {
-			r.RemoveBlobs(ctx, blobs)
-			return fmt.Errorf("code file %s of %s: %w", f.Path, orig.Name, err)
-		}
-		ref, err := r.Blobs.Put(ctx, to+f.Path, src, &tandem.BlobRef{SHA256: f.SHA256, Size: f.Size})
-		src.Close()
+		ref, err := tandem.CopyBlob(ctx, r.Blobs, to+f.Path, r.Blobs, tandem.BlobRef{Key: from + f.Path, SHA256: f.SHA256, Size: f.Size})
 		if err != nil {
 			r.RemoveBlobs(ctx, blobs)
 			return fmt.Errorf("copy code file %s of %s: %w", f.Path, orig.Name, err)

@@ -5,7 +5,6 @@ import (
 
 	"github.com/tandemml/tandem"
 	"github.com/tandemml/tandem/assets"
-	"github.com/tandemml/tandem/spec"
 )
 
 // jobImage returns the image a job's environment names (an inline
@@ -13,14 +12,16 @@ import (
 // environment is written, for the log. Registry references
 // (azureml://registries/...) have no image here: they only label the job.
 func (r *Service) jobImage(ctx context.Context, wsID string, job *tandem.Job) (image, label string) {
-	switch env := job.Spec["environment"].(type) {
-	case map[string]any:
-		image, _ = env["image"].(string)
-		return image, "(inline)"
-	case string:
-		ref, ok := spec.ParseRef(env)
+	env := jobDoc(job).Environment
+	switch {
+	case env == nil:
+		return "", ""
+	case env.Ref == "":
+		return env.Image, "(inline)"
+	default:
+		ref, ok := env.Reference()
 		if !ok || ref.Registry != "" {
-			return "", env
+			return "", env.Ref
 		}
 		var a *tandem.Asset
 		err := r.Store.View(ctx, func(tx tandem.Tx) (err error) {
@@ -28,10 +29,9 @@ func (r *Service) jobImage(ctx context.Context, wsID string, job *tandem.Job) (i
 			return err
 		})
 		if err != nil {
-			return "", env
+			return "", env.Ref
 		}
 		image, _ = a.Spec["image"].(string)
-		return image, env
+		return image, env.Ref
 	}
-	return "", ""
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/tandemml/tandem/compute"
 	"github.com/tandemml/tandem/region"
 	"github.com/tandemml/tandem/spec"
+	"github.com/tandemml/tandem/spec/jobdoc"
 )
 
 // Data and model inputs of command jobs. They are resolved when the job is
@@ -44,7 +45,7 @@ func isModelType(t string) bool { return strings.HasSuffix(t, "_model") }
 // resolveInputs resolves the data and model inputs of a command job and a
 // code folder given as a workspace storage URI. It returns the request
 // without the local input paths, which only the code snapshot uses.
-func (r *Service) resolveInputs(ctx context.Context, ws *tandem.Workspace, job string, doc *spec.Document, req *tandem.JobRequest) (*inputPlan, *tandem.JobRequest, error) {
+func (r *Service) resolveInputs(ctx context.Context, ws *tandem.Workspace, job string, d *jobdoc.Job, req *tandem.JobRequest) (*inputPlan, *tandem.JobRequest, error) {
 	plan := &inputPlan{inputs: map[string]*tandem.JobInput{}}
 	local := map[string]tandem.AssetPath{}
 	rest := &tandem.JobRequest{Spec: req.Spec}
@@ -60,24 +61,16 @@ func (r *Service) resolveInputs(ctx context.Context, ws *tandem.Workspace, job s
 			rest.Files = append(rest.Files, f)
 		}
 	}
-	inputs, _ := doc.Fields["inputs"].(map[string]any)
-	names := make([]string, 0, len(inputs))
-	for n := range inputs {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, name := range names {
-		m, ok := inputs[name].(map[string]any)
-		if !ok {
+	for _, name := range jobdoc.Names(d.Inputs) {
+		m := d.Inputs[name]
+		if !m.Mapping {
 			continue
 		}
-		typ, _ := m["type"].(string)
-		mode, _ := m["mode"].(string)
-		raw, hasPath := m["path"].(string)
+		typ, mode, raw := m.Type, m.Mode, m.Path
 		target := "inputs." + name
-		if !hasPath {
+		if !m.IsData() {
 			if DataInputTypes[typ] {
-				if opt, _ := m["optional"].(bool); !opt {
+				if !m.Optional {
 					return nil, nil, tandem.Errorf(tandem.EInvalid, "input %q of type %s has no path", name, typ).WithTarget(target)
 				}
 			}
@@ -124,7 +117,7 @@ func (r *Service) resolveInputs(ctx context.Context, ws *tandem.Workspace, job s
 		plan.inputs[name] = in
 	}
 	// Code from storage (a pipeline step's, or azureml://datastores/...).
-	if code, ok := doc.Fields["code"].(string); ok && strings.HasPrefix(code, "azureml://") {
+	if code := d.Code; strings.HasPrefix(code, "azureml://") {
 		in, err := r.ResolveDataPath(ctx, ws, "uri_folder", code)
 		if err != nil {
 			return nil, nil, tandem.Errorf(tandem.ErrorCode(err), "code: %s", tandem.ErrorMessage(err)).WithTarget("code")
@@ -306,12 +299,12 @@ func (r *Service) resolveJobOutput(ctx context.Context, ws *tandem.Workspace, jo
 			in.Files = append(in.Files, tandem.InputFile{Key: key, Path: strings.TrimPrefix(key, dir), SHA256: b.SHA256, Size: b.Size})
 		}
 	}
-	outs, _ := j.Spec["outputs"].(map[string]any)
-	if o, _ := outs[output].(map[string]any); o["type"] == "uri_file" && len(in.Files) == 1 {
+	o, declared := jobDoc(j).Outputs[output]
+	if declared && o.Type == "uri_file" && len(in.Files) == 1 {
 		in.File = true // a uri_file output is its one file
 	}
 	if len(in.Files) == 0 {
-		if _, declared := outs[output]; !declared || sub != "" {
+		if !declared || sub != "" {
 			return nil, tandem.Errorf(tandem.ENotFound, "%q: job %q stored no output %q", in.Path, job, output)
 		}
 	}
@@ -327,24 +320,13 @@ func (r *Service) resolveJobOutput(ctx context.Context, ws *tandem.Workspace, jo
 func (r *Service) copyInputFiles(ctx context.Context, wsID string, j *tandem.Job, plan *inputPlan, keep []tandem.AssetFile) ([]tandem.BlobRef, error) {
 	prefix := tandem.StoragePrefix(wsID)
 	var out []tandem.BlobRef
-	copyOne := func(from string, f tandem.InputFile, to string) error {
-		src, err := r.Blobs.OpenVerified(ctx, tandem.BlobRef{Key: from, SHA256: f.SHA256, Size: f.Size})
-		if err != nil {
-			return err
-		}
-		defer src.Close()
-		ref, err := r.Blobs.Put(ctx, to, src, &tandem.BlobRef{SHA256: f.SHA256, Size: f.Size})
-		if err != nil {
-			return err
-		}
-		out = append(out, ref)
-		return nil
-	}
 	for _, f := range plan.staged {
-		if err := copyOne(region.StagingKey(wsID, f.SHA256), f, prefix+f.Key); err != nil {
+		ref, err := tandem.CopyBlob(ctx, r.Blobs, prefix+f.Key, r.Blobs, tandem.BlobRef{Key: region.StagingKey(wsID, f.SHA256), SHA256: f.SHA256, Size: f.Size})
+		if err != nil {
 			r.RemoveBlobs(ctx, out)
 			return nil, fmt.Errorf("copy input file %s of job %s: %w", f.Path, j.Name, err)
 		}
+		out = append(out, ref)
 	}
 	for _, f := range plan.code {
 		ref, err := r.storeCode(ctx, wsID, tandem.BlobRef{Key: prefix + f.Key, SHA256: f.SHA256, Size: f.Size})
@@ -371,13 +353,11 @@ func (r *Service) copyInputFiles(ctx context.Context, wsID string, j *tandem.Job
 }
 
 // recordInputs writes the resolved inputs into the job's document: each
-// data input's path becomes what it resolved to.
-func recordInputs(s map[string]any, inputs map[string]*tandem.JobInput) {
-	m, _ := s["inputs"].(map[string]any)
+// data input's path and type become what it resolved to.
+func recordInputs(d *jobdoc.Job, inputs map[string]*tandem.JobInput) {
 	for name, in := range inputs {
-		if x, ok := m[name].(map[string]any); ok {
-			x["path"] = in.Path
-			x["type"] = in.Type
+		if x := d.Inputs[name]; x != nil && x.Mapping {
+			x.Path, x.Type = in.Path, in.Type
 		}
 	}
 }
@@ -388,23 +368,21 @@ func recordInputs(s map[string]any, inputs map[string]*tandem.JobInput) {
 // file in y's folder, named as the output's path names it (or y).
 func (r *Service) prepareRun(ctx context.Context, wsID string, job *tandem.Job, cj *compute.Job) {
 	cj.Image, cj.Environment = r.jobImage(ctx, wsID, job)
-	if props, ok := job.Spec["properties"].(map[string]any); ok {
-		if c, _ := props[RequestedCompute].(string); c != "" {
-			cj.Notes = append(cj.Notes, fmt.Sprintf("compute %q is not available here; this step of pipeline %s runs on the local compute", c, job.Parent))
-		}
+	d := jobDoc(job)
+	if c := d.Properties[RequestedCompute]; c != "" {
+		cj.Notes = append(cj.Notes, fmt.Sprintf("compute %q is not available here; this step of pipeline %s runs on the local compute", c, job.Parent))
 	}
-	outs, _ := job.Spec["outputs"].(map[string]any)
-	for name, v := range outs {
-		o, _ := v.(map[string]any)
-		if t, _ := o["type"].(string); t != "uri_file" {
+	for name, o := range d.Outputs {
+		if o.Type != "uri_file" {
 			continue
 		}
 		file := name
-		if p, _ := o["path"].(string); p != "" && !strings.HasSuffix(p, "/") {
+		if p := o.Path; p != "" && !strings.HasSuffix(p, "/") {
 			file = path.Base(p)
 		}
-		re := regexp.MustCompile(`\$\{\{\s*outputs\.` + regexp.QuoteMeta(name) + `\s*\}\}`)
-		cj.Command = re.ReplaceAllString(cj.Command, "${{outputs."+name+"}}/"+strings.ReplaceAll(file, "$", "$$"))
+		cj.Command = jobdoc.ReplaceExprs(cj.Command, func(e jobdoc.Expr) (string, bool) {
+			return e.String() + "/" + file, e.Kind == jobdoc.ExprOutput && e.Name == name
+		})
 	}
 	if len(job.Inputs) == 0 {
 		return

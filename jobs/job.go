@@ -6,15 +6,13 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
-	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/tandemml/tandem"
@@ -22,158 +20,10 @@ import (
 	"github.com/tandemml/tandem/compute"
 	"github.com/tandemml/tandem/region"
 	"github.com/tandemml/tandem/spec"
+	"github.com/tandemml/tandem/spec/jobdoc"
 )
 
 var _ tandem.JobService = (*Service)(nil)
-
-// DefaultJobWorkers is how many jobs a region runs at once on local compute.
-const DefaultJobWorkers = 4
-
-// jobRunner is a region's queue of local jobs and the runs in progress.
-// It lives beside the Region (keyed by it) so that a Region needs no new
-// fields.
-type jobRunner struct {
-	mu      sync.Mutex
-	pending []JobRef
-	wake    chan struct{}
-	running map[string]*RunningJob // wsID/name
-	local   compute.Local
-}
-
-type JobRef struct{ WorkspaceID, Name string }
-
-type RunningJob struct {
-	cancel   context.CancelFunc
-	canceled bool   // by CancelJob
-	log      string // live log path, once started
-	// demotedAt is the epoch at which this region lost the primary role of
-	// the job's workspace while it ran (job_failover.go); 0 otherwise.
-	demotedAt int64
-	done      chan struct{}
-}
-
-func (r *Service) jobs() *jobRunner {
-	r.jobsOnce.Do(func() {
-		r.jobRunner = &jobRunner{wake: make(chan struct{}, 1), running: map[string]*RunningJob{}, local: compute.Local{Runtime: r.ContainerRuntime}}
-	})
-	return r.jobRunner
-}
-
-func (jr *jobRunner) enqueue(ref JobRef) {
-	jr.mu.Lock()
-	jr.pending = append(jr.pending, ref)
-	jr.mu.Unlock()
-	select {
-	case jr.wake <- struct{}{}:
-	default:
-	}
-}
-
-// StartJobs marks the jobs a previous process left unfinished as Failed,
-// then runs queued jobs on local compute with DefaultJobWorkers workers
-// until ctx ends. Its goroutines join wg.
-func (r *Service) StartJobs(ctx context.Context, wg *sync.WaitGroup) {
-	jr := r.jobs()
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		// Jobs a failover interrupted in the old primary first (they become
-		// Interrupted), then this region's own, left by its last process.
-		r.recoverPromotedJobs(ctx)
-		r.failInterrupted(ctx)
-		r.revokeEndedJobTokens(ctx)
-		var workers sync.WaitGroup
-		for i := 0; i < DefaultJobWorkers; i++ {
-			workers.Add(1)
-			go func() {
-				defer workers.Done()
-				for {
-					jr.mu.Lock()
-					if len(jr.pending) > 0 {
-						ref := jr.pending[0]
-						jr.pending = jr.pending[1:]
-						more := len(jr.pending) > 0
-						jr.mu.Unlock()
-						if more {
-							select {
-							case jr.wake <- struct{}{}:
-							default:
-							}
-						}
-						r.runJob(ctx, ref)
-						continue
-					}
-					jr.mu.Unlock()
-					select {
-					case <-ctx.Done():
-						return
-					case <-jr.wake:
-					}
-				}
-			}()
-		}
-		workers.Wait()
-		r.waitPipelines()
-	}()
-}
-
-// failInterrupted marks jobs left Queued, Preparing or Running by a
-// previous process as Failed. Workspaces this region may not write (a
-// secondary's) are left to their primary. It runs after
-// recoverPromotedJobs, which has already marked Interrupted the jobs that
-// were running in an old primary (not this region's own).
-func (r *Service) failInterrupted(ctx context.Context) {
-	var refs []JobRef
-	err := r.Store.View(ctx, func(tx tandem.Tx) error {
-		list, err := tx.ListWorkspaces(ctx, tandem.WorkspaceFilter{})
-		if err != nil {
-			return err
-		}
-		for _, ws := range list {
-			res, err := tx.ListResources(ctx, tandem.ResourceFilter{WorkspaceID: ws.ID, Kind: tandem.KindJob})
-			if err != nil {
-				return err
-			}
-			for _, x := range res {
-				j, err := JobFromResource(x)
-				// Jobs on clusters belong to their agents: the agent reaper
-				// handles those whose agent does not come back.
-				if err == nil && !tandem.JobDone(j.Status) && j.Compute == tandem.LocalCompute {
-					refs = append(refs, JobRef{ws.ID, j.Name})
-				}
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		r.Logger.Error("find interrupted jobs", "err", err)
-		return
-	}
-	// Jobs queued by this process (created before the workers started)
-	// are not interrupted ones.
-	jr := r.jobs()
-	jr.mu.Lock()
-	ours := map[JobRef]bool{}
-	for _, ref := range jr.pending {
-		ours[ref] = true
-	}
-	jr.mu.Unlock()
-	for _, ref := range refs {
-		if ours[ref] {
-			continue
-		}
-		err := r.UpdateJob(ctx, ref, func(j *tandem.Job, _ *tandem.Resource) error {
-			if tandem.JobDone(j.Status) {
-				return ErrSkip
-			}
-			r.EndJob(j, tandem.JobFailed, "interrupted: server restarted", nil)
-			return nil
-		})
-		if err != nil && err != ErrSkip {
-			r.Logger.Warn("cannot mark interrupted job failed", "workspace", ref.WorkspaceID, "job", ref.Name, "err", err)
-		}
-	}
-}
 
 var ErrSkip = fmt.Errorf("skip")
 
@@ -209,35 +59,76 @@ func (r *Service) CreateJob(ctx context.Context, workspace string, req *tandem.J
 	if doc.Type != "command" {
 		return nil, tandem.Errorf(tandem.EInvalid, "%s jobs are not supported yet; only command and pipeline jobs run", doc.Type).WithTarget("type")
 	}
-	j := &tandem.Job{Name: doc.Name, Type: doc.Type, Description: doc.Description, Tags: doc.Tags, Status: tandem.JobQueued, Parent: ParentOf(ctx)}
-	j.DisplayName, _ = doc.Fields["display_name"].(string)
-	j.ExperimentName, _ = doc.Fields["experiment_name"].(string)
-	c, _ := doc.Fields["compute"].(string)
-	target, err := r.jobCompute(ctx, workspace, c)
+	j, d, err := r.newCommandJob(ctx, workspace, doc)
 	if err != nil {
 		return nil, err
 	}
-	if err := checkInstances(doc.Fields, target); err != nil {
+	if err := r.checkJobRequest(ctx, ws, j.Name, doc, req); err != nil {
 		return nil, err
+	}
+	plan, req, err := r.resolveInputs(ctx, ws, j.Name, d, req)
+	if err != nil {
+		return nil, err
+	}
+	j.Inputs = plan.inputs
+	blobs, err := r.snapshotJob(ctx, ws.ID, j, d, plan, req)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.RecordNewJob(ctx, ws, j, blobs, req.Files); err != nil {
+		return nil, err
+	}
+	r.Logger.Info("job queued", "workspace", ws.Name, "job", j.Name, "compute", j.Compute)
+	if j.Compute == tandem.LocalCompute {
+		r.jobs().enqueue(JobRef{ws.ID, j.Name})
+	} else {
+		r.wakeAgents(ws.ID, j.Compute) // agents of the cluster claim it
+	}
+	return j, nil
+}
+
+// newCommandJob reads a command job document into the job CreateJob
+// records: its name, the compute it runs on and its command with the
+// inputs substituted.
+func (r *Service) newCommandJob(ctx context.Context, workspace string, doc *spec.Document) (*tandem.Job, *jobdoc.Job, error) {
+	d, err := jobdoc.ReadJob(doc.Fields)
+	if err != nil {
+		return nil, nil, tandem.Errorf(tandem.EInvalid, "%v", err)
+	}
+	j := &tandem.Job{Name: doc.Name, Type: doc.Type, Description: doc.Description, Tags: doc.Tags, Status: tandem.JobQueued, Parent: ParentOf(ctx),
+		DisplayName: d.DisplayName, ExperimentName: d.ExperimentName}
+	target, err := r.jobCompute(ctx, workspace, d.Compute)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := checkInstances(d, target); err != nil {
+		return nil, nil, err
 	}
 	j.Compute = target.Name
 	if j.Name == "" {
 		j.Name = NewJobName()
 	} else if err := tandem.ValidateAssetName(j.Name); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	if j.Command, err = SubstituteInputs(doc.Fields); err != nil {
-		return nil, err
+	if j.Command, err = SubstituteInputs(d); err != nil {
+		return nil, nil, err
 	}
+	return j, d, nil
+}
+
+// checkJobRequest checks what a job document names outside itself: its
+// uploaded paths and staged files, the assets it references (but its
+// environment: references to curated or registry environments only label
+// a host run, so they are recorded, not resolved), and that no job of its
+// name exists.
+func (r *Service) checkJobRequest(ctx context.Context, ws *tandem.Workspace, name string, doc *spec.Document, req *tandem.JobRequest) error {
 	areq := &tandem.AssetRequest{Kind: tandem.KindJob, Spec: req.Spec, Paths: req.Paths, Files: req.Files}
 	if err := assets.CheckPaths(doc, areq); err != nil {
-		return nil, err
+		return err
 	}
 	if err := r.CheckStaged(ctx, ws.ID, req.Files); err != nil {
-		return nil, err
+		return err
 	}
-	// The environment only labels a host run: references to curated or
-	// registry environments are recorded, not resolved.
 	refs := *doc
 	refs.Refs = nil
 	for _, ref := range doc.Refs {
@@ -246,31 +137,28 @@ func (r *Service) CreateJob(ctx context.Context, workspace string, req *tandem.J
 		}
 	}
 	if err := r.Assets.ResolveRefs(ctx, ws, &refs); err != nil {
-		return nil, err
+		return err
 	}
-	err = r.Store.View(ctx, func(tx tandem.Tx) error {
-		_, err := tx.FindResource(ctx, tandem.ResourceKey{WorkspaceID: ws.ID, Kind: tandem.KindJob, Name: j.Name})
+	return r.Store.View(ctx, func(tx tandem.Tx) error {
+		_, err := tx.FindResource(ctx, tandem.ResourceKey{WorkspaceID: ws.ID, Kind: tandem.KindJob, Name: name})
 		if err == nil {
-			return tandem.Errorf(tandem.EConflict, "job %q already exists in workspace %q", j.Name, ws.Name).WithTarget(j.Name)
+			return tandem.Errorf(tandem.EConflict, "job %q already exists in workspace %q", name, ws.Name).WithTarget(name)
 		} else if tandem.IsCode(err, tandem.ENotFound) {
 			return nil
 		}
 		return err
 	})
-	if err != nil {
-		return nil, err
-	}
-	plan, req, err := r.resolveInputs(ctx, ws, j.Name, doc, req)
-	if err != nil {
-		return nil, err
-	}
-	j.Inputs = plan.inputs
+}
 
-	// Code snapshot: runs/<name>/code/...
-	j.Spec = assets.CloneMap(doc.Fields)
-	j.Spec["name"] = j.Name
-	j.Spec["compute"] = "azureml:" + j.Compute
-	recordInputs(j.Spec, j.Inputs)
+// snapshotJob records the job's document (named, its compute and resolved
+// inputs written in, its uploaded code pointing at runs/<name>/code) and
+// stores its code snapshot and input files. It returns the blobs the job
+// holds; on error none is left.
+func (r *Service) snapshotJob(ctx context.Context, wsID string, j *tandem.Job, d *jobdoc.Job, plan *inputPlan, req *tandem.JobRequest) ([]tandem.BlobRef, error) {
+	d.Name = j.Name
+	d.Compute = "azureml:" + j.Compute
+	recordInputs(d, j.Inputs)
+	j.Spec = d.Map()
 	roots := map[string]tandem.AssetPath{}
 	for _, p := range req.Paths {
 		roots[p.Field] = p
@@ -296,27 +184,18 @@ func (r *Service) CreateJob(ctx context.Context, workspace string, req *tandem.J
 	// the workspace already holds (an earlier job's) is not stored again.
 	j.CodeStore = codeStoreSHA256
 	for _, f := range j.Files {
-		ref, err := r.storeCode(ctx, ws.ID, tandem.BlobRef{Key: region.StagingKey(ws.ID, f.SHA256), SHA256: f.SHA256, Size: f.Size})
+		ref, err := r.storeCode(ctx, wsID, tandem.BlobRef{Key: region.StagingKey(wsID, f.SHA256), SHA256: f.SHA256, Size: f.Size})
 		if err != nil {
 			return nil, fmt.Errorf("store code file %s of job %s: %w", f.Path, j.Name, err)
 		}
 		blobs = addBlob(blobs, ref)
 	}
-	more, err := r.copyInputFiles(ctx, ws.ID, j, plan, req.Files)
+	more, err := r.copyInputFiles(ctx, wsID, j, plan, req.Files)
 	if blobs = append(blobs, more...); err != nil {
 		r.RemoveBlobs(ctx, blobs)
 		return nil, err
 	}
-	if err := r.RecordNewJob(ctx, ws, j, blobs, req.Files); err != nil {
-		return nil, err
-	}
-	r.Logger.Info("job queued", "workspace", ws.Name, "job", j.Name, "compute", j.Compute)
-	if j.Compute == tandem.LocalCompute {
-		r.jobs().enqueue(JobRef{ws.ID, j.Name})
-	} else {
-		r.wakeAgents(ws.ID, j.Compute) // agents of the cluster claim it
-	}
-	return j, nil
+	return blobs, nil
 }
 
 var (
@@ -331,70 +210,28 @@ func NewJobName() string {
 	return jobAdjectives[int(b[0])%len(jobAdjectives)] + "_" + jobNouns[int(b[1])%len(jobNouns)] + "_" + hex.EncodeToString(b[2:])
 }
 
-var (
-	inputRE    = regexp.MustCompile(`\$\{\{\s*inputs\.([A-Za-z0-9_.-]+)\s*\}\}`)
-	optionalRE = regexp.MustCompile(`\$\[\[(.*?)\]\]`)
-)
-
-// SubstituteInputs returns the command with literal inputs in place of
-// ${{inputs.x}}, and optional $[[...]] parts kept when their inputs are
-// given and dropped otherwise.
-func SubstituteInputs(fields map[string]any) (string, error) {
-	command, _ := fields["command"].(string)
-	inputs, _ := fields["inputs"].(map[string]any)
-	values := map[string]string{}
-	for name, v := range inputs {
-		switch x := v.(type) {
-		case string, bool, float64, int, int64:
-			values[name] = Literal(x)
-		case map[string]any:
-			if p, ok := x["path"]; ok && p != nil {
-				// A data input: its local path replaces it when the job runs.
-				values[name] = "${{inputs." + name + "}}"
-				continue
-			}
-			for _, k := range []string{"value", "default"} {
-				if val, ok := x[k]; ok && val != nil {
-					values[name] = Literal(val)
-					break
-				}
-			}
-		case nil:
-		}
+// SubstituteInputs returns the job's command with literal inputs in place
+// of ${{inputs.x}}, and optional $[[...]] parts kept when their inputs are
+// given and dropped otherwise (jobdoc.SubstituteInputs); a reference to an
+// input without a value is EInvalid, targeting the command.
+func SubstituteInputs(d *jobdoc.Job) (string, error) {
+	command, err := d.SubstituteInputs()
+	var undefined *jobdoc.UndefinedInputError
+	if errors.As(err, &undefined) {
+		return "", tandem.Errorf(tandem.EInvalid, "%s", undefined.Error()).WithTarget("command")
 	}
-	command = optionalRE.ReplaceAllStringFunc(command, func(m string) string {
-		inner := optionalRE.FindStringSubmatch(m)[1]
-		for _, ref := range inputRE.FindAllStringSubmatch(inner, -1) {
-			if _, ok := values[ref[1]]; !ok {
-				return ""
-			}
-		}
-		return inner
-	})
-	var missing []string
-	command = inputRE.ReplaceAllStringFunc(command, func(m string) string {
-		name := inputRE.FindStringSubmatch(m)[1]
-		v, ok := values[name]
-		if !ok {
-			missing = append(missing, name)
-			return m
-		}
-		return v
-	})
-	if len(missing) > 0 {
-		return "", tandem.Errorf(tandem.EInvalid, "command refers to undefined input %q", missing[0]).WithTarget("command")
-	}
-	return command, nil
+	return command, err
 }
 
-func Literal(v any) string {
-	switch x := v.(type) {
-	case string:
-		return x
-	case float64:
-		return strconv.FormatFloat(x, 'f', -1, 64)
+// jobDoc reads the document a job was recorded with. CreateJob parsed it,
+// so it reads; one that does not (written by hand into the store) runs as
+// if it said nothing: no environment variables, outputs, limits or image.
+func jobDoc(j *tandem.Job) *jobdoc.Job {
+	d, err := jobdoc.ReadJob(j.Spec)
+	if err != nil {
+		return &jobdoc.Job{}
 	}
-	return fmt.Sprint(v)
+	return d
 }
 
 func jobResource(wsID string, j *tandem.Job, blobs []tandem.BlobRef) (*tandem.Resource, error) {
@@ -481,133 +318,6 @@ func putJob(ctx context.Context, tx tandem.Tx, res *tandem.Resource, j *tandem.J
 	return tx.PutResource(ctx, res)
 }
 
-// runJob runs one queued job to its end.
-func (r *Service) runJob(ctx context.Context, ref JobRef) {
-	if r.runPipeline(ctx, ref) {
-		return
-	}
-	defer r.pokePipelines()
-	jr := r.jobs()
-	key := ref.WorkspaceID + "/" + ref.Name
-	runCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	rj := &RunningJob{cancel: cancel, done: make(chan struct{})}
-	jr.mu.Lock()
-	jr.running[key] = rj
-	jr.mu.Unlock()
-	defer func() {
-		jr.mu.Lock()
-		delete(jr.running, key)
-		jr.mu.Unlock()
-		close(rj.done)
-	}()
-	// Status writes outlive a cancel of the run itself.
-	wctx := context.WithoutCancel(ctx)
-
-	var job *tandem.Job
-	err := r.UpdateJob(wctx, ref, func(j *tandem.Job, _ *tandem.Resource) error {
-		if j.Status != tandem.JobQueued {
-			return ErrSkip
-		}
-		j.Status = tandem.JobPreparing
-		job = j
-		return nil
-	})
-	if err != nil {
-		if err != ErrSkip {
-			r.Logger.Warn("cannot start job", "workspace", ref.WorkspaceID, "job", ref.Name, "err", err)
-		}
-		return
-	}
-	cj := &compute.Job{
-		Name:    job.Name,
-		Command: job.Command,
-		Code: func(dir string) error {
-			for _, f := range job.Files {
-				if err := r.fetchBlob(runCtx, tandem.BlobRef{Key: codeKey(ref.WorkspaceID, job, f), SHA256: f.SHA256, Size: f.Size}, filepath.Join(dir, filepath.FromSlash(strings.TrimPrefix(strings.TrimPrefix(f.Path, "code"), "/")))); err != nil {
-					return err
-				}
-			}
-			return nil
-		},
-	}
-	cj.Env, cj.Outputs, cj.Timeout = runSettings(job)
-	r.prepareRun(runCtx, ref.WorkspaceID, job, cj)
-	revoke, err := r.trackingEnv(wctx, ref.WorkspaceID, job.Name, cj.Env)
-	if err != nil {
-		r.finishJob(wctx, ref, &compute.Result{ExitCode: -1, Err: fmt.Errorf("issue the job's token: %w", err)}, rj)
-		return
-	}
-	defer revoke()
-	if runCtx.Err() != nil {
-		r.finishJob(wctx, ref, nil, rj)
-		return
-	}
-	outSync := r.watchOutputs(ref, job, cj)
-	res := jr.local.Run(runCtx, cj, func(log string) {
-		outSync.started(log)
-		jr.mu.Lock()
-		rj.log = log
-		jr.mu.Unlock()
-		err := r.UpdateJob(wctx, ref, func(j *tandem.Job, _ *tandem.Resource) error {
-			now := r.Timestamp()
-			j.Status, j.StartedAt = tandem.JobRunning, &now
-			return nil
-		})
-		if err != nil {
-			r.Logger.Warn("cannot record job running", "job", ref.Name, "err", err)
-		}
-	})
-	outSync.close()
-	defer res.Cleanup()
-	r.finishJob(wctx, ref, res, rj)
-}
-
-var outputRE = regexp.MustCompile(`\$\{\{\s*outputs\.([A-Za-z0-9_.-]+)\s*\}\}`)
-
-// runSettings returns what a run of the job needs besides its command:
-// environment variables, output names and the timeout. Local runs and
-// agents use it alike.
-func runSettings(job *tandem.Job) (env map[string]string, outputs []string, timeout time.Duration) {
-	env = map[string]string{}
-	if vars, ok := job.Spec["environment_variables"].(map[string]any); ok {
-		for k, v := range vars {
-			env[k] = Literal(v)
-		}
-	}
-	if outs, ok := job.Spec["outputs"].(map[string]any); ok {
-		for o := range outs {
-			outputs = append(outputs, o)
-		}
-	}
-	for _, m := range outputRE.FindAllStringSubmatch(job.Command, -1) {
-		outputs = append(outputs, m[1])
-	}
-	outputs = dedupe(outputs)
-	if limits, ok := job.Spec["limits"].(map[string]any); ok {
-		if t, ok := limits["timeout"].(float64); ok && t > 0 {
-			timeout = time.Duration(t * float64(time.Second))
-		}
-	}
-	return env, outputs, timeout
-}
-
-func dedupe(list []string) []string {
-	sort.Strings(list)
-	out := list[:0]
-	for i, s := range list {
-		if i == 0 || s != list[i-1] {
-			out = append(out, s)
-		}
-	}
-	return out
-}
-
-// fetchBlob writes verified bytes to a local file.
-func (r *Service) fetchBlob(ctx context.Context, ref tandem.BlobRef, dst string) error {
-	return compute.WriteFrom(dst, func() (io.ReadCloser, error) { return r.Blobs.OpenVerified(ctx, ref) })
-}
-
 // finishJob stores the log and outputs of a run and records its end.
 func (r *Service) finishJob(ctx context.Context, ref JobRef, res *compute.Result, rj *RunningJob) {
 	if r.keepDemotedRun(ctx, ref, res, rj) {
@@ -647,7 +357,7 @@ func (r *Service) finishJob(ctx context.Context, ref JobRef, res *compute.Result
 		case res.Err != nil:
 			r.EndJob(j, tandem.JobFailed, res.Err.Error(), exit)
 		case res.TimedOut:
-			r.EndJob(j, tandem.JobFailed, fmt.Sprintf("timed out after %s (limits.timeout)", time.Duration(float64(time.Second)*mustFloat(j.Spec))), exit)
+			r.EndJob(j, tandem.JobFailed, fmt.Sprintf("timed out after %s (limits.timeout)", jobDoc(j).Timeout()), exit)
 		case res.ExitCode != 0:
 			r.EndJob(j, tandem.JobFailed, fmt.Sprintf("command exited with code %d", res.ExitCode), exit)
 		case uploadErr != nil:
@@ -664,12 +374,6 @@ func (r *Service) finishJob(ctx context.Context, ref JobRef, res *compute.Result
 		return
 	}
 	r.Logger.Info("job ended", "workspace", ref.WorkspaceID, "job", ref.Name)
-}
-
-func mustFloat(s map[string]any) float64 {
-	l, _ := s["limits"].(map[string]any)
-	f, _ := l["timeout"].(float64)
-	return f
 }
 
 // FindJob returns one job.

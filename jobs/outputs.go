@@ -8,6 +8,7 @@ import (
 
 	"github.com/tandemml/tandem"
 	"github.com/tandemml/tandem/assets"
+	"github.com/tandemml/tandem/spec/jobdoc"
 )
 
 // outputAssetKind returns the asset kind an output of this type registers
@@ -45,28 +46,18 @@ func (r *Service) registerOutputs(ctx context.Context, ref JobRef, blobs []tande
 	if err != nil {
 		return nil, err
 	}
-	outs, _ := j.Spec["outputs"].(map[string]any)
-	names := make([]string, 0, len(outs))
-	for o := range outs {
-		names = append(names, o)
-	}
-	sort.Strings(names)
+	outs := jobDoc(j).Outputs
 	var produced []tandem.OutputAsset
-	for _, o := range names {
-		decl, _ := outs[o].(map[string]any)
-		name, _ := decl["name"].(string)
-		if name == "" {
+	for _, o := range jobdoc.Names(outs) {
+		decl := outs[o]
+		if decl.Name == "" {
 			continue
 		}
-		version := ""
-		if v, ok := decl["version"]; ok && v != nil {
-			version = Literal(v)
-		}
-		typ, _ := decl["type"].(string)
+		typ := decl.Type
 		if typ == "" {
 			typ = "uri_folder"
 		}
-		oa, err := r.registerOutput(ctx, ws, j, o, typ, name, version, blobs)
+		oa, err := r.registerOutput(ctx, ws, j, o, typ, decl.Name, decl.Version, blobs)
 		if err != nil {
 			r.Logger.Warn("cannot register job output", "workspace", ws.Name, "job", j.Name, "output", o, "err", err)
 			return produced, err

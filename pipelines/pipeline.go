@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -16,6 +15,7 @@ import (
 	"github.com/tandemml/tandem/jobs"
 	"github.com/tandemml/tandem/region"
 	"github.com/tandemml/tandem/spec"
+	"github.com/tandemml/tandem/spec/jobdoc"
 )
 
 // Pipeline jobs. The parent job holds the pipeline document and its graph
@@ -24,13 +24,6 @@ import (
 // steps need) creates each step as a child command job through CreateJob
 // once its upstream steps completed, and follows the children to the end.
 
-var (
-	stepOutputRE   = regexp.MustCompile(`\$\{\{\s*parent\.jobs\.([A-Za-z0-9_]+)\.outputs\.([A-Za-z0-9_]+)\s*\}\}`)
-	parentInputRE  = regexp.MustCompile(`\$\{\{\s*parent\.inputs\.([A-Za-z0-9_]+)\s*\}\}`)
-	parentOutputRE = regexp.MustCompile(`^\$\{\{\s*parent\.outputs\.([A-Za-z0-9_]+)\s*\}\}$`)
-	nameExprRE     = regexp.MustCompile(`\$\{\{\s*name\s*\}\}`)
-)
-
 // unsupportedStepTypes are the step types a pipeline cannot run yet.
 var unsupportedStepTypes = map[string]string{
 	"sweep":    "sweep steps (hyperparameter tuning) are not supported yet",
@@ -38,42 +31,6 @@ var unsupportedStepTypes = map[string]string{
 	"spark":    "spark steps are not supported yet",
 	"parallel": "parallel steps are not supported yet",
 	"pipeline": "pipeline steps (a pipeline component inside a pipeline) are not supported yet",
-}
-
-func stepsOf(fields map[string]any) (map[string]map[string]any, []string) {
-	jobs, _ := fields["jobs"].(map[string]any)
-	out := map[string]map[string]any{}
-	var names []string
-	for n, v := range jobs {
-		m, _ := v.(map[string]any)
-		if m == nil {
-			m = map[string]any{}
-		}
-		out[n] = m
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return out, names
-}
-
-// stepDeps returns the steps whose outputs a step takes.
-func stepDeps(step map[string]any) []string {
-	b, _ := json.Marshal(map[string]any{"inputs": step["inputs"], "outputs": step["outputs"]})
-	set := map[string]bool{}
-	for _, m := range stepOutputRE.FindAllStringSubmatch(string(b), -1) {
-		set[m[1]] = true
-	}
-	var out []string
-	for s := range set {
-		out = append(out, s)
-	}
-	sort.Strings(out)
-	return out
-}
-
-func computeName(v any) string {
-	s, _ := v.(string)
-	return strings.TrimPrefix(s, "azureml:")
 }
 
 // createPipeline validates a pipeline job, stores its uploaded files under
@@ -85,30 +42,72 @@ func (r *Service) createPipeline(ctx context.Context, ws *tandem.Workspace, doc 
 	if jobs.ParentOf(ctx) != "" {
 		return nil, tandem.Errorf(tandem.EInvalid, "a pipeline cannot be a step of a pipeline yet").WithTarget("type")
 	}
-	j := &tandem.Job{Name: doc.Name, Type: doc.Type, Description: doc.Description, Tags: doc.Tags, Status: tandem.JobQueued, Compute: tandem.LocalCompute}
-	j.DisplayName, _ = doc.Fields["display_name"].(string)
-	j.ExperimentName, _ = doc.Fields["experiment_name"].(string)
+	d, err := jobdoc.ReadJob(doc.Fields)
+	if err != nil {
+		return nil, tandem.Errorf(tandem.EInvalid, "%v", err)
+	}
+	j := &tandem.Job{Name: doc.Name, Type: doc.Type, Description: doc.Description, Tags: doc.Tags, Status: tandem.JobQueued, Compute: tandem.LocalCompute,
+		DisplayName: d.DisplayName, ExperimentName: d.ExperimentName}
 	if j.Name == "" {
 		j.Name = jobs.NewJobName()
 	} else if err := tandem.ValidateAssetName(j.Name); err != nil {
 		return nil, err
 	}
-	steps, names := stepsOf(doc.Fields)
+	if err := r.checkPipelineRequest(ctx, ws, j.Name, d, doc, req); err != nil {
+		return nil, err
+	}
+	// Uploaded paths: runs/<name>/paths/<field>/...
+	d.Name = j.Name
+	fields := d.Map()
+	for _, p := range req.Paths {
+		uri := assets.DatastoreURI(tandem.RunFolder(j.Name) + "paths/" + p.Field + "/")
+		if !p.Dir {
+			uri += p.Root
+		}
+		assets.SetField(fields, p.Field, uri)
+	}
+	if d, err = jobdoc.ReadJob(fields); err != nil {
+		return nil, tandem.Errorf(tandem.EInvalid, "%v", err)
+	}
+	if err := r.resolvePipelineRefs(ctx, ws, j.Name, d); err != nil {
+		return nil, err
+	}
+	j.Spec = d.Map()
+	if err := r.buildSteps(ctx, ws, j, d); err != nil {
+		return nil, err
+	}
+	blobs, err := r.copyPipelineFiles(ctx, ws.ID, j, req)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.RecordNewJob(ctx, ws, j, blobs, req.Files); err != nil {
+		return nil, err
+	}
+	r.Logger.Info("pipeline queued", "workspace", ws.Name, "job", j.Name, "steps", len(j.Steps))
+	r.Enqueue(jobs.JobRef{WorkspaceID: ws.ID, Name: j.Name})
+	return j, nil
+}
+
+// checkPipelineRequest checks that the pipeline has steps of types that
+// run, that its uploaded paths and staged files are there, the assets it
+// references (but environments, which only label runs) and that no job of
+// its name exists.
+func (r *Service) checkPipelineRequest(ctx context.Context, ws *tandem.Workspace, name string, d *jobdoc.Job, doc *spec.Document, req *tandem.JobRequest) error {
+	names := d.StepNames()
 	if len(names) == 0 {
-		return nil, tandem.Errorf(tandem.EInvalid, "the pipeline has no steps").WithTarget("jobs")
+		return tandem.Errorf(tandem.EInvalid, "the pipeline has no steps").WithTarget("jobs")
 	}
 	for _, n := range names {
-		t, _ := steps[n]["type"].(string)
-		if msg, bad := unsupportedStepTypes[t]; bad {
-			return nil, tandem.Errorf(tandem.EInvalid, "step %q: %s", n, msg).WithTarget("jobs." + n)
+		if msg, bad := unsupportedStepTypes[d.Jobs[n].Type]; bad {
+			return tandem.Errorf(tandem.EInvalid, "step %q: %s", n, msg).WithTarget("jobs." + n)
 		}
 	}
 	areq := &tandem.AssetRequest{Kind: tandem.KindJob, Spec: req.Spec, Paths: req.Paths, Files: req.Files}
 	if err := assets.CheckPaths(doc, areq); err != nil {
-		return nil, err
+		return err
 	}
 	if err := r.CheckStaged(ctx, ws.ID, req.Files); err != nil {
-		return nil, err
+		return err
 	}
 	refs := *doc
 	refs.Refs = nil
@@ -118,150 +117,129 @@ func (r *Service) createPipeline(ctx context.Context, ws *tandem.Workspace, doc 
 		}
 	}
 	if err := r.Assets.ResolveRefs(ctx, ws, &refs); err != nil {
-		return nil, err
+		return err
 	}
-	err := r.Store.View(ctx, func(tx tandem.Tx) error {
-		_, err := tx.FindResource(ctx, tandem.ResourceKey{WorkspaceID: ws.ID, Kind: tandem.KindJob, Name: j.Name})
+	return r.Store.View(ctx, func(tx tandem.Tx) error {
+		_, err := tx.FindResource(ctx, tandem.ResourceKey{WorkspaceID: ws.ID, Kind: tandem.KindJob, Name: name})
 		if err == nil {
-			return tandem.Errorf(tandem.EConflict, "job %q already exists in workspace %q", j.Name, ws.Name).WithTarget(j.Name)
+			return tandem.Errorf(tandem.EConflict, "job %q already exists in workspace %q", name, ws.Name).WithTarget(name)
 		} else if tandem.IsCode(err, tandem.ENotFound) {
 			return nil
 		}
 		return err
 	})
-	if err != nil {
-		return nil, err
-	}
+}
 
-	j.Spec = assets.CloneMap(doc.Fields)
-	j.Spec["name"] = j.Name
-	// Uploaded paths: runs/<name>/paths/<field>/...
+// buildSteps records the pipeline's graph on j, and builds each step once
+// with stand-ins for the outputs of the steps before it.
+func (r *Service) buildSteps(ctx context.Context, ws *tandem.Workspace, j *tandem.Job, d *jobdoc.Job) error {
+	for _, n := range d.StepNames() {
+		j.Steps = append(j.Steps, tandem.JobStep{Name: n, Status: tandem.JobNotStarted, DependsOn: d.Jobs[n].Deps(), Compute: d.StepCompute(n)})
+		child, err := r.stepSpec(ctx, ws, j, d, n, func(step string) string { return j.Name + "." + step })
+		if err != nil {
+			return err
+		}
+		if err := checkStepSpec(n, child); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// copyPipelineFiles copies, verified, the files uploaded with the pipeline
+// from staging to runs/<name>/paths/<field>/ and lists them on j. It
+// returns the copies; on error none is left.
+func (r *Service) copyPipelineFiles(ctx context.Context, wsID string, j *tandem.Job, req *tandem.JobRequest) ([]tandem.BlobRef, error) {
 	byField := map[string]tandem.AssetPath{}
 	for _, p := range req.Paths {
 		byField[p.Field] = p
-		uri := assets.DatastoreURI(tandem.RunFolder(j.Name) + "paths/" + p.Field + "/")
-		if !p.Dir {
-			uri += p.Root
-		}
-		assets.SetField(j.Spec, p.Field, uri)
 	}
-	if err := r.resolvePipelineRefs(ctx, ws, j.Name, j.Spec); err != nil {
-		return nil, err
-	}
-	// The graph, and each step built once with stand-ins for the outputs
-	// of the steps before it.
-	steps, names = stepsOf(j.Spec)
-	for _, n := range names {
-		s := tandem.JobStep{Name: n, Status: tandem.JobNotStarted, DependsOn: stepDeps(steps[n])}
-		s.Compute = computeName(steps[n]["compute"])
-		if s.Compute == "" {
-			s.Compute = computeName(settingsOf(j.Spec)["default_compute"])
-		}
-		if s.Compute == "" {
-			s.Compute = computeName(j.Spec["compute"])
-		}
-		j.Steps = append(j.Steps, s)
-		child, err := r.stepSpec(ctx, ws, j, n, func(step string) string { return j.Name + "." + step })
-		if err != nil {
-			return nil, err
-		}
-		if err := checkStepSpec(n, child); err != nil {
-			return nil, err
-		}
-	}
-
 	var blobs []tandem.BlobRef
-	prefix := tandem.StoragePrefix(ws.ID) + tandem.RunFolder(j.Name) + "paths/"
+	prefix := tandem.StoragePrefix(wsID) + tandem.RunFolder(j.Name) + "paths/"
 	for _, f := range req.Files {
 		p := byField[f.Field]
 		rel := p.Root
 		if p.Dir {
 			rel = strings.TrimPrefix(f.Path, p.Root+"/")
 		}
-		src, err := r.Blobs.OpenVerified(ctx, tandem.BlobRef{Key: region.StagingKey(ws.ID, f.SHA256), SHA256: f.SHA256, Size: f.Size})
-		if err == nil {
-			var ref tandem.BlobRef
-			ref, err = r.Blobs.Put(ctx, prefix+f.Field+"/"+rel, src, &tandem.BlobRef{SHA256: f.SHA256, Size: f.Size})
-			src.Close()
-			blobs = append(blobs, ref)
-		}
+		ref, err := tandem.CopyBlob(ctx, r.Blobs, prefix+f.Field+"/"+rel, r.Blobs, tandem.BlobRef{Key: region.StagingKey(wsID, f.SHA256), SHA256: f.SHA256, Size: f.Size})
 		if err != nil {
 			r.RemoveBlobs(ctx, blobs)
 			return nil, fmt.Errorf("copy file %s of pipeline %s: %w", f.Path, j.Name, err)
 		}
+		blobs = append(blobs, ref)
 		j.Files = append(j.Files, tandem.AssetFile{Field: f.Field, Path: "paths/" + f.Field + "/" + rel, SHA256: f.SHA256, Size: f.Size})
 	}
 	sort.Slice(j.Files, func(a, b int) bool { return j.Files[a].Path < j.Files[b].Path })
-	if err := r.RecordNewJob(ctx, ws, j, blobs, req.Files); err != nil {
-		return nil, err
-	}
-	r.Logger.Info("pipeline queued", "workspace", ws.Name, "job", j.Name, "steps", len(j.Steps))
-	r.Enqueue(jobs.JobRef{WorkspaceID: ws.ID, Name: j.Name})
-	return j, nil
-}
-
-func settingsOf(fields map[string]any) map[string]any {
-	s, _ := fields["settings"].(map[string]any)
-	return s
+	return blobs, nil
 }
 
 // resolvePipelineRefs pins registered components and data inputs named by
 // a label (or none) to the version they resolve to now, and checks that
 // data the steps read exists.
-func (r *Service) resolvePipelineRefs(ctx context.Context, ws *tandem.Workspace, job string, fields map[string]any) error {
+func (r *Service) resolvePipelineRefs(ctx context.Context, ws *tandem.Workspace, job string, d *jobdoc.Job) error {
 	own := assets.DatastoreURI(tandem.RunFolder(job)) // files uploaded with the pipeline, copied once it is valid
-	pin := func(inputs map[string]any, where string) error {
-		for name, v := range inputs {
-			m, ok := v.(map[string]any)
-			if !ok {
+	pin := func(inputs map[string]*jobdoc.Input, where string) error {
+		for name, m := range inputs {
+			p := m.Path
+			if !m.Mapping || p == "" || strings.Contains(p, "${{") || strings.HasPrefix(p, own) {
 				continue
 			}
-			p, _ := m["path"].(string)
-			if p == "" || strings.Contains(p, "${{") || strings.HasPrefix(p, own) {
-				continue
-			}
-			typ, _ := m["type"].(string)
-			in, err := r.ResolveDataPath(ctx, ws, typ, p)
+			in, err := r.ResolveDataPath(ctx, ws, m.Type, p)
 			if err != nil {
 				return tandem.Errorf(tandem.ErrorCode(err), "%sinput %q: %s", where, name, tandem.ErrorMessage(err)).WithTarget(strings.TrimPrefix(where+"inputs."+name, " "))
 			}
-			m["path"] = in.Path
+			m.Path = in.Path
 		}
 		return nil
 	}
-	inputs, _ := fields["inputs"].(map[string]any)
-	if err := pin(inputs, ""); err != nil {
+	if err := pin(d.Inputs, ""); err != nil {
 		return err
 	}
-	steps, names := stepsOf(fields)
-	for _, n := range names {
-		step := steps[n]
-		in, _ := step["inputs"].(map[string]any)
-		if err := pin(in, fmt.Sprintf("step %q: ", n)); err != nil {
+	for _, n := range d.StepNames() {
+		step := d.Jobs[n]
+		if err := pin(step.Inputs, fmt.Sprintf("step %q: ", n)); err != nil {
 			return err
 		}
-		c, ok := step["component"].(string)
-		if !ok {
-			continue
-		}
-		ref, ok := spec.ParseRef(c)
-		if !ok || ref.Registry != "" {
-			return tandem.Errorf(tandem.EInvalid, "step %q: component %q: only components registered in the workspace (azureml:NAME:VERSION, azureml:NAME@latest) or written in the pipeline run here", n, c).WithTarget("jobs." + n + ".component")
-		}
-		var a *tandem.Asset
-		err := r.Store.View(ctx, func(tx tandem.Tx) error {
-			var err error
-			a, err = assets.FindAssetTx(ctx, tx, ws.ID, tandem.KindComponent, ref.Name, ref.Version, ref.Label)
+		if err := r.pinComponent(ctx, ws, n, step); err != nil {
 			return err
-		})
-		if err != nil {
-			return tandem.Errorf(tandem.ErrorCode(err), "step %q: component %q: %s", n, c, tandem.ErrorMessage(err)).WithTarget("jobs." + n + ".component")
 		}
-		if t, _ := a.Spec["type"].(string); t != "" && t != "command" {
-			return tandem.Errorf(tandem.EInvalid, "step %q: component %s:%s is a %s component; only command components run as steps yet", n, a.Name, a.Version, t).WithTarget("jobs." + n + ".component")
-		}
-		step["component"] = "azureml:" + a.Name + ":" + a.Version
 	}
+	return nil
+}
+
+// pinComponent pins the registered component a step names to the version
+// it resolves to now; only command components of the workspace run.
+func (r *Service) pinComponent(ctx context.Context, ws *tandem.Workspace, n string, step *jobdoc.Step) error {
+	c := step.Component
+	if c == nil || c.Inline != nil {
+		return nil
+	}
+	written := c.Ref
+	if written == "" {
+		written = c.Path
+	}
+	ref, ok := c.Reference()
+	if !ok || ref.Registry != "" {
+		return tandem.Errorf(tandem.EInvalid, "step %q: component %q: only components registered in the workspace (azureml:NAME:VERSION, azureml:NAME@latest) or written in the pipeline run here", n, written).WithTarget("jobs." + n + ".component")
+	}
+	var a *tandem.Asset
+	err := r.Store.View(ctx, func(tx tandem.Tx) error {
+		var err error
+		a, err = assets.FindAssetTx(ctx, tx, ws.ID, tandem.KindComponent, ref.Name, ref.Version, ref.Label)
+		return err
+	})
+	if err != nil {
+		return tandem.Errorf(tandem.ErrorCode(err), "step %q: component %q: %s", n, written, tandem.ErrorMessage(err)).WithTarget("jobs." + n + ".component")
+	}
+	comp, err := jobdoc.ReadComponent(a.Spec)
+	if err != nil {
+		return tandem.Errorf(tandem.EInvalid, "step %q: component %s:%s: %v", n, a.Name, a.Version, err).WithTarget("jobs." + n + ".component")
+	}
+	if t := comp.Type; t != "" && t != "command" {
+		return tandem.Errorf(tandem.EInvalid, "step %q: component %s:%s is a %s component; only command components run as steps yet", n, a.Name, a.Version, t).WithTarget("jobs." + n + ".component")
+	}
+	step.Component = &jobdoc.ComponentRef{Ref: "azureml:" + a.Name + ":" + a.Version}
 	return nil
 }
 
@@ -276,14 +254,15 @@ func checkStepSpec(step string, child map[string]any) error {
 	if err != nil {
 		return tandem.Errorf(tandem.EInvalid, "step %q: %v", step, err).WithTarget("jobs." + step)
 	}
-	if _, err := jobs.SubstituteInputs(doc.Fields); err != nil {
+	d, err := jobdoc.ReadJob(doc.Fields)
+	if err != nil {
+		return tandem.Errorf(tandem.EInvalid, "step %q: %v", step, err).WithTarget("jobs." + step)
+	}
+	if _, err := jobs.SubstituteInputs(d); err != nil {
 		return tandem.Errorf(tandem.EInvalid, "step %q: %s", step, tandem.ErrorMessage(err)).WithTarget("jobs." + step)
 	}
-	inputs, _ := doc.Fields["inputs"].(map[string]any)
-	for name, v := range inputs {
-		m, _ := v.(map[string]any)
-		mode, _ := m["mode"].(string)
-		if err := jobs.CheckInputMode(name, mode); err != nil {
+	for _, name := range jobdoc.Names(d.Inputs) {
+		if err := jobs.CheckInputMode(name, d.Inputs[name].Mode); err != nil {
 			return tandem.Errorf(tandem.EInvalid, "step %q: %s", step, tandem.ErrorMessage(err)).WithTarget("jobs." + step + ".inputs." + name)
 		}
 	}
@@ -325,7 +304,6 @@ func (r *Service) runPipeline(ctx context.Context, ref jobs.JobRef) bool {
 // stay NotStarted. The parent ends Completed when every step completed,
 // Canceled when canceled, Failed otherwise.
 func (r *Service) coordinate(ctx context.Context, ref jobs.JobRef) {
-	key := ref.WorkspaceID + "/" + ref.Name
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	logf, err := os.CreateTemp("", "tandem-pipeline-*.log")
@@ -336,14 +314,9 @@ func (r *Service) coordinate(ctx context.Context, ref jobs.JobRef) {
 	defer os.Remove(logf.Name())
 	defer logf.Close()
 	isCanceled, untrack := r.Track(ref, cancel, logf.Name())
-	wake := make(chan struct{}, 1)
-	r.mu.Lock()
-	r.notify[key] = wake
-	r.mu.Unlock()
+	wake, unwatch := r.watch(ref)
 	defer func() {
-		r.mu.Lock()
-		delete(r.notify, key)
-		r.mu.Unlock()
+		unwatch()
 		untrack()
 	}()
 	wctx := context.WithoutCancel(ctx)
@@ -351,34 +324,12 @@ func (r *Service) coordinate(ctx context.Context, ref jobs.JobRef) {
 		fmt.Fprintf(logf, "%s %s\n", r.Timestamp().UTC().Format(time.RFC3339), fmt.Sprintf(format, args...))
 	}
 
-	var ws *tandem.Workspace
-	err = r.Store.View(wctx, func(tx tandem.Tx) error {
-		var err error
-		ws, err = tx.FindWorkspaceByID(wctx, ref.WorkspaceID)
-		return err
-	})
-	if err != nil {
-		r.Logger.Warn("cannot start pipeline", "job", ref.Name, "err", err)
-		return
-	}
-	var p *tandem.Job
-	err = r.UpdateJob(wctx, ref, func(j *tandem.Job, _ *tandem.Resource) error {
-		if j.Status != tandem.JobQueued {
-			return jobs.ErrSkip
-		}
-		now := r.Timestamp()
-		j.Status, j.StartedAt = tandem.JobRunning, &now
-		p = j
-		return nil
-	})
-	if err != nil {
-		if err != jobs.ErrSkip {
-			r.Logger.Warn("cannot start pipeline", "job", ref.Name, "err", err)
-		}
+	ws, p := r.startPipeline(wctx, ref)
+	if p == nil {
 		return
 	}
 	logLine("pipeline %s: %d steps; steps run as child jobs on the local compute", p.Name, len(p.Steps))
-	cont, _ := settingsOf(p.Spec)["continue_on_step_failure"].(bool)
+	cont := pipelineDoc(p).ContinueOnStepFailure()
 	for {
 		canceled := isCanceled()
 		stopped := runCtx.Err() != nil && !canceled // the server is stopping
@@ -391,30 +342,15 @@ func (r *Service) coordinate(ctx context.Context, ref jobs.JobRef) {
 		plan := planPipeline(p.Steps, status, cont, canceled, stopped)
 
 		// Start what is ready, record it, and look again at once.
-		started, errs := map[string]string{}, map[string]string{}
-		for _, n := range plan.ready {
-			child, err := r.startStep(wctx, ws, p, n)
-			if err != nil {
-				errs[n] = tandem.ErrorMessage(err)
-				logLine("step %s: cannot start: %s", n, errs[n])
-				continue
-			}
-			started[n] = child.Name
-			logLine("step %s: job %s %s", n, child.Name, child.Status)
-			for _, s := range p.Steps {
-				if s.Name == n && s.Compute != "" && s.Compute != tandem.LocalCompute {
-					logLine("step %s: compute %q is not available here; the step runs on the local compute", n, s.Compute)
-				}
-			}
-		}
+		prog := progress{status: status, plan: plan, stopped: stopped}
+		prog.started, prog.errs = r.startReady(wctx, ws, p, plan.ready, logLine)
 		for _, n := range plan.cancel {
 			if _, err := r.CancelJob(wctx, ws.Name, jobOfStep(p, n)); err != nil && !tandem.IsCode(err, tandem.EConflict) {
 				r.Logger.Warn("cancel pipeline step", "job", jobOfStep(p, n), "err", err)
 			}
 		}
-		var outBlobs []tandem.BlobRef
 		if plan.final != "" {
-			outBlobs = r.pipelineOutputs(wctx, ref.WorkspaceID, p, status)
+			prog.outBlobs = r.pipelineOutputs(wctx, ref.WorkspaceID, p, status)
 			for _, s := range p.Steps {
 				if status[s.Name] == tandem.JobNotStarted && s.Error == "" {
 					logLine("step %s: not started", s.Name)
@@ -422,45 +358,10 @@ func (r *Service) coordinate(ctx context.Context, ref jobs.JobRef) {
 			}
 			logLine("pipeline %s: %s", p.Name, plan.final)
 			if lb, err := r.storePipelineLog(wctx, ref, logf.Name()); err == nil {
-				outBlobs = append(outBlobs, lb)
+				prog.outBlobs = append(prog.outBlobs, lb)
 			}
 		}
-		// One write per change of the graph, and the end.
-		err := r.UpdateJob(wctx, ref, func(j *tandem.Job, res *tandem.Resource) error {
-			changed := false
-			for i := range j.Steps {
-				s := &j.Steps[i]
-				if c, ok := started[s.Name]; ok {
-					s.Job, s.Status, changed = c, tandem.JobQueued, true
-				}
-				if e, ok := errs[s.Name]; ok {
-					s.Error, s.Status, changed = e, tandem.JobFailed, true
-				}
-				if st := status[s.Name]; s.Job != "" && started[s.Name] == "" && st != s.Status {
-					s.Status, changed = st, true
-				}
-			}
-			if plan.final != "" && !tandem.JobDone(j.Status) {
-				msg := ""
-				switch plan.final {
-				case tandem.JobCanceled:
-					msg = "canceled"
-				case tandem.JobFailed:
-					msg = pipelineFailure(j, stopped)
-				}
-				res.Blobs = append(res.Blobs, outBlobs...)
-				r.EndJob(j, plan.final, msg, nil)
-				changed = true
-			}
-			p = j
-			if !changed {
-				return jobs.ErrSkip
-			}
-			return nil
-		})
-		if err != nil && err != jobs.ErrSkip {
-			r.Logger.Error("cannot record pipeline progress", "job", ref.Name, "err", err)
-		}
+		p = r.recordProgress(wctx, ref, p, prog)
 		if tandem.JobDone(p.Status) {
 			r.Logger.Info("pipeline ended", "workspace", ref.WorkspaceID, "job", ref.Name, "status", p.Status)
 			return
@@ -468,18 +369,147 @@ func (r *Service) coordinate(ctx context.Context, ref jobs.JobRef) {
 		if len(plan.ready) > 0 {
 			continue
 		}
-		select {
-		case <-wake:
-		case <-runCtx.Done():
-			if len(plan.cancel) > 0 || canceled {
-				// Stopping: wait for the canceled steps to end.
-				select {
-				case <-wake:
-				case <-time.After(500 * time.Millisecond):
-				}
-			}
-		case <-time.After(time.Second):
+		waitForChange(runCtx, wake, len(plan.cancel) > 0 || canceled)
+	}
+}
+
+// watch registers the coordinator of ref for Poke; call unwatch when it
+// ends.
+func (r *Service) watch(ref jobs.JobRef) (wake chan struct{}, unwatch func()) {
+	key := ref.WorkspaceID + "/" + ref.Name
+	wake = make(chan struct{}, 1)
+	r.mu.Lock()
+	r.notify[key] = wake
+	r.mu.Unlock()
+	return wake, func() {
+		r.mu.Lock()
+		delete(r.notify, key)
+		r.mu.Unlock()
+	}
+}
+
+// startPipeline marks a queued pipeline Running and returns it with its
+// workspace; nil when it is not queued any more or cannot be read.
+func (r *Service) startPipeline(ctx context.Context, ref jobs.JobRef) (*tandem.Workspace, *tandem.Job) {
+	var ws *tandem.Workspace
+	err := r.Store.View(ctx, func(tx tandem.Tx) error {
+		var err error
+		ws, err = tx.FindWorkspaceByID(ctx, ref.WorkspaceID)
+		return err
+	})
+	if err != nil {
+		r.Logger.Warn("cannot start pipeline", "job", ref.Name, "err", err)
+		return nil, nil
+	}
+	var p *tandem.Job
+	err = r.UpdateJob(ctx, ref, func(j *tandem.Job, _ *tandem.Resource) error {
+		if j.Status != tandem.JobQueued {
+			return jobs.ErrSkip
 		}
+		now := r.Timestamp()
+		j.Status, j.StartedAt = tandem.JobRunning, &now
+		p = j
+		return nil
+	})
+	if err != nil {
+		if err != jobs.ErrSkip {
+			r.Logger.Warn("cannot start pipeline", "job", ref.Name, "err", err)
+		}
+		return nil, nil
+	}
+	return ws, p
+}
+
+// startReady starts the steps that are ready, returning the child job of
+// each step started and the error of each that could not start.
+func (r *Service) startReady(ctx context.Context, ws *tandem.Workspace, p *tandem.Job, ready []string, logLine func(string, ...any)) (started, errs map[string]string) {
+	started, errs = map[string]string{}, map[string]string{}
+	for _, n := range ready {
+		child, err := r.startStep(ctx, ws, p, n)
+		if err != nil {
+			errs[n] = tandem.ErrorMessage(err)
+			logLine("step %s: cannot start: %s", n, errs[n])
+			continue
+		}
+		started[n] = child.Name
+		logLine("step %s: job %s %s", n, child.Name, child.Status)
+		for _, s := range p.Steps {
+			if s.Name == n && s.Compute != "" && s.Compute != tandem.LocalCompute {
+				logLine("step %s: compute %q is not available here; the step runs on the local compute", n, s.Compute)
+			}
+		}
+	}
+	return started, errs
+}
+
+// progress is what one round of a coordinator changed: the steps it
+// started (their child jobs) and could not start (their errors), the
+// statuses it saw, and at the end the outputs and log it stored.
+type progress struct {
+	started, errs map[string]string
+	status        map[string]string
+	plan          pipelinePlan
+	outBlobs      []tandem.BlobRef
+	stopped       bool
+}
+
+// recordProgress writes a round's changes of the graph, and the end, in
+// one write, and returns the pipeline as recorded (p when nothing could be
+// read).
+func (r *Service) recordProgress(ctx context.Context, ref jobs.JobRef, p *tandem.Job, prog progress) *tandem.Job {
+	err := r.UpdateJob(ctx, ref, func(j *tandem.Job, res *tandem.Resource) error {
+		changed := false
+		for i := range j.Steps {
+			s := &j.Steps[i]
+			if c, ok := prog.started[s.Name]; ok {
+				s.Job, s.Status, changed = c, tandem.JobQueued, true
+			}
+			if e, ok := prog.errs[s.Name]; ok {
+				s.Error, s.Status, changed = e, tandem.JobFailed, true
+			}
+			if st := prog.status[s.Name]; s.Job != "" && prog.started[s.Name] == "" && st != s.Status {
+				s.Status, changed = st, true
+			}
+		}
+		if prog.plan.final != "" && !tandem.JobDone(j.Status) {
+			msg := ""
+			switch prog.plan.final {
+			case tandem.JobCanceled:
+				msg = "canceled"
+			case tandem.JobFailed:
+				msg = pipelineFailure(j, prog.stopped)
+			}
+			res.Blobs = append(res.Blobs, prog.outBlobs...)
+			r.EndJob(j, prog.plan.final, msg, nil)
+			changed = true
+		}
+		p = j
+		if !changed {
+			return jobs.ErrSkip
+		}
+		return nil
+	})
+	if err != nil && err != jobs.ErrSkip {
+		r.Logger.Error("cannot record pipeline progress", "job", ref.Name, "err", err)
+	}
+	return p
+}
+
+// waitForChange waits for a step to end (wake), for the run's end, or a
+// second at most; when stopping with steps to cancel it waits a little
+// for them to end.
+func waitForChange(runCtx context.Context, wake <-chan struct{}, stopping bool) {
+	select {
+	case <-wake:
+	case <-runCtx.Done():
+		if stopping {
+			// Stopping: wait for the canceled steps to end.
+			select {
+			case <-wake:
+			case <-time.After(500 * time.Millisecond):
+			}
+		}
+	case <-time.After(time.Second):
 	}
 }
 
@@ -611,7 +641,11 @@ func (r *Service) startStep(ctx context.Context, ws *tandem.Workspace, p *tandem
 		}
 		return p.Name + "." + s
 	}
-	s, err := r.stepSpec(ctx, ws, p, step, childOf)
+	d, err := jobdoc.ReadJob(p.Spec)
+	if err != nil {
+		return nil, tandem.Errorf(tandem.EInvalid, "the pipeline's document: %v", err)
+	}
+	s, err := r.stepSpec(ctx, ws, p, d, step, childOf)
 	if err != nil {
 		return nil, err
 	}
@@ -633,24 +667,17 @@ func (r *Service) findJobByID(ctx context.Context, wsID, name string) (*tandem.J
 // pipelineOutputs copies, verified, the outputs of steps bound to the
 // pipeline's outputs (${{parent.outputs.x}}) into runs/<parent>/outputs/x/.
 func (r *Service) pipelineOutputs(ctx context.Context, wsID string, p *tandem.Job, status map[string]string) []tandem.BlobRef {
-	steps, names := stepsOf(p.Spec)
+	d := pipelineDoc(p)
 	prefix := tandem.StoragePrefix(wsID)
 	var out []tandem.BlobRef
-	for _, n := range names {
-		child := ""
-		for _, s := range p.Steps {
-			if s.Name == n {
-				child = s.Job
-			}
-		}
+	for _, n := range d.StepNames() {
+		child := jobOfStep(p, n)
 		if child == "" || status[n] != tandem.JobCompleted {
 			continue
 		}
-		outs, _ := steps[n]["outputs"].(map[string]any)
-		for o, v := range outs {
-			s, _ := v.(string)
-			m := parentOutputRE.FindStringSubmatch(s)
-			if m == nil {
+		for o, v := range d.Jobs[n].Outputs {
+			e, ok := v.Expr()
+			if !ok || e.Kind != jobdoc.ExprParentOutput {
 				continue
 			}
 			var res *tandem.Resource
@@ -667,13 +694,7 @@ func (r *Service) pipelineOutputs(ctx context.Context, wsID string, p *tandem.Jo
 				if !strings.HasPrefix(b.Key, from) {
 					continue
 				}
-				src, err := r.Blobs.OpenVerified(ctx, b)
-				if err != nil {
-					r.Logger.Warn("pipeline output", "key", b.Key, "err", err)
-					continue
-				}
-				ref, err := r.Blobs.Put(ctx, prefix+tandem.RunFolder(p.Name)+"outputs/"+m[1]+"/"+strings.TrimPrefix(b.Key, from), src, &tandem.BlobRef{SHA256: b.SHA256, Size: b.Size})
-				src.Close()
+				ref, err := tandem.CopyBlob(ctx, r.Blobs, prefix+tandem.RunFolder(p.Name)+"outputs/"+e.Name+"/"+strings.TrimPrefix(b.Key, from), r.Blobs, b)
 				if err != nil {
 					r.Logger.Warn("pipeline output", "key", b.Key, "err", err)
 					continue
@@ -683,6 +704,16 @@ func (r *Service) pipelineOutputs(ctx context.Context, wsID string, p *tandem.Jo
 		}
 	}
 	return out
+}
+
+// pipelineDoc reads a pipeline's recorded document; one that does not
+// read (createPipeline wrote it, so it does) is a pipeline of no steps.
+func pipelineDoc(p *tandem.Job) *jobdoc.Job {
+	d, err := jobdoc.ReadJob(p.Spec)
+	if err != nil {
+		return &jobdoc.Job{}
+	}
+	return d
 }
 
 // storePipelineLog stores the coordinator's log as the parent's

@@ -82,7 +82,7 @@ func assetOrRef(kind string, inline func() rule, bare, pathIsFile bool) rule {
 			c.problem(n, field, "must be %s; an expression is not allowed here", what)
 			return s
 		}
-		if isRefString(s) {
+		if IsRefString(s) {
 			if strings.HasPrefix(s, "azureml://") {
 				c.checkAzureMLURI(n, field, s)
 				return s

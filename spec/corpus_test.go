@@ -4,13 +4,13 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"reflect"
-	"sort"
 	"strings"
 	"testing"
+
+	"github.com/tandemml/tandem/spec/internal/corpustest"
 )
 
 // corpusDir is Azure's example YAML, kept beside the repository.
@@ -167,90 +167,6 @@ var corpusCases = []corpusCase{
 	{file: "resources/datastore/file.yml", ok: "datastore/azure_file"},
 }
 
-// corpusStubs are the files the corpus's YAML points at but the corpus
-// leaves out (scripts, Dockerfiles, model and data files), relative to its
-// cli/ folder; a trailing / makes a directory, which gets a small script.
-var corpusStubs = []string{
-	"assets/component/common_src/", "assets/component/component_src/", "assets/component/train_src/",
-	"assets/data/sample-data/titanic.csv",
-	"assets/environment/docker-contexts/python-and-pip/Dockerfile",
-	"assets/model/mlflow-model/model.pkl",
-	"endpoints/batch/deploy-models/mnist-classifier/deployment-torch/code/",
-	"endpoints/batch/deploy-models/mnist-classifier/deployment-torch/model/",
-	"endpoints/batch/deploy-pipelines/batch-scoring-with-preprocessing/components/score/src/",
-	"endpoints/batch/deploy-pipelines/hello-batch/hello-component/src/",
-	"endpoints/online/managed/vnet/sample/model/sklearn_regression_model.pkl",
-	"endpoints/online/managed/vnet/sample/onlinescoring/",
-	"endpoints/online/model-1/model/", "endpoints/online/model-1/onlinescoring/",
-	"jobs/basics/src/",
-	"jobs/pipelines-with-components/basics/1a_e2e_local_components/eval_src/",
-	"jobs/pipelines-with-components/basics/1a_e2e_local_components/score_src/",
-	"jobs/pipelines-with-components/basics/1a_e2e_local_components/train_src/",
-	"jobs/pipelines-with-components/basics/1b_e2e_registered_components/train_src/",
-	"jobs/pipelines-with-components/basics/4b_datastore_datapath_uri/src/",
-	"jobs/pipelines-with-components/basics/5c_env_conda_file/src/",
-	"jobs/pipelines-with-components/pipeline_with_hyperparameter_sweep/predict-src/",
-	"jobs/pipelines-with-components/pipeline_with_hyperparameter_sweep/train-src/",
-	"jobs/pipelines/automl/cli-automl-classification-task-bankmarketing-pipeline/components/src/",
-	"jobs/pipelines/cifar-10/src/train-model/", "jobs/pipelines/cifar-10/src/eval-model/",
-	"jobs/pipelines/iris-batch-prediction-using-parallel/script/",
-	"jobs/pipelines/nyc-taxi/data/", "jobs/pipelines/nyc-taxi/src/prep/", "jobs/pipelines/nyc-taxi/src/transform/",
-	"jobs/pipelines/nyc-taxi/src/train/", "jobs/pipelines/nyc-taxi/src/predict/", "jobs/pipelines/nyc-taxi/src/score/",
-	"jobs/single-step/dask/nyctaxi/src/",
-	"jobs/single-step/gpu_perf/environments/azureml/Dockerfile", "jobs/single-step/gpu_perf/src/",
-	"jobs/single-step/lightgbm/iris/src/", "jobs/single-step/on-behalf-of/src/",
-	"jobs/single-step/scikit-learn/iris/docker-context/Dockerfile", "jobs/single-step/scikit-learn/iris/src/",
-	"jobs/single-step/tensorflow/mnist-distributed/src/",
-}
-
-// corpusCopy copies the corpus's cli/ folder to a temporary directory and
-// adds the stubs. It skips the test when the corpus is not there.
-func corpusCopy(t testing.TB) string {
-	t.Helper()
-	src := filepath.Join(corpusDir, "cli")
-	if _, err := os.Stat(src); err != nil {
-		t.Skipf("corpus not found at %s: %v", src, err)
-	}
-	dst := filepath.Join(t.TempDir(), "cli")
-	if err := os.CopyFS(dst, os.DirFS(src)); err != nil {
-		t.Fatal(err)
-	}
-	for _, s := range corpusStubs {
-		p := filepath.Join(dst, filepath.FromSlash(s))
-		if strings.HasSuffix(s, "/") {
-			p = filepath.Join(p, "main.py")
-		}
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte("print('stub')\n"), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dst
-}
-
-// corpusFiles lists the YAML files under dir, relative and slash-separated.
-func corpusFiles(t testing.TB, dir string) []string {
-	t.Helper()
-	var files []string
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if ext := filepath.Ext(p); !d.IsDir() && (ext == ".yml" || ext == ".yaml") {
-			rel, _ := filepath.Rel(dir, p)
-			files = append(files, filepath.ToSlash(rel))
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sort.Strings(files)
-	return files
-}
-
 func (c corpusCase) kindType(d *Document) string {
 	if d.Type == "" {
 		return d.Kind
@@ -259,8 +175,8 @@ func (c corpusCase) kindType(d *Document) string {
 }
 
 func TestCorpus(t *testing.T) {
-	dir := corpusCopy(t)
-	files := corpusFiles(t, dir)
+	dir := corpustest.Copy(t, corpusDir)
+	files := corpustest.Files(t, dir)
 	cases := map[string]corpusCase{}
 	for _, c := range corpusCases {
 		cases[c.file] = c

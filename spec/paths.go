@@ -90,7 +90,7 @@ func (r pathRule) check(c *checker, n *node, field string) any {
 	if hasExpr(s) {
 		return s // a binding, checked with the pipeline it is in
 	}
-	if isRefString(s) {
+	if IsRefString(s) {
 		if r.refKind == "" {
 			c.problem(n, field, "%q: a reference to a registered asset is not allowed here; give %s", s, r.want())
 			return s

@@ -125,9 +125,9 @@ func ParseWorkspaceURI(s string) (group, workspace, datastore, path string, ok b
 	return m[1], m[2], m[3], m[4], true
 }
 
-// isRefString reports whether s is written as a reference to a registered
+// IsRefString reports whether s is written as a reference to a registered
 // asset (azureml:... but not an azureml:// URI, or a registry URI).
-func isRefString(s string) bool {
+func IsRefString(s string) bool {
 	return (strings.HasPrefix(s, armPrefix) && !strings.HasPrefix(s, "azureml://")) ||
 		strings.HasPrefix(s, "azureml://registries/")
 }

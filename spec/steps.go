@@ -170,7 +170,7 @@ var automlDataRule = funcRule{what: "a binding, azureml:NAME:VERSION or a mappin
 		case hasExpr(s):
 		case strings.HasPrefix(s, "azureml://registries/"):
 			c.checkAzureMLURI(n, field, s)
-		case isRefString(s):
+		case IsRefString(s):
 			c.addRef(n, field, KindData, s)
 		default:
 			c.problem(n, field, "%q must be a binding such as ${{parent.inputs.NAME}}, azureml:NAME:VERSION or a mapping with type mltable and path", s)

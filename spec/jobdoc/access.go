@@ -1,8 +1,10 @@
-package spec
+package jobdoc
 
 import (
 	"sort"
 	"strconv"
+
+	"github.com/tandemml/tandem/spec"
 )
 
 // What job code asks of typed documents.
@@ -119,26 +121,26 @@ func walkStrings(v any, fn func(string)) {
 }
 
 // Reference parses the registered component a step names.
-func (c *ComponentRef) Reference() (Ref, bool) {
+func (c *ComponentRef) Reference() (spec.Ref, bool) {
 	if c.Ref == "" {
-		return Ref{}, false
+		return spec.Ref{}, false
 	}
-	r, ok := ParseRef(c.Ref)
+	r, ok := spec.ParseRef(c.Ref)
 	if ok && r.Kind == "" {
-		r.Kind = KindComponent
+		r.Kind = spec.KindComponent
 	}
 	return r, ok
 }
 
 // Reference parses the registered environment a command names; false for
 // an inline environment.
-func (e *Environment) Reference() (Ref, bool) {
+func (e *Environment) Reference() (spec.Ref, bool) {
 	if e.Ref == "" {
-		return Ref{}, false
+		return spec.Ref{}, false
 	}
-	r, ok := ParseRef(e.Ref)
+	r, ok := spec.ParseRef(e.Ref)
 	if ok && r.Kind == "" {
-		r.Kind = KindEnvironment
+		r.Kind = spec.KindEnvironment
 	}
 	return r, ok
 }

@@ -1,11 +1,13 @@
-package spec
+package jobdoc
 
 import (
 	"fmt"
 	"math"
+
+	"github.com/tandemml/tandem/spec"
 )
 
-// ReadJob reads a normalized job document (Document.Fields of a job, or
+// ReadJob reads a normalized job document (spec.Document.Fields of a job, or
 // tandem.Job.Spec) into a Job. The map is not changed and the Job shares
 // nothing with it. A value of the wrong shape is a *FieldError.
 func ReadJob(fields map[string]any) (*Job, error) {
@@ -17,7 +19,7 @@ func ReadJob(fields map[string]any) (*Job, error) {
 	return j, nil
 }
 
-// ReadComponent reads a normalized component document (Document.Fields of
+// ReadComponent reads a normalized component document (spec.Document.Fields of
 // a component, a registered component's stored spec, or a step's inline
 // component) into a Component.
 func ReadComponent(fields map[string]any) (*Component, error) {
@@ -294,7 +296,7 @@ func (r *reader) componentRef(key string) *ComponentRef {
 		switch {
 		case s == "":
 			return nil
-		case isRefString(s):
+		case spec.IsRefString(s):
 			return &ComponentRef{Ref: s}
 		}
 		return &ComponentRef{Path: s}
@@ -385,6 +387,14 @@ func (r *reader) output(key string) *Output {
 		r.fail(r.field(key), "must be nothing, a binding or a mapping with type, mode and path, not %s", describeValue(x))
 		return &Output{}
 	}
+}
+
+// join appends key to a dotted field path.
+func join(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
 }
 
 // normalizeValue returns a deep copy of a JSON-compatible value with

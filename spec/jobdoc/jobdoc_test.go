@@ -1,4 +1,4 @@
-package spec
+package jobdoc
 
 import (
 	"errors"
@@ -6,7 +6,11 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tandemml/tandem/spec"
 )
+
+const pipelineSchema = "$schema: https://azuremlschemas.azureedge.net/latest/pipelineJob.schema.json\n"
 
 // m is shorthand for the maps of these tests.
 type m = map[string]any
@@ -232,7 +236,7 @@ func TestReadJobJSON(t *testing.T) {
 		t.Errorf("Map after JSON:\n got %s\nwant %s", got, want)
 	}
 	// A document from Parse: Map gives Fields back exactly.
-	d, err := Parse([]byte(pipelineSchema+`type: pipeline
+	d, err := spec.Parse([]byte(pipelineSchema+`type: pipeline
 inputs:
   epochs: 20
   lr: 1.8
@@ -247,7 +251,7 @@ jobs:
       o:
     limits:
       timeout: 600
-`), "p.yml", Options{NoFS: true})
+`), "p.yml", spec.Options{NoFS: true})
 	if err != nil {
 		t.Fatal(err)
 	}

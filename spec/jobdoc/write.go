@@ -1,4 +1,4 @@
-package spec
+package jobdoc
 
 // Writing typed documents back as normalized maps: Extra first, then each
 // field that holds something (a typed field set anew wins over an empty

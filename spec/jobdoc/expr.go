@@ -1,4 +1,4 @@
-package spec
+package jobdoc
 
 import (
 	"fmt"
@@ -48,6 +48,9 @@ func (e Expr) String() string {
 	}
 	return e.Text
 }
+
+// exprRe matches one ${{...}} expression, as spec's does.
+var exprRe = regexp.MustCompile(`\$\{\{([^}]*)\}\}`)
 
 var exprName = regexp.MustCompile(`^[A-Za-z0-9_]+$`)
 

@@ -1,28 +1,28 @@
-package spec
-
-import (
-	"sort"
-	"time"
-)
-
-// Typed job documents: command jobs, pipeline jobs, their steps, the
-// components steps run, and the inputs and outputs of all of them.
+// Package jobdoc reads job documents into types: command jobs, pipeline
+// jobs, their steps, the components steps run, and the inputs and outputs
+// of all of them.
 //
-// ReadJob and ReadComponent turn a normalized document (Document.Fields,
-// or the same map after a JSON round trip, as tandem.Job.Spec holds it)
-// into these types; Map and Encode turn them back. Nothing is lost on the
-// way: every key a type does not model is kept in its Extra, as written,
-// and so is a modeled key whose value is empty (""), false, 0 or null,
-// which the typed field reads as absent. Map(ReadJob(m)) encodes to the
-// same JSON as m.
+// ReadJob and ReadComponent turn a normalized document
+// (spec.Document.Fields, or the same map after a JSON round trip, as
+// tandem.Job.Spec holds it) into these types; Map and Encode turn them
+// back. Nothing is lost on the way: every key a type does not model is
+// kept in its Extra, as written, and so is a modeled key whose value is
+// empty (""), false, 0 or null, which the typed field reads as absent.
+// Map(ReadJob(m)) encodes to the same JSON as m.
 //
 // Numbers are int64 when they are whole (within int64's range), float64
 // otherwise, whether the map came from YAML (int64) or from JSON
 // (float64): a document and its JSON round trip read to equal values.
 //
 // ReadJob checks shapes only (a string where a string belongs, a mapping
-// where a mapping belongs), not the rules Parse applies; a wrong shape is
-// a *FieldError naming the field.
+// where a mapping belongs), not the rules spec.Parse applies; a wrong
+// shape is a *FieldError naming the field.
+package jobdoc
+
+import (
+	"sort"
+	"time"
+)
 
 // FieldError is a field of a document map that does not have the shape
 // its type needs.
@@ -115,7 +115,7 @@ type ComponentRef struct {
 	// azureml:NAME@LABEL, azureml://registries/...
 	Ref string
 	// Path is a local YAML file, as written (./train.yml, file:train.yml);
-	// Parse inlines it unless Options.NoFS.
+	// spec.Parse inlines it unless Options.NoFS.
 	Path string
 	// Inline is a component written in the step (or read from Path).
 	Inline *Component
