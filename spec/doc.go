@@ -21,7 +21,8 @@
 //
 // Marshal writes fields back as YAML that Parse reads to the same fields.
 //
-// Job code does not dig through Fields: ReadJob and ReadComponent (jobdoc*.go)
+// Job code does not dig through Fields: jobdoc.ReadJob and ReadComponent
+// (package spec/jobdoc)
 // turn the normalized map of a job or component, as Parse gives it or as it
 // comes back from JSON (tandem.Job.Spec, numbers float64), into typed
 // values: Job (command and pipeline), Step, Component, ComponentRef (a
