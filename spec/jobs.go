@@ -17,13 +17,33 @@ var (
 
 	inputModes  = enum("ro_mount", "rw_mount", "download", "direct", "eval_mount", "eval_download")
 	outputModes = enum("rw_mount", "upload", "direct")
-	ioTypes     = enum(append(append(append([]string{}, dataTypes...), modelTypes...), primitiveTypes...)...)
+	ioTypes     = inputTypeRule{enum(append(append(append([]string{}, dataTypes...), modelTypes...), primitiveTypes...)...)}
 	outputTypes = enum(append(append([]string{}, dataTypes...), modelTypes...)...)
 
 	// computeRef names a compute target: azureml:NAME, NAME, local, or a
 	// binding in a pipeline.
 	computeRef = strRule{nonEmpty: true}
 )
+
+// LegacyInputType returns what Azure reads an input type of older YAML
+// as: `path` is uri_folder. Other types are returned as they are.
+func LegacyInputType(t string) string {
+	if strings.EqualFold(t, "path") {
+		return "uri_folder"
+	}
+	return t
+}
+
+// inputTypeRule is the enum of input types, also taking the legacy type
+// `path`, which it reads as uri_folder.
+type inputTypeRule struct{ enumRule }
+
+func (r inputTypeRule) check(c *checker, n *node, field string) any {
+	if s, ok := n.str(); ok && LegacyInputType(s) != s {
+		return LegacyInputType(s)
+	}
+	return r.enumRule.check(c, n, field)
+}
 
 func isPrimitive(t string) bool {
 	for _, p := range primitiveTypes {
@@ -125,7 +145,7 @@ var inputBinding = nullable{funcRule{what: "a value or a mapping with type and p
 		typ := "uri_folder"
 		if t := n.get("type"); t != nil {
 			if s, ok := t.value.str(); ok {
-				typ = strings.ToLower(s)
+				typ = LegacyInputType(strings.ToLower(s))
 			}
 		}
 		r := obj(opt("type", ioTypes), opt("path", dataPath(typ, false)), opt("mode", inputModes),
