@@ -58,6 +58,7 @@ func (r *Service) createPipeline(ctx context.Context, ws *tandem.Workspace, doc 
 	}
 	// Uploaded paths: runs/<name>/paths/<field>/...
 	d.Name = j.Name
+	d.SetDefaultDatastore(assets.DefaultDatastore)
 	fields := d.Map()
 	for _, p := range req.Paths {
 		uri := assets.DatastoreURI(tandem.RunFolder(j.Name) + "paths/" + p.Field + "/")
