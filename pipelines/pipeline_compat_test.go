@@ -2,6 +2,7 @@ package pipelines_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/tandemml/tandem"
@@ -85,6 +86,55 @@ jobs:
 			if j.Status != tandem.JobCompleted {
 				t.Fatalf("ended %s (%s)", j.Status, j.Error)
 			}
+		}
+	})
+}
+
+// Pipeline inputs and step inputs of model types take a registered model;
+// a registry model is refused at create, naming the registry.
+func TestPipelineModelInputs(t *testing.T) {
+	apptest.Each(t, func(t *testing.T, f *apptest.Fixture) {
+		ctx := context.Background()
+		apptest.MustCreate(t, f.Region, "mlw")
+		apptest.StartJobs(t, f.Region)
+		if _, _, err := f.CreateAsset(ctx, "mlw", apptest.ModelRequest(t, f.Region, "mlw", "1", "weights")); err != nil {
+			t.Fatal(err)
+		}
+		doc := func(model string) string {
+			return `$schema: https://azuremlschemas.azureedge.net/latest/pipelineJob.schema.json
+type: pipeline
+inputs:
+  model:
+    type: mlflow_model
+    path: ` + model + `
+jobs:
+  score:
+    type: command
+    command: cat ${{inputs.model}}/model.pkl ${{inputs.transforms}}/model.pkl
+    environment:
+      image: library/python:latest
+    inputs:
+      model: ${{parent.inputs.model}}
+      transforms:
+        type: custom_model
+        path: azureml:clf:1
+`
+		}
+		j, err := f.CreateJob(ctx, "mlw", yamlPipeline(t, doc("azureml:clf@latest")))
+		if err != nil {
+			t.Fatalf("CreateJob: %v", err)
+		}
+		j = apptest.WaitJob(t, f.Region, "mlw", j.Name, apptest.Done)
+		if j.Status != tandem.JobCompleted {
+			t.Fatalf("ended %s (%s)", j.Status, j.Error)
+		}
+		if log := apptest.JobLog(t, f.Region, "mlw", stepOf(t, j, "score").Job); !strings.Contains(log, "weightsweights") {
+			t.Fatalf("step log lacks the model twice: %s", log)
+		}
+		_, err = f.CreateJob(ctx, "mlw", yamlPipeline(t, doc("azureml://registries/azureml/models/clf/versions/1")))
+		apptest.WantCode(t, err, tandem.EInvalid)
+		if !strings.Contains(err.Error(), `registry "azureml"`) || !strings.Contains(err.Error(), "azureml:clf:1") {
+			t.Fatalf("error %v does not name the registry and the workspace reference", err)
 		}
 	})
 }
