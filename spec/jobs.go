@@ -425,13 +425,31 @@ func (c *checker) noBindings(n *node, field, key string) {
 	}
 }
 
+// pipelineJob is a pipeline job: its steps (jobs), or a pipeline
+// component it runs (component), whose inputs and outputs the job binds.
 func pipelineJob() *objRule {
 	r := obj(jobFields(
 		opt("inputs", ioMap(inputBinding)), opt("outputs", ioMap(outputBinding)),
-		opt("settings", pipelineSettings), req("jobs", steps()),
+		opt("settings", pipelineSettings), opt("jobs", steps()),
+		opt("component", assetOrRef(KindComponent, inlineComponent("pipeline"), false, true)),
 	)...)
 	r.after = func(c *checker, n *node, out map[string]any, field string) {
 		c.noBindings(n, field, "inputs")
+		hasJobs, hasComponent := present(n, "jobs"), present(n, "component")
+		switch {
+		case hasJobs && hasComponent:
+			c.problem(n.get("component").value, join(field, "component"), "give either jobs (the pipeline's steps) or component (a pipeline component to run), not both")
+		case !hasJobs && !hasComponent:
+			c.problem(n, field, "missing required field \"jobs\" (the pipeline's steps); or give component: a pipeline component to run")
+		case hasComponent:
+			if comp, ok := out["component"].(map[string]any); ok {
+				if t, _ := comp["type"].(string); t != "" && t != "pipeline" {
+					c.problem(n.get("component").value, join(field, "component"), "a pipeline job runs a pipeline component, not a %s component", t)
+					return
+				}
+			}
+			c.checkStepInterface(n, field, out)
+		}
 		pipelineCheck(c, n, out, field)
 	}
 	return r

@@ -189,6 +189,7 @@ func readJob(r *reader) *Job {
 	j.Outputs = r.outputs("outputs")
 	j.Settings = r.settings("settings")
 	j.Jobs = r.steps("jobs")
+	j.Component = r.componentRef("component")
 	j.Extra = r.extra()
 	return j
 }
