@@ -62,12 +62,16 @@ environment:
 
 		// A registry model validates, and is refused at create: even with
 		// a workspace model of that name and version.
-		for _, typ := range []string{"mlflow_model", "custom_model", "triton_model"} {
+		// Without a type, the registry reference says it is a model.
+		for _, typ := range []string{"mlflow_model", "custom_model", "triton_model", ""} {
+			typeLine := ""
+			if typ != "" {
+				typeLine = "    type: " + typ + "\n"
+			}
 			req := yamlJob(t, `command: ls ${{inputs.m}}
 inputs:
   m:
-    type: `+typ+`
-    path: azureml://registries/azureml/models/heart-classifier/versions/1
+`+typeLine+`    path: azureml://registries/azureml/models/heart-classifier/versions/1
 environment:
   image: library/python:latest
 `)

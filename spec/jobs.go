@@ -147,6 +147,14 @@ var inputBinding = nullable{funcRule{what: "a value or a mapping with type and p
 			if s, ok := t.value.str(); ok {
 				typ = LegacyInputType(strings.ToLower(s))
 			}
+		} else if p := n.get("path"); p != nil {
+			// Untyped, a long-form model reference (a registry or ARM
+			// id) is a model, of Azure's default model type.
+			if s, ok := p.value.str(); ok {
+				if ref, isRef := ParseRef(s); isRef && ref.Kind == KindModel {
+					typ = "custom_model"
+				}
+			}
 		}
 		r := obj(opt("type", ioTypes), opt("path", dataPath(typ, false)), opt("mode", inputModes),
 			opt("value", anyRule{}), opt("default", anyRule{}), opt("description", str), opt("optional", boolean),
