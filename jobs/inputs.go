@@ -195,9 +195,11 @@ func (r *Service) ResolveDataPath(ctx context.Context, ws *tandem.Workspace, typ
 		}
 		in := &tandem.JobInput{Path: "azureml:" + a.Name + ":" + a.Version}
 		if len(a.Files) == 0 {
+			// Registered by reference: the workspace's storage or a job's
+			// output (a model registered from azureml://jobs/...).
 			p, _ := a.Spec["path"].(string)
-			if ds, _, ok := spec.ParseDatastoreURI(p); !ok || ds != assets.DefaultDatastore {
-				return nil, tandem.Errorf(tandem.EInvalid, "%s %s:%s points at %q; jobs read only data in the workspace's storage yet", kind, a.Name, a.Version, p)
+			if ds, _, ok := spec.ParseDatastoreURI(p); (!ok || ds != assets.DefaultDatastore) && !jobOutputURI.MatchString(p) {
+				return nil, tandem.Errorf(tandem.EInvalid, "%s %s:%s points at %q; jobs read only data in the workspace's storage and job outputs yet", kind, a.Name, a.Version, p)
 			}
 			sub, err := r.ResolveDataPath(ctx, ws, typ, p)
 			if err != nil {

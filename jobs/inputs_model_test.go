@@ -85,3 +85,41 @@ environment:
 		}
 	})
 }
+
+// A model registered by reference to a job's output (az ml model create
+// --path azureml://jobs/JOB/outputs/NAME) is an input of that output's
+// files.
+func TestModelFromJobOutput(t *testing.T) {
+	apptest.Each(t, func(t *testing.T, f *apptest.Fixture) {
+		ctx := context.Background()
+		apptest.MustCreate(t, f.Region, "mlw")
+		apptest.StartJobs(t, f.Region)
+		train, err := f.CreateJob(ctx, "mlw", apptest.CommandJob("echo 'flavors: {}' > ${{outputs.model}}/MLmodel", map[string]any{
+			"outputs": map[string]any{"model": map[string]any{"type": "mlflow_model"}},
+		}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if train = apptest.WaitJob(t, f.Region, "mlw", train.Name, apptest.Done); train.Status != tandem.JobCompleted {
+			t.Fatalf("training ended %s (%s)", train.Status, train.Error)
+		}
+		_, _, err = f.CreateAsset(ctx, "mlw", &tandem.AssetRequest{Kind: tandem.KindModel, Spec: map[string]any{
+			"name": "trained", "version": "1", "type": "mlflow_model", "path": "azureml://jobs/" + train.Name + "/outputs/model"}})
+		if err != nil {
+			t.Fatalf("register the model: %v", err)
+		}
+		j, err := f.CreateJob(ctx, "mlw", apptest.CommandJob("cat ${{inputs.m}}/MLmodel", map[string]any{
+			"inputs": map[string]any{"m": map[string]any{"type": "mlflow_model", "path": "azureml:trained@latest"}},
+		}))
+		if err != nil {
+			t.Fatalf("CreateJob: %v", err)
+		}
+		if in := j.Inputs["m"]; in == nil || in.Path != "azureml:trained:1" || len(in.Files) != 1 || in.Files[0].Path != "MLmodel" {
+			t.Fatalf("m resolved to %+v", in)
+		}
+		j = apptest.WaitJob(t, f.Region, "mlw", j.Name, apptest.Done)
+		if log := apptest.JobLog(t, f.Region, "mlw", j.Name); j.Status != tandem.JobCompleted || !strings.Contains(log, "flavors") {
+			t.Fatalf("ended %s (%s): %s", j.Status, j.Error, log)
+		}
+	})
+}
