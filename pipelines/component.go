@@ -63,7 +63,7 @@ func (r *Service) expandComponent(ctx context.Context, ws *tandem.Workspace, d *
 // componentInputs binds the job's inputs to the component's declarations:
 // a value the job gives (a data input taking the declared type and mode
 // where it gives none), else the declared default; an input with neither
-// must be optional.
+// must be optional, and is null.
 func componentInputs(given, decls map[string]*jobdoc.Input) (map[string]*jobdoc.Input, error) {
 	for _, n := range jobdoc.Names(given) {
 		if _, ok := decls[n]; !ok {
@@ -88,7 +88,7 @@ func componentInputs(given, decls map[string]*jobdoc.Input) (map[string]*jobdoc.
 		case decl.Default != nil:
 			in = &jobdoc.Input{Literal: decl.Default}
 		case decl.Optional:
-			continue
+			in = &jobdoc.Input{} // null: the steps bound to it get no input
 		default:
 			return nil, tandem.Errorf(tandem.EInvalid, "input %q: the component needs a value for it (it has no default)", n).WithTarget("inputs." + n)
 		}

@@ -13,7 +13,8 @@ import (
 )
 
 // twiceComponent is a pipeline component of two steps: the first writes
-// its input x, the second copies that to the component's output.
+// its input x, the second copies that to the component's output. Its
+// optional input suffix no step uses.
 const twiceComponent = `$schema: https://azuremlschemas.azureedge.net/latest/pipelineComponent.schema.json
 type: pipeline
 name: twice
@@ -24,6 +25,9 @@ inputs:
     default: 2
   word:
     type: string
+  suffix:
+    type: string
+    optional: true
 outputs:
   out:
     type: uri_folder
