@@ -177,7 +177,7 @@ func (r *Service) ResolveDataPath(ctx context.Context, ws *tandem.Workspace, typ
 		return &tandem.JobInput{Path: raw, File: file, Files: files}, nil
 	}
 	if strings.HasPrefix(raw, "azureml://registries/") {
-		return nil, tandem.Errorf(tandem.EInvalid, "%q: assets in Azure ML registries cannot be job inputs here; register the asset in the workspace", raw)
+		return nil, registryInputError(ws, raw)
 	}
 	if ref, ok := spec.ParseRef(raw); ok && (strings.HasPrefix(raw, "azureml:") || strings.ContainsAny(raw, ":@")) {
 		kind := tandem.KindData
@@ -195,9 +195,11 @@ func (r *Service) ResolveDataPath(ctx context.Context, ws *tandem.Workspace, typ
 		}
 		in := &tandem.JobInput{Path: "azureml:" + a.Name + ":" + a.Version}
 		if len(a.Files) == 0 {
+			// Registered by reference: the workspace's storage or a job's
+			// output (a model registered from azureml://jobs/...).
 			p, _ := a.Spec["path"].(string)
-			if ds, _, ok := spec.ParseDatastoreURI(p); !ok || ds != assets.DefaultDatastore {
-				return nil, tandem.Errorf(tandem.EInvalid, "%s %s:%s points at %q; jobs read only data in the workspace's storage yet", kind, a.Name, a.Version, p)
+			if ds, _, ok := spec.ParseDatastoreURI(p); (!ok || ds != assets.DefaultDatastore) && !jobOutputURI.MatchString(p) {
+				return nil, tandem.Errorf(tandem.EInvalid, "%s %s:%s points at %q; jobs read only data in the workspace's storage and job outputs yet", kind, a.Name, a.Version, p)
 			}
 			sub, err := r.ResolveDataPath(ctx, ws, typ, p)
 			if err != nil {
@@ -224,6 +226,21 @@ func (r *Service) ResolveDataPath(ctx context.Context, ws *tandem.Workspace, typ
 		return in, nil
 	}
 	return nil, tandem.Errorf(tandem.EInvalid, "%q: jobs read data assets, models, azureml://datastores/%s/paths/... and azureml://jobs/JOB/outputs/NAME; this kind of path is not supported yet", raw, assets.DefaultDatastore)
+}
+
+// registryInputError refuses an asset in an Azure ML registry: Tandem has
+// no registries, and a workspace asset of the same name is not taken in
+// its place (its files may differ).
+func registryInputError(ws *tandem.Workspace, raw string) error {
+	ref, ok := spec.ParseRef(raw)
+	if !ok {
+		return tandem.Errorf(tandem.EInvalid, "%q: assets in Azure ML registries cannot be job inputs here; register the asset in the workspace", raw)
+	}
+	use := "azureml:" + ref.Name + ":" + ref.Version
+	if ref.Version == "" {
+		use = "azureml:" + ref.Name + "@" + ref.Label
+	}
+	return tandem.Errorf(tandem.EInvalid, "%q: %s %q is in Azure ML registry %q, and Tandem has no registries; register it in workspace %q and use %s", raw, ref.Kind, ref.Name, ref.Registry, ws.Name, use)
 }
 
 // storageFiles lists the files at a path of the workspace's storage: the

@@ -94,6 +94,7 @@ func (r *Service) newCommandJob(ctx context.Context, workspace string, doc *spec
 	if err != nil {
 		return nil, nil, tandem.Errorf(tandem.EInvalid, "%v", err)
 	}
+	d.SetDefaultDatastore(assets.DefaultDatastore)
 	j := &tandem.Job{Name: doc.Name, Type: doc.Type, Description: doc.Description, Tags: doc.Tags, Status: tandem.JobQueued, Parent: ParentOf(ctx),
 		DisplayName: d.DisplayName, ExperimentName: d.ExperimentName}
 	target, err := r.jobCompute(ctx, workspace, d.Compute)

@@ -58,6 +58,7 @@ func (r *Service) createPipeline(ctx context.Context, ws *tandem.Workspace, doc 
 	}
 	// Uploaded paths: runs/<name>/paths/<field>/...
 	d.Name = j.Name
+	d.SetDefaultDatastore(assets.DefaultDatastore)
 	fields := d.Map()
 	for _, p := range req.Paths {
 		uri := assets.DatastoreURI(tandem.RunFolder(j.Name) + "paths/" + p.Field + "/")
@@ -68,6 +69,9 @@ func (r *Service) createPipeline(ctx context.Context, ws *tandem.Workspace, doc 
 	}
 	if d, err = jobdoc.ReadJob(fields); err != nil {
 		return nil, tandem.Errorf(tandem.EInvalid, "%v", err)
+	}
+	if err := r.expandComponent(ctx, ws, d); err != nil {
+		return nil, err
 	}
 	if err := r.resolvePipelineRefs(ctx, ws, j.Name, d); err != nil {
 		return nil, err
@@ -94,7 +98,7 @@ func (r *Service) createPipeline(ctx context.Context, ws *tandem.Workspace, doc 
 // its name exists.
 func (r *Service) checkPipelineRequest(ctx context.Context, ws *tandem.Workspace, name string, d *jobdoc.Job, doc *spec.Document, req *tandem.JobRequest) error {
 	names := d.StepNames()
-	if len(names) == 0 {
+	if len(names) == 0 && d.Component == nil {
 		return tandem.Errorf(tandem.EInvalid, "the pipeline has no steps").WithTarget("jobs")
 	}
 	for _, n := range names {

@@ -39,6 +39,8 @@ func (c *checker) addRef(n *node, field, kind, s string) {
 	switch {
 	case !ok:
 		c.problem(n, field, "%q is not a valid reference: use azureml:NAME:VERSION or azureml:NAME@latest", s)
+	case r.Kind == KindModel && kind == KindData:
+		c.problem(n, field, "%q refers to a model; %s is needed here (for a model input, give type custom_model, mlflow_model or triton_model)", s, article(kind))
 	case r.Kind != "" && r.Kind != kind:
 		c.problem(n, field, "%q refers to %s; %s is needed here", s, article(r.Kind), article(kind))
 	default:
@@ -158,8 +160,12 @@ func present(n *node, key string) bool {
 	return e != nil && !e.value.isNull()
 }
 
-// article puts "a" or "an" before a kind: "an environment", "a model".
+// article puts "a" or "an" before a kind: "an environment", "a model",
+// "a data asset".
 func article(kind string) string {
+	if kind == KindData {
+		return "a data asset"
+	}
 	if kind != "" && strings.ContainsRune("aeiou", rune(kind[0])) {
 		return "an " + kind
 	}

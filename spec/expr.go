@@ -122,7 +122,7 @@ func (c *checker) checkBinding(n *node, field, s string, sc pipelineScope, from 
 			c.problemAt(n.file, pos, field, "%s: %s", whole, fmt.Sprintf(format, args...))
 		}
 		switch {
-		case inside == "name":
+		case inside == "name", inside == "default_datastore":
 		case len(parts) == 3 && parts[0] == "parent" && parts[1] == "inputs":
 			if !sc.inputs[parts[2]] {
 				bad("the pipeline has no input %q (inputs: %s)", parts[2], sortedNames(sc.inputs))

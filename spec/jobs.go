@@ -17,13 +17,33 @@ var (
 
 	inputModes  = enum("ro_mount", "rw_mount", "download", "direct", "eval_mount", "eval_download")
 	outputModes = enum("rw_mount", "upload", "direct")
-	ioTypes     = enum(append(append(append([]string{}, dataTypes...), modelTypes...), primitiveTypes...)...)
+	ioTypes     = inputTypeRule{enum(append(append(append([]string{}, dataTypes...), modelTypes...), primitiveTypes...)...)}
 	outputTypes = enum(append(append([]string{}, dataTypes...), modelTypes...)...)
 
 	// computeRef names a compute target: azureml:NAME, NAME, local, or a
 	// binding in a pipeline.
 	computeRef = strRule{nonEmpty: true}
 )
+
+// LegacyInputType returns what Azure reads an input type of older YAML
+// as: `path` is uri_folder. Other types are returned as they are.
+func LegacyInputType(t string) string {
+	if strings.EqualFold(t, "path") {
+		return "uri_folder"
+	}
+	return t
+}
+
+// inputTypeRule is the enum of input types, also taking the legacy type
+// `path`, which it reads as uri_folder.
+type inputTypeRule struct{ enumRule }
+
+func (r inputTypeRule) check(c *checker, n *node, field string) any {
+	if s, ok := n.str(); ok && LegacyInputType(s) != s {
+		return LegacyInputType(s)
+	}
+	return r.enumRule.check(c, n, field)
+}
 
 func isPrimitive(t string) bool {
 	for _, p := range primitiveTypes {
@@ -125,7 +145,15 @@ var inputBinding = nullable{funcRule{what: "a value or a mapping with type and p
 		typ := "uri_folder"
 		if t := n.get("type"); t != nil {
 			if s, ok := t.value.str(); ok {
-				typ = strings.ToLower(s)
+				typ = LegacyInputType(strings.ToLower(s))
+			}
+		} else if p := n.get("path"); p != nil {
+			// Untyped, a long-form model reference (a registry or ARM
+			// id) is a model, of Azure's default model type.
+			if s, ok := p.value.str(); ok {
+				if ref, isRef := ParseRef(s); isRef && ref.Kind == KindModel {
+					typ = "custom_model"
+				}
 			}
 		}
 		r := obj(opt("type", ioTypes), opt("path", dataPath(typ, false)), opt("mode", inputModes),
@@ -405,13 +433,31 @@ func (c *checker) noBindings(n *node, field, key string) {
 	}
 }
 
+// pipelineJob is a pipeline job: its steps (jobs), or a pipeline
+// component it runs (component), whose inputs and outputs the job binds.
 func pipelineJob() *objRule {
 	r := obj(jobFields(
 		opt("inputs", ioMap(inputBinding)), opt("outputs", ioMap(outputBinding)),
-		opt("settings", pipelineSettings), req("jobs", steps()),
+		opt("settings", pipelineSettings), opt("jobs", steps()),
+		opt("component", assetOrRef(KindComponent, inlineComponent("pipeline"), false, true)),
 	)...)
 	r.after = func(c *checker, n *node, out map[string]any, field string) {
 		c.noBindings(n, field, "inputs")
+		hasJobs, hasComponent := present(n, "jobs"), present(n, "component")
+		switch {
+		case hasJobs && hasComponent:
+			c.problem(n.get("component").value, join(field, "component"), "give either jobs (the pipeline's steps) or component (a pipeline component to run), not both")
+		case !hasJobs && !hasComponent:
+			c.problem(n, field, "missing required field \"jobs\" (the pipeline's steps); or give component: a pipeline component to run")
+		case hasComponent:
+			if comp, ok := out["component"].(map[string]any); ok {
+				if t, _ := comp["type"].(string); t != "" && t != "pipeline" {
+					c.problem(n.get("component").value, join(field, "component"), "a pipeline job runs a pipeline component, not a %s component", t)
+					return
+				}
+			}
+			c.checkStepInterface(n, field, out)
+		}
 		pipelineCheck(c, n, out, field)
 	}
 	return r

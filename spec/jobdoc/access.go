@@ -3,6 +3,7 @@ package jobdoc
 import (
 	"sort"
 	"strconv"
+	"strings"
 
 	"github.com/tandemml/tandem/spec"
 )
@@ -306,4 +307,28 @@ func mergeExtra(base, over map[string]any) map[string]any {
 		out[k] = normalizeValue(v)
 	}
 	return out
+}
+
+// SetDefaultDatastore writes datastore for ${{default_datastore}} in the
+// paths of the job's outputs and of its steps' outputs. A pipeline's
+// settings.default_datastore, when set, is used instead of datastore.
+func (j *Job) SetDefaultDatastore(datastore string) {
+	if j.Settings != nil && j.Settings.DefaultDatastore != "" {
+		datastore = strings.TrimPrefix(j.Settings.DefaultDatastore, "azureml:")
+	}
+	setDatastore := func(outputs map[string]*Output) {
+		for _, o := range outputs {
+			if o != nil && o.Path != "" {
+				o.Path = ReplaceExprs(o.Path, func(e Expr) (string, bool) {
+					return datastore, e.Kind == ExprDefaultDatastore
+				})
+			}
+		}
+	}
+	setDatastore(j.Outputs)
+	for _, s := range j.Jobs {
+		if s != nil {
+			setDatastore(s.Outputs)
+		}
+	}
 }

@@ -12,13 +12,14 @@ type ExprKind int
 
 // The expressions of commands and step bindings.
 const (
-	ExprOther        ExprKind = iota // anything else, kept as written
-	ExprInput                        // ${{inputs.NAME}}, in a command
-	ExprOutput                       // ${{outputs.NAME}}, in a command
-	ExprParentInput                  // ${{parent.inputs.NAME}}, in a step binding
-	ExprParentOutput                 // ${{parent.outputs.NAME}}, in a step binding
-	ExprStepOutput                   // ${{parent.jobs.STEP.outputs.NAME}}, in a step binding
-	ExprName                         // ${{name}}: the pipeline job's name, in an output path
+	ExprOther            ExprKind = iota // anything else, kept as written
+	ExprInput                            // ${{inputs.NAME}}, in a command
+	ExprOutput                           // ${{outputs.NAME}}, in a command
+	ExprParentInput                      // ${{parent.inputs.NAME}}, in a step binding
+	ExprParentOutput                     // ${{parent.outputs.NAME}}, in a step binding
+	ExprStepOutput                       // ${{parent.jobs.STEP.outputs.NAME}}, in a step binding
+	ExprName                             // ${{name}}: the pipeline job's name, in an output path
+	ExprDefaultDatastore                 // ${{default_datastore}}: the datastore outputs go to, in an output path
 )
 
 // Expr is one ${{...}} expression.
@@ -45,6 +46,8 @@ func (e Expr) String() string {
 		return "${{parent.jobs." + e.Step + ".outputs." + e.Name + "}}"
 	case ExprName:
 		return "${{name}}"
+	case ExprDefaultDatastore:
+		return "${{default_datastore}}"
 	}
 	return e.Text
 }
@@ -66,6 +69,8 @@ func readExpr(inside, text string) Expr {
 	switch {
 	case len(p) == 1 && p[0] == "name":
 		e.Kind = ExprName
+	case len(p) == 1 && p[0] == "default_datastore":
+		e.Kind = ExprDefaultDatastore
 	case len(p) == 2 && p[0] == "inputs":
 		e.Kind, e.Name = ExprInput, p[1]
 	case len(p) == 2 && p[0] == "outputs":

@@ -75,7 +75,10 @@ type Job struct {
 	Outputs  map[string]*Output
 	Settings *Settings        // a pipeline's settings
 	Jobs     map[string]*Step // a pipeline's steps
-	Extra    map[string]any
+	// Component is the pipeline component a pipeline job without Jobs
+	// runs, its inputs and outputs bound to the job's.
+	Component *ComponentRef
+	Extra     map[string]any
 }
 
 // Step is one step (an entry of `jobs`) of a pipeline job or a pipeline

@@ -336,3 +336,21 @@ func TestComponentRead(t *testing.T) {
 		t.Errorf("Map:\n got %#v\nwant %#v", got, fields)
 	}
 }
+
+// A pipeline job that runs a pipeline component reads it into Component
+// and writes it back as it was.
+func TestReadJobComponent(t *testing.T) {
+	inline := m{"type": "pipeline", "inputs": m{"x": m{"type": "integer", "default": int64(2)}},
+		"jobs": m{"s": m{"type": "command", "command": "echo ${{inputs.x}}", "environment": "azureml:e:1",
+			"inputs": m{"x": "${{parent.inputs.x}}"}}}}
+	for _, c := range []any{inline, "azureml:pc:1", "./pipe.yml"} {
+		fields := m{"type": "pipeline", "inputs": m{"x": int64(3)}, "component": c}
+		j := mustReadJob(t, fields)
+		if j.Component == nil || len(j.Jobs) != 0 || len(j.Extra) != 0 {
+			t.Fatalf("%v: read as component %+v, jobs %v, extra %v", c, j.Component, j.Jobs, j.Extra)
+		}
+		if got := j.Map(); !reflect.DeepEqual(got, fields) {
+			t.Fatalf("Map changed the document:\n got %#v\nwant %#v", got, fields)
+		}
+	}
+}

@@ -189,6 +189,7 @@ func readJob(r *reader) *Job {
 	j.Outputs = r.outputs("outputs")
 	j.Settings = r.settings("settings")
 	j.Jobs = r.steps("jobs")
+	j.Component = r.componentRef("component")
 	j.Extra = r.extra()
 	return j
 }
@@ -346,7 +347,7 @@ func (r *reader) input(key string) *Input {
 		return &Input{Literal: normalizeValue(x)}
 	case map[string]any:
 		s := r.sub(key)
-		in := &Input{Mapping: true, Type: s.str("type"), Path: s.str("path"), Mode: s.str("mode"),
+		in := &Input{Mapping: true, Type: spec.LegacyInputType(s.str("type")), Path: s.str("path"), Mode: s.str("mode"),
 			Value: s.value("value"), Default: s.value("default"), Optional: s.boolean("optional"),
 			Description: s.str("description"), Datastore: s.str("datastore"), PathOnCompute: s.str("path_on_compute")}
 		in.Extra = s.extra()

@@ -143,6 +143,9 @@ func (j *Job) Map() map[string]any {
 	w.io(j.Inputs, j.Outputs)
 	w.settings(j.Settings)
 	w.steps(j.Jobs)
+	if j.Component != nil {
+		w["component"] = j.Component.Encode()
+	}
 	return w
 }
 
