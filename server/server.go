@@ -238,6 +238,8 @@ func (s *Server) api(a *app.Region, reg *prometheus.Registry) *httpapi.Server {
 		Assets:       a.Assets,
 		Jobs:         a.Jobs,
 		Runs:         a.Tracking,
+		Experiments:  a.Tracking,
+		Endpoint:     k.Endpoint,
 		Datastores:   a.Assets,
 		Agents:       a.Jobs,
 		Computes:     a.Jobs,
