@@ -61,11 +61,10 @@ func (s *Server) mlflowHandlers() map[string]mlflowHandler {
 		"POST runs/log-batch":     s.mlflowLogBatch,
 		"POST runs/log-parameter": s.mlflowLogParam,
 		"POST runs/set-tag":       s.mlflowSetTag,
-		"POST runs/update":        s.mlflowUpdateRun,
-		"GET runs/get":            s.mlflowGetRun,
 		"GET metrics/get-history": s.mlflowMetricHistory,
 	}
 	maps.Copy(h, s.mlflowExperimentHandlers())
+	maps.Copy(h, s.mlflowRunHandlers())
 	return h
 }
 
@@ -152,7 +151,7 @@ func (s *Server) mlflow(h mlflowHandler, fromPath bool) http.Handler {
 			if err != nil {
 				return err
 			}
-			if s.Runs == nil || s.Experiments == nil {
+			if s.Runs == nil || s.Experiments == nil || s.MLflowRuns == nil {
 				return tandem.Errorf(tandem.EUnavailable, "this server does not track runs")
 			}
 			return h(w, r.WithContext(ctx), ws)
@@ -414,97 +413,9 @@ func (s *Server) mlflowLogPair(w http.ResponseWriter, r *http.Request, ws string
 	return nil
 }
 
-// mlflowUpdateRun answers MLflow's runs/update, which mlflow.start_run
-// and mlflow.end_run send for an existing run: the run's status is its
-// job's, set by the job's process, so the call changes nothing and returns
-// the run's info.
-func (s *Server) mlflowUpdateRun(w http.ResponseWriter, r *http.Request, ws string) error {
-	var req struct {
-		runRef
-		Status  string   `json:"status"`
-		EndTime *flexInt `json:"end_time"`
-		RunName string   `json:"run_name"`
-	}
-	if err := decodeMLflow(r, &req); err != nil {
-		return err
-	}
-	id, err := req.id()
-	if err != nil {
-		return err
-	}
-	run, err := s.Runs.GetRun(r.Context(), ws, id)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"run_info": runInfo(run.Job)})
-	return nil
-}
-
 // queryRunID reads run_id (or run_uuid) from a GET's query.
 func queryRunID(q url.Values) (string, error) {
 	return runRef{RunID: q.Get("run_id"), RunUUID: q.Get("run_uuid")}.id()
-}
-
-func (s *Server) mlflowGetRun(w http.ResponseWriter, r *http.Request, ws string) error {
-	id, err := queryRunID(r.URL.Query())
-	if err != nil {
-		return err
-	}
-	run, err := s.Runs.GetRun(r.Context(), ws, id)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"run": map[string]any{
-		"info":   runInfo(run.Job),
-		"data":   run.Data,
-		"inputs": map[string]any{},
-	}})
-	return nil
-}
-
-// runStatus maps a job's status to MLflow's RunStatus.
-func runStatus(status string) string {
-	switch status {
-	case tandem.JobRunning:
-		return "RUNNING"
-	case tandem.JobCompleted:
-		return "FINISHED"
-	case tandem.JobFailed:
-		return "FAILED"
-	case tandem.JobCanceled:
-		return "KILLED"
-	}
-	return "SCHEDULED"
-}
-
-// runInfo is MLflow's RunInfo of a job.
-func runInfo(j *tandem.Job) map[string]any {
-	name := j.DisplayName
-	if name == "" {
-		name = j.Name
-	}
-	experiment := j.ExperimentName
-	if experiment == "" {
-		experiment = "0" // MLflow's default experiment
-	}
-	info := map[string]any{
-		"run_id":          j.Name,
-		"run_uuid":        j.Name,
-		"run_name":        name,
-		"experiment_id":   experiment,
-		"user_id":         "",
-		"status":          runStatus(j.Status),
-		"start_time":      j.CreatedAt.UnixMilli(),
-		"artifact_uri":    "azureml://datastores/workspaceblobstore/paths/runs/" + j.Name + "/",
-		"lifecycle_stage": "active",
-	}
-	if j.StartedAt != nil {
-		info["start_time"] = j.StartedAt.UnixMilli()
-	}
-	if j.EndedAt != nil {
-		info["end_time"] = j.EndedAt.UnixMilli()
-	}
-	return info
 }
 
 // maxHistoryResults is MLflow's largest page of metrics/get-history.

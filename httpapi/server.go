@@ -30,6 +30,7 @@ type Server struct {
 	Jobs        tandem.JobService
 	Runs        tandem.RunService        // job tracking and files; also the MLflow-compatible API
 	Experiments tandem.ExperimentService // MLflow experiments
+	MLflowRuns  tandem.MLflowRunService  // MLflow runs outside jobs, status, search
 	// Endpoint is the URL the server advertises (a workspace's MLflow
 	// tracking URI is computed from it); "" if unknown.
 	Endpoint    string

@@ -176,7 +176,7 @@ func TestMLflowRequestShapes(t *testing.T) {
 		{userToken, "POST", "/api/2.0/mlflow/runs/log-metric", `not json`, nil, 400, "INVALID_PARAMETER_VALUE"},
 		{userToken, "POST", "/api/2.0/mlflow/runs/log-parameter", `{"run_id":"run1","key":"lr"}`, nil, 400, "INVALID_PARAMETER_VALUE"},
 		{userToken, "GET", "/api/2.0/mlflow/runs/log-metric", ``, nil, 404, "ENDPOINT_NOT_FOUND"},
-		{userToken, "POST", "/api/2.0/mlflow/runs/create", `{}`, nil, 404, "ENDPOINT_NOT_FOUND"},
+		{userToken, "POST", "/api/2.0/mlflow/runs/no-such-endpoint", `{}`, nil, 404, "ENDPOINT_NOT_FOUND"},
 	} {
 		status, got := call(c.token, c.method, c.path, c.body, c.header)
 		if status != c.status || (c.code != "" && got["error_code"] != c.code) || (c.code == "" && len(got) != 0) {

@@ -239,6 +239,7 @@ func (s *Server) api(a *app.Region, reg *prometheus.Registry) *httpapi.Server {
 		Jobs:         a.Jobs,
 		Runs:         a.Tracking,
 		Experiments:  a.Tracking,
+		MLflowRuns:   a.Tracking,
 		Endpoint:     k.Endpoint,
 		Datastores:   a.Assets,
 		Agents:       a.Jobs,

@@ -86,7 +86,7 @@ func checkKey(what, key string) error {
 // checkRunLog applies MLflow's rules to one call's content.
 func checkRunLog(l *tandem.RunLog) error {
 	switch {
-	case len(l.Metrics)+len(l.Params)+len(l.Tags) == 0:
+	case len(l.Metrics)+len(l.Params)+len(l.Tags)+len(l.DeletedTags) == 0:
 		return tandem.Errorf(tandem.EInvalid, "nothing to log: give at least one metric, parameter or tag")
 	case len(l.Metrics) > maxBatchMetrics:
 		return tandem.Errorf(tandem.EInvalid, "a batch may hold at most %d metrics, got %d", maxBatchMetrics, len(l.Metrics)).WithTarget("metrics")
@@ -163,7 +163,7 @@ func (r *Service) LogRun(ctx context.Context, workspace, job string, l *tandem.R
 	if err := checkRunLog(l); err != nil {
 		return err
 	}
-	rec := &tandem.RunLog{Metrics: l.Metrics, Params: dedupeParams(l.Params), Tags: l.Tags}
+	rec := &tandem.RunLog{Metrics: l.Metrics, Params: dedupeParams(l.Params), Tags: l.Tags, DeletedTags: l.DeletedTags}
 	body, err := json.Marshal(rec)
 	if err != nil {
 		return err
@@ -348,6 +348,9 @@ func runData(recs []*tandem.RunLog) tandem.RunData {
 		for _, t := range rec.Tags {
 			tags[t.Key] = t.Value
 		}
+		for _, k := range rec.DeletedTags {
+			delete(tags, k)
+		}
 	}
 	d := tandem.RunData{Metrics: []tandem.Metric{}, Params: []tandem.RunParam{}, Tags: []tandem.RunParam{}}
 	for _, k := range slices.Sorted(maps.Keys(latest)) {
@@ -364,26 +367,27 @@ func runData(recs []*tandem.RunLog) tandem.RunData {
 
 // GetRun returns a job with its latest metrics, params and tags.
 func (r *Service) GetRun(ctx context.Context, workspace, job string) (*tandem.Run, error) {
-	var run tandem.Run
+	var run *tandem.Run
 	err := r.Store.View(ctx, func(tx tandem.Tx) error {
 		ws, err := runWorkspace(ctx, tx, workspace, job)
 		if err != nil {
 			return err
 		}
-		if run.Job, err = findRunJob(ctx, tx, ws, job); err != nil {
-			return err
-		}
-		recs, err := allRecords(ctx, tx, ws.ID, job)
+		j, err := findRunJob(ctx, tx, ws, job)
 		if err != nil {
 			return err
 		}
-		run.Data = runData(recs)
-		return nil
+		ix, err := newExperimentIndex(ctx, tx, ws)
+		if err != nil {
+			return err
+		}
+		run, err = jobRun(ctx, tx, ws, ix, j)
+		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	return &run, nil
+	return run, nil
 }
 
 // MetricHistory returns the points of one metric (every metric when key
