@@ -25,7 +25,7 @@ const defaultExperimentResults = 1000
 // admin tokens and the workspace's own tokens may read and write; a job
 // token may read, and write nothing but its own run.
 func trackingWorkspace(ctx context.Context, tx tandem.Tx, name string, write bool) (*tandem.Workspace, error) {
-	ws, err := runWorkspace(ctx, tx, name, "")
+	ws, err := liveWorkspace(ctx, tx, name)
 	if err != nil {
 		return nil, err
 	}
@@ -409,4 +409,37 @@ func compareIDs(a, b string) int {
 		return cmp.Compare(a, b)
 	}
 	return cmp.Compare(x, y)
+}
+
+// EnsureExperiment returns the id of the experiment of workspace wsID
+// named name, creating it (one write) when there is none: a job's
+// experiment_name is its experiment, created on first use. Jobs call it
+// with the region's authority, not a caller's token.
+func (r *Service) EnsureExperiment(ctx context.Context, wsID, name string) (string, error) {
+	if err := checkExperimentName(name); err != nil {
+		return "", err
+	}
+	var id string
+	err := r.Store.Update(ctx, func(tx tandem.Tx) error {
+		ws, err := tx.FindWorkspaceByID(ctx, wsID)
+		if err != nil {
+			return err
+		}
+		if e, err := experimentByName(ctx, tx, ws, name); err == nil {
+			id = e.ID
+			return errSkip
+		} else if !tandem.IsCode(err, tandem.ENotFound) {
+			return err
+		}
+		e, err := r.createExperiment(ctx, tx, ws, name, nil)
+		if err != nil {
+			return err
+		}
+		id = e.ID
+		return nil
+	})
+	if err == errSkip {
+		err = nil
+	}
+	return id, err
 }

@@ -130,6 +130,18 @@ func checkRunLog(l *tandem.RunLog) error {
 // Region admin tokens and the workspace's own tokens may track any run of
 // it; a job token only its own job's run.
 func runWorkspace(ctx context.Context, tx tandem.Tx, name, job string) (*tandem.Workspace, error) {
+	ws, err := liveWorkspace(ctx, tx, name)
+	if err != nil {
+		return nil, err
+	}
+	if p := tandem.PrincipalFromContext(ctx); p != nil && p.Job() != "" && p.Job() != job {
+		return nil, tandem.Errorf(tandem.EForbidden, "this token belongs to job %q and may only track that job's run, not %q", p.Job(), job).WithTarget(job)
+	}
+	return ws, nil
+}
+
+// liveWorkspace finds the live workspace name that the caller may use.
+func liveWorkspace(ctx context.Context, tx tandem.Tx, name string) (*tandem.Workspace, error) {
 	ws, err := tx.FindWorkspaceByName(ctx, name)
 	p := tandem.PrincipalFromContext(ctx)
 	if tandem.IsCode(err, tandem.ENotFound) || (err == nil && p != nil && !p.Admin() && p.WorkspaceID != ws.ID) {
@@ -139,9 +151,6 @@ func runWorkspace(ctx context.Context, tx tandem.Tx, name, job string) (*tandem.
 	}
 	if ws.Deleted() {
 		return nil, tandem.Errorf(tandem.ENotFound, "workspace %q is soft-deleted", name).WithTarget(name)
-	}
-	if p != nil && p.Job() != "" && p.Job() != job {
-		return nil, tandem.Errorf(tandem.EForbidden, "this token belongs to job %q and may only track that job's run, not %q", p.Job(), job).WithTarget(job)
 	}
 	return ws, nil
 }
