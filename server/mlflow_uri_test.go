@@ -108,3 +108,52 @@ func TestMLflowTrackingURI(t *testing.T) {
 		t.Fatalf("search by tag: %d %v", status, got)
 	}
 }
+
+// TestMLflowGoClient: the Go client offers experiments and runs through a
+// workspace's tracking URI, with Tandem's error codes.
+func TestMLflowGoClient(t *testing.T) {
+	ctx := context.Background()
+	r := startRegion(t, "eastus", filepath.Join(t.TempDir(), "vault.key"))
+	if err := r.admin.CreateWorkspace(ctx, &tandem.Workspace{Name: "vision"}); err != nil {
+		t.Fatal(err)
+	}
+	c := r.admin
+	if _, err := c.GetExperimentByName(ctx, "vision", "fraud"); !tandem.IsCode(err, tandem.ENotFound) {
+		t.Fatalf("unknown experiment: %v", err)
+	}
+	e, err := c.CreateExperiment(ctx, "vision", "fraud", []tandem.RunParam{{Key: "team", Value: "risk"}})
+	if err != nil || e.Name != "fraud" || len(e.Tags) != 1 {
+		t.Fatalf("create: %+v %v", e, err)
+	}
+	if _, err := c.CreateExperiment(ctx, "vision", "fraud", nil); !tandem.IsCode(err, tandem.EConflict) {
+		t.Fatalf("taken name: %v", err)
+	}
+	run, err := c.CreateRun(ctx, "vision", &tandem.RunCreate{ExperimentID: e.ID, RunName: "r1", Tags: []tandem.RunParam{{Key: "k", Value: "v"}}})
+	if err != nil || run.Info.RunName != "r1" || run.Info.Status != "RUNNING" {
+		t.Fatalf("create run: %+v %v", run, err)
+	}
+	if err := c.LogRun(ctx, "vision", run.Info.RunID, &tandem.RunLog{Metrics: []tandem.Metric{{Key: "loss", Value: 0.5, Timestamp: 1}}}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := c.UpdateRun(ctx, "vision", run.Info.RunID, &tandem.RunUpdate{Status: "KILLED"})
+	if err != nil || got.Info.Status != "KILLED" || got.Job.Status != tandem.JobCanceled || got.Info.EndTime == nil {
+		t.Fatalf("update run: %+v %v", got, err)
+	}
+	if err := c.DeleteRunTag(ctx, "vision", run.Info.RunID, "k"); err != nil {
+		t.Fatal(err)
+	}
+	p, err := c.SearchRuns(ctx, "vision", &tandem.RunSearch{ExperimentIDs: []string{e.ID}, Filter: "metrics.loss = 0.5"})
+	if err != nil || len(p.Runs) != 1 || p.Runs[0].Info.RunID != run.Info.RunID || len(p.Runs[0].Data.Tags) != 0 {
+		t.Fatalf("search runs: %+v %v", p, err)
+	}
+	if err := c.DeleteRun(ctx, "vision", run.Info.RunID); err != nil {
+		t.Fatal(err)
+	}
+	if p, err := c.SearchRuns(ctx, "vision", &tandem.RunSearch{ExperimentIDs: []string{e.ID}}); err != nil || len(p.Runs) != 0 {
+		t.Fatalf("search after delete: %+v %v", p, err)
+	}
+	ep, err := c.SearchExperiments(ctx, "vision", &tandem.ExperimentSearch{Filter: "name LIKE 'fr%'"})
+	if err != nil || len(ep.Experiments) != 1 || ep.Experiments[0].ID != e.ID {
+		t.Fatalf("search experiments: %+v %v", ep, err)
+	}
+}
