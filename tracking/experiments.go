@@ -141,11 +141,29 @@ func (r *Service) createExperiment(ctx context.Context, tx tandem.Tx, ws *tandem
 	if err != nil {
 		return nil, err
 	}
-	id := strconv.FormatInt(seq+1, 10)
+	all, err := listExperiments(ctx, tx, ws)
+	if err != nil {
+		return nil, err
+	}
+	id := freeExperimentID(all, seq+1)
 	now := r.Timestamp().UnixMilli()
 	e := &tandem.Experiment{ID: id, Name: name, ArtifactLocation: experimentArtifacts(id), LifecycleStage: tandem.StageActive,
 		CreationTime: now, LastUpdateTime: now, Tags: mergeTags(nil, tags)}
 	return e, r.putExperiment(ctx, tx, ws, e, tandem.OpCreate)
+}
+
+// freeExperimentID is the first id from n up that no experiment has (an
+// import may have brought experiments whose ids the workspace's own
+// sequence numbers reach later).
+func freeExperimentID(all []*tandem.Experiment, n int64) string {
+	used := map[string]bool{}
+	for _, e := range all {
+		used[e.ID] = true
+	}
+	for used[strconv.FormatInt(n, 10)] {
+		n++
+	}
+	return strconv.FormatInt(n, 10)
 }
 
 // mergeTags sets tags on old, sorted by key.
