@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -456,7 +457,7 @@ func (r *Service) EnsureExperiment(ctx context.Context, wsID, name string) (stri
 		id = e.ID
 		return nil
 	})
-	if err == errSkip {
+	if errors.Is(err, errSkip) {
 		err = nil
 	}
 	return id, err

@@ -3,6 +3,7 @@ package tracking
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"strings"
 	"time"
 
@@ -176,7 +177,7 @@ func (r *Service) updateRunJob(ctx context.Context, workspace, run string, fn fu
 }
 
 // errSkip ends an update without a write.
-var errSkip = tandem.Errorf(tandem.EInternal, "skip")
+var errSkip = errors.New("skip")
 
 // UpdateRun changes an MLflow run's status, end time and name. A job's
 // own run is the job's: the call is accepted and changes nothing.
@@ -204,7 +205,7 @@ func (r *Service) UpdateRun(ctx context.Context, workspace, run string, u *tande
 		}
 		return nil
 	})
-	if err != nil && err != errSkip {
+	if err != nil && !errors.Is(err, errSkip) {
 		return nil, err
 	}
 	return r.GetRun(ctx, workspace, run)
