@@ -62,7 +62,29 @@ func TestTrackingReplicates(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	// MLflow's experiments and client-created runs replicate too.
+	exp, err := east.admin.CreateExperiment(ctx, "vision", "fraud", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mlRun, err := east.admin.CreateRun(ctx, "vision", &tandem.RunCreate{ExperimentID: exp.ID, RunName: "notebook"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := east.admin.LogRun(ctx, "vision", mlRun.Info.RunID, &tandem.RunLog{Metrics: []tandem.Metric{{Key: "auc", Value: 0.8, Timestamp: 1}}}); err != nil {
+		t.Fatal(err)
+	}
 	waitConverged(t, east, west, ws.ID)
+	if got, err := west.admin.GetExperimentByName(ctx, "vision", "fraud"); err != nil || got.ID != exp.ID {
+		t.Fatalf("experiment on the secondary: %+v %v", got, err)
+	}
+	if p, err := west.admin.SearchRuns(ctx, "vision", &tandem.RunSearch{ExperimentIDs: []string{exp.ID}, Filter: "metrics.auc > 0.5"}); err != nil ||
+		len(p.Runs) != 1 || p.Runs[0].Info.RunID != mlRun.Info.RunID {
+		t.Fatalf("MLflow run on the secondary: %+v %v", p, err)
+	}
+	if _, err := west.admin.CreateExperiment(ctx, "vision", "elsewhere", nil); tandem.ErrorCode(err) != tandem.EUnavailable {
+		t.Fatalf("experiments/create on the secondary: %v", err)
+	}
 
 	run, err := west.admin.GetRun(ctx, "vision", job.Name)
 	if err != nil {
@@ -119,7 +141,7 @@ func TestTrackingReplicates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if de.Digest != dw.Digest || de.Counts[string(tandem.KindJobMetric)] != 3 {
+	if de.Digest != dw.Digest || de.Counts[string(tandem.KindJobMetric)] != 4 || de.Counts[string(tandem.KindExperiment)] != 1 {
 		t.Fatalf("digests: east %s %v, west %s %v", de.Digest, de.Counts, dw.Digest, dw.Counts)
 	}
 }
