@@ -40,17 +40,19 @@ func runArtifactURI(experimentID, run string) string {
 	return "mlflow-artifacts:/" + experimentID + "/" + run + "/artifacts"
 }
 
-// experimentIndex finds experiment ids by name for a workspace's jobs.
-type experimentIndex map[string]string
+// experimentIndex finds the experiments of a workspace's jobs.
+type experimentIndex struct {
+	byName, byID map[string]*tandem.Experiment
+}
 
-func newExperimentIndex(ctx context.Context, tx tandem.Tx, ws *tandem.Workspace) (experimentIndex, error) {
+func newExperimentIndex(ctx context.Context, tx tandem.Tx, ws *tandem.Workspace) (*experimentIndex, error) {
 	all, err := listExperiments(ctx, tx, ws)
 	if err != nil {
 		return nil, err
 	}
-	ix := experimentIndex{}
+	ix := &experimentIndex{byName: map[string]*tandem.Experiment{}, byID: map[string]*tandem.Experiment{}}
 	for _, e := range all {
-		ix[e.Name] = e.ID
+		ix.byName[e.Name], ix.byID[e.ID] = e, e
 	}
 	return ix, nil
 }
@@ -58,14 +60,22 @@ func newExperimentIndex(ctx context.Context, tx tandem.Tx, ws *tandem.Workspace)
 // experimentOf is the experiment id of a job: its own for MLflow's runs;
 // the one its experiment_name names for other jobs ("0" when it names
 // none, or one not created yet).
-func (ix experimentIndex) experimentOf(j *tandem.Job) string {
+func (ix *experimentIndex) experimentOf(j *tandem.Job) string {
 	if j.ExperimentID != "" {
 		return j.ExperimentID
 	}
-	if id, ok := ix[j.ExperimentName]; ok && j.ExperimentName != "" {
-		return id
+	if e, ok := ix.byName[j.ExperimentName]; ok && j.ExperimentName != "" {
+		return e.ID
 	}
 	return tandem.DefaultExperimentID
+}
+
+// deleted reports whether an experiment is deleted: its runs are deleted
+// with it, as in MLflow, and restored with it (derived when read, so that
+// a delete stays one write).
+func (ix *experimentIndex) deleted(id string) bool {
+	e, ok := ix.byID[id]
+	return ok && e.LifecycleStage == tandem.StageDeleted
 }
 
 // runInfo is MLflow's RunInfo of a job.
@@ -244,10 +254,15 @@ func (r *Service) DeleteRunTag(ctx context.Context, workspace, run, key string) 
 }
 
 // jobRun reads a job's run inside a read.
-func jobRun(ctx context.Context, tx tandem.Tx, ws *tandem.Workspace, ix experimentIndex, j *tandem.Job) (*tandem.Run, error) {
+func jobRun(ctx context.Context, tx tandem.Tx, ws *tandem.Workspace, ix *experimentIndex, j *tandem.Job) (*tandem.Run, error) {
 	recs, err := allRecords(ctx, tx, ws.ID, j.Name)
 	if err != nil {
 		return nil, err
 	}
-	return &tandem.Run{Job: j, Info: runInfo(j, ix.experimentOf(j)), Data: runData(recs)}, nil
+	id := ix.experimentOf(j)
+	info := runInfo(j, id)
+	if ix.deleted(id) {
+		info.LifecycleStage = tandem.StageDeleted
+	}
+	return &tandem.Run{Job: j, Info: info, Data: runData(recs)}, nil
 }

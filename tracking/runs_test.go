@@ -125,11 +125,26 @@ func TestMLflowRuns(t *testing.T) {
 		}
 		eq(search(tandem.RunSearch{Filter: "metrics.loss >= 0"}), "a")
 		eq(search(tandem.RunSearch{ViewType: tandem.ViewDeletedOnly}), "b")
+		// A deleted run takes no more logging, as in MLflow.
+		apptest.WantCode(t, f.LogRun(ctx, "mlw", b.Info.RunID, &tandem.RunLog{Tags: []tandem.RunParam{{Key: "k", Value: "v"}}}), tandem.EInvalid)
 		if err := f.RestoreRun(ctx, "mlw", b.Info.RunID); err != nil {
 			t.Fatal(err)
 		}
 		if got, _ := f.GetRun(ctx, "mlw", b.Info.RunID); got.Info.LifecycleStage != "active" {
 			t.Fatalf("restored: %+v", got.Info)
 		}
+		// Deleting an experiment deletes its runs; restoring it restores them.
+		if err := f.DeleteExperiment(ctx, "mlw", e.ID); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := f.GetRun(ctx, "mlw", a.Info.RunID); got.Info.LifecycleStage != "deleted" {
+			t.Fatalf("run of a deleted experiment: %+v", got.Info)
+		}
+		eq(search(tandem.RunSearch{}))
+		eq(search(tandem.RunSearch{ViewType: tandem.ViewAll, OrderBy: []string{"attributes.run_name"}}), "a", "b", "job1")
+		if err := f.RestoreExperiment(ctx, "mlw", e.ID); err != nil {
+			t.Fatal(err)
+		}
+		eq(search(tandem.RunSearch{OrderBy: []string{"attributes.run_name"}}), "a", "b", "job1")
 	})
 }

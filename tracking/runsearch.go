@@ -52,12 +52,15 @@ func (r *Service) SearchRuns(ctx context.Context, workspace string, q *tandem.Ru
 			if err != nil {
 				return err
 			}
-			if !want[ix.experimentOf(j)] || !stageVisible(j.LifecycleStage, q.ViewType) {
+			if !want[ix.experimentOf(j)] {
 				continue
 			}
 			run, err := jobRun(ctx, tx, ws, ix, j)
 			if err != nil {
 				return err
+			}
+			if !stageVisible(run.Info.LifecycleStage, q.ViewType) {
+				continue
 			}
 			ok, err := runMatches(run, clauses)
 			if err != nil {

@@ -186,6 +186,9 @@ func (r *Service) LogRun(ctx context.Context, workspace, job string, l *tandem.R
 		if err != nil {
 			return err
 		}
+		if j.LifecycleStage == tandem.StageDeleted {
+			return tandem.Errorf(tandem.EInvalid, "the run %s must be in the 'active' state; its current state is deleted", job).WithTarget(job)
+		}
 		if p := tandem.PrincipalFromContext(ctx); p != nil && p.Job() != "" && tandem.JobDone(j.Status) {
 			return tandem.Errorf(tandem.EForbidden, "job %q has ended (%s); its token no longer logs to its run", job, j.Status)
 		}
