@@ -88,6 +88,9 @@ type RunLog struct {
 	Tags    []RunParam `json:"tags,omitempty"`
 	// DeletedTags are tags removed from the run (MLflow's delete-tag).
 	DeletedTags []string `json:"deleted_tags,omitempty"`
+	// Inputs are MLflow dataset inputs (log-inputs), each kept as the
+	// client sent it: {"tags": [...], "dataset": {...}}.
+	Inputs []json.RawMessage `json:"inputs,omitempty"`
 }
 
 // RunData is a run's tracking state: the latest point of each metric (the
@@ -97,6 +100,8 @@ type RunData struct {
 	Metrics []Metric   `json:"metrics"`
 	Params  []RunParam `json:"params"`
 	Tags    []RunParam `json:"tags"`
+	// Inputs are the run's dataset inputs, each once, in logging order.
+	Inputs []json.RawMessage `json:"inputs,omitempty"`
 }
 
 // Run is a job seen as a tracked run.

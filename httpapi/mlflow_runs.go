@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"strconv"
 
@@ -24,7 +25,12 @@ func (s *Server) mlflowRunHandlers() map[string]mlflowHandler {
 
 // mlflowRun is MLflow's Run.
 func mlflowRun(run *tandem.Run) map[string]any {
-	return map[string]any{"info": run.Info, "data": run.Data, "inputs": map[string]any{}}
+	d := run.Data
+	inputs := map[string]any{}
+	if len(d.Inputs) > 0 {
+		inputs["dataset_inputs"] = d.Inputs
+	}
+	return map[string]any{"info": run.Info, "data": map[string]any{"metrics": d.Metrics, "params": d.Params, "tags": d.Tags}, "inputs": inputs}
 }
 
 func (s *Server) mlflowCreateRun(w http.ResponseWriter, r *http.Request, ws string) error {
@@ -148,12 +154,11 @@ func (s *Server) mlflowDeleteTag(w http.ResponseWriter, r *http.Request, ws stri
 	return nil
 }
 
-// mlflowLogInputs accepts MLflow's dataset inputs of a run that exists and
-// does not record them (yet).
+// mlflowLogInputs records MLflow's dataset inputs of a run, each as sent.
 func (s *Server) mlflowLogInputs(w http.ResponseWriter, r *http.Request, ws string) error {
 	var req struct {
 		runRef
-		Datasets []map[string]any `json:"datasets"`
+		Datasets []json.RawMessage `json:"datasets"`
 	}
 	if err := decodeMLflow(r, &req); err != nil {
 		return err
@@ -162,7 +167,22 @@ func (s *Server) mlflowLogInputs(w http.ResponseWriter, r *http.Request, ws stri
 	if err != nil {
 		return err
 	}
-	if _, err := s.Runs.GetRun(r.Context(), ws, id); err != nil {
+	if len(req.Datasets) == 0 {
+		if _, err := s.Runs.GetRun(r.Context(), ws, id); err != nil {
+			return err
+		}
+		writeEmpty(w)
+		return nil
+	}
+	for i, d := range req.Datasets {
+		var in struct {
+			Dataset map[string]any `json:"dataset"`
+		}
+		if json.Unmarshal(d, &in) != nil || in.Dataset == nil {
+			return missing("datasets[" + strconv.Itoa(i) + "].dataset")
+		}
+	}
+	if err := s.Runs.LogRun(r.Context(), ws, id, &tandem.RunLog{Inputs: req.Datasets}); err != nil {
 		return err
 	}
 	writeEmpty(w)

@@ -79,6 +79,19 @@ func TestMLflowClientConformance(t *testing.T) {
 	status, got = c.call("POST", api+"runs/log-batch", fmt.Sprintf(`{"run_id": %q, "metrics": [{"key": "acc", "value": 0.9, "timestamp": 1700000002000, "step": 2}],
 		"params": [{"key": "epochs", "value": "3"}], "tags": [{"key": "stage", "value": "dev"}]}`, runID))
 	expect("log-batch", status, got, 200, "")
+	// mlflow.log_input(dataset, context="training")
+	status, got = c.call("POST", api+"runs/log-inputs", fmt.Sprintf(`{"run_id": %q, "datasets": [{"tags": [{"key": "mlflow.data.context", "value": "training"}],
+		"dataset": {"name": "iris", "digest": "abc123", "source_type": "local", "source": "{\"uri\": \"iris.csv\"}"}}]}`, runID))
+	expect("log-inputs", status, got, 200, "")
+	status, got = c.call("GET", api+"runs/get?run_id="+runID, "")
+	inputs, _ := got["run"].(map[string]any)["inputs"].(map[string]any)
+	dsIn, _ := inputs["dataset_inputs"].([]any)
+	if status != 200 || len(dsIn) != 1 || dsIn[0].(map[string]any)["dataset"].(map[string]any)["digest"] != "abc123" {
+		t.Fatalf("runs/get after log-inputs: %d %v", status, got)
+	}
+	if d, _ := got["run"].(map[string]any)["data"].(map[string]any); d["inputs"] != nil {
+		t.Fatalf("run.data holds the inputs: %v", d)
+	}
 	// Past MLflow's limits a batch is refused whole.
 	var many []string
 	for i := 0; i < 1001; i++ {

@@ -86,7 +86,7 @@ func checkKey(what, key string) error {
 // checkRunLog applies MLflow's rules to one call's content.
 func checkRunLog(l *tandem.RunLog) error {
 	switch {
-	case len(l.Metrics)+len(l.Params)+len(l.Tags)+len(l.DeletedTags) == 0:
+	case len(l.Metrics)+len(l.Params)+len(l.Tags)+len(l.DeletedTags)+len(l.Inputs) == 0:
 		return tandem.Errorf(tandem.EInvalid, "nothing to log: give at least one metric, parameter or tag")
 	case len(l.Metrics) > maxBatchMetrics:
 		return tandem.Errorf(tandem.EInvalid, "a batch may hold at most %d metrics, got %d", maxBatchMetrics, len(l.Metrics)).WithTarget("metrics")
@@ -172,7 +172,7 @@ func (r *Service) LogRun(ctx context.Context, workspace, job string, l *tandem.R
 	if err := checkRunLog(l); err != nil {
 		return err
 	}
-	rec := &tandem.RunLog{Metrics: l.Metrics, Params: dedupeParams(l.Params), Tags: l.Tags, DeletedTags: l.DeletedTags}
+	rec := &tandem.RunLog{Metrics: l.Metrics, Params: dedupeParams(l.Params), Tags: l.Tags, DeletedTags: l.DeletedTags, Inputs: l.Inputs}
 	body, err := json.Marshal(rec)
 	if err != nil {
 		return err
@@ -346,6 +346,8 @@ func runData(recs []*tandem.RunLog) tandem.RunData {
 	latest := map[string]tandem.Metric{}
 	params := map[string]string{}
 	tags := map[string]string{}
+	seenInputs := map[string]bool{}
+	var inputs []json.RawMessage
 	for _, rec := range recs {
 		for _, m := range rec.Metrics {
 			if cur, ok := latest[m.Key]; !ok || newerMetric(m, cur) {
@@ -363,8 +365,14 @@ func runData(recs []*tandem.RunLog) tandem.RunData {
 		for _, k := range rec.DeletedTags {
 			delete(tags, k)
 		}
+		for _, in := range rec.Inputs {
+			if !seenInputs[string(in)] {
+				seenInputs[string(in)] = true
+				inputs = append(inputs, in)
+			}
+		}
 	}
-	d := tandem.RunData{Metrics: []tandem.Metric{}, Params: []tandem.RunParam{}, Tags: []tandem.RunParam{}}
+	d := tandem.RunData{Metrics: []tandem.Metric{}, Params: []tandem.RunParam{}, Tags: []tandem.RunParam{}, Inputs: inputs}
 	for _, k := range slices.Sorted(maps.Keys(latest)) {
 		d.Metrics = append(d.Metrics, latest[k])
 	}
