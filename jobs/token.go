@@ -132,17 +132,18 @@ func (r *Service) revokeEndedJobTokens(ctx context.Context) {
 }
 
 // experimentEnv names a job's MLflow experiment in env; the experiment is
-// created on first use. A job whose experiment cannot be created still
-// runs, in experiment 0's stead.
+// created on first use. A job without experiment_name is told only
+// experiment 0's id (its name may have been changed). A job whose
+// experiment cannot be created still runs, and MLflow uses its default.
 func (r *Service) experimentEnv(ctx context.Context, wsID, name string, env map[string]string) {
-	id := tandem.DefaultExperimentID
 	if name == "" || r.Experiment == nil {
-		name = tandem.DefaultExperimentName
-	} else if got, err := r.Experiment(ctx, wsID, name); err != nil {
-		r.Logger.Warn("cannot create the job's experiment; MLflow will use its own", "experiment", name, "err", err)
+		env["MLFLOW_EXPERIMENT_ID"] = tandem.DefaultExperimentID
 		return
-	} else {
-		id = got
+	}
+	id, err := r.Experiment(ctx, wsID, name)
+	if err != nil {
+		r.Logger.Warn("cannot create the job's experiment; MLflow will use its default", "experiment", name, "err", err)
+		return
 	}
 	env["MLFLOW_EXPERIMENT_NAME"] = name
 	env["MLFLOW_EXPERIMENT_ID"] = id
