@@ -35,10 +35,16 @@ const LocalCompute = "local"
 // Job is one run of an Azure ML job document. Spec is the document with
 // its local paths replaced by the azureml:// URIs of the uploaded copies.
 type Job struct {
-	Name           string               `json:"name"`
-	Type           string               `json:"type"`
-	DisplayName    string               `json:"display_name,omitempty"`
-	ExperimentName string               `json:"experiment_name,omitempty"`
+	Name           string `json:"name"`
+	Type           string `json:"type"`
+	DisplayName    string `json:"display_name,omitempty"`
+	ExperimentName string `json:"experiment_name,omitempty"`
+	// ExperimentID is the MLflow experiment of a run created by MLflow
+	// (type mlflow); other jobs find theirs by ExperimentName.
+	ExperimentID string `json:"experiment_id,omitempty"`
+	// LifecycleStage is the run's MLflow lifecycle stage: "" (active) or
+	// "deleted".
+	LifecycleStage string               `json:"lifecycle_stage,omitempty"`
 	Description    string               `json:"description,omitempty"`
 	Tags           map[string]string    `json:"tags,omitempty"`
 	Status         string               `json:"status"`

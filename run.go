@@ -86,6 +86,11 @@ type RunLog struct {
 	Metrics []Metric   `json:"metrics,omitempty"`
 	Params  []RunParam `json:"params,omitempty"`
 	Tags    []RunParam `json:"tags,omitempty"`
+	// DeletedTags are tags removed from the run (MLflow's delete-tag).
+	DeletedTags []string `json:"deleted_tags,omitempty"`
+	// Inputs are MLflow dataset inputs (log-inputs), each kept as the
+	// client sent it: {"tags": [...], "dataset": {...}}.
+	Inputs []json.RawMessage `json:"inputs,omitempty"`
 }
 
 // RunData is a run's tracking state: the latest point of each metric (the
@@ -95,12 +100,92 @@ type RunData struct {
 	Metrics []Metric   `json:"metrics"`
 	Params  []RunParam `json:"params"`
 	Tags    []RunParam `json:"tags"`
+	// Inputs are the run's dataset inputs, each once, in logging order.
+	Inputs []json.RawMessage `json:"inputs,omitempty"`
 }
 
 // Run is a job seen as a tracked run.
 type Run struct {
-	Job  *Job    `json:"job"`
-	Data RunData `json:"data"`
+	Job  *Job     `json:"job"`
+	Info *RunInfo `json:"info,omitempty"`
+	Data RunData  `json:"data"`
+}
+
+// RunInfo is MLflow's RunInfo of a job, with MLflow's field names; times
+// are milliseconds since the Unix epoch.
+type RunInfo struct {
+	RunID          string `json:"run_id"`
+	RunUUID        string `json:"run_uuid"` // MLflow's deprecated name for run_id
+	RunName        string `json:"run_name"`
+	ExperimentID   string `json:"experiment_id"`
+	UserID         string `json:"user_id"`
+	Status         string `json:"status"` // RUNNING, SCHEDULED, FINISHED, FAILED, KILLED
+	StartTime      int64  `json:"start_time"`
+	EndTime        *int64 `json:"end_time,omitempty"`
+	ArtifactURI    string `json:"artifact_uri"`
+	LifecycleStage string `json:"lifecycle_stage"`
+}
+
+// JobTypeMLflow is the type of the job that records an MLflow run created
+// outside any job (runs/create), so that job lists show it as Azure ML
+// studio shows MLflow runs.
+const JobTypeMLflow = "mlflow"
+
+// RunCreate asks for a new run of an experiment ("" is experiment 0).
+type RunCreate struct {
+	ExperimentID string     `json:"experiment_id"`
+	RunName      string     `json:"run_name,omitempty"`
+	StartTime    int64      `json:"start_time,omitempty"` // 0: now
+	Tags         []RunParam `json:"tags,omitempty"`
+}
+
+// RunUpdate changes a run: Status is MLflow's (RUNNING, SCHEDULED,
+// FINISHED, FAILED, KILLED), mapped to the job's; EndTime in
+// milliseconds; empty fields are left as they are.
+type RunUpdate struct {
+	Status  string `json:"status,omitempty"`
+	EndTime int64  `json:"end_time,omitempty"`
+	RunName string `json:"run_name,omitempty"`
+}
+
+// RunSearch asks for a page of the runs of some experiments: Filter in
+// MLflow's syntax (metrics.x > 0.5 AND params.lr = '0.1' AND tags.k LIKE
+// 'v%' AND attributes.status = 'FINISHED'), OrderBy terms such as
+// "metrics.loss ASC" or "attributes.start_time DESC", ViewType as for
+// experiments.
+type RunSearch struct {
+	ExperimentIDs []string `json:"experiment_ids"`
+	Filter        string   `json:"filter,omitempty"`
+	OrderBy       []string `json:"order_by,omitempty"`
+	ViewType      string   `json:"view_type,omitempty"`
+	MaxResults    int      `json:"max_results,omitempty"`
+	PageToken     string   `json:"page_token,omitempty"`
+}
+
+// RunPage is one page of a run search; NextPageToken is "" on the last.
+type RunPage struct {
+	Runs          []*Run `json:"runs"`
+	NextPageToken string `json:"next_page_token,omitempty"`
+}
+
+// MLflowRunService is the life of MLflow runs beyond logging: runs created
+// by MLflow clients outside jobs, their status, deletion and search.
+//
+// Errors: ENotFound for unknown workspaces, experiments and runs;
+// EInvalid for bad statuses, filters and tokens.
+type MLflowRunService interface {
+	// CreateRun records a job of type mlflow, Running, as a run of the
+	// experiment.
+	CreateRun(ctx context.Context, workspace string, req *RunCreate) (*Run, error)
+	// UpdateRun changes the status, end time and name of a run created
+	// by CreateRun; on a job's own run it changes nothing (the job's
+	// process owns its status).
+	UpdateRun(ctx context.Context, workspace, run string, u *RunUpdate) (*Run, error)
+	// DeleteRun and RestoreRun set the run's lifecycle stage.
+	DeleteRun(ctx context.Context, workspace, run string) error
+	RestoreRun(ctx context.Context, workspace, run string) error
+	DeleteRunTag(ctx context.Context, workspace, run, key string) error
+	SearchRuns(ctx context.Context, workspace string, q *RunSearch) (*RunPage, error)
 }
 
 // OutputAsset is an asset version a job's output was registered as.

@@ -40,6 +40,11 @@ type Workspace struct {
 	// Soft delete: set while the workspace is deleted and recoverable.
 	DeletedAt *time.Time `json:"deleted_at,omitempty"`
 	PurgeAt   *time.Time `json:"purge_at,omitempty"`
+
+	// MLflowTrackingURI is where MLflow clients reach the workspace
+	// (MLflowTrackingURI of the server's advertised endpoint). The API
+	// computes it for its answers; it is never stored.
+	MLflowTrackingURI string `json:"mlflow_tracking_uri,omitempty"`
 }
 
 // Deleted reports whether the workspace is soft-deleted.

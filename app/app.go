@@ -53,6 +53,7 @@ func New(k *region.Region) *Region {
 	a.Jobs = jobs.New(k, a.Assets, a.Secrets)
 	a.Pipelines = pipelines.New(a.Jobs)
 	a.Tracking = tracking.New(k)
+	a.Jobs.Experiment = a.Tracking.EnsureExperiment
 	a.Backup = backup.New(k)
 	a.Feed = replication.NewSource(k, a.Backup)
 	a.Failover = failover.New(k)

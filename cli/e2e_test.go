@@ -352,9 +352,20 @@ func TestE2EUp(t *testing.T) {
 	if cfg.WorkspaceName != "default" || !slices.Equal(cfg.Endpoints, []string{endpoint}) || cfg.TokenFile != tokenFile {
 		t.Fatalf("config.json = %+v, want workspace default, endpoint %s, token file %s", cfg, endpoint, tokenFile)
 	}
+	uri := endpoint + "/mlflow/workspaces/default"
+	if cfg.MLflowTrackingURI != uri || !strings.Contains(out, "MLflow URI:  "+uri) {
+		t.Fatalf("config.json's mlflow_tracking_uri = %q, want %q; up printed:\n%s", cfg.MLflowTrackingURI, uri, out)
+	}
+	r := mustRun(t, dir, nil, "workspace", "show", "-o", "json")
+	if ws := decode[tandem.Workspace](t, r); ws.MLflowTrackingURI != uri {
+		t.Fatalf("workspace show -o json: mlflow_tracking_uri %q, want %q", ws.MLflowTrackingURI, uri)
+	}
+	if r := mustRun(t, dir, nil, "workspace", "show"); !strings.Contains(r.stdout, "MLflow tracking URI:") || !strings.Contains(r.stdout, uri) {
+		t.Fatalf("workspace show prints no tracking URI:\n%s", r.stdout)
+	}
 
 	// The next commands it suggests work from here, with no flags or env.
-	r := mustRun(t, dir, nil, "workspace", "list", "-o", "json")
+	r = mustRun(t, dir, nil, "workspace", "list", "-o", "json")
 	if list := decode[[]tandem.Workspace](t, r); len(list) != 1 || list[0].Name != "default" {
 		t.Fatalf("workspace list = %s", r.stdout)
 	}

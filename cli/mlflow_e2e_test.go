@@ -257,7 +257,7 @@ func testE2EMLflowTracking(t *testing.T, flags []string) {
 		{"", "GET", "runs/get", url.Values{"run_id": {name}}, 401, "UNAUTHENTICATED"},
 		{"tdm_not-a-token", "GET", "runs/get", url.Values{"run_id": {name}}, 401, "UNAUTHENTICATED"},
 		{admin, "GET", "runs/get", url.Values{"run_id": {name}}, 400, "INVALID_PARAMETER_VALUE"},
-		{tok.Token, "POST", "experiments/create", nil, 404, "ENDPOINT_NOT_FOUND"},
+		{tok.Token, "POST", "no/such-endpoint", nil, 404, "ENDPOINT_NOT_FOUND"},
 	} {
 		status, got := mlflowCall(t, endpoint, c.token, c.method, c.path, c.query)
 		if status != c.status || got["error_code"] != c.code || got["message"] == "" {

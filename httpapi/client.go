@@ -209,6 +209,10 @@ func decodeError(resp *http.Response) error {
 	if json.Unmarshal(b, &e) == nil && e.Code != "" {
 		return &e
 	}
+	var me mlflowError
+	if json.Unmarshal(b, &me) == nil && me.ErrorCode != "" {
+		return &tandem.Error{Code: fromMLflowCode(me.ErrorCode, resp.StatusCode), Message: me.Message}
+	}
 	msg := strings.TrimSpace(string(b))
 	if msg == "" {
 		msg = resp.Status

@@ -35,8 +35,20 @@ func (s *Server) handleListWorkspaces(w http.ResponseWriter, r *http.Request) er
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"value": nonNil(list)})
+	out := make([]*tandem.Workspace, len(list))
+	for i, ws := range list {
+		out[i] = s.withTrackingURI(ws)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"value": out})
 	return nil
+}
+
+// withTrackingURI returns a copy of ws with its MLflow tracking URI, which
+// follows from the server's endpoint and is never stored.
+func (s *Server) withTrackingURI(ws *tandem.Workspace) *tandem.Workspace {
+	c := *ws
+	c.MLflowTrackingURI = tandem.MLflowTrackingURI(s.Endpoint, ws.Name)
+	return &c
 }
 
 func (s *Server) handleCreateWorkspace(w http.ResponseWriter, r *http.Request) error {
@@ -48,7 +60,7 @@ func (s *Server) handleCreateWorkspace(w http.ResponseWriter, r *http.Request) e
 	if err := s.Workspaces.CreateWorkspace(r.Context(), ws); err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, ws)
+	writeJSON(w, http.StatusCreated, s.withTrackingURI(ws))
 	return nil
 }
 
@@ -57,7 +69,7 @@ func (s *Server) handleFindWorkspace(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, ws)
+	writeJSON(w, http.StatusOK, s.withTrackingURI(ws))
 	return nil
 }
 
@@ -70,7 +82,7 @@ func (s *Server) handleUpdateWorkspace(w http.ResponseWriter, r *http.Request) e
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, ws)
+	writeJSON(w, http.StatusOK, s.withTrackingURI(ws))
 	return nil
 }
 
@@ -87,7 +99,7 @@ func (s *Server) handleDeleteWorkspace(w http.ResponseWriter, r *http.Request) e
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, ws)
+	writeJSON(w, http.StatusOK, s.withTrackingURI(ws))
 	return nil
 }
 
@@ -96,7 +108,7 @@ func (s *Server) handleRecoverWorkspace(w http.ResponseWriter, r *http.Request) 
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, ws)
+	writeJSON(w, http.StatusOK, s.withTrackingURI(ws))
 	return nil
 }
 

@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -15,44 +17,72 @@ import (
 )
 
 // The MLflow-compatible subset of the REST API: what MLflow's clients call
-// to log to a run and read it back, so that training code that logs with
-// MLflow works unchanged inside a Tandem job. A run is a job: its run_id is
-// the job's name. The bearer token chooses the workspace (a job's own
-// MLFLOW_TRACKING_TOKEN, or any workspace token; a region admin token
-// names the workspace in the X-Tandem-Workspace header). Requests and
-// responses use MLflow's field names, and errors MLflow's shape:
+// to manage experiments and runs, log to a run and read it back, so that
+// training code that logs with MLflow works unchanged, inside a Tandem job
+// or outside. A job is a run: its run_id is the job's name.
+//
+// Two ways to choose the workspace:
+//   - a tracking URI per workspace, <endpoint>/mlflow/workspaces/<ws>: the
+//     MLflow paths below it (<uri>/api/2.0/mlflow/..., the preview and the
+//     ajax-api paths) act on <ws>, which the token must be allowed to use;
+//   - the bare paths (<endpoint>/api/2.0/mlflow/...): the token chooses
+//     (a job's own MLFLOW_TRACKING_TOKEN, or any workspace token); a region
+//     admin token names the workspace in the X-Tandem-Workspace header.
+//
+// The token is sent as "Authorization: Bearer <token>" (MLflow's
+// MLFLOW_TRACKING_TOKEN) or as the password of Basic auth with any user
+// name (MLFLOW_TRACKING_USERNAME/PASSWORD). Requests and responses use
+// MLflow's field names, and errors MLflow's shape:
 // {"error_code": "RESOURCE_DOES_NOT_EXIST", "message": "..."}.
 
 // headerWorkspace names the workspace of an MLflow call made with a region
 // admin token.
 const headerWorkspace = "X-Tandem-Workspace"
 
-// mlflowPrefixes are where MLflow clients find the API: the current path
-// and the preview one older clients use.
-var mlflowPrefixes = []string{"/api/2.0/mlflow/", "/api/2.0/preview/mlflow/"}
+// mlflowPrefixes are where MLflow clients find the API: the current path,
+// the preview one older clients use and the one MLflow's UI calls.
+var mlflowPrefixes = []string{"/api/2.0/mlflow/", "/api/2.0/preview/mlflow/", "/ajax-api/2.0/mlflow/"}
 
-// MLflowEndpoints lists the supported endpoints, relative to a prefix.
-var MLflowEndpoints = []string{
-	"POST runs/log-metric", "POST runs/log-batch", "POST runs/log-parameter", "POST runs/set-tag",
-	"POST runs/update", "GET runs/get", "GET metrics/get-history",
-}
+// mlflowWorkspacePrefix is the tracking URI of a workspace, relative to
+// the server's endpoint (see tandem.MLflowTrackingURI).
+const mlflowWorkspacePrefix = "/mlflow/workspaces/{mlflowWorkspace}"
 
-func (s *Server) mlflowRoutes(m *http.ServeMux) {
-	handlers := map[string]func(w http.ResponseWriter, r *http.Request, ws string) error{
+// mlflowHandler serves one MLflow endpoint for workspace ws.
+type mlflowHandler func(w http.ResponseWriter, r *http.Request, ws string) error
+
+// mlflowHandlers is the table of MLflow endpoints, "METHOD path" relative
+// to a prefix (e.g. "POST runs/log-metric"). It is the one place MLflow
+// routes are registered: each route file (experiments, runs, and the
+// artifact and model-registry files) contributes its own table, merged
+// here.
+func (s *Server) mlflowHandlers() map[string]mlflowHandler {
+	h := map[string]mlflowHandler{
 		"POST runs/log-metric":    s.mlflowLogMetric,
 		"POST runs/log-batch":     s.mlflowLogBatch,
 		"POST runs/log-parameter": s.mlflowLogParam,
 		"POST runs/set-tag":       s.mlflowSetTag,
-		"POST runs/update":        s.mlflowUpdateRun,
-		"GET runs/get":            s.mlflowGetRun,
 		"GET metrics/get-history": s.mlflowMetricHistory,
 	}
+	maps.Copy(h, s.mlflowExperimentHandlers())
+	maps.Copy(h, s.mlflowRunHandlers())
+	return h
+}
+
+// MLflowEndpoints lists the supported endpoints, relative to a prefix.
+func (s *Server) MLflowEndpoints() []string {
+	return slices.Sorted(maps.Keys(s.mlflowHandlers()))
+}
+
+func (s *Server) mlflowRoutes(m *http.ServeMux) {
+	handlers := s.mlflowHandlers()
 	for _, prefix := range mlflowPrefixes {
-		for _, e := range MLflowEndpoints {
+		for e, h := range handlers {
 			method, rest, _ := strings.Cut(e, " ")
-			m.Handle(method+" "+prefix+rest, s.mlflow(handlers[e]))
+			m.Handle(method+" "+prefix+rest, s.mlflow(h, false))
+			m.Handle(method+" "+mlflowWorkspacePrefix+prefix+rest, s.mlflow(h, true))
 		}
-		m.Handle(prefix, s.mlflow(s.mlflowUnsupported))
+		m.Handle(prefix, s.mlflow(s.mlflowUnsupported, false))
+		m.Handle(mlflowWorkspacePrefix+prefix, s.mlflow(s.mlflowUnsupported, true))
 	}
 }
 
@@ -63,7 +93,8 @@ type mlflowError struct {
 }
 
 // mlflowCodes maps Tandem's error codes to MLflow's and their statuses.
-// NotPrimary becomes TEMPORARILY_UNAVAILABLE (503), which MLflow clients
+// MLflow's server answers RESOURCE_ALREADY_EXISTS with 400, as every
+// error but the ones listed with their own status; NotPrimary becomes TEMPORARILY_UNAVAILABLE (503), which MLflow clients
 // retry, rather than 421, which they would not.
 var mlflowCodes = map[string]struct {
 	code   string
@@ -72,7 +103,7 @@ var mlflowCodes = map[string]struct {
 	tandem.EInvalid:      {"INVALID_PARAMETER_VALUE", http.StatusBadRequest},
 	tandem.ETooLarge:     {"INVALID_PARAMETER_VALUE", http.StatusBadRequest},
 	tandem.ENotFound:     {"RESOURCE_DOES_NOT_EXIST", http.StatusNotFound},
-	tandem.EConflict:     {"RESOURCE_ALREADY_EXISTS", http.StatusConflict},
+	tandem.EConflict:     {"RESOURCE_ALREADY_EXISTS", http.StatusBadRequest},
 	tandem.EUnauthorized: {"UNAUTHENTICATED", http.StatusUnauthorized},
 	tandem.EForbidden:    {"PERMISSION_DENIED", http.StatusForbidden},
 	tandem.EMethod:       {"ENDPOINT_NOT_FOUND", http.StatusMethodNotAllowed},
@@ -88,7 +119,7 @@ var errEndpoint = errors.New("endpoint not found")
 func (s *Server) writeMLflowError(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.Is(err, errEndpoint) {
 		writeJSON(w, http.StatusNotFound, mlflowError{"ENDPOINT_NOT_FOUND",
-			"MLflow endpoint " + r.Method + " " + r.URL.Path + " is not supported by Tandem; supported: " + strings.Join(MLflowEndpoints, ", ") + " (under /api/2.0/mlflow/)"})
+			"MLflow endpoint " + r.Method + " " + r.URL.Path + " is not supported by Tandem; supported: " + strings.Join(s.MLflowEndpoints(), ", ") + " (under /api/2.0/mlflow/)"})
 		return
 	}
 	code := tandem.ErrorCode(err)
@@ -102,27 +133,25 @@ func (s *Server) writeMLflowError(w http.ResponseWriter, r *http.Request, err er
 	writeJSON(w, m.status, mlflowError{m.code, tandem.ErrorMessage(err)})
 }
 
-// mlflow authenticates an MLflow call, finds its workspace and writes
-// errors in MLflow's shape.
-func (s *Server) mlflow(h func(w http.ResponseWriter, r *http.Request, ws string) error) http.Handler {
+// mlflow authenticates an MLflow call, finds its workspace (from the path
+// when fromPath, else from the token) and writes errors in MLflow's shape.
+func (s *Server) mlflow(h mlflowHandler, fromPath bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		err := func() error {
-			secret, ok := bearer(r)
+			secret, ok := mlflowSecret(r)
 			if !ok {
-				return tandem.Errorf(tandem.EUnauthorized, "missing bearer token: set MLFLOW_TRACKING_TOKEN (inside a job it is set for you)")
+				return tandem.Errorf(tandem.EUnauthorized, "missing token: set MLFLOW_TRACKING_TOKEN, or MLFLOW_TRACKING_PASSWORD with any user name (inside a job it is set for you)")
 			}
 			t, err := s.Auth.Authenticate(r.Context(), secret)
 			if err != nil {
 				return err
 			}
 			ctx := tandem.NewContextWithPrincipal(r.Context(), t)
-			ws := t.Workspace
-			if t.Admin() {
-				if ws = r.Header.Get(headerWorkspace); ws == "" {
-					return tandem.Errorf(tandem.EInvalid, "a region admin token must name the workspace in the %s header; a workspace or job token needs none", headerWorkspace)
-				}
+			ws, err := mlflowWorkspace(r, t, fromPath)
+			if err != nil {
+				return err
 			}
-			if s.Runs == nil {
+			if s.Runs == nil || s.Experiments == nil || s.MLflowRuns == nil {
 				return tandem.Errorf(tandem.EUnavailable, "this server does not track runs")
 			}
 			return h(w, r.WithContext(ctx), ws)
@@ -131,6 +160,39 @@ func (s *Server) mlflow(h func(w http.ResponseWriter, r *http.Request, ws string
 			s.writeMLflowError(w, r, err)
 		}
 	})
+}
+
+// mlflowSecret reads the token of a bearer header, or the password of a
+// Basic one (MLflow sends MLFLOW_TRACKING_USERNAME and _PASSWORD so).
+func mlflowSecret(r *http.Request) (string, bool) {
+	if secret, ok := bearer(r); ok {
+		return secret, true
+	}
+	if _, pw, ok := r.BasicAuth(); ok && strings.TrimSpace(pw) != "" {
+		return strings.TrimSpace(pw), true
+	}
+	return "", false
+}
+
+// mlflowWorkspace chooses the workspace of a call. A workspace token may
+// only name its own workspace in the path; another is reported as not
+// found, as everywhere in the API.
+func mlflowWorkspace(r *http.Request, t *tandem.Token, fromPath bool) (string, error) {
+	if fromPath {
+		ws := r.PathValue("mlflowWorkspace")
+		if !t.Admin() && ws != t.Workspace {
+			return "", tandem.Errorf(tandem.ENotFound, "workspace %q not found", ws).WithTarget(ws)
+		}
+		return ws, nil
+	}
+	if !t.Admin() {
+		return t.Workspace, nil
+	}
+	ws := r.Header.Get(headerWorkspace)
+	if ws == "" {
+		return "", tandem.Errorf(tandem.EInvalid, "a region admin token must name the workspace: use the workspace's tracking URI (<endpoint>/mlflow/workspaces/<workspace>) or the %s header", headerWorkspace)
+	}
+	return ws, nil
 }
 
 func (s *Server) mlflowUnsupported(http.ResponseWriter, *http.Request, string) error {
@@ -351,97 +413,9 @@ func (s *Server) mlflowLogPair(w http.ResponseWriter, r *http.Request, ws string
 	return nil
 }
 
-// mlflowUpdateRun answers MLflow's runs/update, which mlflow.start_run
-// and mlflow.end_run send for an existing run: the run's status is its
-// job's, set by the job's process, so the call changes nothing and returns
-// the run's info.
-func (s *Server) mlflowUpdateRun(w http.ResponseWriter, r *http.Request, ws string) error {
-	var req struct {
-		runRef
-		Status  string   `json:"status"`
-		EndTime *flexInt `json:"end_time"`
-		RunName string   `json:"run_name"`
-	}
-	if err := decodeMLflow(r, &req); err != nil {
-		return err
-	}
-	id, err := req.id()
-	if err != nil {
-		return err
-	}
-	run, err := s.Runs.GetRun(r.Context(), ws, id)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"run_info": runInfo(run.Job)})
-	return nil
-}
-
 // queryRunID reads run_id (or run_uuid) from a GET's query.
 func queryRunID(q url.Values) (string, error) {
 	return runRef{RunID: q.Get("run_id"), RunUUID: q.Get("run_uuid")}.id()
-}
-
-func (s *Server) mlflowGetRun(w http.ResponseWriter, r *http.Request, ws string) error {
-	id, err := queryRunID(r.URL.Query())
-	if err != nil {
-		return err
-	}
-	run, err := s.Runs.GetRun(r.Context(), ws, id)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"run": map[string]any{
-		"info":   runInfo(run.Job),
-		"data":   run.Data,
-		"inputs": map[string]any{},
-	}})
-	return nil
-}
-
-// runStatus maps a job's status to MLflow's RunStatus.
-func runStatus(status string) string {
-	switch status {
-	case tandem.JobRunning:
-		return "RUNNING"
-	case tandem.JobCompleted:
-		return "FINISHED"
-	case tandem.JobFailed:
-		return "FAILED"
-	case tandem.JobCanceled:
-		return "KILLED"
-	}
-	return "SCHEDULED"
-}
-
-// runInfo is MLflow's RunInfo of a job.
-func runInfo(j *tandem.Job) map[string]any {
-	name := j.DisplayName
-	if name == "" {
-		name = j.Name
-	}
-	experiment := j.ExperimentName
-	if experiment == "" {
-		experiment = "0" // MLflow's default experiment
-	}
-	info := map[string]any{
-		"run_id":          j.Name,
-		"run_uuid":        j.Name,
-		"run_name":        name,
-		"experiment_id":   experiment,
-		"user_id":         "",
-		"status":          runStatus(j.Status),
-		"start_time":      j.CreatedAt.UnixMilli(),
-		"artifact_uri":    "azureml://datastores/workspaceblobstore/paths/runs/" + j.Name + "/",
-		"lifecycle_stage": "active",
-	}
-	if j.StartedAt != nil {
-		info["start_time"] = j.StartedAt.UnixMilli()
-	}
-	if j.EndedAt != nil {
-		info["end_time"] = j.EndedAt.UnixMilli()
-	}
-	return info
 }
 
 // maxHistoryResults is MLflow's largest page of metrics/get-history.

@@ -28,7 +28,12 @@ type Server struct {
 	Secrets     tandem.SecretService
 	Assets      tandem.AssetService
 	Jobs        tandem.JobService
-	Runs        tandem.RunService // job tracking and files; also the MLflow-compatible API
+	Runs        tandem.RunService        // job tracking and files; also the MLflow-compatible API
+	Experiments tandem.ExperimentService // MLflow experiments
+	MLflowRuns  tandem.MLflowRunService  // MLflow runs outside jobs, status, search
+	// Endpoint is the URL the server advertises (a workspace's MLflow
+	// tracking URI is computed from it); "" if unknown.
+	Endpoint    string
 	Datastores  tandem.DatastoreService
 	Computes    tandem.ComputeService
 	Agents      tandem.AgentService

@@ -195,7 +195,7 @@ func (r *Service) ClaimJob(ctx context.Context, workspace, compute, agent string
 			work := r.agentWork(ctx, ws.ID, job)
 			// The run's token and tracking variables, as a local run gets
 			// them; revoked when the job ends or is taken back.
-			if _, err := r.trackingEnv(ctx, ws.ID, job.Name, work.Env); err != nil {
+			if _, err := r.trackingEnv(ctx, ws.ID, job, work.Env); err != nil {
 				r.Logger.Warn("cannot issue the token of a claimed job; it runs without tracking", "job", job.Name, "err", err)
 			}
 			return work, nil

@@ -186,7 +186,9 @@ func (r *Service) findFailoverJobs(ctx context.Context, wsID string) (p *tandem.
 func (r *Service) interruptJob(ctx context.Context, wsID string, p *tandem.Pair, name string) *tandem.Job {
 	var marked *tandem.Job
 	err := r.UpdateJob(ctx, JobRef{wsID, name}, func(j *tandem.Job, _ *tandem.Resource) error {
-		if tandem.JobDone(j.Status) {
+		if tandem.JobDone(j.Status) || j.Type == tandem.JobTypeMLflow {
+			// An MLflow run created by a client runs in that client, not
+			// in a region: the client goes on logging to the new primary.
 			return ErrSkip
 		}
 		msg := fmt.Sprintf("interrupted by the failover to region %q at epoch %d: the job was %s in region %q, the primary until then",

@@ -69,6 +69,9 @@ func TestStartJobsAfterPromotion(t *testing.T) {
 		props["properties"] = map[string]any{"resubmit_on_failover": "true"}
 		putRawJob(t, f.Region, ws.ID, &tandem.Job{Name: "viaprops", Type: "command", Status: tandem.JobPreparing, Compute: "local",
 			Command: "true", Spec: props, CreatedAt: now}, nil, "westus", 1)
+		// An MLflow run a client created: it runs in the client, not here.
+		putRawJob(t, f.Region, ws.ID, &tandem.Job{Name: "mlrun", Type: tandem.JobTypeMLflow, Status: tandem.JobRunning,
+			Spec: map[string]any{"type": "mlflow"}, CreatedAt: now}, nil, "westus", 1)
 		// A pass that marked "half" and died before it resubmitted it.
 		putRawJob(t, f.Region, ws.ID, &tandem.Job{Name: "half", Type: "command", Status: tandem.JobInterrupted, Compute: "local",
 			Command: "echo half again", Spec: spec(true), ResubmittedAs: "half_resubmit2", CreatedAt: now}, nil, "eastus", 2)
@@ -105,6 +108,9 @@ func TestStartJobsAfterPromotion(t *testing.T) {
 		}
 		if m := apptest.WaitJob(t, f.Region, "mlw", "mine", apptest.Done); m.Status != tandem.JobFailed || !strings.Contains(m.Error, "server restarted") {
 			t.Fatalf("mine: %s %q; want Failed by the restart", m.Status, m.Error)
+		}
+		if j, err := f.FindJob(ctx, "mlw", "mlrun"); err != nil || j.Status != tandem.JobRunning {
+			t.Fatalf("mlrun: %+v %v; want an MLflow client's run left Running by the failover", j, err)
 		}
 		again := apptest.WaitJob(t, f.Region, "mlw", "train_resubmit2", apptest.Done)
 		if again.Status != tandem.JobCompleted || again.ResubmittedFrom != "train" {

@@ -217,7 +217,7 @@ func (r *Service) runJob(ctx context.Context, ref JobRef) {
 	}
 	cj.Env, cj.Outputs, cj.Timeout = runSettings(job)
 	r.prepareRun(runCtx, ref.WorkspaceID, job, cj)
-	revoke, err := r.trackingEnv(wctx, ref.WorkspaceID, job.Name, cj.Env)
+	revoke, err := r.trackingEnv(wctx, ref.WorkspaceID, job, cj.Env)
 	if err != nil {
 		r.finishJob(wctx, ref, &compute.Result{ExitCode: -1, Err: fmt.Errorf("issue the job's token: %w", err)}, rj)
 		return

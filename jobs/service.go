@@ -47,6 +47,10 @@ type Service struct {
 	Assets    Assets
 	Secrets   Secrets
 	Pipelines Pipelines // nil: pipeline jobs are refused
+	// Experiment returns the id of the MLflow experiment of a workspace
+	// (by id) with a name, creating it on first use; app connects it to
+	// tracking. nil: jobs are told experiment 0.
+	Experiment func(ctx context.Context, wsID, name string) (string, error)
 
 	// QuotaCores caps the cores the region's clusters may hold (the sum of
 	// max_instances × vCPUs per instance); 0: no quota.

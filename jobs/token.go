@@ -64,8 +64,11 @@ func (r *Service) revokeJobToken(ctx context.Context, wsID, job string) error {
 
 // trackingEnv issues a job's token and adds the variables a run reads to
 // env: the server's endpoint and the token under Tandem's names and
-// MLflow's. The returned function revokes the token.
-func (r *Service) trackingEnv(ctx context.Context, wsID, job string, env map[string]string) (revoke func(), err error) {
+// MLflow's, the run and its experiment (created on first use), so that
+// mlflow.start_run() resumes the job's own run. The returned function
+// revokes the token.
+func (r *Service) trackingEnv(ctx context.Context, wsID string, j *tandem.Job, env map[string]string) (revoke func(), err error) {
+	job := j.Name
 	secret, err := r.issueJobToken(ctx, wsID, job)
 	if err != nil {
 		return nil, err
@@ -78,6 +81,7 @@ func (r *Service) trackingEnv(ctx context.Context, wsID, job string, env map[str
 	env["TANDEM_TOKEN"] = secret
 	env["MLFLOW_TRACKING_TOKEN"] = secret
 	env["MLFLOW_RUN_ID"] = job
+	r.experimentEnv(ctx, wsID, j.ExperimentName, env)
 	return func() {
 		if err := r.revokeJobToken(context.WithoutCancel(ctx), wsID, job); err != nil {
 			r.Logger.Warn("cannot revoke job token; it stops working for tracking once the job has ended anyway", "job", job, "err", err)
@@ -125,4 +129,22 @@ func (r *Service) revokeEndedJobTokens(ctx context.Context) {
 			r.Logger.Warn("cannot revoke the token of an ended job", "job", ref.Name, "err", err)
 		}
 	}
+}
+
+// experimentEnv names a job's MLflow experiment in env; the experiment is
+// created on first use. A job without experiment_name is told only
+// experiment 0's id (its name may have been changed). A job whose
+// experiment cannot be created still runs, and MLflow uses its default.
+func (r *Service) experimentEnv(ctx context.Context, wsID, name string, env map[string]string) {
+	if name == "" || r.Experiment == nil {
+		env["MLFLOW_EXPERIMENT_ID"] = tandem.DefaultExperimentID
+		return
+	}
+	id, err := r.Experiment(ctx, wsID, name)
+	if err != nil {
+		r.Logger.Warn("cannot create the job's experiment; MLflow will use its default", "experiment", name, "err", err)
+		return
+	}
+	env["MLFLOW_EXPERIMENT_NAME"] = name
+	env["MLFLOW_EXPERIMENT_ID"] = id
 }

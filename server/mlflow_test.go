@@ -62,7 +62,29 @@ func TestTrackingReplicates(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	// MLflow's experiments and client-created runs replicate too.
+	exp, err := east.admin.CreateExperiment(ctx, "vision", "fraud", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mlRun, err := east.admin.CreateRun(ctx, "vision", &tandem.RunCreate{ExperimentID: exp.ID, RunName: "notebook"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := east.admin.LogRun(ctx, "vision", mlRun.Info.RunID, &tandem.RunLog{Metrics: []tandem.Metric{{Key: "auc", Value: 0.8, Timestamp: 1}}}); err != nil {
+		t.Fatal(err)
+	}
 	waitConverged(t, east, west, ws.ID)
+	if got, err := west.admin.GetExperimentByName(ctx, "vision", "fraud"); err != nil || got.ID != exp.ID {
+		t.Fatalf("experiment on the secondary: %+v %v", got, err)
+	}
+	if p, err := west.admin.SearchRuns(ctx, "vision", &tandem.RunSearch{ExperimentIDs: []string{exp.ID}, Filter: "metrics.auc > 0.5"}); err != nil ||
+		len(p.Runs) != 1 || p.Runs[0].Info.RunID != mlRun.Info.RunID {
+		t.Fatalf("MLflow run on the secondary: %+v %v", p, err)
+	}
+	if _, err := west.admin.CreateExperiment(ctx, "vision", "elsewhere", nil); tandem.ErrorCode(err) != tandem.EUnavailable {
+		t.Fatalf("experiments/create on the secondary: %v", err)
+	}
 
 	run, err := west.admin.GetRun(ctx, "vision", job.Name)
 	if err != nil {
@@ -119,7 +141,7 @@ func TestTrackingReplicates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if de.Digest != dw.Digest || de.Counts[string(tandem.KindJobMetric)] != 3 {
+	if de.Digest != dw.Digest || de.Counts[string(tandem.KindJobMetric)] != 4 || de.Counts[string(tandem.KindExperiment)] != 1 {
 		t.Fatalf("digests: east %s %v, west %s %v", de.Digest, de.Counts, dw.Digest, dw.Counts)
 	}
 }
@@ -176,7 +198,7 @@ func TestMLflowRequestShapes(t *testing.T) {
 		{userToken, "POST", "/api/2.0/mlflow/runs/log-metric", `not json`, nil, 400, "INVALID_PARAMETER_VALUE"},
 		{userToken, "POST", "/api/2.0/mlflow/runs/log-parameter", `{"run_id":"run1","key":"lr"}`, nil, 400, "INVALID_PARAMETER_VALUE"},
 		{userToken, "GET", "/api/2.0/mlflow/runs/log-metric", ``, nil, 404, "ENDPOINT_NOT_FOUND"},
-		{userToken, "POST", "/api/2.0/mlflow/runs/create", `{}`, nil, 404, "ENDPOINT_NOT_FOUND"},
+		{userToken, "POST", "/api/2.0/mlflow/runs/no-such-endpoint", `{}`, nil, 404, "ENDPOINT_NOT_FOUND"},
 	} {
 		status, got := call(c.token, c.method, c.path, c.body, c.header)
 		if status != c.status || (c.code != "" && got["error_code"] != c.code) || (c.code == "" && len(got) != 0) {

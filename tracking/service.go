@@ -2,8 +2,9 @@ package tracking
 
 import "github.com/tandemml/tandem/region"
 
-// Service is the MLflow-compatible tracking API of a workspace: the
-// metrics, parameters and tags that jobs (runs) log.
+// Service is the MLflow-compatible tracking API of a workspace:
+// experiments, runs and what runs log (tandem.RunService,
+// tandem.ExperimentService, tandem.MLflowRunService).
 type Service struct {
 	*region.Region
 }

@@ -86,7 +86,7 @@ func checkKey(what, key string) error {
 // checkRunLog applies MLflow's rules to one call's content.
 func checkRunLog(l *tandem.RunLog) error {
 	switch {
-	case len(l.Metrics)+len(l.Params)+len(l.Tags) == 0:
+	case len(l.Metrics)+len(l.Params)+len(l.Tags)+len(l.DeletedTags)+len(l.Inputs) == 0:
 		return tandem.Errorf(tandem.EInvalid, "nothing to log: give at least one metric, parameter or tag")
 	case len(l.Metrics) > maxBatchMetrics:
 		return tandem.Errorf(tandem.EInvalid, "a batch may hold at most %d metrics, got %d", maxBatchMetrics, len(l.Metrics)).WithTarget("metrics")
@@ -130,6 +130,18 @@ func checkRunLog(l *tandem.RunLog) error {
 // Region admin tokens and the workspace's own tokens may track any run of
 // it; a job token only its own job's run.
 func runWorkspace(ctx context.Context, tx tandem.Tx, name, job string) (*tandem.Workspace, error) {
+	ws, err := liveWorkspace(ctx, tx, name)
+	if err != nil {
+		return nil, err
+	}
+	if p := tandem.PrincipalFromContext(ctx); p != nil && p.Job() != "" && p.Job() != job {
+		return nil, tandem.Errorf(tandem.EForbidden, "this token belongs to job %q and may only track that job's run, not %q", p.Job(), job).WithTarget(job)
+	}
+	return ws, nil
+}
+
+// liveWorkspace finds the live workspace name that the caller may use.
+func liveWorkspace(ctx context.Context, tx tandem.Tx, name string) (*tandem.Workspace, error) {
 	ws, err := tx.FindWorkspaceByName(ctx, name)
 	p := tandem.PrincipalFromContext(ctx)
 	if tandem.IsCode(err, tandem.ENotFound) || (err == nil && p != nil && !p.Admin() && p.WorkspaceID != ws.ID) {
@@ -139,9 +151,6 @@ func runWorkspace(ctx context.Context, tx tandem.Tx, name, job string) (*tandem.
 	}
 	if ws.Deleted() {
 		return nil, tandem.Errorf(tandem.ENotFound, "workspace %q is soft-deleted", name).WithTarget(name)
-	}
-	if p != nil && p.Job() != "" && p.Job() != job {
-		return nil, tandem.Errorf(tandem.EForbidden, "this token belongs to job %q and may only track that job's run, not %q", p.Job(), job).WithTarget(job)
 	}
 	return ws, nil
 }
@@ -163,7 +172,7 @@ func (r *Service) LogRun(ctx context.Context, workspace, job string, l *tandem.R
 	if err := checkRunLog(l); err != nil {
 		return err
 	}
-	rec := &tandem.RunLog{Metrics: l.Metrics, Params: dedupeParams(l.Params), Tags: l.Tags}
+	rec := &tandem.RunLog{Metrics: l.Metrics, Params: dedupeParams(l.Params), Tags: l.Tags, DeletedTags: l.DeletedTags, Inputs: l.Inputs}
 	body, err := json.Marshal(rec)
 	if err != nil {
 		return err
@@ -176,6 +185,9 @@ func (r *Service) LogRun(ctx context.Context, workspace, job string, l *tandem.R
 		j, err := findRunJob(ctx, tx, ws, job)
 		if err != nil {
 			return err
+		}
+		if j.LifecycleStage == tandem.StageDeleted {
+			return tandem.Errorf(tandem.EInvalid, "the run %s must be in the 'active' state; its current state is deleted", job).WithTarget(job)
 		}
 		if p := tandem.PrincipalFromContext(ctx); p != nil && p.Job() != "" && tandem.JobDone(j.Status) {
 			return tandem.Errorf(tandem.EForbidden, "job %q has ended (%s); its token no longer logs to its run", job, j.Status)
@@ -334,6 +346,8 @@ func runData(recs []*tandem.RunLog) tandem.RunData {
 	latest := map[string]tandem.Metric{}
 	params := map[string]string{}
 	tags := map[string]string{}
+	seenInputs := map[string]bool{}
+	var inputs []json.RawMessage
 	for _, rec := range recs {
 		for _, m := range rec.Metrics {
 			if cur, ok := latest[m.Key]; !ok || newerMetric(m, cur) {
@@ -348,8 +362,17 @@ func runData(recs []*tandem.RunLog) tandem.RunData {
 		for _, t := range rec.Tags {
 			tags[t.Key] = t.Value
 		}
+		for _, k := range rec.DeletedTags {
+			delete(tags, k)
+		}
+		for _, in := range rec.Inputs {
+			if !seenInputs[string(in)] {
+				seenInputs[string(in)] = true
+				inputs = append(inputs, in)
+			}
+		}
 	}
-	d := tandem.RunData{Metrics: []tandem.Metric{}, Params: []tandem.RunParam{}, Tags: []tandem.RunParam{}}
+	d := tandem.RunData{Metrics: []tandem.Metric{}, Params: []tandem.RunParam{}, Tags: []tandem.RunParam{}, Inputs: inputs}
 	for _, k := range slices.Sorted(maps.Keys(latest)) {
 		d.Metrics = append(d.Metrics, latest[k])
 	}
@@ -364,26 +387,27 @@ func runData(recs []*tandem.RunLog) tandem.RunData {
 
 // GetRun returns a job with its latest metrics, params and tags.
 func (r *Service) GetRun(ctx context.Context, workspace, job string) (*tandem.Run, error) {
-	var run tandem.Run
+	var run *tandem.Run
 	err := r.Store.View(ctx, func(tx tandem.Tx) error {
 		ws, err := runWorkspace(ctx, tx, workspace, job)
 		if err != nil {
 			return err
 		}
-		if run.Job, err = findRunJob(ctx, tx, ws, job); err != nil {
-			return err
-		}
-		recs, err := allRecords(ctx, tx, ws.ID, job)
+		j, err := findRunJob(ctx, tx, ws, job)
 		if err != nil {
 			return err
 		}
-		run.Data = runData(recs)
-		return nil
+		ix, err := newExperimentIndex(ctx, tx, ws)
+		if err != nil {
+			return err
+		}
+		run, err = jobRun(ctx, tx, ws, ix, j)
+		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	return &run, nil
+	return run, nil
 }
 
 // MetricHistory returns the points of one metric (every metric when key

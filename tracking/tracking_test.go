@@ -169,9 +169,9 @@ func TestJobToken(t *testing.T) {
 		f.Endpoint = "http://tandem.example:8080/"
 		apptest.StartJobs(t, f.Region)
 		dir := t.TempDir()
-		cmd := `printf '%s\n%s\n%s\n%s\n%s\n' "$MLFLOW_TRACKING_TOKEN" "$TANDEM_TOKEN" "$MLFLOW_TRACKING_URI" "$TANDEM_ENDPOINT" "$MLFLOW_RUN_ID" > ` + dir + `/env.tmp && mv ` + dir + `/env.tmp ` + dir + `/env
+		cmd := `printf '%s\n%s\n%s\n%s\n%s\n%s\n%s\n' "$MLFLOW_TRACKING_TOKEN" "$TANDEM_TOKEN" "$MLFLOW_TRACKING_URI" "$TANDEM_ENDPOINT" "$MLFLOW_RUN_ID" "$MLFLOW_EXPERIMENT_NAME" "$MLFLOW_EXPERIMENT_ID" > ` + dir + `/env.tmp && mv ` + dir + `/env.tmp ` + dir + `/env
 while [ ! -f ` + dir + `/go ]; do sleep 0.05; done`
-		j, err := f.CreateJob(ctx, "mlw", apptest.CommandJob(cmd, map[string]any{"name": "tracked", "limits": map[string]any{"timeout": 60}}))
+		j, err := f.CreateJob(ctx, "mlw", apptest.CommandJob(cmd, map[string]any{"name": "tracked", "experiment_name": "fraud", "limits": map[string]any{"timeout": 60}}))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -187,6 +187,15 @@ while [ ! -f ` + dir + `/go ]; do sleep 0.05; done`
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
+		// The job's experiment was created when it started, and named to it.
+		exp, err := f.GetExperimentByName(ctx, "mlw", "fraud")
+		if err != nil {
+			t.Fatalf("the job's experiment: %v", err)
+		}
+		if len(lines) != 7 || lines[5] != "fraud" || lines[6] != exp.ID {
+			t.Fatalf("job environment %q, experiment %+v", lines, exp)
+		}
+		lines = lines[:5]
 		if len(lines) != 5 || lines[0] != lines[1] || !strings.HasPrefix(lines[0], "tdm_") || lines[2] != "http://tandem.example:8080" || lines[3] != lines[2] || lines[4] != "tracked" {
 			t.Fatalf("job environment %q", lines)
 		}
@@ -204,6 +213,14 @@ while [ ! -f ` + dir + `/go ]; do sleep 0.05; done`
 		if _, err := f.GetRun(jctx, "mlw", "tracked"); err != nil {
 			t.Fatalf("job token reads its run: %v", err)
 		}
+		if run, err := f.GetRun(jctx, "mlw", "tracked"); err != nil || run.Info.ExperimentID != exp.ID {
+			t.Fatalf("the job's run is in its experiment: %+v %v", run, err)
+		}
+		if _, err := f.GetExperimentByName(jctx, "mlw", "fraud"); err != nil {
+			t.Fatalf("job token reads experiments: %v", err)
+		}
+		_, err = f.CreateExperiment(jctx, "mlw", "elsewhere", nil)
+		apptest.WantCode(t, err, tandem.EForbidden)
 		apptest.WantCode(t, f.LogRun(jctx, "mlw", "other-job", &tandem.RunLog{Tags: []tandem.RunParam{{Key: "a", Value: "b"}}}), tandem.EForbidden)
 		_, err = f.FindWorkspace(jctx, "mlw")
 		apptest.WantCode(t, err, tandem.ENotFound)

@@ -44,6 +44,9 @@ type ConfigFile struct {
 	// TokenFile is the path of a file holding the token. A relative path is
 	// relative to the directory of the config file.
 	TokenFile string `json:"token_file,omitempty"`
+	// MLflowTrackingURI is the workspace's MLflow tracking URI, for
+	// MLflow clients (MLFLOW_TRACKING_URI); the CLI does not read it.
+	MLflowTrackingURI string `json:"mlflow_tracking_uri,omitempty"`
 }
 
 // FindConfig returns the config file that applies in dir: the first of

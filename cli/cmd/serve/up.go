@@ -85,7 +85,8 @@ func setUpLocal(ctx context.Context, f *cmdutil.Factory, s *server.Server, works
 	}
 
 	configPath := f.Path("config.json")
-	cfg := &cmdutil.ConfigFile{WorkspaceName: workspace, Endpoints: []string{s.Endpoint()}, TokenFile: s.AdminTokenPath()}
+	cfg := &cmdutil.ConfigFile{WorkspaceName: workspace, Endpoints: []string{s.Endpoint()}, TokenFile: s.AdminTokenPath(),
+		MLflowTrackingURI: tandem.MLflowTrackingURI(s.Endpoint(), workspace)}
 	configNote := configPath + " (written)"
 	written := true
 	if cmdutil.StatConfig(configPath) == cmdutil.ConfigForeign {
@@ -101,6 +102,7 @@ func setUpLocal(ctx context.Context, f *cmdutil.Factory, s *server.Server, works
 	fmt.Fprintf(w, "  Endpoint:    %s\n", s.Endpoint())
 	fmt.Fprintf(w, "  Token file:  %s%s\n", s.AdminTokenPath(), createdNote(s.AdminTokenCreated()))
 	fmt.Fprintf(w, "  Workspace:   %s%s\n", workspace, createdNote(created))
+	fmt.Fprintf(w, "  MLflow URI:  %s\n", cfg.MLflowTrackingURI)
 	fmt.Fprintf(w, "  Config:      %s\n\n", configNote)
 	if !written {
 		fmt.Fprintf(w, "Connect from this shell with:\n  export %s=%s %s=%s %s=\"$(cat %s)\"\n\n",

@@ -354,6 +354,7 @@ func workspaceDetails(w *tandem.Workspace) cmdutil.Details {
 		{"Key vault", w.Resources.KeyVault},
 		{"Application insights", w.Resources.ApplicationInsights},
 		{"Container registry", w.Resources.ContainerRegistry},
+		{"MLflow tracking URI", w.MLflowTrackingURI},
 		{"Created", cmdutil.FormatTime(w.CreatedAt)},
 		{"Updated", cmdutil.FormatTime(w.UpdatedAt)},
 	}
