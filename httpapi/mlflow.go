@@ -47,6 +47,7 @@ func (s *Server) mlflowRoutes(m *http.ServeMux) {
 		"GET runs/get":            s.mlflowGetRun,
 		"GET metrics/get-history": s.mlflowMetricHistory,
 	}
+	s.mlflowRegistryRoutes(m) // the model registry and the artifact proxy: mlflow_registry.go
 	for _, prefix := range mlflowPrefixes {
 		for _, e := range MLflowEndpoints {
 			method, rest, _ := strings.Cut(e, " ")

@@ -28,7 +28,8 @@ type Server struct {
 	Secrets     tandem.SecretService
 	Assets      tandem.AssetService
 	Jobs        tandem.JobService
-	Runs        tandem.RunService // job tracking and files; also the MLflow-compatible API
+	Runs        tandem.RunService      // job tracking and files; also the MLflow-compatible API
+	Artifacts   tandem.ArtifactService // MLflow's artifact proxy; nil: not served
 	Datastores  tandem.DatastoreService
 	Computes    tandem.ComputeService
 	Agents      tandem.AgentService

@@ -238,6 +238,7 @@ func (s *Server) api(a *app.Region, reg *prometheus.Registry) *httpapi.Server {
 		Assets:       a.Assets,
 		Jobs:         a.Jobs,
 		Runs:         a.Tracking,
+		Artifacts:    a.Tracking,
 		Datastores:   a.Assets,
 		Agents:       a.Jobs,
 		Computes:     a.Jobs,
