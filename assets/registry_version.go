@@ -2,6 +2,8 @@ package assets
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"path"
 	"sort"
 	"strings"
@@ -82,8 +84,16 @@ func resolveSource(ctx context.Context, tx tandem.Tx, ws *tandem.Workspace, sour
 	} else if err != nil {
 		return nil, err
 	}
+	var j tandem.Job
+	if err := json.Unmarshal(res.Spec, &j); err != nil {
+		return nil, fmt.Errorf("decode job %s: %w", run, err)
+	}
+	experiment := j.ExperimentName
+	if experiment == "" {
+		experiment = "0" // MLflow's default experiment, as the run's artifact_uri says
+	}
 	folder := tandem.StoragePrefix(ws.ID) + tandem.JobOutputFolder(run)
-	src := &modelSource{run: run, root: p, downloadURI: "mlflow-artifacts:/0/" + run + "/artifacts/" + p}
+	src := &modelSource{run: run, root: p, downloadURI: "mlflow-artifacts:/" + experiment + "/" + run + "/artifacts/" + p}
 	for _, b := range res.Blobs {
 		rel, ok := strings.CutPrefix(b.Key, folder)
 		if !ok || (rel != p && !strings.HasPrefix(rel, p+"/")) {

@@ -73,7 +73,7 @@ var mlflowCodes = map[string]struct {
 	tandem.EInvalid:      {"INVALID_PARAMETER_VALUE", http.StatusBadRequest},
 	tandem.ETooLarge:     {"INVALID_PARAMETER_VALUE", http.StatusBadRequest},
 	tandem.ENotFound:     {"RESOURCE_DOES_NOT_EXIST", http.StatusNotFound},
-	tandem.EConflict:     {"RESOURCE_ALREADY_EXISTS", http.StatusConflict},
+	tandem.EConflict:     {"RESOURCE_ALREADY_EXISTS", http.StatusBadRequest},
 	tandem.EUnauthorized: {"UNAUTHENTICATED", http.StatusUnauthorized},
 	tandem.EForbidden:    {"PERMISSION_DENIED", http.StatusForbidden},
 	tandem.EMethod:       {"ENDPOINT_NOT_FOUND", http.StatusMethodNotAllowed},
@@ -433,7 +433,7 @@ func runInfo(j *tandem.Job) map[string]any {
 		"user_id":         "",
 		"status":          runStatus(j.Status),
 		"start_time":      j.CreatedAt.UnixMilli(),
-		"artifact_uri":    "azureml://datastores/workspaceblobstore/paths/runs/" + j.Name + "/",
+		"artifact_uri":    "mlflow-artifacts:/" + experiment + "/" + j.Name + "/artifacts", // the artifact proxy: mlflow_artifacts.go
 		"lifecycle_stage": "active",
 	}
 	if j.StartedAt != nil {

@@ -30,6 +30,7 @@ type Server struct {
 	Jobs        tandem.JobService
 	Runs        tandem.RunService      // job tracking and files; also the MLflow-compatible API
 	Artifacts   tandem.ArtifactService // MLflow's artifact proxy; nil: not served
+	Registry    tandem.ModelRegistry   // MLflow's model registry; nil: not served
 	Datastores  tandem.DatastoreService
 	Computes    tandem.ComputeService
 	Agents      tandem.AgentService

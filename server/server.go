@@ -239,6 +239,7 @@ func (s *Server) api(a *app.Region, reg *prometheus.Registry) *httpapi.Server {
 		Jobs:         a.Jobs,
 		Runs:         a.Tracking,
 		Artifacts:    a.Tracking,
+		Registry:     a.Assets,
 		Datastores:   a.Assets,
 		Agents:       a.Jobs,
 		Computes:     a.Jobs,
