@@ -69,6 +69,15 @@ func TestModelRegistry(t *testing.T) {
 			t.Fatalf("model file: %q, %v", b, err)
 		}
 
+		// The run's files the version references no longer change; new
+		// files beside them may be logged.
+		_, err = f.PutArtifact(ctx, "mlw", "0/run1/artifacts/model/model.pkl", 3, strings.NewReader("new"))
+		apptest.WantCode(t, err, tandem.EConflict)
+		apptest.WantCode(t, f.DeleteArtifact(ctx, "mlw", "0/run1/artifacts/model"), tandem.EConflict)
+		if _, err := f.PutArtifact(ctx, "mlw", "0/run1/artifacts/model/extra.txt", 1, strings.NewReader("x")); err != nil {
+			t.Fatalf("a new file beside a registered model: %v", err)
+		}
+
 		// Other sources: mlflow-artifacts:/ and models:/, to the same bytes.
 		mv2, err := f.CreateModelVersion(ctx, "mlw", "clf", "mlflow-artifacts:/0/run1/artifacts/plot.png", "", nil)
 		if err != nil || mv2.Version != "2" {
@@ -80,6 +89,10 @@ func TestModelRegistry(t *testing.T) {
 		mv3, err := f.CreateModelVersion(ctx, "mlw", "prod", "models:/clf/1", "", nil)
 		if err != nil || mv3.Version != "1" || mv3.RunID != "run1" || mv3.DownloadURI != mv.DownloadURI {
 			t.Fatalf("version from models:/: %+v, %v", mv3, err)
+		}
+		// models:/ is that version's files, not what the run holds now.
+		if a, err := f.FindAsset(ctx, "mlw", tandem.KindModel, "prod", "1", ""); err != nil || len(a.Files) != 2 || a.JobName != "run1" {
+			t.Fatalf("prod:1 %+v, %v", a, err)
 		}
 
 		// Aliases name versions; a version shows its aliases.

@@ -49,26 +49,7 @@ func resolveSource(ctx context.Context, tx tandem.Tx, ws *tandem.Workspace, sour
 		return tandem.Errorf(tandem.EInvalid, "invalid source %q: "+format, append([]any{source}, args...)...).WithTarget("source")
 	}
 	if rest, ok := strings.CutPrefix(source, "models:/"); ok {
-		name, version, _ := strings.Cut(rest, "/")
-		if strings.HasPrefix(version, "@") {
-			m, err := findRegisteredModel(ctx, tx, ws.ID, name)
-			if err != nil {
-				return nil, err
-			}
-			v, ok := m.Aliases[version[1:]]
-			if !ok {
-				return nil, tandem.Errorf(tandem.ENotFound, "registered model %q has no alias %q", name, version[1:]).WithTarget("source")
-			}
-			version = v
-		}
-		a, err := FindAssetTx(ctx, tx, ws.ID, tandem.KindModel, name, version, "")
-		if err != nil {
-			return nil, err
-		}
-		if a.Archived || a.JobName == "" || len(a.Paths) != 1 {
-			return nil, bad("model %s version %s was not registered from a run's artifacts; Tandem registers versions from runs:/ and mlflow-artifacts:/ sources and from such versions", name, version)
-		}
-		source = "runs:/" + a.JobName + "/" + a.Paths[0].Root
+		return versionSource(ctx, tx, ws, source, rest)
 	}
 	run, p, ok := parseRunSource(source)
 	if !ok {
@@ -107,6 +88,42 @@ func resolveSource(ctx context.Context, tx tandem.Tx, ws *tandem.Workspace, sour
 		return nil, bad("run %q has no artifacts under %q", run, p)
 	}
 	sort.Sort(byPath{src.files, src.refs})
+	return src, nil
+}
+
+// versionSource resolves models:/<name>/<version or @alias> to the very
+// files of that version, which must have been registered from a run.
+func versionSource(ctx context.Context, tx tandem.Tx, ws *tandem.Workspace, source, rest string) (*modelSource, error) {
+	name, version, _ := strings.Cut(rest, "/")
+	if alias, ok := strings.CutPrefix(version, "@"); ok {
+		m, err := findRegisteredModel(ctx, tx, ws.ID, name)
+		if err != nil {
+			return nil, err
+		}
+		v, ok := m.Aliases[alias]
+		if !ok {
+			return nil, tandem.Errorf(tandem.ENotFound, "registered model %q has no alias %q", name, alias).WithTarget("source")
+		}
+		version = v
+	}
+	res, err := tx.FindResource(ctx, tandem.ResourceKey{WorkspaceID: ws.ID, Kind: tandem.KindModel, Name: name, Version: version})
+	if tandem.IsCode(err, tandem.ENotFound) {
+		return nil, tandem.Errorf(tandem.ENotFound, "model version (name=%s, version=%s) not found", name, version).WithTarget("source")
+	} else if err != nil {
+		return nil, err
+	}
+	a, err := assetFromResource(res)
+	if err != nil {
+		return nil, err
+	}
+	if a.Archived {
+		return nil, tandem.Errorf(tandem.ENotFound, "model version (name=%s, version=%s) not found", name, version).WithTarget("source")
+	}
+	if a.JobName == "" || len(a.Paths) != 1 || len(a.Files) != len(res.Blobs) {
+		return nil, tandem.Errorf(tandem.EInvalid, "invalid source %q: model %s version %s was not registered from a run's artifacts; Tandem registers versions from runs:/ and mlflow-artifacts:/ sources and from such versions", source, name, version).WithTarget("source")
+	}
+	src := &modelSource{run: a.JobName, root: a.Paths[0].Root, files: a.Files, refs: res.Blobs,
+		downloadURI: modelVersion(a, nil).DownloadURI, mlmodel: a.Type == "mlflow_model"}
 	return src, nil
 }
 

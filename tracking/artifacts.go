@@ -129,6 +129,24 @@ func (r *Service) updateRunBlobs(ctx context.Context, tx tandem.Tx, workspace, r
 	return r.LogChange(ctx, tx, ws.ID, tandem.KindJob, run, "", tandem.OpUpdate, res)
 }
 
+// checkUnreferenced refuses to change the artifacts whose keys match when
+// a model or data version references them (a version registered from the
+// run's artifacts or outputs): a referenced blob never changes.
+func checkUnreferenced(ctx context.Context, tx tandem.Tx, wsID, p string, match func(key string) bool) error {
+	for _, kind := range []tandem.Kind{tandem.KindModel, tandem.KindData} {
+		list, err := tx.ListResources(ctx, tandem.ResourceFilter{WorkspaceID: wsID, Kind: kind})
+		if err != nil {
+			return err
+		}
+		for _, res := range list {
+			if slices.ContainsFunc(res.Blobs, func(b tandem.BlobRef) bool { return match(b.Key) }) {
+				return tandem.Errorf(tandem.EConflict, "artifact %q holds files of %s %s version %s, which are immutable; log the new files under another path", p, kind, res.Name, res.Version).WithTarget("path")
+			}
+		}
+	}
+	return nil
+}
+
 // PutArtifact stores one artifact, streamed into the run's outputs folder
 // under the upload limit, and records it on the run's job.
 func (r *Service) PutArtifact(ctx context.Context, workspace, p string, size int64, body io.Reader) (*tandem.ArtifactFile, error) {
@@ -149,6 +167,9 @@ func (r *Service) PutArtifact(ctx context.Context, workspace, p string, size int
 			return err
 		}
 		existed = slices.ContainsFunc(res.Blobs, func(b tandem.BlobRef) bool { return b.Key == ap.key(ws.ID) })
+		if existed {
+			return checkUnreferenced(ctx, tx, ws.ID, p, func(k string) bool { return k == ap.key(ws.ID) })
+		}
 		return nil
 	})
 	if err != nil {
@@ -262,6 +283,14 @@ func (r *Service) DeleteArtifact(ctx context.Context, workspace, p string) error
 	var gone []tandem.BlobRef
 	err = r.Store.Update(ctx, func(tx tandem.Tx) error {
 		gone = nil
+		ws, err := runWorkspace(ctx, tx, workspace, ap.run)
+		if err != nil {
+			return err
+		}
+		k := ap.key(ws.ID)
+		if err := checkUnreferenced(ctx, tx, ws.ID, p, func(b string) bool { return b == k || strings.HasPrefix(b, k+"/") }); err != nil {
+			return err
+		}
 		return r.updateRunBlobs(ctx, tx, workspace, ap.run, func(wsID string, blobs []tandem.BlobRef) ([]tandem.BlobRef, error) {
 			k := ap.key(wsID)
 			var keep []tandem.BlobRef
