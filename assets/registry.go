@@ -30,6 +30,15 @@ const (
 	propDownloadURI = "mlflow.download_uri"
 )
 
+// noJobToken refuses registry calls made with a job's token, which may
+// only track its own run: registering models takes a workspace token.
+func noJobToken(ctx context.Context) error {
+	if p := tandem.PrincipalFromContext(ctx); p != nil && p.Job() != "" {
+		return tandem.Errorf(tandem.EForbidden, "token %q belongs to job %q and may only track that job's run; use a workspace token for the model registry", p.Name, p.Job())
+	}
+	return nil
+}
+
 func registeredModelFromResource(res *tandem.Resource) (*tandem.RegisteredModel, error) {
 	var m tandem.RegisteredModel
 	if err := json.Unmarshal(res.Spec, &m); err != nil {
@@ -147,6 +156,9 @@ func parseNameFilter(filter string) (func(string) bool, error) {
 // name that exist already (from `tandem model create`) become its
 // versions.
 func (r *Service) CreateRegisteredModel(ctx context.Context, workspace string, m *tandem.RegisteredModel) (*tandem.RegisteredModel, error) {
+	if err := noJobToken(ctx); err != nil {
+		return nil, err
+	}
 	if err := tandem.ValidateAssetName(m.Name); err != nil {
 		return nil, err
 	}
@@ -176,6 +188,9 @@ func (r *Service) CreateRegisteredModel(ctx context.Context, workspace string, m
 
 // GetRegisteredModel returns a registered model with its latest version.
 func (r *Service) GetRegisteredModel(ctx context.Context, workspace, name string) (*tandem.RegisteredModel, error) {
+	if err := noJobToken(ctx); err != nil {
+		return nil, err
+	}
 	var m *tandem.RegisteredModel
 	err := r.Store.View(ctx, func(tx tandem.Tx) error {
 		ws, err := r.LiveWorkspace(ctx, tx, workspace)
@@ -193,6 +208,9 @@ func (r *Service) GetRegisteredModel(ctx context.Context, workspace, name string
 // SearchRegisteredModels returns the registered models whose names pass
 // filter, ordered by name.
 func (r *Service) SearchRegisteredModels(ctx context.Context, workspace, filter string) ([]*tandem.RegisteredModel, error) {
+	if err := noJobToken(ctx); err != nil {
+		return nil, err
+	}
 	match, err := parseNameFilter(filter)
 	if err != nil {
 		return nil, err
@@ -232,6 +250,9 @@ var reservedAlias = regexp.MustCompile(`(?i)^(latest|v\d+)$`)
 // UpdateRegisteredModel changes a registered model's description, tags or
 // aliases in one write. An alias must name a live version.
 func (r *Service) UpdateRegisteredModel(ctx context.Context, workspace, name string, ch tandem.RegistryChange) (*tandem.RegisteredModel, error) {
+	if err := noJobToken(ctx); err != nil {
+		return nil, err
+	}
 	var m *tandem.RegisteredModel
 	err := r.Store.Update(ctx, func(tx tandem.Tx) error {
 		ws, err := r.LiveWorkspace(ctx, tx, workspace)
@@ -296,6 +317,9 @@ func applyTags(tags map[string]string, ch tandem.RegistryChange) map[string]stri
 // Tandem model versions are immutable and keep their name. It is two
 // writes, each with its change: the new name, then the old one's removal.
 func (r *Service) RenameRegisteredModel(ctx context.Context, workspace, name, newName string) (*tandem.RegisteredModel, error) {
+	if err := noJobToken(ctx); err != nil {
+		return nil, err
+	}
 	if err := tandem.ValidateAssetName(newName); err != nil {
 		return nil, err
 	}
@@ -337,6 +361,9 @@ func (r *Service) RenameRegisteredModel(ctx context.Context, workspace, name, ne
 // DeleteRegisteredModel archives the model's versions, each one write,
 // then deletes the registered model.
 func (r *Service) DeleteRegisteredModel(ctx context.Context, workspace, name string) error {
+	if err := noJobToken(ctx); err != nil {
+		return err
+	}
 	var live []string
 	err := r.Store.View(ctx, func(tx tandem.Tx) error {
 		ws, err := r.LiveWorkspace(ctx, tx, workspace)

@@ -168,8 +168,15 @@ func TestModelRegistry(t *testing.T) {
 func TestModelRegistryErrors(t *testing.T) {
 	apptest.Each(t, func(t *testing.T, f *apptest.Fixture) {
 		ctx := context.Background()
-		registryFixture(t, f)
-		_, err := f.CreateModelVersion(ctx, "mlw", "nomodel", "runs:/run1/model", "", nil)
+		ws := registryFixture(t, f)
+		// A job's token tracks its run only: the registry needs a workspace token.
+		jobCtx := tandem.NewContextWithPrincipal(ctx, &tandem.Token{Name: tandem.JobTokenName(ws.ID, "run1"), WorkspaceID: ws.ID})
+		_, err := f.CreateRegisteredModel(jobCtx, "mlw", &tandem.RegisteredModel{Name: "clf"})
+		apptest.WantCode(t, err, tandem.EForbidden)
+		_, err = f.SearchModelVersions(jobCtx, "mlw", "")
+		apptest.WantCode(t, err, tandem.EForbidden)
+
+		_, err = f.CreateModelVersion(ctx, "mlw", "nomodel", "runs:/run1/model", "", nil)
 		apptest.WantCode(t, err, tandem.ENotFound)
 		if _, err := f.CreateRegisteredModel(ctx, "mlw", &tandem.RegisteredModel{Name: "clf"}); err != nil {
 			t.Fatal(err)

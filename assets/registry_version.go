@@ -168,6 +168,9 @@ func versionAsset(name, source string, src *modelSource, mv *tandem.ModelVersion
 // CreateModelVersion registers the next version of a registered model
 // from the files under source, READY at once: one write, one change.
 func (r *Service) CreateModelVersion(ctx context.Context, workspace, name, source, runID string, mv *tandem.ModelVersion) (*tandem.ModelVersion, error) {
+	if err := noJobToken(ctx); err != nil {
+		return nil, err
+	}
 	if mv == nil {
 		mv = &tandem.ModelVersion{}
 	}
@@ -246,6 +249,9 @@ func liveVersion(ctx context.Context, tx tandem.Tx, wsID, name, version string) 
 
 // GetModelVersion returns a live version of a registered model.
 func (r *Service) GetModelVersion(ctx context.Context, workspace, name, version string) (*tandem.ModelVersion, error) {
+	if err := noJobToken(ctx); err != nil {
+		return nil, err
+	}
 	var out *tandem.ModelVersion
 	err := r.Store.View(ctx, func(tx tandem.Tx) error {
 		ws, err := r.LiveWorkspace(ctx, tx, workspace)
@@ -265,6 +271,9 @@ func (r *Service) GetModelVersion(ctx context.Context, workspace, name, version 
 // SearchModelVersions returns the live versions of the registered models
 // whose names pass filter, by name, then newest first.
 func (r *Service) SearchModelVersions(ctx context.Context, workspace, filter string) ([]*tandem.ModelVersion, error) {
+	if err := noJobToken(ctx); err != nil {
+		return nil, err
+	}
 	models, err := r.SearchRegisteredModels(ctx, workspace, filter)
 	if err != nil {
 		return nil, err
@@ -291,6 +300,9 @@ func (r *Service) SearchModelVersions(ctx context.Context, workspace, filter str
 
 // UpdateModelVersion changes a version's description or tags.
 func (r *Service) UpdateModelVersion(ctx context.Context, workspace, name, version string, ch tandem.RegistryChange) (*tandem.ModelVersion, error) {
+	if err := noJobToken(ctx); err != nil {
+		return nil, err
+	}
 	if _, err := r.GetModelVersion(ctx, workspace, name, version); err != nil {
 		return nil, err
 	}
@@ -314,6 +326,9 @@ func (r *Service) UpdateModelVersion(ctx context.Context, workspace, name, versi
 // DeleteModelVersion archives a live version of a registered model, then
 // drops the aliases that named it (a second write when there are any).
 func (r *Service) DeleteModelVersion(ctx context.Context, workspace, name, version string) error {
+	if err := noJobToken(ctx); err != nil {
+		return err
+	}
 	mv, err := r.GetModelVersion(ctx, workspace, name, version)
 	if err != nil {
 		return err

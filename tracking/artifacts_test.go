@@ -154,7 +154,20 @@ func TestArtifactErrors(t *testing.T) {
 		} {
 			apptest.WantCode(t, put(p, "x", 1), tandem.EInvalid)
 		}
-		_, err := f.ListArtifacts(ctx, "mlw", "0/run1/../run2")
+		// A job's token writes its own run's artifacts only.
+		if _, err := f.CreateJob(ctx, "mlw", apptest.CommandJob("true", map[string]any{"name": "run2"})); err != nil {
+			t.Fatal(err)
+		}
+		jobCtx := tandem.NewContextWithPrincipal(ctx, &tandem.Token{Name: tandem.JobTokenName(ws.ID, "run1"), WorkspaceID: ws.ID})
+		if _, err := f.PutArtifact(jobCtx, "mlw", "0/run1/artifacts/own", 1, strings.NewReader("x")); err != nil {
+			t.Fatalf("job token on its own run: %v", err)
+		}
+		_, err := f.PutArtifact(jobCtx, "mlw", "0/run2/artifacts/other", 1, strings.NewReader("x"))
+		apptest.WantCode(t, err, tandem.EForbidden)
+		_, err = f.ListArtifacts(jobCtx, "mlw", "0/run2/artifacts")
+		apptest.WantCode(t, err, tandem.EForbidden)
+
+		_, err = f.ListArtifacts(ctx, "mlw", "0/run1/../run2")
 		apptest.WantCode(t, err, tandem.EInvalid)
 		apptest.WantCode(t, put("0/nosuchrun/artifacts/a", "x", 1), tandem.ENotFound)
 		apptest.WantCode(t, put("0/run1/artifacts/a", "x", 1), "")
