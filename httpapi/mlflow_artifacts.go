@@ -70,11 +70,35 @@ func (s *Server) mlflowGetArtifact(w http.ResponseWriter, r *http.Request, ws st
 	w.Header().Set("Content-Length", strconv.FormatInt(f.Size, 10))
 	w.Header().Set(headerSHA256, f.SHA256)
 	w.WriteHeader(http.StatusOK)
-	if _, err := io.Copy(w, br); err != nil {
+	if err := copyVerified(w, br); err != nil {
 		s.Logger.Error("artifact download failed", "workspace", ws, "path", r.PathValue("path"), "err", err)
 		panic(http.ErrAbortHandler)
 	}
 	return nil
+}
+
+// copyVerified copies a verifying reader to w, holding back the last
+// chunk read until the reader has reported a clean end: its final Read is
+// the one that fails when the bytes do not match, and the client must not
+// have received them all by then.
+func copyVerified(w io.Writer, r io.Reader) error {
+	buf, pending := make([]byte, 32<<10), make([]byte, 0, 32<<10)
+	for {
+		n, err := r.Read(buf)
+		if n > 0 {
+			if _, werr := w.Write(pending); werr != nil {
+				return werr
+			}
+			pending = append(pending[:0], buf[:n]...)
+		}
+		if err == io.EOF {
+			_, werr := w.Write(pending)
+			return werr
+		}
+		if err != nil {
+			return err
+		}
+	}
 }
 
 func (s *Server) mlflowDeleteArtifact(w http.ResponseWriter, r *http.Request, ws string) error {

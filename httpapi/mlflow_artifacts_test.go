@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tandemml/tandem"
 	"github.com/tandemml/tandem/app/apptest"
 	"github.com/tandemml/tandem/blobstore"
 	"github.com/tandemml/tandem/httpapi"
@@ -101,7 +102,7 @@ func logArtifacts(t *testing.T, url, token string, files map[string]string) {
 }
 
 func TestMLflowArtifactProxy(t *testing.T) {
-	_, url, token := mlflowServer(t)
+	r, url, token := mlflowServer(t)
 	base := url + "/api/2.0/mlflow-artifacts/artifacts"
 	logArtifacts(t, url, token, map[string]string{"model/MLmodel": "flavors: {}\n", "model/model.pkl": "pickle", "notes.txt": "hi"})
 
@@ -137,6 +138,34 @@ func TestMLflowArtifactProxy(t *testing.T) {
 		t.Fatalf("download: %d %q", resp.StatusCode, b)
 	}
 
+	// Stored bytes that changed behind Tandem's back: a small artifact is
+	// an error answer, a large one a cut download.
+	big := strings.Repeat("b", 100<<10)
+	logArtifacts(t, url, token, map[string]string{"big.bin": big})
+	ws, err := r.FindWorkspace(context.Background(), "mlw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"notes.txt", "big.bin"} {
+		key := tandem.StoragePrefix(ws.ID) + "runs/run1/outputs/" + name
+		if _, err := r.Blobs.Put(context.Background(), key, strings.NewReader(strings.Repeat("x", 3)+big[3:]), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var corrupt mlflowErr
+	if code := mlflowCall(t, "GET", base+"/0/run1/artifacts/notes.txt", token, "", &corrupt); code != 500 || corrupt.ErrorCode != "INTERNAL_ERROR" {
+		t.Fatalf("corrupt small artifact: %d %+v", code, corrupt)
+	}
+	req, _ = http.NewRequest("GET", base+"/0/run1/artifacts/big.bin", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	if resp, err := http.DefaultClient.Do(req); err == nil {
+		b, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err == nil {
+			t.Fatalf("corrupt large artifact downloaded whole: %d, %d bytes", resp.StatusCode, len(b))
+		}
+	}
+
 	// Errors in MLflow's shape.
 	for _, c := range []struct {
 		method, path string
@@ -166,7 +195,7 @@ func TestMLflowArtifactProxy(t *testing.T) {
 	}
 	l = artifactList{}
 	mlflowCall(t, "GET", base+"?path=0/run1/artifacts", token, "", &l)
-	if len(l.Files) != 1 || l.Files[0].Path != "notes.txt" {
+	if len(l.Files) != 2 || l.Files[0].Path != "big.bin" || l.Files[1].Path != "notes.txt" {
 		t.Fatalf("after delete: %+v", l)
 	}
 }
