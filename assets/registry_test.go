@@ -1,6 +1,7 @@
 package assets_test
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"strings"
@@ -214,5 +215,44 @@ func TestModelRegistryErrors(t *testing.T) {
 		}
 		_, err = f.RenameRegisteredModel(ctx, "mlw", "clf2", "clf3")
 		apptest.WantCode(t, err, tandem.EInvalid)
+	})
+}
+
+// TestModelRegistryExportImport checks that an export of a workspace's
+// assets carries its registered models with their versions and aliases.
+func TestModelRegistryExportImport(t *testing.T) {
+	apptest.Each(t, func(t *testing.T, f *apptest.Fixture) {
+		ctx := context.Background()
+		registryFixture(t, f)
+		if _, err := f.CreateRegisteredModel(ctx, "mlw", &tandem.RegisteredModel{Name: "clf"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.CreateModelVersion(ctx, "mlw", "clf", "runs:/run1/model", "", nil); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.UpdateRegisteredModel(ctx, "mlw", "clf", tandem.RegistryChange{SetAliases: map[string]string{"champion": "1"}}); err != nil {
+			t.Fatal(err)
+		}
+		var buf bytes.Buffer
+		if err := f.ExportWorkspace(ctx, "mlw", tandem.ExportOptions{Include: []string{tandem.IncludeAssets}}, &buf); err != nil {
+			t.Fatal(err)
+		}
+		rep, err := f.ImportWorkspace(ctx, "copy", tandem.ImportOptions{}, &buf)
+		if err != nil || rep.Kinds["registeredmodel/created"] != 1 || rep.Kinds["model/created"] != 1 {
+			t.Fatalf("import: %+v, %v", rep, err)
+		}
+		mv, err := f.GetModelVersion(ctx, "copy", "clf", "@champion")
+		if err != nil || mv.Version != "1" || mv.RunID != "run1" {
+			t.Fatalf("imported version: %+v, %v", mv, err)
+		}
+		_, rc, err := f.OpenAssetFile(ctx, "copy", tandem.KindModel, "clf", "1", "model/model.pkl")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(rc)
+		rc.Close()
+		if err != nil || string(b) != "weights" {
+			t.Fatalf("imported model file: %q, %v", b, err)
+		}
 	})
 }
