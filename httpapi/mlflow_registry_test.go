@@ -83,6 +83,18 @@ func TestMLflowRegisterModel(t *testing.T) {
 		t.Fatalf("second version: %d %+v", code, created)
 	}
 
+	// models:/clf/latest: the newest version, POST or GET.
+	var latest struct {
+		ModelVersions []mlflowModelVersion `json:"model_versions"`
+	}
+	if code := mlflowCall(t, "POST", api+"registered-models/get-latest-versions", token, `{"name":"clf"}`, &latest); code != 200 || len(latest.ModelVersions) != 1 || latest.ModelVersions[0].Version != "2" {
+		t.Fatalf("get-latest-versions: %d %+v", code, latest)
+	}
+	latest.ModelVersions = nil
+	if code := mlflowCall(t, "GET", api+"registered-models/get-latest-versions?name=clf", token, "", &latest); code != 200 || len(latest.ModelVersions) != 1 {
+		t.Fatalf("GET get-latest-versions: %d %+v", code, latest)
+	}
+
 	// The version is a Tandem model version with lineage to the run.
 	a, err := r.FindAsset(context.Background(), "mlw", tandem.KindModel, "clf", "1", "")
 	if err != nil || a.JobName != "run1" || a.Type != "mlflow_model" {
