@@ -185,3 +185,41 @@ func TestArtifactErrors(t *testing.T) {
 		}
 	})
 }
+
+// TestArtifactsConcurrent uploads files of one run in parallel, as
+// MLflow's client does for log_artifacts: every file is recorded.
+func TestArtifactsConcurrent(t *testing.T) {
+	apptest.Each(t, func(t *testing.T, f *apptest.Fixture) {
+		ctx := context.Background()
+		ws := apptest.MustCreate(t, f.Region, "mlw")
+		if _, err := f.CreateJob(ctx, "mlw", apptest.CommandJob("true", map[string]any{"name": "run1"})); err != nil {
+			t.Fatal(err)
+		}
+		const n = 8
+		errs := make(chan error, n)
+		for i := range n {
+			go func() {
+				body := strings.Repeat("x", i+1)
+				_, err := f.PutArtifact(ctx, "mlw", "0/run1/artifacts/d/f"+string(rune('a'+i)), int64(len(body)), strings.NewReader(body))
+				errs <- err
+			}()
+		}
+		for range n {
+			if err := <-errs; err != nil {
+				t.Fatal(err)
+			}
+		}
+		l, err := f.ListArtifacts(ctx, "mlw", "0/run1/artifacts/d")
+		if err != nil || len(l) != n {
+			t.Fatalf("list after %d parallel puts: %+v, %v", n, l, err)
+		}
+		for i, e := range l {
+			if e.Size != int64(i+1) {
+				t.Fatalf("entry %d: %+v", i, e)
+			}
+		}
+		if keys := apptest.BlobKeys(t, f.Region, tandem.StoragePrefix(ws.ID)+"runs/run1/outputs/d/"); len(keys) != n {
+			t.Fatalf("blobs %v", keys)
+		}
+	})
+}
