@@ -144,6 +144,14 @@ func TestModelRegistry(t *testing.T) {
 		if err != nil || len(vs) != 2 || vs[0].Version != "2" {
 			t.Fatalf("search versions: %+v, %v", vs, err)
 		}
+		// A run's registered versions, as MLflow's UI asks for them.
+		vs, err = f.SearchModelVersions(ctx, "mlw", "run_id = 'run1'")
+		if err != nil || len(vs) != 3 {
+			t.Fatalf("versions of run1: %+v, %v", vs, err)
+		}
+		if vs, err = f.SearchModelVersions(ctx, "mlw", "run_id = 'other'"); err != nil || len(vs) != 0 {
+			t.Fatalf("versions of another run: %+v, %v", vs, err)
+		}
 
 		// Delete a version: archived, gone from MLflow, its alias dropped.
 		if err := f.DeleteModelVersion(ctx, "mlw", "clf", "1"); err != nil {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"path"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -268,11 +269,21 @@ func (r *Service) GetModelVersion(ctx context.Context, workspace, name, version 
 	return out, err
 }
 
+// runIDFilterRE is the run_id comparison of MLflow's model version
+// filters (what MLflow's UI asks for a run's registered models).
+var runIDFilterRE = regexp.MustCompile(`(?i)^\s*run_id\s*=\s*(?:'([^']*)'|"([^"]*)")\s*$`)
+
 // SearchModelVersions returns the live versions of the registered models
-// whose names pass filter, by name, then newest first.
+// whose names pass filter, or of every registered model for a filter
+// run_id = 'x', those registered from that run; by name, then newest
+// first.
 func (r *Service) SearchModelVersions(ctx context.Context, workspace, filter string) ([]*tandem.ModelVersion, error) {
 	if err := noJobToken(ctx); err != nil {
 		return nil, err
+	}
+	run, byRun := "", false
+	if m := runIDFilterRE.FindStringSubmatch(filter); m != nil {
+		run, byRun, filter = m[1]+m[2], true, ""
 	}
 	models, err := r.SearchRegisteredModels(ctx, workspace, filter)
 	if err != nil {
@@ -290,7 +301,9 @@ func (r *Service) SearchModelVersions(ctx context.Context, workspace, filter str
 				return err
 			}
 			for _, a := range versions {
-				out = append(out, modelVersion(a, m))
+				if !byRun || a.JobName == run {
+					out = append(out, modelVersion(a, m))
+				}
 			}
 		}
 		return nil
