@@ -313,51 +313,6 @@ func applyTags(tags map[string]string, ch tandem.RegistryChange) map[string]stri
 	return out
 }
 
-// RenameRegisteredModel renames a registered model that has no versions:
-// Tandem model versions are immutable and keep their name. It is two
-// writes, each with its change: the new name, then the old one's removal.
-func (r *Service) RenameRegisteredModel(ctx context.Context, workspace, name, newName string) (*tandem.RegisteredModel, error) {
-	if err := noJobToken(ctx); err != nil {
-		return nil, err
-	}
-	if err := tandem.ValidateAssetName(newName); err != nil {
-		return nil, err
-	}
-	var m *tandem.RegisteredModel
-	err := r.Store.Update(ctx, func(tx tandem.Tx) error {
-		ws, err := r.LiveWorkspace(ctx, tx, workspace)
-		if err != nil {
-			return err
-		}
-		if m, err = findRegisteredModel(ctx, tx, ws.ID, name); err != nil {
-			return err
-		}
-		for _, n := range []string{name, newName} {
-			versions, err := tx.ListResources(ctx, tandem.ResourceFilter{WorkspaceID: ws.ID, Kind: tandem.KindModel, Name: n, Limit: 1})
-			if err != nil {
-				return err
-			}
-			if len(versions) > 0 {
-				return tandem.Errorf(tandem.EInvalid, "cannot rename registered model %q to %q: model %q has versions, and Tandem model versions are immutable and keep their name; register them under the new name with source models:/%s/<version>", name, newName, n, name).WithTarget("name")
-			}
-		}
-		if _, err := findRegisteredModel(ctx, tx, ws.ID, newName); err == nil {
-			return tandem.Errorf(tandem.EConflict, "registered model (name=%s) already exists", newName).WithTarget(newName)
-		} else if !tandem.IsCode(err, tandem.ENotFound) {
-			return err
-		}
-		m.Name, m.UpdatedAt = newName, r.Timestamp()
-		return r.putRegisteredModel(ctx, tx, ws.ID, m, tandem.OpCreate)
-	})
-	if err != nil {
-		return nil, err
-	}
-	if err := r.deleteRegisteredModel(ctx, workspace, name); err != nil {
-		return nil, err
-	}
-	return m, nil
-}
-
 // DeleteRegisteredModel archives the model's versions, each one write,
 // then deletes the registered model.
 func (r *Service) DeleteRegisteredModel(ctx context.Context, workspace, name string) error {

@@ -211,18 +211,14 @@ func TestModelRegistryErrors(t *testing.T) {
 		_, err = f.GetModelVersion(ctx, "mlw", "clf", "1")
 		apptest.WantCode(t, err, tandem.ENotFound)
 
-		// Rename: free while there are no versions; refused after.
-		m, err := f.RenameRegisteredModel(ctx, "mlw", "clf", "clf2")
-		if err != nil || m.Name != "clf2" {
-			t.Fatalf("rename: %+v, %v", m, err)
-		}
-		_, err = f.GetRegisteredModel(ctx, "mlw", "clf")
-		apptest.WantCode(t, err, tandem.ENotFound)
-		if _, err := f.CreateModelVersion(ctx, "mlw", "clf2", "runs:/run1/model", "", nil); err != nil {
+		// Rename to a name that is taken.
+		if _, err := f.CreateRegisteredModel(ctx, "mlw", &tandem.RegisteredModel{Name: "taken"}); err != nil {
 			t.Fatal(err)
 		}
-		_, err = f.RenameRegisteredModel(ctx, "mlw", "clf2", "clf3")
-		apptest.WantCode(t, err, tandem.EInvalid)
+		_, err = f.RenameRegisteredModel(ctx, "mlw", "clf", "taken")
+		apptest.WantCode(t, err, tandem.EConflict)
+		_, err = f.RenameRegisteredModel(ctx, "mlw", "nope", "free")
+		apptest.WantCode(t, err, tandem.ENotFound)
 	})
 }
 
@@ -261,6 +257,68 @@ func TestModelRegistryExportImport(t *testing.T) {
 		rc.Close()
 		if err != nil || string(b) != "weights" {
 			t.Fatalf("imported model file: %q, %v", b, err)
+		}
+	})
+}
+
+// TestRenameRegisteredModel renames a registered model with versions: one
+// from a run (its bytes referenced) and one made with `tandem model
+// create` (its files copied, verified); numbers, aliases and lineage stay.
+func TestRenameRegisteredModel(t *testing.T) {
+	apptest.Each(t, func(t *testing.T, f *apptest.Fixture) {
+		ctx := context.Background()
+		ws := registryFixture(t, f)
+		// clf:1 from `tandem model create`, then clf:2 from the run.
+		if _, _, err := f.CreateAsset(ctx, "mlw", apptest.ModelRequest(t, f.Region, "mlw", "", "native")); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.CreateRegisteredModel(ctx, "mlw", &tandem.RegisteredModel{Name: "clf", Description: "d"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.CreateModelVersion(ctx, "mlw", "clf", "runs:/run1/model", "", nil); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.UpdateRegisteredModel(ctx, "mlw", "clf", tandem.RegistryChange{SetAliases: map[string]string{"champion": "2"}}); err != nil {
+			t.Fatal(err)
+		}
+		before := len(apptest.Changes(t, f.Region, ws.ID))
+		m, err := f.RenameRegisteredModel(ctx, "mlw", "clf", "vision")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Name != "vision" || m.Description != "d" || m.Aliases["champion"] != "2" || m.Latest == nil || m.Latest.Version != "2" {
+			t.Fatalf("renamed: %+v", m)
+		}
+		// Writes: new name, two versions, two archives, old name deleted.
+		if got := len(apptest.Changes(t, f.Region, ws.ID)) - before; got != 6 {
+			t.Fatalf("rename wrote %d changes, want 6", got)
+		}
+		_, err = f.GetRegisteredModel(ctx, "mlw", "clf")
+		apptest.WantCode(t, err, tandem.ENotFound)
+		if l, _ := f.ListAssets(ctx, "mlw", tandem.AssetFilter{Kind: tandem.KindModel, Name: "clf"}); len(l) != 0 {
+			t.Fatalf("old versions still listed: %+v", l)
+		}
+		mv, err := f.GetModelVersion(ctx, "mlw", "vision", "@champion")
+		if err != nil || mv.Version != "2" || mv.RunID != "run1" {
+			t.Fatalf("vision@champion: %+v, %v", mv, err)
+		}
+		for v, file := range map[string][2]string{"1": {"model.pkl", "native"}, "2": {"model/model.pkl", "weights"}} {
+			_, rc, err := f.OpenAssetFile(ctx, "mlw", tandem.KindModel, "vision", v, file[0])
+			if err != nil {
+				t.Fatalf("vision:%s: %v", v, err)
+			}
+			b, err := io.ReadAll(rc)
+			rc.Close()
+			if err != nil || string(b) != file[1] {
+				t.Fatalf("vision:%s %s = %q, %v", v, file[0], b, err)
+			}
+		}
+		if keys := apptest.BlobKeys(t, f.Region, tandem.StoragePrefix(ws.ID)+"assets/model/vision/1/"); len(keys) != 1 {
+			t.Fatalf("copied files of vision:1: %v", keys)
+		}
+		// The next version continues the numbers.
+		if mv, err := f.CreateModelVersion(ctx, "mlw", "vision", "runs:/run1/model", "", nil); err != nil || mv.Version != "3" {
+			t.Fatalf("next version: %+v, %v", mv, err)
 		}
 	})
 }

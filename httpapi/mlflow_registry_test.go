@@ -178,7 +178,16 @@ func TestMLflowRegisterModel(t *testing.T) {
 		}
 	}
 
-	// Update, rename refused with versions, delete (body as MLflow sends it).
+	// Rename, update, delete (bodies as MLflow sends them).
+	var renamed struct {
+		RegisteredModel struct{ Name string } `json:"registered_model"`
+	}
+	if code := mlflowCall(t, "POST", api+"registered-models/rename", token, `{"name":"clf-b","new_name":"clf-c"}`, &renamed); code != 200 || renamed.RegisteredModel.Name != "clf-c" {
+		t.Fatalf("rename: %d %+v", code, renamed)
+	}
+	if code := mlflowCall(t, "GET", api+"registered-models/get?name=clf-b", token, "", nil); code != 404 {
+		t.Fatalf("old name after rename: %d", code)
+	}
 	var upd struct {
 		RegisteredModel struct{ Description string } `json:"registered_model"`
 	}
