@@ -159,6 +159,10 @@ func (r *Service) PutArtifact(ctx context.Context, workspace, p string, size int
 			return nil, err
 		}
 	}
+	// One upload of a path at a time in this process, so that the ref
+	// recorded is the one of the bytes stored last.
+	unlock := r.LockAsset(workspace, "artifact", ap.run+"/"+ap.rest)
+	defer unlock()
 	var ws *tandem.Workspace
 	existed := false
 	err = r.Store.View(ctx, func(tx tandem.Tx) error {

@@ -221,5 +221,22 @@ func TestArtifactsConcurrent(t *testing.T) {
 		if keys := apptest.BlobKeys(t, f.Region, tandem.StoragePrefix(ws.ID)+"runs/run1/outputs/d/"); len(keys) != n {
 			t.Fatalf("blobs %v", keys)
 		}
+		// Parallel uploads of one path: the recorded ref is the stored bytes'.
+		for i := range n {
+			go func() {
+				body := strings.Repeat(string(rune('a'+i)), 100+i)
+				_, err := f.PutArtifact(ctx, "mlw", "0/run1/artifacts/same", int64(len(body)), strings.NewReader(body))
+				errs <- err
+			}()
+		}
+		for range n {
+			if err := <-errs; err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, err := readArtifact(f, "0/run1/artifacts/same")
+		if err != nil || len(got) < 100 || got != strings.Repeat(got[:1], len(got)) {
+			t.Fatalf("after parallel uploads of one path: %q, %v", got, err)
+		}
 	})
 }
