@@ -142,7 +142,7 @@ type ArchiveService interface {
 // CategoryOf returns the export category of a resource kind.
 func CategoryOf(k Kind) string {
 	switch {
-	case IsAssetKind(k):
+	case IsAssetKind(k), k == KindRegisteredModel: // a registered model's versions are models
 		return IncludeAssets
 	case k == KindNotebook:
 		return IncludeNotebooks

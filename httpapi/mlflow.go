@@ -65,6 +65,7 @@ func (s *Server) mlflowHandlers() map[string]mlflowHandler {
 	}
 	maps.Copy(h, s.mlflowExperimentHandlers())
 	maps.Copy(h, s.mlflowRunHandlers())
+	maps.Copy(h, s.mlflowRegistryHandlers())
 	return h
 }
 
@@ -84,6 +85,8 @@ func (s *Server) mlflowRoutes(m *http.ServeMux) {
 		m.Handle(prefix, s.mlflow(s.mlflowUnsupported, false))
 		m.Handle(mlflowWorkspacePrefix+prefix, s.mlflow(s.mlflowUnsupported, true))
 	}
+	s.mlflowArtifactRoutes(m, "", false)
+	s.mlflowArtifactRoutes(m, mlflowWorkspacePrefix, true)
 }
 
 // mlflowError is MLflow's error body.

@@ -34,6 +34,8 @@ type Server struct {
 	// Endpoint is the URL the server advertises (a workspace's MLflow
 	// tracking URI is computed from it); "" if unknown.
 	Endpoint    string
+	Artifacts   tandem.ArtifactService // MLflow's artifact proxy; nil: not served
+	Registry    tandem.ModelRegistry   // MLflow's model registry; nil: not served
 	Datastores  tandem.DatastoreService
 	Computes    tandem.ComputeService
 	Agents      tandem.AgentService

@@ -241,6 +241,8 @@ func (s *Server) api(a *app.Region, reg *prometheus.Registry) *httpapi.Server {
 		Experiments:  a.Tracking,
 		MLflowRuns:   a.Tracking,
 		Endpoint:     k.Endpoint,
+		Artifacts:    a.Tracking,
+		Registry:     a.Assets,
 		Datastores:   a.Assets,
 		Agents:       a.Jobs,
 		Computes:     a.Jobs,

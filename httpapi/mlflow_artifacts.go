@@ -1,0 +1,132 @@
+package httpapi
+
+import (
+	"bufio"
+	"io"
+	"net/http"
+	"strconv"
+
+	"github.com/tandemml/tandem"
+)
+
+// MLflow's artifact proxy (mlflow-artifacts:/ URIs): a run's artifact_uri
+// mlflow-artifacts:/<experiment_id>/<run_id>/artifacts makes MLflow's
+// client upload, download, list and delete artifacts under
+// /api/2.0/mlflow-artifacts/artifacts/<experiment_id>/<run_id>/artifacts/<path>.
+// The bytes stream through; nothing is held whole in memory.
+
+// mlflowArtifactsPrefix is where MLflow clients find the artifact proxy.
+const mlflowArtifactsPrefix = "/api/2.0/mlflow-artifacts/artifacts"
+
+// mlflowArtifactRoutes serves the artifact proxy.
+func (s *Server) mlflowArtifactRoutes(m *http.ServeMux, base string, fromPath bool) {
+	p := base + mlflowArtifactsPrefix
+	m.Handle("PUT "+p+"/{path...}", s.mlflow(s.mlflowPutArtifact, fromPath))
+	m.Handle("GET "+p+"/{path...}", s.mlflow(s.mlflowGetArtifact, fromPath))
+	m.Handle("DELETE "+p+"/{path...}", s.mlflow(s.mlflowDeleteArtifact, fromPath))
+	m.Handle("GET "+p, s.mlflow(s.mlflowListArtifacts, fromPath))
+	m.Handle(p+"/", s.mlflow(s.mlflowUnsupported, fromPath))
+}
+
+func (s *Server) artifacts() (tandem.ArtifactService, error) {
+	if s.Artifacts == nil {
+		return nil, tandem.Errorf(tandem.EUnavailable, "this server does not store MLflow artifacts")
+	}
+	return s.Artifacts, nil
+}
+
+func (s *Server) mlflowPutArtifact(w http.ResponseWriter, r *http.Request, ws string) error {
+	a, err := s.artifacts()
+	if err != nil {
+		return err
+	}
+	if _, err := a.PutArtifact(r.Context(), ws, r.PathValue("path"), r.ContentLength, r.Body); err != nil {
+		return err
+	}
+	writeEmpty(w)
+	return nil
+}
+
+// artifactPeek is how much of a download is read before the status is
+// sent: a small artifact whose stored bytes are corrupt is an error
+// response; a larger one is cut short, which the client sees as a failed
+// download.
+const artifactPeek = 64 << 10
+
+func (s *Server) mlflowGetArtifact(w http.ResponseWriter, r *http.Request, ws string) error {
+	a, err := s.artifacts()
+	if err != nil {
+		return err
+	}
+	f, rc, err := a.OpenArtifact(r.Context(), ws, r.PathValue("path"))
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	br := bufio.NewReaderSize(rc, artifactPeek)
+	if _, err := br.Peek(artifactPeek); err != nil && err != io.EOF && err != bufio.ErrBufferFull {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Header().Set("Content-Length", strconv.FormatInt(f.Size, 10))
+	w.Header().Set(headerSHA256, f.SHA256)
+	w.WriteHeader(http.StatusOK)
+	if err := copyVerified(w, br); err != nil {
+		s.Logger.Error("artifact download failed", "workspace", ws, "path", r.PathValue("path"), "err", err)
+		panic(http.ErrAbortHandler)
+	}
+	return nil
+}
+
+// copyVerified copies a verifying reader to w, holding back the last
+// chunk read until the reader has reported a clean end: its final Read is
+// the one that fails when the bytes do not match, and the client must not
+// have received them all by then.
+func copyVerified(w io.Writer, r io.Reader) error {
+	buf, pending := make([]byte, 32<<10), make([]byte, 0, 32<<10)
+	for {
+		n, err := r.Read(buf)
+		if n > 0 {
+			if _, werr := w.Write(pending); werr != nil {
+				return werr
+			}
+			pending = append(pending[:0], buf[:n]...)
+		}
+		if err == io.EOF {
+			_, werr := w.Write(pending)
+			return werr
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+func (s *Server) mlflowDeleteArtifact(w http.ResponseWriter, r *http.Request, ws string) error {
+	a, err := s.artifacts()
+	if err != nil {
+		return err
+	}
+	if err := a.DeleteArtifact(r.Context(), ws, r.PathValue("path")); err != nil {
+		return err
+	}
+	writeEmpty(w)
+	return nil
+}
+
+func (s *Server) mlflowListArtifacts(w http.ResponseWriter, r *http.Request, ws string) error {
+	a, err := s.artifacts()
+	if err != nil {
+		return err
+	}
+	dir := r.URL.Query().Get("path")
+	if dir == "" {
+		return tandem.Errorf(tandem.EInvalid, "Tandem lists a run's artifacts only: give path=<experiment_id>/<run_id>/artifacts[/<dir>]").WithTarget("path")
+	}
+	files, err := a.ListArtifacts(r.Context(), ws, dir)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"files": files})
+	return nil
+}
