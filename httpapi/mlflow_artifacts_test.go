@@ -40,7 +40,7 @@ func mlflowServer(t *testing.T) (*apptest.Region, string, string) {
 	}
 	a := r.App
 	api := &httpapi.Server{Workspaces: r.Kernel, Tokens: r.Kernel, Auth: r.Kernel, Info: r.Kernel.Info, Logger: r.Logger,
-		Assets: a.Assets, Jobs: a.Jobs, Runs: a.Tracking, Artifacts: a.Tracking, Registry: a.Assets}
+		Assets: a.Assets, Jobs: a.Jobs, Runs: a.Tracking, Experiments: a.Tracking, MLflowRuns: a.Tracking, Artifacts: a.Tracking, Registry: a.Assets}
 	srv := httptest.NewServer(api.Handler())
 	t.Cleanup(srv.Close)
 	return r, srv.URL, token
