@@ -16,6 +16,12 @@ var (
 	_ tandem.MLflowRunService  = (*Client)(nil)
 )
 
+// mlflowError is MLflow's error body (served by package mlflowapi).
+type mlflowError struct {
+	ErrorCode string `json:"error_code"`
+	Message   string `json:"message"`
+}
+
 // fromMLflowCode maps MLflow's error codes back to Tandem's.
 func fromMLflowCode(code string, status int) string {
 	switch code {

@@ -5,4 +5,9 @@
 // Routes and their JSON shapes are documented in docs/api.md. Every error
 // response is {"code", "message", "target"}, with the status taken from the
 // one table in errors.go. This package holds no business rules.
+//
+// The MLflow-compatible API's server side is the subpackage mlflowapi,
+// which imports only the root package; Server mounts it through its MLflow
+// field, on the same mux. The Go client's MLflow calls (client_mlflow.go)
+// are here.
 package httpapi

@@ -22,20 +22,20 @@ const maxJSONBody = 1 << 20
 
 // Server serves the REST API over the services it is given.
 type Server struct {
-	Workspaces  tandem.WorkspaceService
-	Tokens      tandem.TokenService
-	Notebooks   tandem.NotebookService
-	Secrets     tandem.SecretService
-	Assets      tandem.AssetService
-	Jobs        tandem.JobService
-	Runs        tandem.RunService        // job tracking and files; also the MLflow-compatible API
-	Experiments tandem.ExperimentService // MLflow experiments
-	MLflowRuns  tandem.MLflowRunService  // MLflow runs outside jobs, status, search
+	Workspaces tandem.WorkspaceService
+	Tokens     tandem.TokenService
+	Notebooks  tandem.NotebookService
+	Secrets    tandem.SecretService
+	Assets     tandem.AssetService
+	Jobs       tandem.JobService
+	Runs       tandem.RunService // job tracking and files
 	// Endpoint is the URL the server advertises (a workspace's MLflow
 	// tracking URI is computed from it); "" if unknown.
-	Endpoint    string
-	Artifacts   tandem.ArtifactService // MLflow's artifact proxy; nil: not served
-	Registry    tandem.ModelRegistry   // MLflow's model registry; nil: not served
+	Endpoint string
+	// MLflow serves the MLflow-compatible API (package mlflowapi) on the
+	// server's mux, behind its logging, metrics and panic recovery; nil:
+	// not served.
+	MLflow      interface{ Routes(*http.ServeMux) }
 	Datastores  tandem.DatastoreService
 	Computes    tandem.ComputeService
 	Agents      tandem.AgentService
@@ -110,7 +110,9 @@ func (s *Server) Handler() http.Handler {
 	s.assetRoutes(v1)
 	s.jobRoutes(v1)
 	s.runRoutes(v1)
-	s.mlflowRoutes(m)
+	if s.MLflow != nil {
+		s.MLflow.Routes(m)
+	}
 	s.datastoreRoutes(v1)
 	s.computeRoutes(v1)
 	s.agentRoutes(v1)

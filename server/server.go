@@ -19,6 +19,7 @@ import (
 	"github.com/tandemml/tandem/app"
 	"github.com/tandemml/tandem/blobstore"
 	"github.com/tandemml/tandem/httpapi"
+	"github.com/tandemml/tandem/httpapi/mlflowapi"
 	"github.com/tandemml/tandem/region"
 	"github.com/tandemml/tandem/replication"
 	"github.com/tandemml/tandem/sqlstore"
@@ -231,18 +232,23 @@ func (s *Server) services(keys tandem.Vault, reg *prometheus.Registry) (*region.
 func (s *Server) api(a *app.Region, reg *prometheus.Registry) *httpapi.Server {
 	k := a.Kernel
 	return &httpapi.Server{
-		Workspaces:   k,
-		Tokens:       k,
-		Notebooks:    k,
-		Secrets:      a.Secrets,
-		Assets:       a.Assets,
-		Jobs:         a.Jobs,
-		Runs:         a.Tracking,
-		Experiments:  a.Tracking,
-		MLflowRuns:   a.Tracking,
-		Endpoint:     k.Endpoint,
-		Artifacts:    a.Tracking,
-		Registry:     a.Assets,
+		Workspaces: k,
+		Tokens:     k,
+		Notebooks:  k,
+		Secrets:    a.Secrets,
+		Assets:     a.Assets,
+		Jobs:       a.Jobs,
+		Runs:       a.Tracking,
+		Endpoint:   k.Endpoint,
+		MLflow: &mlflowapi.Handler{
+			Auth:        k,
+			Runs:        a.Tracking,
+			Experiments: a.Tracking,
+			MLflowRuns:  a.Tracking,
+			Artifacts:   a.Tracking,
+			Registry:    a.Assets,
+			Logger:      s.Config.Logger,
+		},
 		Datastores:   a.Assets,
 		Agents:       a.Jobs,
 		Computes:     a.Jobs,

@@ -1,4 +1,4 @@
-package httpapi
+package mlflowapi
 
 import (
 	"bufio"
@@ -19,7 +19,7 @@ import (
 const mlflowArtifactsPrefix = "/api/2.0/mlflow-artifacts/artifacts"
 
 // mlflowArtifactRoutes serves the artifact proxy.
-func (s *Server) mlflowArtifactRoutes(m *http.ServeMux, base string, fromPath bool) {
+func (s *Handler) mlflowArtifactRoutes(m *http.ServeMux, base string, fromPath bool) {
 	p := base + mlflowArtifactsPrefix
 	m.Handle("PUT "+p+"/{path...}", s.mlflow(s.mlflowPutArtifact, fromPath))
 	m.Handle("GET "+p+"/{path...}", s.mlflow(s.mlflowGetArtifact, fromPath))
@@ -28,14 +28,14 @@ func (s *Server) mlflowArtifactRoutes(m *http.ServeMux, base string, fromPath bo
 	m.Handle(p+"/", s.mlflow(s.mlflowUnsupported, fromPath))
 }
 
-func (s *Server) artifacts() (tandem.ArtifactService, error) {
+func (s *Handler) artifacts() (tandem.ArtifactService, error) {
 	if s.Artifacts == nil {
 		return nil, tandem.Errorf(tandem.EUnavailable, "this server does not store MLflow artifacts")
 	}
 	return s.Artifacts, nil
 }
 
-func (s *Server) mlflowPutArtifact(w http.ResponseWriter, r *http.Request, ws string) error {
+func (s *Handler) mlflowPutArtifact(w http.ResponseWriter, r *http.Request, ws string) error {
 	a, err := s.artifacts()
 	if err != nil {
 		return err
@@ -53,7 +53,7 @@ func (s *Server) mlflowPutArtifact(w http.ResponseWriter, r *http.Request, ws st
 // download.
 const artifactPeek = 64 << 10
 
-func (s *Server) mlflowGetArtifact(w http.ResponseWriter, r *http.Request, ws string) error {
+func (s *Handler) mlflowGetArtifact(w http.ResponseWriter, r *http.Request, ws string) error {
 	a, err := s.artifacts()
 	if err != nil {
 		return err
@@ -72,7 +72,7 @@ func (s *Server) mlflowGetArtifact(w http.ResponseWriter, r *http.Request, ws st
 	w.Header().Set(headerSHA256, f.SHA256)
 	w.WriteHeader(http.StatusOK)
 	if err := copyVerified(w, br); err != nil {
-		s.Logger.Error("artifact download failed", "workspace", ws, "path", r.PathValue("path"), "err", err)
+		s.logger().Error("artifact download failed", "workspace", ws, "path", r.PathValue("path"), "err", err)
 		panic(http.ErrAbortHandler)
 	}
 	return nil
@@ -102,7 +102,7 @@ func copyVerified(w io.Writer, r io.Reader) error {
 	}
 }
 
-func (s *Server) mlflowDeleteArtifact(w http.ResponseWriter, r *http.Request, ws string) error {
+func (s *Handler) mlflowDeleteArtifact(w http.ResponseWriter, r *http.Request, ws string) error {
 	a, err := s.artifacts()
 	if err != nil {
 		return err
@@ -114,7 +114,7 @@ func (s *Server) mlflowDeleteArtifact(w http.ResponseWriter, r *http.Request, ws
 	return nil
 }
 
-func (s *Server) mlflowListArtifacts(w http.ResponseWriter, r *http.Request, ws string) error {
+func (s *Handler) mlflowListArtifacts(w http.ResponseWriter, r *http.Request, ws string) error {
 	a, err := s.artifacts()
 	if err != nil {
 		return err

@@ -1,4 +1,4 @@
-package httpapi_test
+package mlflowapi_test
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package httpapi
+package mlflowapi
 
 import (
 	"encoding/base64"
@@ -16,7 +16,7 @@ import (
 
 // mlflowRegistryHandlers are the model registry's MLflow endpoints,
 // relative to an MLflow prefix.
-func (s *Server) mlflowRegistryHandlers() map[string]mlflowHandler {
+func (s *Handler) mlflowRegistryHandlers() map[string]mlflowHandler {
 	return map[string]mlflowHandler{
 		"POST registered-models/create":              s.mlflowCreateRegisteredModel,
 		"GET registered-models/get":                  s.mlflowGetRegisteredModel,
@@ -103,7 +103,7 @@ func (req *registryRequest) tags() (map[string]string, error) {
 	return out, nil
 }
 
-func (s *Server) registry() (tandem.ModelRegistry, error) {
+func (s *Handler) registry() (tandem.ModelRegistry, error) {
 	if s.Registry == nil {
 		return nil, tandem.Errorf(tandem.EUnavailable, "this server has no model registry")
 	}

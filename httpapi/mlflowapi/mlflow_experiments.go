@@ -1,4 +1,4 @@
-package httpapi
+package mlflowapi
 
 import (
 	"context"
@@ -10,7 +10,7 @@ import (
 )
 
 // MLflow's experiment endpoints.
-func (s *Server) mlflowExperimentHandlers() map[string]mlflowHandler {
+func (s *Handler) mlflowExperimentHandlers() map[string]mlflowHandler {
 	return map[string]mlflowHandler{
 		"POST experiments/create":             s.mlflowCreateExperiment,
 		"GET experiments/get":                 s.mlflowGetExperiment,
@@ -36,7 +36,7 @@ func (e experimentRef) id() (string, error) {
 	return e.ExperimentID, nil
 }
 
-func (s *Server) mlflowCreateExperiment(w http.ResponseWriter, r *http.Request, ws string) error {
+func (s *Handler) mlflowCreateExperiment(w http.ResponseWriter, r *http.Request, ws string) error {
 	var req struct {
 		Name             string        `json:"name"`
 		ArtifactLocation string        `json:"artifact_location"`
@@ -67,7 +67,7 @@ func (s *Server) mlflowCreateExperiment(w http.ResponseWriter, r *http.Request, 
 	return nil
 }
 
-func (s *Server) mlflowGetExperiment(w http.ResponseWriter, r *http.Request, ws string) error {
+func (s *Handler) mlflowGetExperiment(w http.ResponseWriter, r *http.Request, ws string) error {
 	id := r.URL.Query().Get("experiment_id")
 	if id == "" {
 		return missing("experiment_id")
@@ -80,7 +80,7 @@ func (s *Server) mlflowGetExperiment(w http.ResponseWriter, r *http.Request, ws 
 	return nil
 }
 
-func (s *Server) mlflowGetExperimentByName(w http.ResponseWriter, r *http.Request, ws string) error {
+func (s *Handler) mlflowGetExperimentByName(w http.ResponseWriter, r *http.Request, ws string) error {
 	name := r.URL.Query().Get("experiment_name")
 	if name == "" {
 		return missing("experiment_name")
@@ -158,7 +158,7 @@ func (req *searchRequest) maxResults() (int, error) {
 	return int(*req.MaxResults), nil
 }
 
-func (s *Server) mlflowSearchExperiments(w http.ResponseWriter, r *http.Request, ws string) error {
+func (s *Handler) mlflowSearchExperiments(w http.ResponseWriter, r *http.Request, ws string) error {
 	req, err := readSearch(r)
 	if err != nil {
 		return err
@@ -180,7 +180,7 @@ func (s *Server) mlflowSearchExperiments(w http.ResponseWriter, r *http.Request,
 	return nil
 }
 
-func (s *Server) mlflowUpdateExperiment(w http.ResponseWriter, r *http.Request, ws string) error {
+func (s *Handler) mlflowUpdateExperiment(w http.ResponseWriter, r *http.Request, ws string) error {
 	var req struct {
 		experimentRef
 		NewName string `json:"new_name"`
@@ -202,17 +202,17 @@ func (s *Server) mlflowUpdateExperiment(w http.ResponseWriter, r *http.Request, 
 	return nil
 }
 
-func (s *Server) mlflowDeleteExperiment(w http.ResponseWriter, r *http.Request, ws string) error {
+func (s *Handler) mlflowDeleteExperiment(w http.ResponseWriter, r *http.Request, ws string) error {
 	return s.mlflowExperimentCall(w, r, ws, s.Experiments.DeleteExperiment)
 }
 
-func (s *Server) mlflowRestoreExperiment(w http.ResponseWriter, r *http.Request, ws string) error {
+func (s *Handler) mlflowRestoreExperiment(w http.ResponseWriter, r *http.Request, ws string) error {
 	return s.mlflowExperimentCall(w, r, ws, s.Experiments.RestoreExperiment)
 }
 
 // mlflowExperimentCall serves a call whose body names an experiment and
 // nothing else.
-func (s *Server) mlflowExperimentCall(w http.ResponseWriter, r *http.Request, ws string, fn func(ctx context.Context, ws, id string) error) error {
+func (s *Handler) mlflowExperimentCall(w http.ResponseWriter, r *http.Request, ws string, fn func(ctx context.Context, ws, id string) error) error {
 	var req experimentRef
 	if err := decodeMLflow(r, &req); err != nil {
 		return err
@@ -228,7 +228,7 @@ func (s *Server) mlflowExperimentCall(w http.ResponseWriter, r *http.Request, ws
 	return nil
 }
 
-func (s *Server) mlflowSetExperimentTag(w http.ResponseWriter, r *http.Request, ws string) error {
+func (s *Handler) mlflowSetExperimentTag(w http.ResponseWriter, r *http.Request, ws string) error {
 	var req struct {
 		experimentRef
 		mlflowParam

@@ -1,4 +1,4 @@
-package httpapi
+package mlflowapi
 
 import (
 	"net/http"
@@ -8,7 +8,7 @@ import (
 
 // The handlers of MLflow's model registry endpoints (mlflow_registry.go).
 
-func (s *Server) mlflowCreateRegisteredModel(w http.ResponseWriter, r *http.Request, ws string) error {
+func (s *Handler) mlflowCreateRegisteredModel(w http.ResponseWriter, r *http.Request, ws string) error {
 	reg, err := s.registry()
 	if err != nil {
 		return err
@@ -32,7 +32,7 @@ func (s *Server) mlflowCreateRegisteredModel(w http.ResponseWriter, r *http.Requ
 	return nil
 }
 
-func (s *Server) mlflowGetRegisteredModel(w http.ResponseWriter, r *http.Request, ws string) error {
+func (s *Handler) mlflowGetRegisteredModel(w http.ResponseWriter, r *http.Request, ws string) error {
 	reg, err := s.registry()
 	if err != nil {
 		return err
@@ -49,7 +49,7 @@ func (s *Server) mlflowGetRegisteredModel(w http.ResponseWriter, r *http.Request
 	return nil
 }
 
-func (s *Server) mlflowSearchRegisteredModels(w http.ResponseWriter, r *http.Request, ws string) error {
+func (s *Handler) mlflowSearchRegisteredModels(w http.ResponseWriter, r *http.Request, ws string) error {
 	reg, err := s.registry()
 	if err != nil {
 		return err
@@ -77,7 +77,7 @@ func (s *Server) mlflowSearchRegisteredModels(w http.ResponseWriter, r *http.Req
 
 // mlflowChangeModel applies one change to a registered model and answers
 // with it, or with {} when empty is set.
-func (s *Server) mlflowChangeModel(w http.ResponseWriter, r *http.Request, ws string, empty bool, fields []string, ch func(*registryRequest) tandem.RegistryChange) error {
+func (s *Handler) mlflowChangeModel(w http.ResponseWriter, r *http.Request, ws string, empty bool, fields []string, ch func(*registryRequest) tandem.RegistryChange) error {
 	reg, err := s.registry()
 	if err != nil {
 		return err
@@ -98,31 +98,31 @@ func (s *Server) mlflowChangeModel(w http.ResponseWriter, r *http.Request, ws st
 	return nil
 }
 
-func (s *Server) mlflowUpdateRegisteredModel(w http.ResponseWriter, r *http.Request, ws string) error {
+func (s *Handler) mlflowUpdateRegisteredModel(w http.ResponseWriter, r *http.Request, ws string) error {
 	return s.mlflowChangeModel(w, r, ws, false, []string{"name"}, func(req *registryRequest) tandem.RegistryChange {
 		return tandem.RegistryChange{Description: req.Description}
 	})
 }
 
-func (s *Server) mlflowSetModelTag(w http.ResponseWriter, r *http.Request, ws string) error {
+func (s *Handler) mlflowSetModelTag(w http.ResponseWriter, r *http.Request, ws string) error {
 	return s.mlflowChangeModel(w, r, ws, true, []string{"name", "key"}, func(req *registryRequest) tandem.RegistryChange {
 		return tandem.RegistryChange{SetTags: map[string]string{req.Key: deref(req.Value)}}
 	})
 }
 
-func (s *Server) mlflowDeleteModelTag(w http.ResponseWriter, r *http.Request, ws string) error {
+func (s *Handler) mlflowDeleteModelTag(w http.ResponseWriter, r *http.Request, ws string) error {
 	return s.mlflowChangeModel(w, r, ws, true, []string{"name", "key"}, func(req *registryRequest) tandem.RegistryChange {
 		return tandem.RegistryChange{DeleteTags: []string{req.Key}}
 	})
 }
 
-func (s *Server) mlflowSetAlias(w http.ResponseWriter, r *http.Request, ws string) error {
+func (s *Handler) mlflowSetAlias(w http.ResponseWriter, r *http.Request, ws string) error {
 	return s.mlflowChangeModel(w, r, ws, true, []string{"name", "alias", "version"}, func(req *registryRequest) tandem.RegistryChange {
 		return tandem.RegistryChange{SetAliases: map[string]string{req.Alias: req.Version}}
 	})
 }
 
-func (s *Server) mlflowDeleteAlias(w http.ResponseWriter, r *http.Request, ws string) error {
+func (s *Handler) mlflowDeleteAlias(w http.ResponseWriter, r *http.Request, ws string) error {
 	return s.mlflowChangeModel(w, r, ws, true, []string{"name", "alias"}, func(req *registryRequest) tandem.RegistryChange {
 		return tandem.RegistryChange{DeleteAliases: []string{req.Alias}}
 	})
@@ -135,7 +135,7 @@ func deref(p *string) string {
 	return *p
 }
 
-func (s *Server) mlflowRenameRegisteredModel(w http.ResponseWriter, r *http.Request, ws string) error {
+func (s *Handler) mlflowRenameRegisteredModel(w http.ResponseWriter, r *http.Request, ws string) error {
 	reg, err := s.registry()
 	if err != nil {
 		return err
@@ -152,7 +152,7 @@ func (s *Server) mlflowRenameRegisteredModel(w http.ResponseWriter, r *http.Requ
 	return nil
 }
 
-func (s *Server) mlflowDeleteRegisteredModel(w http.ResponseWriter, r *http.Request, ws string) error {
+func (s *Handler) mlflowDeleteRegisteredModel(w http.ResponseWriter, r *http.Request, ws string) error {
 	reg, err := s.registry()
 	if err != nil {
 		return err
@@ -168,7 +168,7 @@ func (s *Server) mlflowDeleteRegisteredModel(w http.ResponseWriter, r *http.Requ
 	return nil
 }
 
-func (s *Server) mlflowGetByAlias(w http.ResponseWriter, r *http.Request, ws string) error {
+func (s *Handler) mlflowGetByAlias(w http.ResponseWriter, r *http.Request, ws string) error {
 	reg, err := s.registry()
 	if err != nil {
 		return err
@@ -185,7 +185,7 @@ func (s *Server) mlflowGetByAlias(w http.ResponseWriter, r *http.Request, ws str
 	return nil
 }
 
-func (s *Server) mlflowLatestVersions(w http.ResponseWriter, r *http.Request, ws string) error {
+func (s *Handler) mlflowLatestVersions(w http.ResponseWriter, r *http.Request, ws string) error {
 	reg, err := s.registry()
 	if err != nil {
 		return err
@@ -208,7 +208,7 @@ func (s *Server) mlflowLatestVersions(w http.ResponseWriter, r *http.Request, ws
 
 // mlflowSearchLoggedModels answers as a server without logged models, so
 // that MLflow 3's register_model goes on to register the run's artifacts.
-func (s *Server) mlflowSearchLoggedModels(w http.ResponseWriter, r *http.Request, ws string) error {
+func (s *Handler) mlflowSearchLoggedModels(w http.ResponseWriter, r *http.Request, ws string) error {
 	writeJSON(w, http.StatusOK, map[string]any{"models": []any{}})
 	return nil
 }

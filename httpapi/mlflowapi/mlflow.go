@@ -1,4 +1,4 @@
-package httpapi
+package mlflowapi
 
 import (
 	"bytes"
@@ -15,25 +15,6 @@ import (
 
 	"github.com/tandemml/tandem"
 )
-
-// The MLflow-compatible subset of the REST API: what MLflow's clients call
-// to manage experiments and runs, log to a run and read it back, so that
-// training code that logs with MLflow works unchanged, inside a Tandem job
-// or outside. A job is a run: its run_id is the job's name.
-//
-// Two ways to choose the workspace:
-//   - a tracking URI per workspace, <endpoint>/mlflow/workspaces/<ws>: the
-//     MLflow paths below it (<uri>/api/2.0/mlflow/..., the preview and the
-//     ajax-api paths) act on <ws>, which the token must be allowed to use;
-//   - the bare paths (<endpoint>/api/2.0/mlflow/...): the token chooses
-//     (a job's own MLFLOW_TRACKING_TOKEN, or any workspace token); a region
-//     admin token names the workspace in the X-Tandem-Workspace header.
-//
-// The token is sent as "Authorization: Bearer <token>" (MLflow's
-// MLFLOW_TRACKING_TOKEN) or as the password of Basic auth with any user
-// name (MLFLOW_TRACKING_USERNAME/PASSWORD). Requests and responses use
-// MLflow's field names, and errors MLflow's shape:
-// {"error_code": "RESOURCE_DOES_NOT_EXIST", "message": "..."}.
 
 // headerWorkspace names the workspace of an MLflow call made with a region
 // admin token.
@@ -55,7 +36,7 @@ type mlflowHandler func(w http.ResponseWriter, r *http.Request, ws string) error
 // routes are registered: each route file (experiments, runs, and the
 // artifact and model-registry files) contributes its own table, merged
 // here.
-func (s *Server) mlflowHandlers() map[string]mlflowHandler {
+func (s *Handler) mlflowHandlers() map[string]mlflowHandler {
 	h := map[string]mlflowHandler{
 		"POST runs/log-metric":    s.mlflowLogMetric,
 		"POST runs/log-batch":     s.mlflowLogBatch,
@@ -69,12 +50,15 @@ func (s *Server) mlflowHandlers() map[string]mlflowHandler {
 	return h
 }
 
-// MLflowEndpoints lists the supported endpoints, relative to a prefix.
-func (s *Server) MLflowEndpoints() []string {
+// Endpoints lists the supported endpoints, relative to a prefix.
+func (s *Handler) Endpoints() []string {
 	return slices.Sorted(maps.Keys(s.mlflowHandlers()))
 }
 
-func (s *Server) mlflowRoutes(m *http.ServeMux) {
+// Routes registers the MLflow routes on m: every endpoint under each of
+// the prefixes, both bare (the token chooses the workspace) and below a
+// workspace's tracking URI, and the artifact proxy under both.
+func (s *Handler) Routes(m *http.ServeMux) {
 	handlers := s.mlflowHandlers()
 	for _, prefix := range mlflowPrefixes {
 		for e, h := range handlers {
@@ -119,15 +103,15 @@ var mlflowCodes = map[string]struct {
 // errEndpoint marks an unsupported MLflow endpoint.
 var errEndpoint = errors.New("endpoint not found")
 
-func (s *Server) writeMLflowError(w http.ResponseWriter, r *http.Request, err error) {
+func (s *Handler) writeMLflowError(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.Is(err, errEndpoint) {
 		writeJSON(w, http.StatusNotFound, mlflowError{"ENDPOINT_NOT_FOUND",
-			"MLflow endpoint " + r.Method + " " + r.URL.Path + " is not supported by Tandem; supported: " + strings.Join(s.MLflowEndpoints(), ", ") + " (under /api/2.0/mlflow/)"})
+			"MLflow endpoint " + r.Method + " " + r.URL.Path + " is not supported by Tandem; supported: " + strings.Join(s.Endpoints(), ", ") + " (under /api/2.0/mlflow/)"})
 		return
 	}
 	code := tandem.ErrorCode(err)
 	if code == tandem.EInternal {
-		s.Logger.Error("internal error", "method", r.Method, "path", r.URL.Path, "err", err)
+		s.logger().Error("internal error", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
 	m, ok := mlflowCodes[code]
 	if !ok {
@@ -138,7 +122,7 @@ func (s *Server) writeMLflowError(w http.ResponseWriter, r *http.Request, err er
 
 // mlflow authenticates an MLflow call, finds its workspace (from the path
 // when fromPath, else from the token) and writes errors in MLflow's shape.
-func (s *Server) mlflow(h mlflowHandler, fromPath bool) http.Handler {
+func (s *Handler) mlflow(h mlflowHandler, fromPath bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		err := func() error {
 			secret, ok := mlflowSecret(r)
@@ -198,7 +182,7 @@ func mlflowWorkspace(r *http.Request, t *tandem.Token, fromPath bool) (string, e
 	return ws, nil
 }
 
-func (s *Server) mlflowUnsupported(http.ResponseWriter, *http.Request, string) error {
+func (s *Handler) mlflowUnsupported(http.ResponseWriter, *http.Request, string) error {
 	return errEndpoint
 }
 
@@ -309,7 +293,7 @@ func decodeMLflow(r *http.Request, v any) error {
 
 func writeEmpty(w http.ResponseWriter) { writeJSON(w, http.StatusOK, struct{}{}) }
 
-func (s *Server) mlflowLogMetric(w http.ResponseWriter, r *http.Request, ws string) error {
+func (s *Handler) mlflowLogMetric(w http.ResponseWriter, r *http.Request, ws string) error {
 	var req struct {
 		runRef
 		mlflowMetric
@@ -332,7 +316,7 @@ func (s *Server) mlflowLogMetric(w http.ResponseWriter, r *http.Request, ws stri
 	return nil
 }
 
-func (s *Server) mlflowLogBatch(w http.ResponseWriter, r *http.Request, ws string) error {
+func (s *Handler) mlflowLogBatch(w http.ResponseWriter, r *http.Request, ws string) error {
 	var req struct {
 		runRef
 		Metrics []mlflowMetric `json:"metrics"`
@@ -383,17 +367,17 @@ func (s *Server) mlflowLogBatch(w http.ResponseWriter, r *http.Request, ws strin
 	return nil
 }
 
-func (s *Server) mlflowLogParam(w http.ResponseWriter, r *http.Request, ws string) error {
+func (s *Handler) mlflowLogParam(w http.ResponseWriter, r *http.Request, ws string) error {
 	return s.mlflowLogPair(w, r, ws, func(p tandem.RunParam) *tandem.RunLog { return &tandem.RunLog{Params: []tandem.RunParam{p}} })
 }
 
-func (s *Server) mlflowSetTag(w http.ResponseWriter, r *http.Request, ws string) error {
+func (s *Handler) mlflowSetTag(w http.ResponseWriter, r *http.Request, ws string) error {
 	return s.mlflowLogPair(w, r, ws, func(t tandem.RunParam) *tandem.RunLog { return &tandem.RunLog{Tags: []tandem.RunParam{t}} })
 }
 
 // mlflowLogPair logs the one key and value of a log-parameter or set-tag
 // request, as the RunLog that as builds.
-func (s *Server) mlflowLogPair(w http.ResponseWriter, r *http.Request, ws string, as func(tandem.RunParam) *tandem.RunLog) error {
+func (s *Handler) mlflowLogPair(w http.ResponseWriter, r *http.Request, ws string, as func(tandem.RunParam) *tandem.RunLog) error {
 	var req struct {
 		runRef
 		mlflowParam
@@ -424,7 +408,7 @@ func queryRunID(q url.Values) (string, error) {
 // maxHistoryResults is MLflow's largest page of metrics/get-history.
 const maxHistoryResults = 25000
 
-func (s *Server) mlflowMetricHistory(w http.ResponseWriter, r *http.Request, ws string) error {
+func (s *Handler) mlflowMetricHistory(w http.ResponseWriter, r *http.Request, ws string) error {
 	q := r.URL.Query()
 	id, err := queryRunID(q)
 	if err != nil {

@@ -1,4 +1,4 @@
-package httpapi_test
+package mlflowapi_test
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 	"github.com/tandemml/tandem/app/apptest"
 	"github.com/tandemml/tandem/blobstore"
 	"github.com/tandemml/tandem/httpapi"
+	"github.com/tandemml/tandem/httpapi/mlflowapi"
 	"github.com/tandemml/tandem/sqlstore/sqltest"
 )
 
@@ -40,7 +41,9 @@ func mlflowServer(t *testing.T) (*apptest.Region, string, string) {
 	}
 	a := r.App
 	api := &httpapi.Server{Workspaces: r.Kernel, Tokens: r.Kernel, Auth: r.Kernel, Info: r.Kernel.Info, Logger: r.Logger,
-		Assets: a.Assets, Jobs: a.Jobs, Runs: a.Tracking, Experiments: a.Tracking, MLflowRuns: a.Tracking, Artifacts: a.Tracking, Registry: a.Assets}
+		Assets: a.Assets, Jobs: a.Jobs, Runs: a.Tracking,
+		MLflow: &mlflowapi.Handler{Auth: r.Kernel, Logger: r.Logger,
+			Runs: a.Tracking, Experiments: a.Tracking, MLflowRuns: a.Tracking, Artifacts: a.Tracking, Registry: a.Assets}}
 	srv := httptest.NewServer(api.Handler())
 	t.Cleanup(srv.Close)
 	return r, srv.URL, token

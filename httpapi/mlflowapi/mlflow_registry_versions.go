@@ -1,4 +1,4 @@
-package httpapi
+package mlflowapi
 
 import (
 	"net/http"
@@ -8,7 +8,7 @@ import (
 
 // The model-versions endpoints of MLflow's model registry.
 
-func (s *Server) mlflowCreateModelVersion(w http.ResponseWriter, r *http.Request, ws string) error {
+func (s *Handler) mlflowCreateModelVersion(w http.ResponseWriter, r *http.Request, ws string) error {
 	reg, err := s.registry()
 	if err != nil {
 		return err
@@ -29,7 +29,7 @@ func (s *Server) mlflowCreateModelVersion(w http.ResponseWriter, r *http.Request
 	return nil
 }
 
-func (s *Server) mlflowGetModelVersion(w http.ResponseWriter, r *http.Request, ws string) error {
+func (s *Handler) mlflowGetModelVersion(w http.ResponseWriter, r *http.Request, ws string) error {
 	reg, err := s.registry()
 	if err != nil {
 		return err
@@ -46,7 +46,7 @@ func (s *Server) mlflowGetModelVersion(w http.ResponseWriter, r *http.Request, w
 	return nil
 }
 
-func (s *Server) mlflowDownloadURI(w http.ResponseWriter, r *http.Request, ws string) error {
+func (s *Handler) mlflowDownloadURI(w http.ResponseWriter, r *http.Request, ws string) error {
 	reg, err := s.registry()
 	if err != nil {
 		return err
@@ -63,7 +63,7 @@ func (s *Server) mlflowDownloadURI(w http.ResponseWriter, r *http.Request, ws st
 	return nil
 }
 
-func (s *Server) mlflowSearchModelVersions(w http.ResponseWriter, r *http.Request, ws string) error {
+func (s *Handler) mlflowSearchModelVersions(w http.ResponseWriter, r *http.Request, ws string) error {
 	reg, err := s.registry()
 	if err != nil {
 		return err
@@ -91,7 +91,7 @@ func (s *Server) mlflowSearchModelVersions(w http.ResponseWriter, r *http.Reques
 
 // mlflowChangeVersion applies one change to a model version and answers
 // with it, or with {} when empty is set.
-func (s *Server) mlflowChangeVersion(w http.ResponseWriter, r *http.Request, ws string, empty bool, fields []string, ch func(*registryRequest) tandem.RegistryChange) error {
+func (s *Handler) mlflowChangeVersion(w http.ResponseWriter, r *http.Request, ws string, empty bool, fields []string, ch func(*registryRequest) tandem.RegistryChange) error {
 	reg, err := s.registry()
 	if err != nil {
 		return err
@@ -112,25 +112,25 @@ func (s *Server) mlflowChangeVersion(w http.ResponseWriter, r *http.Request, ws 
 	return nil
 }
 
-func (s *Server) mlflowUpdateModelVersion(w http.ResponseWriter, r *http.Request, ws string) error {
+func (s *Handler) mlflowUpdateModelVersion(w http.ResponseWriter, r *http.Request, ws string) error {
 	return s.mlflowChangeVersion(w, r, ws, false, []string{"name", "version"}, func(req *registryRequest) tandem.RegistryChange {
 		return tandem.RegistryChange{Description: req.Description}
 	})
 }
 
-func (s *Server) mlflowSetVersionTag(w http.ResponseWriter, r *http.Request, ws string) error {
+func (s *Handler) mlflowSetVersionTag(w http.ResponseWriter, r *http.Request, ws string) error {
 	return s.mlflowChangeVersion(w, r, ws, true, []string{"name", "version", "key"}, func(req *registryRequest) tandem.RegistryChange {
 		return tandem.RegistryChange{SetTags: map[string]string{req.Key: deref(req.Value)}}
 	})
 }
 
-func (s *Server) mlflowDeleteVersionTag(w http.ResponseWriter, r *http.Request, ws string) error {
+func (s *Handler) mlflowDeleteVersionTag(w http.ResponseWriter, r *http.Request, ws string) error {
 	return s.mlflowChangeVersion(w, r, ws, true, []string{"name", "version", "key"}, func(req *registryRequest) tandem.RegistryChange {
 		return tandem.RegistryChange{DeleteTags: []string{req.Key}}
 	})
 }
 
-func (s *Server) mlflowDeleteModelVersion(w http.ResponseWriter, r *http.Request, ws string) error {
+func (s *Handler) mlflowDeleteModelVersion(w http.ResponseWriter, r *http.Request, ws string) error {
 	reg, err := s.registry()
 	if err != nil {
 		return err

@@ -1,4 +1,4 @@
-package httpapi
+package mlflowapi
 
 import (
 	"context"
@@ -10,7 +10,7 @@ import (
 )
 
 // MLflow's run endpoints beyond logging (mlflow.go has the logging ones).
-func (s *Server) mlflowRunHandlers() map[string]mlflowHandler {
+func (s *Handler) mlflowRunHandlers() map[string]mlflowHandler {
 	return map[string]mlflowHandler{
 		"POST runs/create":     s.mlflowCreateRun,
 		"GET runs/get":         s.mlflowGetRun,
@@ -33,7 +33,7 @@ func mlflowRun(run *tandem.Run) map[string]any {
 	return map[string]any{"info": run.Info, "data": map[string]any{"metrics": d.Metrics, "params": d.Params, "tags": d.Tags}, "inputs": inputs}
 }
 
-func (s *Server) mlflowCreateRun(w http.ResponseWriter, r *http.Request, ws string) error {
+func (s *Handler) mlflowCreateRun(w http.ResponseWriter, r *http.Request, ws string) error {
 	var req struct {
 		ExperimentID string        `json:"experiment_id"`
 		RunName      string        `json:"run_name"`
@@ -65,7 +65,7 @@ func (s *Server) mlflowCreateRun(w http.ResponseWriter, r *http.Request, ws stri
 	return nil
 }
 
-func (s *Server) mlflowGetRun(w http.ResponseWriter, r *http.Request, ws string) error {
+func (s *Handler) mlflowGetRun(w http.ResponseWriter, r *http.Request, ws string) error {
 	id, err := queryRunID(r.URL.Query())
 	if err != nil {
 		return err
@@ -81,7 +81,7 @@ func (s *Server) mlflowGetRun(w http.ResponseWriter, r *http.Request, ws string)
 // mlflowUpdateRun answers runs/update, which mlflow.start_run and
 // mlflow.end_run send: a run created by MLflow takes the status, end time
 // and name; a job's own run is the job's and keeps its status.
-func (s *Server) mlflowUpdateRun(w http.ResponseWriter, r *http.Request, ws string) error {
+func (s *Handler) mlflowUpdateRun(w http.ResponseWriter, r *http.Request, ws string) error {
 	var req struct {
 		runRef
 		Status  string   `json:"status"`
@@ -107,16 +107,16 @@ func (s *Server) mlflowUpdateRun(w http.ResponseWriter, r *http.Request, ws stri
 	return nil
 }
 
-func (s *Server) mlflowDeleteRun(w http.ResponseWriter, r *http.Request, ws string) error {
+func (s *Handler) mlflowDeleteRun(w http.ResponseWriter, r *http.Request, ws string) error {
 	return s.mlflowRunCall(w, r, ws, s.MLflowRuns.DeleteRun)
 }
 
-func (s *Server) mlflowRestoreRun(w http.ResponseWriter, r *http.Request, ws string) error {
+func (s *Handler) mlflowRestoreRun(w http.ResponseWriter, r *http.Request, ws string) error {
 	return s.mlflowRunCall(w, r, ws, s.MLflowRuns.RestoreRun)
 }
 
 // mlflowRunCall serves a call whose body names a run and nothing else.
-func (s *Server) mlflowRunCall(w http.ResponseWriter, r *http.Request, ws string, fn func(ctx context.Context, ws, run string) error) error {
+func (s *Handler) mlflowRunCall(w http.ResponseWriter, r *http.Request, ws string, fn func(ctx context.Context, ws, run string) error) error {
 	var req runRef
 	if err := decodeMLflow(r, &req); err != nil {
 		return err
@@ -132,7 +132,7 @@ func (s *Server) mlflowRunCall(w http.ResponseWriter, r *http.Request, ws string
 	return nil
 }
 
-func (s *Server) mlflowDeleteTag(w http.ResponseWriter, r *http.Request, ws string) error {
+func (s *Handler) mlflowDeleteTag(w http.ResponseWriter, r *http.Request, ws string) error {
 	var req struct {
 		runRef
 		Key string `json:"key"`
@@ -155,7 +155,7 @@ func (s *Server) mlflowDeleteTag(w http.ResponseWriter, r *http.Request, ws stri
 }
 
 // mlflowLogInputs records MLflow's dataset inputs of a run, each as sent.
-func (s *Server) mlflowLogInputs(w http.ResponseWriter, r *http.Request, ws string) error {
+func (s *Handler) mlflowLogInputs(w http.ResponseWriter, r *http.Request, ws string) error {
 	var req struct {
 		runRef
 		Datasets []json.RawMessage `json:"datasets"`
@@ -189,7 +189,7 @@ func (s *Server) mlflowLogInputs(w http.ResponseWriter, r *http.Request, ws stri
 	return nil
 }
 
-func (s *Server) mlflowSearchRuns(w http.ResponseWriter, r *http.Request, ws string) error {
+func (s *Handler) mlflowSearchRuns(w http.ResponseWriter, r *http.Request, ws string) error {
 	req, err := readSearch(r)
 	if err != nil {
 		return err
