@@ -29,11 +29,11 @@ const maxJSONBody = 1 << 20
 // headerSHA256 carries a downloaded file's digest, as in package httpapi.
 const headerSHA256 = "X-Tandem-Sha256"
 
-func (s *Handler) logger() *slog.Logger {
-	if s.Logger == nil {
+func (h *Handler) logger() *slog.Logger {
+	if h.Logger == nil {
 		return slog.Default()
 	}
-	return s.Logger
+	return h.Logger
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -36,41 +36,41 @@ type mlflowHandler func(w http.ResponseWriter, r *http.Request, ws string) error
 // routes are registered: each route file (experiments, runs, and the
 // artifact and model-registry files) contributes its own table, merged
 // here.
-func (s *Handler) mlflowHandlers() map[string]mlflowHandler {
-	h := map[string]mlflowHandler{
-		"POST runs/log-metric":    s.mlflowLogMetric,
-		"POST runs/log-batch":     s.mlflowLogBatch,
-		"POST runs/log-parameter": s.mlflowLogParam,
-		"POST runs/set-tag":       s.mlflowSetTag,
-		"GET metrics/get-history": s.mlflowMetricHistory,
+func (h *Handler) mlflowHandlers() map[string]mlflowHandler {
+	table := map[string]mlflowHandler{
+		"POST runs/log-metric":    h.mlflowLogMetric,
+		"POST runs/log-batch":     h.mlflowLogBatch,
+		"POST runs/log-parameter": h.mlflowLogParam,
+		"POST runs/set-tag":       h.mlflowSetTag,
+		"GET metrics/get-history": h.mlflowMetricHistory,
 	}
-	maps.Copy(h, s.mlflowExperimentHandlers())
-	maps.Copy(h, s.mlflowRunHandlers())
-	maps.Copy(h, s.mlflowRegistryHandlers())
-	return h
+	maps.Copy(table, h.mlflowExperimentHandlers())
+	maps.Copy(table, h.mlflowRunHandlers())
+	maps.Copy(table, h.mlflowRegistryHandlers())
+	return table
 }
 
 // Endpoints lists the supported endpoints, relative to a prefix.
-func (s *Handler) Endpoints() []string {
-	return slices.Sorted(maps.Keys(s.mlflowHandlers()))
+func (h *Handler) Endpoints() []string {
+	return slices.Sorted(maps.Keys(h.mlflowHandlers()))
 }
 
 // Routes registers the MLflow routes on m: every endpoint under each of
 // the prefixes, both bare (the token chooses the workspace) and below a
 // workspace's tracking URI, and the artifact proxy under both.
-func (s *Handler) Routes(m *http.ServeMux) {
-	handlers := s.mlflowHandlers()
+func (h *Handler) Routes(m *http.ServeMux) {
+	handlers := h.mlflowHandlers()
 	for _, prefix := range mlflowPrefixes {
-		for e, h := range handlers {
+		for e, fn := range handlers {
 			method, rest, _ := strings.Cut(e, " ")
-			m.Handle(method+" "+prefix+rest, s.mlflow(h, false))
-			m.Handle(method+" "+mlflowWorkspacePrefix+prefix+rest, s.mlflow(h, true))
+			m.Handle(method+" "+prefix+rest, h.mlflow(fn, false))
+			m.Handle(method+" "+mlflowWorkspacePrefix+prefix+rest, h.mlflow(fn, true))
 		}
-		m.Handle(prefix, s.mlflow(s.mlflowUnsupported, false))
-		m.Handle(mlflowWorkspacePrefix+prefix, s.mlflow(s.mlflowUnsupported, true))
+		m.Handle(prefix, h.mlflow(h.mlflowUnsupported, false))
+		m.Handle(mlflowWorkspacePrefix+prefix, h.mlflow(h.mlflowUnsupported, true))
 	}
-	s.mlflowArtifactRoutes(m, "", false)
-	s.mlflowArtifactRoutes(m, mlflowWorkspacePrefix, true)
+	h.mlflowArtifactRoutes(m, "", false)
+	h.mlflowArtifactRoutes(m, mlflowWorkspacePrefix, true)
 }
 
 // mlflowError is MLflow's error body.
@@ -103,15 +103,15 @@ var mlflowCodes = map[string]struct {
 // errEndpoint marks an unsupported MLflow endpoint.
 var errEndpoint = errors.New("endpoint not found")
 
-func (s *Handler) writeMLflowError(w http.ResponseWriter, r *http.Request, err error) {
+func (h *Handler) writeMLflowError(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.Is(err, errEndpoint) {
 		writeJSON(w, http.StatusNotFound, mlflowError{"ENDPOINT_NOT_FOUND",
-			"MLflow endpoint " + r.Method + " " + r.URL.Path + " is not supported by Tandem; supported: " + strings.Join(s.Endpoints(), ", ") + " (under /api/2.0/mlflow/)"})
+			"MLflow endpoint " + r.Method + " " + r.URL.Path + " is not supported by Tandem; supported: " + strings.Join(h.Endpoints(), ", ") + " (under /api/2.0/mlflow/)"})
 		return
 	}
 	code := tandem.ErrorCode(err)
 	if code == tandem.EInternal {
-		s.logger().Error("internal error", "method", r.Method, "path", r.URL.Path, "err", err)
+		h.logger().Error("internal error", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
 	m, ok := mlflowCodes[code]
 	if !ok {
@@ -122,14 +122,14 @@ func (s *Handler) writeMLflowError(w http.ResponseWriter, r *http.Request, err e
 
 // mlflow authenticates an MLflow call, finds its workspace (from the path
 // when fromPath, else from the token) and writes errors in MLflow's shape.
-func (s *Handler) mlflow(h mlflowHandler, fromPath bool) http.Handler {
+func (h *Handler) mlflow(next mlflowHandler, fromPath bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		err := func() error {
 			secret, ok := mlflowSecret(r)
 			if !ok {
 				return tandem.Errorf(tandem.EUnauthorized, "missing token: set MLFLOW_TRACKING_TOKEN, or MLFLOW_TRACKING_PASSWORD with any user name (inside a job it is set for you)")
 			}
-			t, err := s.Auth.Authenticate(r.Context(), secret)
+			t, err := h.Auth.Authenticate(r.Context(), secret)
 			if err != nil {
 				return err
 			}
@@ -138,13 +138,13 @@ func (s *Handler) mlflow(h mlflowHandler, fromPath bool) http.Handler {
 			if err != nil {
 				return err
 			}
-			if s.Runs == nil || s.Experiments == nil || s.MLflowRuns == nil {
+			if h.Runs == nil || h.Experiments == nil || h.MLflowRuns == nil {
 				return tandem.Errorf(tandem.EUnavailable, "this server does not track runs")
 			}
-			return h(w, r.WithContext(ctx), ws)
+			return next(w, r.WithContext(ctx), ws)
 		}()
 		if err != nil {
-			s.writeMLflowError(w, r, err)
+			h.writeMLflowError(w, r, err)
 		}
 	})
 }
@@ -182,7 +182,7 @@ func mlflowWorkspace(r *http.Request, t *tandem.Token, fromPath bool) (string, e
 	return ws, nil
 }
 
-func (s *Handler) mlflowUnsupported(http.ResponseWriter, *http.Request, string) error {
+func (h *Handler) mlflowUnsupported(http.ResponseWriter, *http.Request, string) error {
 	return errEndpoint
 }
 
@@ -293,7 +293,7 @@ func decodeMLflow(r *http.Request, v any) error {
 
 func writeEmpty(w http.ResponseWriter) { writeJSON(w, http.StatusOK, struct{}{}) }
 
-func (s *Handler) mlflowLogMetric(w http.ResponseWriter, r *http.Request, ws string) error {
+func (h *Handler) mlflowLogMetric(w http.ResponseWriter, r *http.Request, ws string) error {
 	var req struct {
 		runRef
 		mlflowMetric
@@ -309,14 +309,14 @@ func (s *Handler) mlflowLogMetric(w http.ResponseWriter, r *http.Request, ws str
 	if err != nil {
 		return err
 	}
-	if err := s.Runs.LogRun(r.Context(), ws, run, &tandem.RunLog{Metrics: []tandem.Metric{m}}); err != nil {
+	if err := h.Runs.LogRun(r.Context(), ws, run, &tandem.RunLog{Metrics: []tandem.Metric{m}}); err != nil {
 		return err
 	}
 	writeEmpty(w)
 	return nil
 }
 
-func (s *Handler) mlflowLogBatch(w http.ResponseWriter, r *http.Request, ws string) error {
+func (h *Handler) mlflowLogBatch(w http.ResponseWriter, r *http.Request, ws string) error {
 	var req struct {
 		runRef
 		Metrics []mlflowMetric `json:"metrics"`
@@ -354,30 +354,30 @@ func (s *Handler) mlflowLogBatch(w http.ResponseWriter, r *http.Request, ws stri
 	}
 	if len(l.Metrics)+len(l.Params)+len(l.Tags) == 0 {
 		// MLflow accepts an empty batch and logs nothing.
-		if _, err := s.Runs.GetRun(r.Context(), ws, run); err != nil {
+		if _, err := h.Runs.GetRun(r.Context(), ws, run); err != nil {
 			return err
 		}
 		writeEmpty(w)
 		return nil
 	}
-	if err := s.Runs.LogRun(r.Context(), ws, run, &l); err != nil {
+	if err := h.Runs.LogRun(r.Context(), ws, run, &l); err != nil {
 		return err
 	}
 	writeEmpty(w)
 	return nil
 }
 
-func (s *Handler) mlflowLogParam(w http.ResponseWriter, r *http.Request, ws string) error {
-	return s.mlflowLogPair(w, r, ws, func(p tandem.RunParam) *tandem.RunLog { return &tandem.RunLog{Params: []tandem.RunParam{p}} })
+func (h *Handler) mlflowLogParam(w http.ResponseWriter, r *http.Request, ws string) error {
+	return h.mlflowLogPair(w, r, ws, func(p tandem.RunParam) *tandem.RunLog { return &tandem.RunLog{Params: []tandem.RunParam{p}} })
 }
 
-func (s *Handler) mlflowSetTag(w http.ResponseWriter, r *http.Request, ws string) error {
-	return s.mlflowLogPair(w, r, ws, func(t tandem.RunParam) *tandem.RunLog { return &tandem.RunLog{Tags: []tandem.RunParam{t}} })
+func (h *Handler) mlflowSetTag(w http.ResponseWriter, r *http.Request, ws string) error {
+	return h.mlflowLogPair(w, r, ws, func(t tandem.RunParam) *tandem.RunLog { return &tandem.RunLog{Tags: []tandem.RunParam{t}} })
 }
 
 // mlflowLogPair logs the one key and value of a log-parameter or set-tag
 // request, as the RunLog that as builds.
-func (s *Handler) mlflowLogPair(w http.ResponseWriter, r *http.Request, ws string, as func(tandem.RunParam) *tandem.RunLog) error {
+func (h *Handler) mlflowLogPair(w http.ResponseWriter, r *http.Request, ws string, as func(tandem.RunParam) *tandem.RunLog) error {
 	var req struct {
 		runRef
 		mlflowParam
@@ -393,7 +393,7 @@ func (s *Handler) mlflowLogPair(w http.ResponseWriter, r *http.Request, ws strin
 	if err != nil {
 		return err
 	}
-	if err := s.Runs.LogRun(r.Context(), ws, run, as(p)); err != nil {
+	if err := h.Runs.LogRun(r.Context(), ws, run, as(p)); err != nil {
 		return err
 	}
 	writeEmpty(w)
@@ -408,7 +408,7 @@ func queryRunID(q url.Values) (string, error) {
 // maxHistoryResults is MLflow's largest page of metrics/get-history.
 const maxHistoryResults = 25000
 
-func (s *Handler) mlflowMetricHistory(w http.ResponseWriter, r *http.Request, ws string) error {
+func (h *Handler) mlflowMetricHistory(w http.ResponseWriter, r *http.Request, ws string) error {
 	q := r.URL.Query()
 	id, err := queryRunID(q)
 	if err != nil {
@@ -435,7 +435,7 @@ func (s *Handler) mlflowMetricHistory(w http.ResponseWriter, r *http.Request, ws
 		}
 		offset = n
 	}
-	list, err := s.Runs.MetricHistory(r.Context(), ws, id, key)
+	list, err := h.Runs.MetricHistory(r.Context(), ws, id, key)
 	if err != nil {
 		return err
 	}

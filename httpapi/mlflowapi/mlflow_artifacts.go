@@ -19,24 +19,24 @@ import (
 const mlflowArtifactsPrefix = "/api/2.0/mlflow-artifacts/artifacts"
 
 // mlflowArtifactRoutes serves the artifact proxy.
-func (s *Handler) mlflowArtifactRoutes(m *http.ServeMux, base string, fromPath bool) {
+func (h *Handler) mlflowArtifactRoutes(m *http.ServeMux, base string, fromPath bool) {
 	p := base + mlflowArtifactsPrefix
-	m.Handle("PUT "+p+"/{path...}", s.mlflow(s.mlflowPutArtifact, fromPath))
-	m.Handle("GET "+p+"/{path...}", s.mlflow(s.mlflowGetArtifact, fromPath))
-	m.Handle("DELETE "+p+"/{path...}", s.mlflow(s.mlflowDeleteArtifact, fromPath))
-	m.Handle("GET "+p, s.mlflow(s.mlflowListArtifacts, fromPath))
-	m.Handle(p+"/", s.mlflow(s.mlflowUnsupported, fromPath))
+	m.Handle("PUT "+p+"/{path...}", h.mlflow(h.mlflowPutArtifact, fromPath))
+	m.Handle("GET "+p+"/{path...}", h.mlflow(h.mlflowGetArtifact, fromPath))
+	m.Handle("DELETE "+p+"/{path...}", h.mlflow(h.mlflowDeleteArtifact, fromPath))
+	m.Handle("GET "+p, h.mlflow(h.mlflowListArtifacts, fromPath))
+	m.Handle(p+"/", h.mlflow(h.mlflowUnsupported, fromPath))
 }
 
-func (s *Handler) artifacts() (tandem.ArtifactService, error) {
-	if s.Artifacts == nil {
+func (h *Handler) artifacts() (tandem.ArtifactService, error) {
+	if h.Artifacts == nil {
 		return nil, tandem.Errorf(tandem.EUnavailable, "this server does not store MLflow artifacts")
 	}
-	return s.Artifacts, nil
+	return h.Artifacts, nil
 }
 
-func (s *Handler) mlflowPutArtifact(w http.ResponseWriter, r *http.Request, ws string) error {
-	a, err := s.artifacts()
+func (h *Handler) mlflowPutArtifact(w http.ResponseWriter, r *http.Request, ws string) error {
+	a, err := h.artifacts()
 	if err != nil {
 		return err
 	}
@@ -53,8 +53,8 @@ func (s *Handler) mlflowPutArtifact(w http.ResponseWriter, r *http.Request, ws s
 // download.
 const artifactPeek = 64 << 10
 
-func (s *Handler) mlflowGetArtifact(w http.ResponseWriter, r *http.Request, ws string) error {
-	a, err := s.artifacts()
+func (h *Handler) mlflowGetArtifact(w http.ResponseWriter, r *http.Request, ws string) error {
+	a, err := h.artifacts()
 	if err != nil {
 		return err
 	}
@@ -72,7 +72,7 @@ func (s *Handler) mlflowGetArtifact(w http.ResponseWriter, r *http.Request, ws s
 	w.Header().Set(headerSHA256, f.SHA256)
 	w.WriteHeader(http.StatusOK)
 	if err := copyVerified(w, br); err != nil {
-		s.logger().Error("artifact download failed", "workspace", ws, "path", r.PathValue("path"), "err", err)
+		h.logger().Error("artifact download failed", "workspace", ws, "path", r.PathValue("path"), "err", err)
 		panic(http.ErrAbortHandler)
 	}
 	return nil
@@ -102,8 +102,8 @@ func copyVerified(w io.Writer, r io.Reader) error {
 	}
 }
 
-func (s *Handler) mlflowDeleteArtifact(w http.ResponseWriter, r *http.Request, ws string) error {
-	a, err := s.artifacts()
+func (h *Handler) mlflowDeleteArtifact(w http.ResponseWriter, r *http.Request, ws string) error {
+	a, err := h.artifacts()
 	if err != nil {
 		return err
 	}
@@ -114,8 +114,8 @@ func (s *Handler) mlflowDeleteArtifact(w http.ResponseWriter, r *http.Request, w
 	return nil
 }
 
-func (s *Handler) mlflowListArtifacts(w http.ResponseWriter, r *http.Request, ws string) error {
-	a, err := s.artifacts()
+func (h *Handler) mlflowListArtifacts(w http.ResponseWriter, r *http.Request, ws string) error {
+	a, err := h.artifacts()
 	if err != nil {
 		return err
 	}

@@ -10,18 +10,18 @@ import (
 )
 
 // MLflow's experiment endpoints.
-func (s *Handler) mlflowExperimentHandlers() map[string]mlflowHandler {
+func (h *Handler) mlflowExperimentHandlers() map[string]mlflowHandler {
 	return map[string]mlflowHandler{
-		"POST experiments/create":             s.mlflowCreateExperiment,
-		"GET experiments/get":                 s.mlflowGetExperiment,
-		"GET experiments/get-by-name":         s.mlflowGetExperimentByName,
-		"POST experiments/search":             s.mlflowSearchExperiments,
-		"GET experiments/search":              s.mlflowSearchExperiments,
-		"GET experiments/list":                s.mlflowSearchExperiments, // MLflow 1.x
-		"POST experiments/update":             s.mlflowUpdateExperiment,
-		"POST experiments/delete":             s.mlflowDeleteExperiment,
-		"POST experiments/restore":            s.mlflowRestoreExperiment,
-		"POST experiments/set-experiment-tag": s.mlflowSetExperimentTag,
+		"POST experiments/create":             h.mlflowCreateExperiment,
+		"GET experiments/get":                 h.mlflowGetExperiment,
+		"GET experiments/get-by-name":         h.mlflowGetExperimentByName,
+		"POST experiments/search":             h.mlflowSearchExperiments,
+		"GET experiments/search":              h.mlflowSearchExperiments,
+		"GET experiments/list":                h.mlflowSearchExperiments, // MLflow 1.x
+		"POST experiments/update":             h.mlflowUpdateExperiment,
+		"POST experiments/delete":             h.mlflowDeleteExperiment,
+		"POST experiments/restore":            h.mlflowRestoreExperiment,
+		"POST experiments/set-experiment-tag": h.mlflowSetExperimentTag,
 	}
 }
 
@@ -36,7 +36,7 @@ func (e experimentRef) id() (string, error) {
 	return e.ExperimentID, nil
 }
 
-func (s *Handler) mlflowCreateExperiment(w http.ResponseWriter, r *http.Request, ws string) error {
+func (h *Handler) mlflowCreateExperiment(w http.ResponseWriter, r *http.Request, ws string) error {
 	var req struct {
 		Name             string        `json:"name"`
 		ArtifactLocation string        `json:"artifact_location"`
@@ -59,7 +59,7 @@ func (s *Handler) mlflowCreateExperiment(w http.ResponseWriter, r *http.Request,
 		}
 		tags = append(tags, x)
 	}
-	e, err := s.Experiments.CreateExperiment(r.Context(), ws, req.Name, tags)
+	e, err := h.Experiments.CreateExperiment(r.Context(), ws, req.Name, tags)
 	if err != nil {
 		return err
 	}
@@ -67,12 +67,12 @@ func (s *Handler) mlflowCreateExperiment(w http.ResponseWriter, r *http.Request,
 	return nil
 }
 
-func (s *Handler) mlflowGetExperiment(w http.ResponseWriter, r *http.Request, ws string) error {
+func (h *Handler) mlflowGetExperiment(w http.ResponseWriter, r *http.Request, ws string) error {
 	id := r.URL.Query().Get("experiment_id")
 	if id == "" {
 		return missing("experiment_id")
 	}
-	e, err := s.Experiments.GetExperiment(r.Context(), ws, id)
+	e, err := h.Experiments.GetExperiment(r.Context(), ws, id)
 	if err != nil {
 		return err
 	}
@@ -80,12 +80,12 @@ func (s *Handler) mlflowGetExperiment(w http.ResponseWriter, r *http.Request, ws
 	return nil
 }
 
-func (s *Handler) mlflowGetExperimentByName(w http.ResponseWriter, r *http.Request, ws string) error {
+func (h *Handler) mlflowGetExperimentByName(w http.ResponseWriter, r *http.Request, ws string) error {
 	name := r.URL.Query().Get("experiment_name")
 	if name == "" {
 		return missing("experiment_name")
 	}
-	e, err := s.Experiments.GetExperimentByName(r.Context(), ws, name)
+	e, err := h.Experiments.GetExperimentByName(r.Context(), ws, name)
 	if err != nil {
 		return err
 	}
@@ -158,7 +158,7 @@ func (req *searchRequest) maxResults() (int, error) {
 	return int(*req.MaxResults), nil
 }
 
-func (s *Handler) mlflowSearchExperiments(w http.ResponseWriter, r *http.Request, ws string) error {
+func (h *Handler) mlflowSearchExperiments(w http.ResponseWriter, r *http.Request, ws string) error {
 	req, err := readSearch(r)
 	if err != nil {
 		return err
@@ -167,7 +167,7 @@ func (s *Handler) mlflowSearchExperiments(w http.ResponseWriter, r *http.Request
 	if err != nil {
 		return err
 	}
-	p, err := s.Experiments.SearchExperiments(r.Context(), ws, &tandem.ExperimentSearch{
+	p, err := h.Experiments.SearchExperiments(r.Context(), ws, &tandem.ExperimentSearch{
 		Filter: req.Filter, OrderBy: req.OrderBy, ViewType: string(req.ViewType), MaxResults: n, PageToken: req.PageToken})
 	if err != nil {
 		return err
@@ -180,7 +180,7 @@ func (s *Handler) mlflowSearchExperiments(w http.ResponseWriter, r *http.Request
 	return nil
 }
 
-func (s *Handler) mlflowUpdateExperiment(w http.ResponseWriter, r *http.Request, ws string) error {
+func (h *Handler) mlflowUpdateExperiment(w http.ResponseWriter, r *http.Request, ws string) error {
 	var req struct {
 		experimentRef
 		NewName string `json:"new_name"`
@@ -195,24 +195,24 @@ func (s *Handler) mlflowUpdateExperiment(w http.ResponseWriter, r *http.Request,
 	if req.NewName == "" {
 		return missing("new_name")
 	}
-	if err := s.Experiments.RenameExperiment(r.Context(), ws, id, req.NewName); err != nil {
+	if err := h.Experiments.RenameExperiment(r.Context(), ws, id, req.NewName); err != nil {
 		return err
 	}
 	writeEmpty(w)
 	return nil
 }
 
-func (s *Handler) mlflowDeleteExperiment(w http.ResponseWriter, r *http.Request, ws string) error {
-	return s.mlflowExperimentCall(w, r, ws, s.Experiments.DeleteExperiment)
+func (h *Handler) mlflowDeleteExperiment(w http.ResponseWriter, r *http.Request, ws string) error {
+	return h.mlflowExperimentCall(w, r, ws, h.Experiments.DeleteExperiment)
 }
 
-func (s *Handler) mlflowRestoreExperiment(w http.ResponseWriter, r *http.Request, ws string) error {
-	return s.mlflowExperimentCall(w, r, ws, s.Experiments.RestoreExperiment)
+func (h *Handler) mlflowRestoreExperiment(w http.ResponseWriter, r *http.Request, ws string) error {
+	return h.mlflowExperimentCall(w, r, ws, h.Experiments.RestoreExperiment)
 }
 
 // mlflowExperimentCall serves a call whose body names an experiment and
 // nothing else.
-func (s *Handler) mlflowExperimentCall(w http.ResponseWriter, r *http.Request, ws string, fn func(ctx context.Context, ws, id string) error) error {
+func (h *Handler) mlflowExperimentCall(w http.ResponseWriter, r *http.Request, ws string, fn func(ctx context.Context, ws, id string) error) error {
 	var req experimentRef
 	if err := decodeMLflow(r, &req); err != nil {
 		return err
@@ -228,7 +228,7 @@ func (s *Handler) mlflowExperimentCall(w http.ResponseWriter, r *http.Request, w
 	return nil
 }
 
-func (s *Handler) mlflowSetExperimentTag(w http.ResponseWriter, r *http.Request, ws string) error {
+func (h *Handler) mlflowSetExperimentTag(w http.ResponseWriter, r *http.Request, ws string) error {
 	var req struct {
 		experimentRef
 		mlflowParam
@@ -244,7 +244,7 @@ func (s *Handler) mlflowSetExperimentTag(w http.ResponseWriter, r *http.Request,
 	if err != nil {
 		return err
 	}
-	if err := s.Experiments.SetExperimentTag(r.Context(), ws, id, p.Key, p.Value); err != nil {
+	if err := h.Experiments.SetExperimentTag(r.Context(), ws, id, p.Key, p.Value); err != nil {
 		return err
 	}
 	writeEmpty(w)

@@ -16,30 +16,30 @@ import (
 
 // mlflowRegistryHandlers are the model registry's MLflow endpoints,
 // relative to an MLflow prefix.
-func (s *Handler) mlflowRegistryHandlers() map[string]mlflowHandler {
+func (h *Handler) mlflowRegistryHandlers() map[string]mlflowHandler {
 	return map[string]mlflowHandler{
-		"POST registered-models/create":              s.mlflowCreateRegisteredModel,
-		"GET registered-models/get":                  s.mlflowGetRegisteredModel,
-		"GET registered-models/search":               s.mlflowSearchRegisteredModels,
-		"PATCH registered-models/update":             s.mlflowUpdateRegisteredModel,
-		"POST registered-models/rename":              s.mlflowRenameRegisteredModel,
-		"DELETE registered-models/delete":            s.mlflowDeleteRegisteredModel,
-		"POST registered-models/set-tag":             s.mlflowSetModelTag,
-		"DELETE registered-models/delete-tag":        s.mlflowDeleteModelTag,
-		"POST registered-models/alias":               s.mlflowSetAlias,
-		"DELETE registered-models/alias":             s.mlflowDeleteAlias,
-		"GET registered-models/alias":                s.mlflowGetByAlias,
-		"POST registered-models/get-latest-versions": s.mlflowLatestVersions,
-		"GET registered-models/get-latest-versions":  s.mlflowLatestVersions,
-		"POST model-versions/create":                 s.mlflowCreateModelVersion,
-		"GET model-versions/get":                     s.mlflowGetModelVersion,
-		"GET model-versions/search":                  s.mlflowSearchModelVersions,
-		"PATCH model-versions/update":                s.mlflowUpdateModelVersion,
-		"DELETE model-versions/delete":               s.mlflowDeleteModelVersion,
-		"GET model-versions/get-download-uri":        s.mlflowDownloadURI,
-		"POST model-versions/set-tag":                s.mlflowSetVersionTag,
-		"DELETE model-versions/delete-tag":           s.mlflowDeleteVersionTag,
-		"POST logged-models/search":                  s.mlflowSearchLoggedModels,
+		"POST registered-models/create":              h.mlflowCreateRegisteredModel,
+		"GET registered-models/get":                  h.mlflowGetRegisteredModel,
+		"GET registered-models/search":               h.mlflowSearchRegisteredModels,
+		"PATCH registered-models/update":             h.mlflowUpdateRegisteredModel,
+		"POST registered-models/rename":              h.mlflowRenameRegisteredModel,
+		"DELETE registered-models/delete":            h.mlflowDeleteRegisteredModel,
+		"POST registered-models/set-tag":             h.mlflowSetModelTag,
+		"DELETE registered-models/delete-tag":        h.mlflowDeleteModelTag,
+		"POST registered-models/alias":               h.mlflowSetAlias,
+		"DELETE registered-models/alias":             h.mlflowDeleteAlias,
+		"GET registered-models/alias":                h.mlflowGetByAlias,
+		"POST registered-models/get-latest-versions": h.mlflowLatestVersions,
+		"GET registered-models/get-latest-versions":  h.mlflowLatestVersions,
+		"POST model-versions/create":                 h.mlflowCreateModelVersion,
+		"GET model-versions/get":                     h.mlflowGetModelVersion,
+		"GET model-versions/search":                  h.mlflowSearchModelVersions,
+		"PATCH model-versions/update":                h.mlflowUpdateModelVersion,
+		"DELETE model-versions/delete":               h.mlflowDeleteModelVersion,
+		"GET model-versions/get-download-uri":        h.mlflowDownloadURI,
+		"POST model-versions/set-tag":                h.mlflowSetVersionTag,
+		"DELETE model-versions/delete-tag":           h.mlflowDeleteVersionTag,
+		"POST logged-models/search":                  h.mlflowSearchLoggedModels,
 	}
 }
 
@@ -103,11 +103,11 @@ func (req *registryRequest) tags() (map[string]string, error) {
 	return out, nil
 }
 
-func (s *Handler) registry() (tandem.ModelRegistry, error) {
-	if s.Registry == nil {
+func (h *Handler) registry() (tandem.ModelRegistry, error) {
+	if h.Registry == nil {
 		return nil, tandem.Errorf(tandem.EUnavailable, "this server has no model registry")
 	}
-	return s.Registry, nil
+	return h.Registry, nil
 }
 
 // keyValues is MLflow's list of tags.

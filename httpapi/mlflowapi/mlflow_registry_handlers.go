@@ -8,8 +8,8 @@ import (
 
 // The handlers of MLflow's model registry endpoints (mlflow_registry.go).
 
-func (s *Handler) mlflowCreateRegisteredModel(w http.ResponseWriter, r *http.Request, ws string) error {
-	reg, err := s.registry()
+func (h *Handler) mlflowCreateRegisteredModel(w http.ResponseWriter, r *http.Request, ws string) error {
+	reg, err := h.registry()
 	if err != nil {
 		return err
 	}
@@ -32,8 +32,8 @@ func (s *Handler) mlflowCreateRegisteredModel(w http.ResponseWriter, r *http.Req
 	return nil
 }
 
-func (s *Handler) mlflowGetRegisteredModel(w http.ResponseWriter, r *http.Request, ws string) error {
-	reg, err := s.registry()
+func (h *Handler) mlflowGetRegisteredModel(w http.ResponseWriter, r *http.Request, ws string) error {
+	reg, err := h.registry()
 	if err != nil {
 		return err
 	}
@@ -49,8 +49,8 @@ func (s *Handler) mlflowGetRegisteredModel(w http.ResponseWriter, r *http.Reques
 	return nil
 }
 
-func (s *Handler) mlflowSearchRegisteredModels(w http.ResponseWriter, r *http.Request, ws string) error {
-	reg, err := s.registry()
+func (h *Handler) mlflowSearchRegisteredModels(w http.ResponseWriter, r *http.Request, ws string) error {
+	reg, err := h.registry()
 	if err != nil {
 		return err
 	}
@@ -77,8 +77,8 @@ func (s *Handler) mlflowSearchRegisteredModels(w http.ResponseWriter, r *http.Re
 
 // mlflowChangeModel applies one change to a registered model and answers
 // with it, or with {} when empty is set.
-func (s *Handler) mlflowChangeModel(w http.ResponseWriter, r *http.Request, ws string, empty bool, fields []string, ch func(*registryRequest) tandem.RegistryChange) error {
-	reg, err := s.registry()
+func (h *Handler) mlflowChangeModel(w http.ResponseWriter, r *http.Request, ws string, empty bool, fields []string, ch func(*registryRequest) tandem.RegistryChange) error {
+	reg, err := h.registry()
 	if err != nil {
 		return err
 	}
@@ -98,32 +98,32 @@ func (s *Handler) mlflowChangeModel(w http.ResponseWriter, r *http.Request, ws s
 	return nil
 }
 
-func (s *Handler) mlflowUpdateRegisteredModel(w http.ResponseWriter, r *http.Request, ws string) error {
-	return s.mlflowChangeModel(w, r, ws, false, []string{"name"}, func(req *registryRequest) tandem.RegistryChange {
+func (h *Handler) mlflowUpdateRegisteredModel(w http.ResponseWriter, r *http.Request, ws string) error {
+	return h.mlflowChangeModel(w, r, ws, false, []string{"name"}, func(req *registryRequest) tandem.RegistryChange {
 		return tandem.RegistryChange{Description: req.Description}
 	})
 }
 
-func (s *Handler) mlflowSetModelTag(w http.ResponseWriter, r *http.Request, ws string) error {
-	return s.mlflowChangeModel(w, r, ws, true, []string{"name", "key"}, func(req *registryRequest) tandem.RegistryChange {
+func (h *Handler) mlflowSetModelTag(w http.ResponseWriter, r *http.Request, ws string) error {
+	return h.mlflowChangeModel(w, r, ws, true, []string{"name", "key"}, func(req *registryRequest) tandem.RegistryChange {
 		return tandem.RegistryChange{SetTags: map[string]string{req.Key: deref(req.Value)}}
 	})
 }
 
-func (s *Handler) mlflowDeleteModelTag(w http.ResponseWriter, r *http.Request, ws string) error {
-	return s.mlflowChangeModel(w, r, ws, true, []string{"name", "key"}, func(req *registryRequest) tandem.RegistryChange {
+func (h *Handler) mlflowDeleteModelTag(w http.ResponseWriter, r *http.Request, ws string) error {
+	return h.mlflowChangeModel(w, r, ws, true, []string{"name", "key"}, func(req *registryRequest) tandem.RegistryChange {
 		return tandem.RegistryChange{DeleteTags: []string{req.Key}}
 	})
 }
 
-func (s *Handler) mlflowSetAlias(w http.ResponseWriter, r *http.Request, ws string) error {
-	return s.mlflowChangeModel(w, r, ws, true, []string{"name", "alias", "version"}, func(req *registryRequest) tandem.RegistryChange {
+func (h *Handler) mlflowSetAlias(w http.ResponseWriter, r *http.Request, ws string) error {
+	return h.mlflowChangeModel(w, r, ws, true, []string{"name", "alias", "version"}, func(req *registryRequest) tandem.RegistryChange {
 		return tandem.RegistryChange{SetAliases: map[string]string{req.Alias: req.Version}}
 	})
 }
 
-func (s *Handler) mlflowDeleteAlias(w http.ResponseWriter, r *http.Request, ws string) error {
-	return s.mlflowChangeModel(w, r, ws, true, []string{"name", "alias"}, func(req *registryRequest) tandem.RegistryChange {
+func (h *Handler) mlflowDeleteAlias(w http.ResponseWriter, r *http.Request, ws string) error {
+	return h.mlflowChangeModel(w, r, ws, true, []string{"name", "alias"}, func(req *registryRequest) tandem.RegistryChange {
 		return tandem.RegistryChange{DeleteAliases: []string{req.Alias}}
 	})
 }
@@ -135,8 +135,8 @@ func deref(p *string) string {
 	return *p
 }
 
-func (s *Handler) mlflowRenameRegisteredModel(w http.ResponseWriter, r *http.Request, ws string) error {
-	reg, err := s.registry()
+func (h *Handler) mlflowRenameRegisteredModel(w http.ResponseWriter, r *http.Request, ws string) error {
+	reg, err := h.registry()
 	if err != nil {
 		return err
 	}
@@ -152,8 +152,8 @@ func (s *Handler) mlflowRenameRegisteredModel(w http.ResponseWriter, r *http.Req
 	return nil
 }
 
-func (s *Handler) mlflowDeleteRegisteredModel(w http.ResponseWriter, r *http.Request, ws string) error {
-	reg, err := s.registry()
+func (h *Handler) mlflowDeleteRegisteredModel(w http.ResponseWriter, r *http.Request, ws string) error {
+	reg, err := h.registry()
 	if err != nil {
 		return err
 	}
@@ -168,8 +168,8 @@ func (s *Handler) mlflowDeleteRegisteredModel(w http.ResponseWriter, r *http.Req
 	return nil
 }
 
-func (s *Handler) mlflowGetByAlias(w http.ResponseWriter, r *http.Request, ws string) error {
-	reg, err := s.registry()
+func (h *Handler) mlflowGetByAlias(w http.ResponseWriter, r *http.Request, ws string) error {
+	reg, err := h.registry()
 	if err != nil {
 		return err
 	}
@@ -185,8 +185,8 @@ func (s *Handler) mlflowGetByAlias(w http.ResponseWriter, r *http.Request, ws st
 	return nil
 }
 
-func (s *Handler) mlflowLatestVersions(w http.ResponseWriter, r *http.Request, ws string) error {
-	reg, err := s.registry()
+func (h *Handler) mlflowLatestVersions(w http.ResponseWriter, r *http.Request, ws string) error {
+	reg, err := h.registry()
 	if err != nil {
 		return err
 	}
@@ -208,7 +208,7 @@ func (s *Handler) mlflowLatestVersions(w http.ResponseWriter, r *http.Request, w
 
 // mlflowSearchLoggedModels answers as a server without logged models, so
 // that MLflow 3's register_model goes on to register the run's artifacts.
-func (s *Handler) mlflowSearchLoggedModels(w http.ResponseWriter, r *http.Request, ws string) error {
+func (h *Handler) mlflowSearchLoggedModels(w http.ResponseWriter, r *http.Request, ws string) error {
 	writeJSON(w, http.StatusOK, map[string]any{"models": []any{}})
 	return nil
 }

@@ -8,8 +8,8 @@ import (
 
 // The model-versions endpoints of MLflow's model registry.
 
-func (s *Handler) mlflowCreateModelVersion(w http.ResponseWriter, r *http.Request, ws string) error {
-	reg, err := s.registry()
+func (h *Handler) mlflowCreateModelVersion(w http.ResponseWriter, r *http.Request, ws string) error {
+	reg, err := h.registry()
 	if err != nil {
 		return err
 	}
@@ -29,8 +29,8 @@ func (s *Handler) mlflowCreateModelVersion(w http.ResponseWriter, r *http.Reques
 	return nil
 }
 
-func (s *Handler) mlflowGetModelVersion(w http.ResponseWriter, r *http.Request, ws string) error {
-	reg, err := s.registry()
+func (h *Handler) mlflowGetModelVersion(w http.ResponseWriter, r *http.Request, ws string) error {
+	reg, err := h.registry()
 	if err != nil {
 		return err
 	}
@@ -46,8 +46,8 @@ func (s *Handler) mlflowGetModelVersion(w http.ResponseWriter, r *http.Request, 
 	return nil
 }
 
-func (s *Handler) mlflowDownloadURI(w http.ResponseWriter, r *http.Request, ws string) error {
-	reg, err := s.registry()
+func (h *Handler) mlflowDownloadURI(w http.ResponseWriter, r *http.Request, ws string) error {
+	reg, err := h.registry()
 	if err != nil {
 		return err
 	}
@@ -63,8 +63,8 @@ func (s *Handler) mlflowDownloadURI(w http.ResponseWriter, r *http.Request, ws s
 	return nil
 }
 
-func (s *Handler) mlflowSearchModelVersions(w http.ResponseWriter, r *http.Request, ws string) error {
-	reg, err := s.registry()
+func (h *Handler) mlflowSearchModelVersions(w http.ResponseWriter, r *http.Request, ws string) error {
+	reg, err := h.registry()
 	if err != nil {
 		return err
 	}
@@ -91,8 +91,8 @@ func (s *Handler) mlflowSearchModelVersions(w http.ResponseWriter, r *http.Reque
 
 // mlflowChangeVersion applies one change to a model version and answers
 // with it, or with {} when empty is set.
-func (s *Handler) mlflowChangeVersion(w http.ResponseWriter, r *http.Request, ws string, empty bool, fields []string, ch func(*registryRequest) tandem.RegistryChange) error {
-	reg, err := s.registry()
+func (h *Handler) mlflowChangeVersion(w http.ResponseWriter, r *http.Request, ws string, empty bool, fields []string, ch func(*registryRequest) tandem.RegistryChange) error {
+	reg, err := h.registry()
 	if err != nil {
 		return err
 	}
@@ -112,26 +112,26 @@ func (s *Handler) mlflowChangeVersion(w http.ResponseWriter, r *http.Request, ws
 	return nil
 }
 
-func (s *Handler) mlflowUpdateModelVersion(w http.ResponseWriter, r *http.Request, ws string) error {
-	return s.mlflowChangeVersion(w, r, ws, false, []string{"name", "version"}, func(req *registryRequest) tandem.RegistryChange {
+func (h *Handler) mlflowUpdateModelVersion(w http.ResponseWriter, r *http.Request, ws string) error {
+	return h.mlflowChangeVersion(w, r, ws, false, []string{"name", "version"}, func(req *registryRequest) tandem.RegistryChange {
 		return tandem.RegistryChange{Description: req.Description}
 	})
 }
 
-func (s *Handler) mlflowSetVersionTag(w http.ResponseWriter, r *http.Request, ws string) error {
-	return s.mlflowChangeVersion(w, r, ws, true, []string{"name", "version", "key"}, func(req *registryRequest) tandem.RegistryChange {
+func (h *Handler) mlflowSetVersionTag(w http.ResponseWriter, r *http.Request, ws string) error {
+	return h.mlflowChangeVersion(w, r, ws, true, []string{"name", "version", "key"}, func(req *registryRequest) tandem.RegistryChange {
 		return tandem.RegistryChange{SetTags: map[string]string{req.Key: deref(req.Value)}}
 	})
 }
 
-func (s *Handler) mlflowDeleteVersionTag(w http.ResponseWriter, r *http.Request, ws string) error {
-	return s.mlflowChangeVersion(w, r, ws, true, []string{"name", "version", "key"}, func(req *registryRequest) tandem.RegistryChange {
+func (h *Handler) mlflowDeleteVersionTag(w http.ResponseWriter, r *http.Request, ws string) error {
+	return h.mlflowChangeVersion(w, r, ws, true, []string{"name", "version", "key"}, func(req *registryRequest) tandem.RegistryChange {
 		return tandem.RegistryChange{DeleteTags: []string{req.Key}}
 	})
 }
 
-func (s *Handler) mlflowDeleteModelVersion(w http.ResponseWriter, r *http.Request, ws string) error {
-	reg, err := s.registry()
+func (h *Handler) mlflowDeleteModelVersion(w http.ResponseWriter, r *http.Request, ws string) error {
+	reg, err := h.registry()
 	if err != nil {
 		return err
 	}

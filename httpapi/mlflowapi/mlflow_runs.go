@@ -10,16 +10,16 @@ import (
 )
 
 // MLflow's run endpoints beyond logging (mlflow.go has the logging ones).
-func (s *Handler) mlflowRunHandlers() map[string]mlflowHandler {
+func (h *Handler) mlflowRunHandlers() map[string]mlflowHandler {
 	return map[string]mlflowHandler{
-		"POST runs/create":     s.mlflowCreateRun,
-		"GET runs/get":         s.mlflowGetRun,
-		"POST runs/update":     s.mlflowUpdateRun,
-		"POST runs/delete":     s.mlflowDeleteRun,
-		"POST runs/restore":    s.mlflowRestoreRun,
-		"POST runs/search":     s.mlflowSearchRuns,
-		"POST runs/delete-tag": s.mlflowDeleteTag,
-		"POST runs/log-inputs": s.mlflowLogInputs,
+		"POST runs/create":     h.mlflowCreateRun,
+		"GET runs/get":         h.mlflowGetRun,
+		"POST runs/update":     h.mlflowUpdateRun,
+		"POST runs/delete":     h.mlflowDeleteRun,
+		"POST runs/restore":    h.mlflowRestoreRun,
+		"POST runs/search":     h.mlflowSearchRuns,
+		"POST runs/delete-tag": h.mlflowDeleteTag,
+		"POST runs/log-inputs": h.mlflowLogInputs,
 	}
 }
 
@@ -33,7 +33,7 @@ func mlflowRun(run *tandem.Run) map[string]any {
 	return map[string]any{"info": run.Info, "data": map[string]any{"metrics": d.Metrics, "params": d.Params, "tags": d.Tags}, "inputs": inputs}
 }
 
-func (s *Handler) mlflowCreateRun(w http.ResponseWriter, r *http.Request, ws string) error {
+func (h *Handler) mlflowCreateRun(w http.ResponseWriter, r *http.Request, ws string) error {
 	var req struct {
 		ExperimentID string        `json:"experiment_id"`
 		RunName      string        `json:"run_name"`
@@ -57,7 +57,7 @@ func (s *Handler) mlflowCreateRun(w http.ResponseWriter, r *http.Request, ws str
 		}
 		c.Tags = append(c.Tags, x)
 	}
-	run, err := s.MLflowRuns.CreateRun(r.Context(), ws, c)
+	run, err := h.MLflowRuns.CreateRun(r.Context(), ws, c)
 	if err != nil {
 		return err
 	}
@@ -65,12 +65,12 @@ func (s *Handler) mlflowCreateRun(w http.ResponseWriter, r *http.Request, ws str
 	return nil
 }
 
-func (s *Handler) mlflowGetRun(w http.ResponseWriter, r *http.Request, ws string) error {
+func (h *Handler) mlflowGetRun(w http.ResponseWriter, r *http.Request, ws string) error {
 	id, err := queryRunID(r.URL.Query())
 	if err != nil {
 		return err
 	}
-	run, err := s.Runs.GetRun(r.Context(), ws, id)
+	run, err := h.Runs.GetRun(r.Context(), ws, id)
 	if err != nil {
 		return err
 	}
@@ -81,7 +81,7 @@ func (s *Handler) mlflowGetRun(w http.ResponseWriter, r *http.Request, ws string
 // mlflowUpdateRun answers runs/update, which mlflow.start_run and
 // mlflow.end_run send: a run created by MLflow takes the status, end time
 // and name; a job's own run is the job's and keeps its status.
-func (s *Handler) mlflowUpdateRun(w http.ResponseWriter, r *http.Request, ws string) error {
+func (h *Handler) mlflowUpdateRun(w http.ResponseWriter, r *http.Request, ws string) error {
 	var req struct {
 		runRef
 		Status  string   `json:"status"`
@@ -99,7 +99,7 @@ func (s *Handler) mlflowUpdateRun(w http.ResponseWriter, r *http.Request, ws str
 	if req.EndTime != nil {
 		u.EndTime = int64(*req.EndTime)
 	}
-	run, err := s.MLflowRuns.UpdateRun(r.Context(), ws, id, u)
+	run, err := h.MLflowRuns.UpdateRun(r.Context(), ws, id, u)
 	if err != nil {
 		return err
 	}
@@ -107,16 +107,16 @@ func (s *Handler) mlflowUpdateRun(w http.ResponseWriter, r *http.Request, ws str
 	return nil
 }
 
-func (s *Handler) mlflowDeleteRun(w http.ResponseWriter, r *http.Request, ws string) error {
-	return s.mlflowRunCall(w, r, ws, s.MLflowRuns.DeleteRun)
+func (h *Handler) mlflowDeleteRun(w http.ResponseWriter, r *http.Request, ws string) error {
+	return h.mlflowRunCall(w, r, ws, h.MLflowRuns.DeleteRun)
 }
 
-func (s *Handler) mlflowRestoreRun(w http.ResponseWriter, r *http.Request, ws string) error {
-	return s.mlflowRunCall(w, r, ws, s.MLflowRuns.RestoreRun)
+func (h *Handler) mlflowRestoreRun(w http.ResponseWriter, r *http.Request, ws string) error {
+	return h.mlflowRunCall(w, r, ws, h.MLflowRuns.RestoreRun)
 }
 
 // mlflowRunCall serves a call whose body names a run and nothing else.
-func (s *Handler) mlflowRunCall(w http.ResponseWriter, r *http.Request, ws string, fn func(ctx context.Context, ws, run string) error) error {
+func (h *Handler) mlflowRunCall(w http.ResponseWriter, r *http.Request, ws string, fn func(ctx context.Context, ws, run string) error) error {
 	var req runRef
 	if err := decodeMLflow(r, &req); err != nil {
 		return err
@@ -132,7 +132,7 @@ func (s *Handler) mlflowRunCall(w http.ResponseWriter, r *http.Request, ws strin
 	return nil
 }
 
-func (s *Handler) mlflowDeleteTag(w http.ResponseWriter, r *http.Request, ws string) error {
+func (h *Handler) mlflowDeleteTag(w http.ResponseWriter, r *http.Request, ws string) error {
 	var req struct {
 		runRef
 		Key string `json:"key"`
@@ -147,7 +147,7 @@ func (s *Handler) mlflowDeleteTag(w http.ResponseWriter, r *http.Request, ws str
 	if req.Key == "" {
 		return missing("key")
 	}
-	if err := s.MLflowRuns.DeleteRunTag(r.Context(), ws, id, req.Key); err != nil {
+	if err := h.MLflowRuns.DeleteRunTag(r.Context(), ws, id, req.Key); err != nil {
 		return err
 	}
 	writeEmpty(w)
@@ -155,7 +155,7 @@ func (s *Handler) mlflowDeleteTag(w http.ResponseWriter, r *http.Request, ws str
 }
 
 // mlflowLogInputs records MLflow's dataset inputs of a run, each as sent.
-func (s *Handler) mlflowLogInputs(w http.ResponseWriter, r *http.Request, ws string) error {
+func (h *Handler) mlflowLogInputs(w http.ResponseWriter, r *http.Request, ws string) error {
 	var req struct {
 		runRef
 		Datasets []json.RawMessage `json:"datasets"`
@@ -168,7 +168,7 @@ func (s *Handler) mlflowLogInputs(w http.ResponseWriter, r *http.Request, ws str
 		return err
 	}
 	if len(req.Datasets) == 0 {
-		if _, err := s.Runs.GetRun(r.Context(), ws, id); err != nil {
+		if _, err := h.Runs.GetRun(r.Context(), ws, id); err != nil {
 			return err
 		}
 		writeEmpty(w)
@@ -182,14 +182,14 @@ func (s *Handler) mlflowLogInputs(w http.ResponseWriter, r *http.Request, ws str
 			return missing("datasets[" + strconv.Itoa(i) + "].dataset")
 		}
 	}
-	if err := s.Runs.LogRun(r.Context(), ws, id, &tandem.RunLog{Inputs: req.Datasets}); err != nil {
+	if err := h.Runs.LogRun(r.Context(), ws, id, &tandem.RunLog{Inputs: req.Datasets}); err != nil {
 		return err
 	}
 	writeEmpty(w)
 	return nil
 }
 
-func (s *Handler) mlflowSearchRuns(w http.ResponseWriter, r *http.Request, ws string) error {
+func (h *Handler) mlflowSearchRuns(w http.ResponseWriter, r *http.Request, ws string) error {
 	req, err := readSearch(r)
 	if err != nil {
 		return err
@@ -199,7 +199,7 @@ func (s *Handler) mlflowSearchRuns(w http.ResponseWriter, r *http.Request, ws st
 		return err
 	}
 	view := req.RunViewTyp
-	p, err := s.MLflowRuns.SearchRuns(r.Context(), ws, &tandem.RunSearch{ExperimentIDs: req.IDs, Filter: req.Filter,
+	p, err := h.MLflowRuns.SearchRuns(r.Context(), ws, &tandem.RunSearch{ExperimentIDs: req.IDs, Filter: req.Filter,
 		OrderBy: req.OrderBy, ViewType: string(view), MaxResults: n, PageToken: req.PageToken})
 	if err != nil {
 		return err
