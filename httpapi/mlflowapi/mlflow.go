@@ -73,16 +73,26 @@ func (h *Handler) Routes(m *http.ServeMux) {
 	h.mlflowArtifactRoutes(m, mlflowWorkspacePrefix, true)
 }
 
-// mlflowError is MLflow's error body.
+// mlflowError is MLflow's error body. PrimaryTrackingURI, a Tandem
+// addition MLflow's client ignores, is set on a write refused by a pair's
+// read-only secondary: the workspace's tracking URI in its primary region,
+// also sent in the X-Tandem-Primary header.
 type mlflowError struct {
-	ErrorCode string `json:"error_code"`
-	Message   string `json:"message"`
+	ErrorCode          string `json:"error_code"`
+	Message            string `json:"message"`
+	PrimaryTrackingURI string `json:"primary_tracking_uri,omitempty"`
 }
+
+// headerPrimary carries the primary's tracking URI on a write refused by a
+// read-only secondary, for a client (or a client-side redirect) to follow.
+const headerPrimary = "X-Tandem-Primary"
 
 // mlflowCodes maps Tandem's error codes to MLflow's and their statuses.
 // MLflow's server answers RESOURCE_ALREADY_EXISTS with 400, as every
-// error but the ones listed with their own status; NotPrimary becomes TEMPORARILY_UNAVAILABLE (503), which MLflow clients
-// retry, rather than 421, which they would not.
+// error but the ones listed with their own status. NotPrimary becomes
+// TEMPORARILY_UNAVAILABLE (503), which MLflow clients retry, rather than
+// 421, which they would not; the answer adds the primary's tracking URI
+// (see primaryTrackingURI).
 var mlflowCodes = map[string]struct {
 	code   string
 	status int
@@ -103,10 +113,11 @@ var mlflowCodes = map[string]struct {
 // errEndpoint marks an unsupported MLflow endpoint.
 var errEndpoint = errors.New("endpoint not found")
 
-func (h *Handler) writeMLflowError(w http.ResponseWriter, r *http.Request, err error) {
+// writeMLflowError writes err in MLflow's shape; ws is the call's
+// workspace, "" when it was not found yet.
+func (h *Handler) writeMLflowError(w http.ResponseWriter, r *http.Request, ws string, err error) {
 	if errors.Is(err, errEndpoint) {
-		writeJSON(w, http.StatusNotFound, mlflowError{"ENDPOINT_NOT_FOUND",
-			"MLflow endpoint " + r.Method + " " + r.URL.Path + " is not supported by Tandem; supported: " + strings.Join(h.Endpoints(), ", ") + " (under /api/2.0/mlflow/)"})
+		writeJSON(w, http.StatusNotFound, mlflowError{ErrorCode: "ENDPOINT_NOT_FOUND", Message: "MLflow endpoint " + r.Method + " " + r.URL.Path + " is not supported by Tandem; supported: " + strings.Join(h.Endpoints(), ", ") + " (under /api/2.0/mlflow/)"})
 		return
 	}
 	code := tandem.ErrorCode(err)
@@ -117,13 +128,32 @@ func (h *Handler) writeMLflowError(w http.ResponseWriter, r *http.Request, err e
 	if !ok {
 		m = mlflowCodes[tandem.EInternal]
 	}
-	writeJSON(w, m.status, mlflowError{m.code, tandem.ErrorMessage(err)})
+	body := mlflowError{ErrorCode: m.code, Message: tandem.ErrorMessage(err)}
+	if code == tandem.ENotPrimary {
+		body.PrimaryTrackingURI = primaryTrackingURI(err, ws)
+		if body.PrimaryTrackingURI != "" {
+			w.Header().Set(headerPrimary, body.PrimaryTrackingURI)
+		}
+	}
+	writeJSON(w, m.status, body)
+}
+
+// primaryTrackingURI is the tracking URI of workspace ws in the primary
+// region a NotPrimary error names (its Target is the primary's endpoint),
+// or "" when either is unknown.
+func primaryTrackingURI(err error, ws string) string {
+	var te *tandem.Error
+	if ws == "" || !errors.As(err, &te) {
+		return ""
+	}
+	return tandem.MLflowTrackingURI(te.Target, ws)
 }
 
 // mlflow authenticates an MLflow call, finds its workspace (from the path
 // when fromPath, else from the token) and writes errors in MLflow's shape.
 func (h *Handler) mlflow(next mlflowHandler, fromPath bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var ws string
 		err := func() error {
 			secret, ok := mlflowSecret(r)
 			if !ok {
@@ -134,8 +164,9 @@ func (h *Handler) mlflow(next mlflowHandler, fromPath bool) http.Handler {
 				return err
 			}
 			ctx := tandem.NewContextWithPrincipal(r.Context(), t)
-			ws, err := mlflowWorkspace(r, t, fromPath)
+			ws, err = mlflowWorkspace(r, t, fromPath)
 			if err != nil {
+				ws = ""
 				return err
 			}
 			if h.Runs == nil || h.Experiments == nil || h.MLflowRuns == nil {
@@ -144,7 +175,7 @@ func (h *Handler) mlflow(next mlflowHandler, fromPath bool) http.Handler {
 			return next(w, r.WithContext(ctx), ws)
 		}()
 		if err != nil {
-			h.writeMLflowError(w, r, err)
+			h.writeMLflowError(w, r, ws, err)
 		}
 	})
 }
