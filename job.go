@@ -42,6 +42,9 @@ type Job struct {
 	// ExperimentID is the MLflow experiment of a run created by MLflow
 	// (type mlflow); other jobs find theirs by ExperimentName.
 	ExperimentID string `json:"experiment_id,omitempty"`
+	// UserID is the user_id an MLflow client gave when it created the
+	// run (runs/create), reported as the run's user_id.
+	UserID string `json:"user_id,omitempty"`
 	// LifecycleStage is the run's MLflow lifecycle stage: "" (active) or
 	// "deleted".
 	LifecycleStage string               `json:"lifecycle_stage,omitempty"`

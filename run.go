@@ -135,6 +135,7 @@ const JobTypeMLflow = "mlflow"
 type RunCreate struct {
 	ExperimentID string     `json:"experiment_id"`
 	RunName      string     `json:"run_name,omitempty"`
+	UserID       string     `json:"user_id,omitempty"`    // MLflow's RunInfo.user_id
 	StartTime    int64      `json:"start_time,omitempty"` // 0: now
 	Tags         []RunParam `json:"tags,omitempty"`
 }

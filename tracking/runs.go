@@ -82,7 +82,7 @@ func (ix *experimentIndex) deleted(id string) bool {
 func runInfo(j *tandem.Job, experimentID string) *tandem.RunInfo {
 	name := cmpOr(j.DisplayName, j.Name)
 	info := &tandem.RunInfo{
-		RunID: j.Name, RunUUID: j.Name, RunName: name, ExperimentID: experimentID,
+		RunID: j.Name, RunUUID: j.Name, RunName: name, ExperimentID: experimentID, UserID: j.UserID,
 		Status: runStatus(j.Status), StartTime: j.CreatedAt.UnixMilli(),
 		ArtifactURI: runArtifactURI(experimentID, j.Name), LifecycleStage: cmpOr(j.LifecycleStage, tandem.StageActive),
 	}
@@ -134,7 +134,7 @@ func (r *Service) CreateRun(ctx context.Context, workspace string, req *tandem.R
 			start = time.UnixMilli(req.StartTime).UTC()
 		}
 		j := &tandem.Job{Name: newRunID(), Type: tandem.JobTypeMLflow, DisplayName: req.RunName, ExperimentName: e.Name,
-			ExperimentID: e.ID, Status: tandem.JobRunning, Spec: map[string]any{"type": tandem.JobTypeMLflow}, CreatedAt: now, StartedAt: &start}
+			ExperimentID: e.ID, UserID: req.UserID, Status: tandem.JobRunning, Spec: map[string]any{"type": tandem.JobTypeMLflow}, CreatedAt: now, StartedAt: &start}
 		if err := r.putRunJob(ctx, tx, ws, j, tandem.OpCreate); err != nil {
 			return err
 		}

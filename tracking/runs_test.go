@@ -26,7 +26,7 @@ func TestMLflowRuns(t *testing.T) {
 			t.Fatal(err)
 		}
 		before := len(apptest.Changes(t, f.Region, ws.ID))
-		a, err := f.CreateRun(ctx, "mlw", &tandem.RunCreate{ExperimentID: e.ID, RunName: "a", StartTime: 1700000000000})
+		a, err := f.CreateRun(ctx, "mlw", &tandem.RunCreate{ExperimentID: e.ID, RunName: "a", UserID: "ann", StartTime: 1700000000000})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -39,7 +39,7 @@ func TestMLflowRuns(t *testing.T) {
 		if err != nil || j.Type != "mlflow" || j.Status != tandem.JobRunning || j.ExperimentName != "fraud" || j.DisplayName != "a" {
 			t.Fatalf("job of the run: %+v %v", j, err)
 		}
-		if a.Info.ExperimentID != e.ID || a.Info.Status != "RUNNING" || a.Info.StartTime != 1700000000000 ||
+		if a.Info.ExperimentID != e.ID || a.Info.Status != "RUNNING" || a.Info.StartTime != 1700000000000 || a.Info.UserID != "ann" ||
 			a.Info.ArtifactURI != "mlflow-artifacts:/"+e.ID+"/"+a.Info.RunID+"/artifacts" || len(a.Info.RunID) != 32 {
 			t.Fatalf("run info %+v", a.Info)
 		}
@@ -102,6 +102,7 @@ func TestMLflowRuns(t *testing.T) {
 		eq(search(tandem.RunSearch{Filter: "metrics.loss < 0.3"}), "b")
 		eq(search(tandem.RunSearch{Filter: "params.lr = '0.1' AND attributes.status = 'FINISHED'"}), "a")
 		eq(search(tandem.RunSearch{Filter: "tags.team LIKE 'ri%'"}), "b")
+		eq(search(tandem.RunSearch{Filter: "attributes.user_id = 'ann'"}), "a")
 		eq(search(tandem.RunSearch{Filter: "metrics.loss >= 0", OrderBy: []string{"metrics.loss DESC"}}), "a", "b")
 		eq(search(tandem.RunSearch{OrderBy: []string{"metrics.loss"}}), "b", "a", "job1")
 		p, err := f.SearchRuns(ctx, "mlw", &tandem.RunSearch{ExperimentIDs: []string{e.ID}, OrderBy: []string{"attributes.run_name"}, MaxResults: 2})

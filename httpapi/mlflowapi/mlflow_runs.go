@@ -37,13 +37,14 @@ func (h *Handler) mlflowCreateRun(w http.ResponseWriter, r *http.Request, ws str
 	var req struct {
 		ExperimentID string        `json:"experiment_id"`
 		RunName      string        `json:"run_name"`
+		UserID       string        `json:"user_id"`
 		StartTime    *flexInt      `json:"start_time"`
 		Tags         []mlflowParam `json:"tags"`
 	}
 	if err := decodeMLflow(r, &req); err != nil {
 		return err
 	}
-	c := &tandem.RunCreate{ExperimentID: req.ExperimentID, RunName: req.RunName}
+	c := &tandem.RunCreate{ExperimentID: req.ExperimentID, RunName: req.RunName, UserID: req.UserID}
 	if req.StartTime != nil {
 		c.StartTime = int64(*req.StartTime)
 	}
